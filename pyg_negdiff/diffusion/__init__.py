@@ -1,0 +1,1 @@
+"""Subpackage; exports are listed in __all__ once its modules land."""

@@ -1,0 +1,137 @@
+"""The interface every backbone shares: per-layer embeddings in, scores out."""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+from torch_geometric.typing import Adj, OptTensor
+
+Pooling = Literal["mean", "concat", "last"]
+
+
+def pool_layers(layers: Tensor, pooling: Pooling) -> Tensor:
+    r"""Combines per-layer embeddings ``[..., L+1, D]`` into one representation.
+
+    ``"mean"`` gives LightGCN's $\frac{1}{L+1}\sum_l e^{(l)}$, ``"concat"``
+    NGCF's $e^{(0)} \Vert \cdots \Vert e^{(L)}$ of size $(L+1)D$,
+    and ``"last"`` the output of the final layer.
+    """
+    if pooling == "mean":
+        return layers.mean(dim=-2)
+    if pooling == "concat":
+        return layers.flatten(-2)
+    if pooling == "last":
+        return layers[..., -1, :]
+    raise ValueError(f"unknown pooling {pooling!r}")
+
+
+@dataclass
+class Embeddings:
+    r"""The output of a backbone for all users and items.
+
+    Keeping the per-layer stack lets samplers that work layer by layer (MixGCF)
+    use the same output as the rest; ``user`` and ``item`` are the pooled
+    representations that scores are computed from.
+
+    Attributes:
+        user_layers (torch.Tensor): ``[U, L+1, D]`` user embeddings per layer (layer 0 = ego).
+        item_layers (torch.Tensor): ``[I, L+1, D]`` item embeddings per layer.
+        pooling (str): How layers are combined (see `pool_layers`).
+    """
+
+    user_layers: Tensor
+    item_layers: Tensor
+    pooling: Pooling = "mean"
+
+    def __post_init__(self) -> None:
+        self.user = pool_layers(self.user_layers, self.pooling)
+        self.item = pool_layers(self.item_layers, self.pooling)
+
+    @property
+    def num_layers(self) -> int:
+        return self.user_layers.size(1) - 1
+
+    def pool(self, layers: Tensor) -> Tensor:
+        """Pools a ``[..., L+1, D]`` stack the way this backbone does."""
+        return pool_layers(layers, self.pooling)
+
+    def score(self, users: Tensor, items: Tensor) -> Tensor:
+        r"""Scores $s(u, i) = \mathbf{e}_u^\top \mathbf{e}_i$ for matching (user, item) pairs.
+
+        ``items`` may carry extra trailing candidate dimensions: ``users`` of shape
+        ``[B]`` and ``items`` of shape ``[B, M]`` give ``[B, M]`` scores.
+        """
+        u = self.user[users]
+        v = self.item[items]
+        if v.dim() == u.dim() + 1:
+            return torch.einsum("bd,bmd->bm", u, v)
+        return (u * v).sum(-1)
+
+    def score_embeddings(self, users: Tensor, item_emb: Tensor) -> Tensor:
+        """Scores users ``[B]`` against given item representations ``[B, D']`` or ``[B, M, D']``."""
+        u = self.user[users]
+        if item_emb.dim() == u.dim() + 1:
+            return torch.einsum("bd,bmd->bm", u, item_emb)
+        return (u * item_emb).sum(-1)
+
+    def detach(self) -> "Embeddings":
+        return Embeddings(self.user_layers.detach(), self.item_layers.detach(), self.pooling)
+
+
+class Recommender(torch.nn.Module, ABC):
+    r"""Base class of the backbones (`LightGCN`, `NGCF`, `MF`).
+
+    A backbone maps the user-item graph to `Embeddings`:
+
+    $$
+    f_\theta(\mathcal{G}) = \big(\{\mathbf{e}^{(l)}_u\}_{l=0}^{L}, \{\mathbf{e}^{(l)}_i\}_{l=0}^{L}\big),
+    \qquad s(u, i) = \mathbf{e}_u^\top \mathbf{e}_i .
+    $$
+
+    ``edge_index`` is either a ``[2, M]`` edge list (normalized inside the
+    backbone on every call) or the sparse CSR matrix returned by
+    `pyg_negdiff.data.graph.gcn_adjacency`, which is taken as already
+    normalized: build it once and reuse it for every batch.
+
+    Args:
+        num_users (int): Number of users $U$.
+        num_items (int): Number of items $I$.
+        embedding_dim (int): Size $D$ of the layer-0 embeddings.
+    """
+
+    pooling: Pooling = "mean"
+
+    def __init__(self, num_users: int, num_items: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.num_users = num_users
+        self.num_items = num_items
+        self.embedding_dim = embedding_dim
+        self.embedding = torch.nn.Embedding(num_users + num_items, embedding_dim)
+
+    @property
+    def num_nodes(self) -> int:
+        return self.num_users + self.num_items
+
+    def reset_parameters(self) -> None:
+        torch.nn.init.normal_(self.embedding.weight, std=0.1)
+
+    @abstractmethod
+    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
+        """Returns the per-layer node embeddings ``[U + I, L + 1, D]``."""
+
+    def forward(self, edge_index: Adj, edge_weight: OptTensor = None) -> Embeddings:
+        layers = self.propagate_layers(edge_index, edge_weight)
+        return Embeddings(layers[: self.num_users], layers[self.num_users:], self.pooling)
+
+    def ego_embeddings(self, users: Tensor, items: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """Layer-0 embeddings of given users and items (what L2 regularization acts on)."""
+        u = self.embedding.weight[users]
+        i = None if items is None else self.embedding.weight[items + self.num_users]
+        return u, i
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "
+                f"embedding_dim={self.embedding_dim})")
