@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import torch
 from torch import Tensor
@@ -92,6 +93,14 @@ class NegativeSampler(torch.nn.Module, ABC):
 
     def start_epoch(self, epoch: int, num_epochs: int) -> None:
         """Hook called by the trainer before each epoch (schedules, warm-up)."""
+
+    def joint_parameters(self) -> Iterator[torch.nn.Parameter]:
+        """Parameters the trainer's optimizer should step together with the model.
+
+        All of them by default; a sampler that trains its parts with an
+        optimizer of its own returns only the rest.
+        """
+        return self.parameters()
 
     @abstractmethod
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:

@@ -1,0 +1,169 @@
+"""Full-ranking evaluation with PyG's ``LinkPred*`` metrics."""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+import torch
+from torch import Tensor
+from torch_geometric.metrics import (
+    LinkPredHitRatio,
+    LinkPredMetricCollection,
+    LinkPredNDCG,
+    LinkPredPrecision,
+    LinkPredRecall,
+)
+
+from pyg_negdiff.data.interactions import InteractionData
+from pyg_negdiff.data.pairs import PairSet
+from pyg_negdiff.nn.base import Embeddings
+
+#: Metric name to PyG class. Names are the keys of every result dict.
+METRICS = {
+    "recall": LinkPredRecall,
+    "ndcg": LinkPredNDCG,
+    "precision": LinkPredPrecision,
+    "hit_ratio": LinkPredHitRatio,
+}
+
+
+def top_k_items(user_emb: Tensor, item_emb: Tensor, seen: PairSet | None, users: Tensor, k: int) -> Tensor:
+    r"""Top-$k$ items of each user by $s(u, i) = \mathbf{e}_u^\top \mathbf{e}_i$, seen items excluded.
+
+    Seen items get a score of $-\infty$ (not a finite sentinel, which a large
+    enough score could beat), so they can never enter the top-$k$.
+
+    Args:
+        user_emb (torch.Tensor): ``[B, D]`` embeddings of ``users``.
+        item_emb (torch.Tensor): ``[I, D]`` embeddings of all items.
+        seen (PairSet, optional): Pairs to exclude.
+        users (torch.Tensor): ``[B]`` user ids (to look up ``seen``).
+        k (int): Number of items to return.
+
+    Returns:
+        torch.Tensor: ``[B, k]`` item ids, best first.
+    """
+    scores = user_emb @ item_emb.t()
+    if seen is not None:
+        row, col = seen.rows(users)
+        scores[row.to(scores.device), col.to(scores.device)] = float("-inf")
+    return scores.topk(min(k, scores.size(1)), dim=1).indices
+
+
+class Evaluator:
+    r"""Full-ranking evaluation over all items, batched over users.
+
+    For every user $u$ with ground truth $\mathcal{T}_u$ in the evaluated part,
+    all $I$ items are scored, previously seen items are masked (training
+    positives for validation; training and validation positives for the test
+    parts), and the top-$K$ list $R_u$ is compared with $\mathcal{T}_u$:
+
+    $$
+    \mathrm{Recall@}K = \frac{|R_u \cap \mathcal{T}_u|}{|\mathcal{T}_u|}, \qquad
+    \mathrm{NDCG@}K = \frac{\sum_{r=1}^{K} \mathbb{1}[R_{u,r} \in \mathcal{T}_u] / \log_2(r+1)}
+                          {\sum_{r=1}^{\min(K, |\mathcal{T}_u|)} 1 / \log_2(r+1)}
+    $$
+
+    averaged over users. The metrics are PyG's ``LinkPred*`` classes. Memory is
+    $O(B \cdot I)$ for a user batch of size $B$, never $O(U \cdot I)$.
+
+    With ``groups`` (one label per evaluated interaction, e.g. the item's
+    popularity tier or the interaction's environment), every metric is also
+    reported per group, ground truth restricted to the group, and the worst
+    group is reported as ``"<metric>/worst"``.
+
+    Args:
+        data (InteractionData): The data whose evaluation parts are ranked.
+        ks (Iterable[int]): Cut-offs $K$. (default: ``(10, 20)``)
+        metrics (Sequence[str]): Names from ``METRICS``.
+        batch_size (int): Users per ranking batch.
+
+    Example:
+        >>> import torch
+        >>> from pyg_negdiff.data import InteractionData
+        >>> from pyg_negdiff.nn.base import Embeddings
+        >>> data = InteractionData(2, 3, {"train": torch.tensor([[0, 1], [0, 1]]),
+        ...                              "test": torch.tensor([[0, 1], [1, 2]])})
+        >>> item = torch.eye(3).unsqueeze(1)  # item i has embedding e_i
+        >>> user = torch.tensor([[1.0, 0.9, 0.1], [0.0, 0.5, 0.2]]).unsqueeze(1)
+        >>> res = Evaluator(data, ks=[1])(Embeddings(user, item), "test")
+        >>> res["recall@1"], res["ndcg@1"]
+        (0.5, 0.5)
+    """
+
+    def __init__(self, data: InteractionData, ks: Iterable[int] = (10, 20),
+                 metrics: Sequence[str] = ("recall", "ndcg", "precision", "hit_ratio"),
+                 batch_size: int = 512) -> None:
+        unknown = set(metrics) - set(METRICS)
+        if unknown:
+            raise ValueError(f"unknown metrics {sorted(unknown)}; choose from {sorted(METRICS)}")
+        self.data = data
+        self.ks = sorted(set(int(k) for k in ks))
+        if not self.ks or self.ks[0] < 1:
+            raise ValueError(f"ks must be positive integers, got {list(ks)}")
+        self.metrics = list(metrics)
+        self.batch_size = batch_size
+        self._seen: dict[str, PairSet] = {}
+
+    def seen(self, part: str) -> PairSet:
+        if part not in self._seen:
+            self._seen[part] = self.data.seen_pairs(part)
+        return self._seen[part]
+
+    def _collection(self) -> LinkPredMetricCollection:
+        return LinkPredMetricCollection(
+            {f"{m}@{k}": METRICS[m](k) for m in self.metrics for k in self.ks})
+
+    @torch.no_grad()
+    def __call__(self, emb: Embeddings, part: str = "test", groups: Tensor | None = None,
+                 group_names: Sequence[str] | None = None) -> dict[str, float]:
+        return self.evaluate(emb, part, groups, group_names)
+
+    @torch.no_grad()
+    def evaluate(self, emb: Embeddings, part: str = "test", groups: Tensor | None = None,
+                 group_names: Sequence[str] | None = None) -> dict[str, float]:
+        """Ranks all items for the users of ``part`` and returns ``{"recall@20": ..., ...}``.
+
+        Args:
+            emb (Embeddings): The model's embeddings (``emb.user``, ``emb.item``).
+            part (str): An evaluation part of the data (``"val"``, ``"test"``, ``"test_ood"``).
+            groups (torch.Tensor, optional): ``[E_part]`` integer label of every
+                interaction of ``part``.
+            group_names (Sequence[str], optional): Display name of each label value.
+        """
+        if part not in self.data.parts:
+            raise KeyError(f"no part {part!r} in {self.data.name}; it has {list(self.data.parts)}")
+        index = self.data.parts[part]
+        if groups is not None and groups.numel() != index.size(1):
+            raise ValueError(f"groups has {groups.numel()} labels for {index.size(1)} interactions")
+        device = emb.user.device
+        label_sets: dict[str, PairSet] = {"": PairSet(index, self.data.num_users, self.data.num_items)}
+        if groups is not None:
+            for g in torch.unique(groups).tolist():
+                name = group_names[g] if group_names is not None else str(g)
+                label_sets[f"/{name}"] = PairSet(index[:, groups == g], self.data.num_users,
+                                                 self.data.num_items)
+        collections = {key: self._collection() for key in label_sets}
+        seen = self.seen(part)
+        # Users with nothing to find add no signal; users without training data are
+        # still ranked (they get the items' prior through their untrained embedding).
+        users = torch.unique(index[0])
+        for start in range(0, users.numel(), self.batch_size):
+            batch = users[start:start + self.batch_size]
+            top = top_k_items(emb.user[batch.to(device)], emb.item, seen, batch, self.ks[-1])
+            for key, labels in label_sets.items():
+                row, col = labels.rows(batch)
+                collections[key].update(top, (row.to(device), col.to(device)))
+        out: dict[str, float] = {}
+        for key, coll in collections.items():
+            for name, value in coll.compute().items():
+                out[f"{name}{key}"] = float(value)
+        if groups is not None and len(label_sets) > 1:
+            for m in self.metrics:
+                for k in self.ks:
+                    vals = [out[f"{m}@{k}{key}"] for key in label_sets if key]
+                    out[f"{m}@{k}/worst"] = min(vals)
+        return out
+
+    def evaluate_all(self, emb: Embeddings, parts: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+        """Metrics for several parts at once: ``{part: {metric: value}}``."""
+        return {p: self.evaluate(emb, p) for p in (parts or self.data.eval_parts)}

@@ -1,0 +1,356 @@
+"""The training loop: BPR with any sampler, optional environment penalty, early stopping."""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from pyg_negdiff.data.graph import bipartite_edge_index, gcn_adjacency
+from pyg_negdiff.data.interactions import InteractionData
+from pyg_negdiff.data.pairs import PairSet
+from pyg_negdiff.loss import bpr_loss, l2_regularization
+from pyg_negdiff.metrics import Evaluator
+from pyg_negdiff.nn.base import Embeddings, Recommender
+from pyg_negdiff.sampling.base import NegativeSampler, SamplerState
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the model holds the last good checkpoint."""
+
+
+class Environments(Protocol):
+    """What the trainer needs from :class:`pyg_negdiff.causal.EnvironmentInference`."""
+
+    def maybe_update(self, epoch: int, emb: Embeddings) -> bool: ...
+
+    def batch_environments(self, index: Tensor) -> Tensor: ...
+
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def seed_everything(seed: int) -> None:
+    """Seeds Python, NumPy and PyTorch so that a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class EpochStats:
+    """One row of the training history."""
+
+    epoch: int
+    loss: float
+    bpr: float
+    train_time: float
+    eval_time: float = 0.0
+    val: dict[str, float] = field(default_factory=dict)
+    fhn_ratio: float | None = None
+    sampler_logs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns.
+
+    Attributes:
+        history (list[EpochStats]): One entry per epoch.
+        best_epoch (int): Epoch whose weights were restored (chosen on validation).
+        best_val (dict[str, float]): Validation metrics of that epoch.
+        test (dict[str, dict[str, float]]): Metrics of every test part at ``best_epoch``,
+            read once, after training.
+        stopped_early (bool): Whether early stopping ended the run.
+    """
+
+    history: list[EpochStats]
+    best_epoch: int
+    best_val: dict[str, float]
+    test: dict[str, dict[str, float]]
+    stopped_early: bool = False
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epoch_time(self) -> float:
+        """Mean training time of an epoch, evaluation excluded, in seconds."""
+        return float(np.mean([h.train_time for h in self.history])) if self.history else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), indent=2))
+
+
+class Trainer:
+    r"""Trains a backbone with BPR on negatives from any sampler.
+
+    Each step draws a batch $\mathcal{B}$ of training interactions $(u, i)$,
+    propagates once over the normalized adjacency, asks the sampler for a
+    negative $j$ (an item or a synthesized embedding) and minimizes
+
+    $$
+    \mathcal{L} = \frac{1}{|\mathcal{B}|}\sum_{(u,i) \in \mathcal{B}} -\log\sigma(s_{ui} - s_{uj})
+      + \frac{\lambda_{2}}{2|\mathcal{B}|}\big(\lVert \mathbf{E}^{(0)}_{\mathcal{B}} \rVert^2\big)
+      + \mathcal{L}_{\text{aux}}
+    $$
+
+    where $\mathbf{E}^{(0)}_{\mathcal{B}}$ are the layer-0 embeddings of the
+    batch's users, positives and (item) negatives, and $\mathcal{L}_{\text{aux}}$
+    is the sampler's own term (diffusion, contrastive). With ``environments``
+    and ``penalty``, the mean BPR term is replaced by the penalty's
+    $\frac{1}{|E|}\sum_e R_e + \lambda\,\mathrm{Var}_e(R_e)$.
+
+    Model selection uses the validation part only: after every
+    ``eval_every`` epochs the ``monitor`` metric is computed on ``"val"``, the
+    best weights are kept, and training stops after ``patience`` evaluations
+    without improvement. The test parts are read once, at the best epoch.
+
+    A non-finite loss stops training with :class:`NonFiniteLossError`; the model
+    is first restored to the last good checkpoint (the best so far, or the
+    start of the failing epoch).
+
+    Args:
+        model (Recommender): The backbone.
+        sampler (NegativeSampler): The negative sampler.
+        data (InteractionData): Training data; ``"val"`` drives early stopping.
+        lr (float): Adam learning rate.
+        l2 (float): Weight $\lambda_2$ of the batch L2 term.
+        batch_size (int): Training interactions per step.
+        epochs (int): Maximum number of epochs.
+        eval_every (int): Evaluate on validation every this many epochs.
+        patience (int, optional): Evaluations without improvement before stopping
+            (``None`` disables early stopping).
+        monitor (str): Validation metric to maximize, e.g. ``"ndcg@20"``.
+        evaluator (Evaluator, optional): Defaults to ``Evaluator(data)``.
+        environments (optional): Environment assignment of the training
+            interactions (see :mod:`pyg_negdiff.causal`).
+        penalty (callable, optional): Maps per-interaction losses and
+            environments to the risk (see :mod:`pyg_negdiff.causal`).
+        fhn_reference (PairSet, optional): True positives for the
+            false-hard-negative ratio logged each epoch.
+        device (str or torch.device, optional): Where to train. (default: CPU)
+        seed (int): Seeds model initialization, batching and sampling.
+        checkpoint_path (str or Path, optional): Where to write the best checkpoint.
+        callbacks (Sequence[callable]): Called as ``fn(epoch, val_metrics)`` after
+            every evaluation (an Optuna objective reports and prunes here).
+        progress (bool): Show tqdm progress bars.
+    """
+
+    def __init__(self, model: Recommender, sampler: NegativeSampler, data: InteractionData, *,
+                 lr: float = 1e-3, l2: float = 1e-4, batch_size: int = 2048, epochs: int = 100,
+                 eval_every: int = 1, patience: int | None = 10, monitor: str = "ndcg@20",
+                 evaluator: Evaluator | None = None, environments: Environments | None = None,
+                 penalty: Callable[..., Tensor] | None = None, fhn_reference: PairSet | None = None,
+                 device: str | torch.device | None = None, seed: int = 0,
+                 checkpoint_path: str | Path | None = None,
+                 callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> None:
+        if (environments is None) != (penalty is None):
+            raise ValueError("'environments' and 'penalty' must be given together")
+        if batch_size < 1 or epochs < 1 or eval_every < 1:
+            raise ValueError("batch_size, epochs and eval_every must be positive")
+        self.device = torch.device(device if device is not None else "cpu")
+        self.data = data
+        self.model = model.to(self.device)
+        self.sampler = sampler.to(self.device)
+        self.sampler.train_pairs.to(self.device)
+        self.lr, self.l2, self.batch_size, self.epochs = lr, l2, batch_size, epochs
+        self.eval_every, self.patience, self.monitor = eval_every, patience, monitor
+        self.evaluator = evaluator or Evaluator(data)
+        metric, _, k = monitor.partition("@")
+        if metric not in self.evaluator.metrics or not k.isdigit() or int(k) not in self.evaluator.ks:
+            raise ValueError(f"monitor {monitor!r} is not computed by the evaluator "
+                             f"(metrics {self.evaluator.metrics}, ks {self.evaluator.ks})")
+        self.environments, self.penalty = environments, penalty
+        self.fhn_reference = fhn_reference.to(self.device) if fhn_reference is not None else None
+        self.seed = seed
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        self.callbacks = list(callbacks)
+        self.progress = progress
+
+        self.train_index = data.train.to(self.device)
+        edge_index = bipartite_edge_index(data.train, data.num_users)
+        self.adj = gcn_adjacency(edge_index, data.num_users + data.num_items).to(self.device)
+        self.generator = torch.Generator(device=self.device).manual_seed(seed)
+        params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
+        self.optimizer = torch.optim.Adam(params, lr=lr)
+        self._good_state: dict[str, Any] | None = None
+
+    # ----------------------------------------------------------- embeddings
+    def embeddings(self) -> Embeddings:
+        """Embeddings of all users and items in eval mode, without gradients."""
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            emb = self.model(self.adj)
+        self.model.train(was_training)
+        return emb
+
+    # ------------------------------------------------------------ one epoch
+    def train_epoch(self, epoch: int) -> EpochStats:
+        """Runs one pass over the training interactions and returns its statistics."""
+        self.model.train()
+        self.sampler.train()
+        self.sampler.start_epoch(epoch, self.epochs)
+        if self.environments is not None:
+            self.environments.maybe_update(epoch, self.embeddings())
+        num = self.train_index.size(1)
+        perm = torch.randperm(num, generator=self.generator, device=self.device)
+        total = bpr_total = 0.0
+        fhn_hits = fhn_count = 0
+        logs: dict[str, list[float]] = {}
+        start = time.perf_counter()
+        batches = range(0, num, self.batch_size)
+        bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not self.progress)
+        for b, offset in enumerate(bar):
+            index = perm[offset:offset + self.batch_size]
+            users, pos = self.train_index[0, index], self.train_index[1, index]
+            emb = self.model(self.adj)
+            state = SamplerState(emb=emb, epoch=epoch, num_epochs=self.epochs, generator=self.generator)
+            neg = self.sampler(users, pos, state)
+            pos_score = emb.score(users, pos)
+            neg_score = emb.score_embeddings(users, neg.emb)
+            per_sample = bpr_loss(pos_score, neg_score)
+            if self.penalty is not None:
+                risk = self.penalty(per_sample, self.environments.batch_environments(index))
+            else:
+                risk = per_sample.mean()
+            user0, pos0 = self.model.ego_embeddings(users, pos)
+            neg0 = self.model.ego_embeddings(users, neg.items)[1] if neg.items is not None else None
+            loss = risk + self.l2 * l2_regularization(user0, pos0, neg0)
+            if neg.aux_loss is not None:
+                loss = loss + neg.aux_loss
+            if not torch.isfinite(loss):
+                self._restore_good_state()
+                where = f"epoch {epoch}, batch {b}"
+                raise NonFiniteLossError(
+                    f"loss became {loss.item()} at {where}; the model was restored to the last good "
+                    f"checkpoint ({self._describe_good_state()}). Lower the learning rate, raise l2, or "
+                    f"check the sampler's auxiliary loss.")
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            total += loss.item() * index.numel()
+            bpr_total += per_sample.detach().sum().item()
+            for key, value in neg.logs.items():
+                logs.setdefault(key, []).append(float(value))
+            if self.fhn_reference is not None and neg.probe_items is not None:
+                probe = neg.probe_items
+                hits = self.fhn_reference.contains(users.view(-1, *([1] * (probe.dim() - 1))).expand_as(probe), probe)
+                fhn_hits += int(hits.sum())
+                fhn_count += hits.numel()
+            if self.progress and b % 20 == 0:
+                bar.set_postfix(loss=f"{total / (offset + index.numel()):.4f}")
+        bar.close()
+        return EpochStats(
+            epoch=epoch, loss=total / num, bpr=bpr_total / num, train_time=time.perf_counter() - start,
+            fhn_ratio=(fhn_hits / fhn_count) if fhn_count else None,
+            sampler_logs={k: float(np.mean(v)) for k, v in logs.items()})
+
+    # ---------------------------------------------------------------- fit
+    def fit(self) -> TrainResult:
+        """Trains with early stopping on validation, restores the best weights, tests once."""
+        has_val = "val" in self.data.parts
+        history: list[EpochStats] = []
+        best_value, best_epoch, best_val = -math.inf, -1, {}
+        best_state: dict[str, Any] | None = None
+        bad_evals, stopped_early = 0, False
+        self._snapshot_good_state(epoch=-1)
+        bar = tqdm(range(self.epochs), desc="training", disable=not self.progress)
+        for epoch in bar:
+            stats = self.train_epoch(epoch)
+            if has_val and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs):
+                t0 = time.perf_counter()
+                stats.val = self.evaluator.evaluate(self.embeddings(), "val")
+                stats.eval_time = time.perf_counter() - t0
+                value = stats.val[self.monitor]
+                if value > best_value:
+                    best_value, best_epoch, best_val, bad_evals = value, epoch, stats.val, 0
+                    best_state = self._state(epoch)
+                    self._good_state = best_state
+                    if self.checkpoint_path is not None:
+                        self._write_checkpoint(best_state)
+                else:
+                    bad_evals += 1
+                history.append(stats)
+                bar.set_postfix({self.monitor: f"{value:.4f}", "best": f"{best_value:.4f}"})
+                for callback in self.callbacks:
+                    callback(epoch, stats.val)
+                if self.patience is not None and bad_evals >= self.patience:
+                    stopped_early = True
+                    break
+            else:
+                history.append(stats)
+                if not has_val:
+                    # Without validation there is nothing to select on: keep the last epoch.
+                    best_epoch, best_state = epoch, self._state(epoch)
+                    self._good_state = best_state
+            bar.set_description(f"training (loss {stats.loss:.4f})")
+        bar.close()
+        if best_state is not None:
+            self._load_state(best_state)
+        final = self.embeddings()
+        test = {part: self.evaluator.evaluate(final, part)
+                for part in self.data.eval_parts if part != "val"}
+        return TrainResult(history=history, best_epoch=best_epoch, best_val=best_val, test=test,
+                           stopped_early=stopped_early, config=self.config())
+
+    def config(self) -> dict[str, Any]:
+        """The run's settings, for result files."""
+        return {"model": repr(self.model), "sampler": repr(self.sampler), "data": self.data.name,
+                "lr": self.lr, "l2": self.l2, "batch_size": self.batch_size, "epochs": self.epochs,
+                "monitor": self.monitor, "seed": self.seed, "device": str(self.device),
+                "penalty": repr(self.penalty) if self.penalty is not None else None}
+
+    # --------------------------------------------------------- checkpoints
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {"epoch": epoch,
+                "model": copy.deepcopy(self.model.state_dict()),
+                "sampler": copy.deepcopy(self.sampler.state_dict()),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict())}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.optimizer.load_state_dict(state["optimizer"])
+
+    def _snapshot_good_state(self, epoch: int) -> None:
+        self._good_state = self._state(epoch)
+
+    def _restore_good_state(self) -> None:
+        if self._good_state is not None:
+            self._load_state(self._good_state)
+            if self.checkpoint_path is not None:
+                self._write_checkpoint(self._good_state)
+
+    def _describe_good_state(self) -> str:
+        epoch = self._good_state["epoch"] if self._good_state else -1
+        where = "initial weights" if epoch < 0 else f"end of epoch {epoch}"
+        if self.checkpoint_path is not None:
+            where += f", saved at {self.checkpoint_path}"
+        return where
+
+    def _write_checkpoint(self, state: dict[str, Any]) -> None:
+        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint_path.with_suffix(self.checkpoint_path.suffix + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, self.checkpoint_path)  # atomic: a crash never leaves half a file
+
+    def load_checkpoint(self, path: str | Path) -> int:
+        """Loads a checkpoint written by this trainer and returns its epoch."""
+        state = torch.load(path, map_location=self.device, weights_only=False)
+        self._load_state(state)
+        return int(state["epoch"])
