@@ -115,6 +115,13 @@ class Recommender(torch.nn.Module, ABC):
     def num_nodes(self) -> int:
         return self.num_users + self.num_items
 
+    @property
+    def output_dim(self) -> int:
+        """Size $D'$ of the pooled embeddings that scores (and synthesized negatives) live in."""
+        if self.pooling == "concat":
+            return self.embedding_dim * (getattr(self, "num_layers", 0) + 1)
+        return self.embedding_dim
+
     def reset_parameters(self) -> None:
         torch.nn.init.normal_(self.embedding.weight, std=0.1)
 
