@@ -51,12 +51,16 @@ class PairSet:
         counts = torch.bincount(users, minlength=self.num_users)
         self.rowptr = torch.zeros(self.num_users + 1, dtype=torch.long, device=keys.device)
         self.rowptr[1:] = torch.cumsum(counts, 0)
+        # q_j = p_j - j is non-decreasing inside a user; offset by u * I it is sorted
+        # globally. Built once: `sample_complement` runs every training batch.
+        local = torch.arange(keys.numel(), device=keys.device) - self.rowptr[users]
+        self.shifted_keys = keys - local
 
     def __len__(self) -> int:
         return self.keys.numel()
 
     def to(self, device: torch.device | str) -> "PairSet":
-        for name in ("keys", "col", "rowptr"):
+        for name in ("keys", "col", "rowptr", "shifted_keys"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
@@ -117,10 +121,6 @@ class PairSet:
         gen_device = generator.device if generator is not None else users.device
         u = torch.rand(users.numel(), num_samples, generator=generator, device=gen_device).to(users.device)
         rank = (u * free.unsqueeze(-1)).long().clamp_(max=(free - 1).unsqueeze(-1))
-        # q_j = p_j - j is non-decreasing inside a user; offset by u * I it is sorted globally.
-        users_of_key = self.keys // self.num_items
-        local = torch.arange(self.keys.numel(), device=self.keys.device) - self.rowptr[users_of_key]
-        shifted = self.keys - local
         query = users.unsqueeze(-1) * self.num_items + rank
-        k = torch.searchsorted(shifted, query, right=True) - self.rowptr[users].unsqueeze(-1)
+        k = torch.searchsorted(self.shifted_keys, query, right=True) - self.rowptr[users].unsqueeze(-1)
         return rank + k

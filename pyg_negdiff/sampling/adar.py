@@ -1,0 +1,169 @@
+r"""ADAR: a negative made by noising the positive up to the point where it stops being preferred."""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from pyg_negdiff.data.pairs import PairSet
+from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule, Prediction, ScheduleMode
+from pyg_negdiff.sampling.base import NegativeSample, SamplerState
+from pyg_negdiff.sampling.generative import DenoiserTraining, DiffusionSampler, to_unit_rms
+
+
+class ADARSampler(DiffusionSampler):
+    r"""The sampler of ["Adaptive Diffusion-based Augmentation for
+    Recommendation"](https://arxiv.org/abs/2601.01448) (ADAR, 2026).
+
+    The positive item is noised forward,
+    $\mathbf{x}_t = \sqrt{\bar\alpha_t}\,\mathbf{e}_i + \sqrt{1 - \bar\alpha_t}\, r_i \boldsymbol{\epsilon}$
+    (unit-RMS space, $r_i$ the row's RMS, see `to_unit_rms`), so its
+    expected score falls as $\mathbb{E}[\mathbf{e}_u^\top \mathbf{x}_t] = \sqrt{\bar\alpha_t}\, s_{ui}$.
+    With a uniformly drawn reference negative $j$ and $s_{ui} = \mathbf{e}_u^\top \mathbf{e}_i$,
+    $s_{\text{ref}} = \mathbf{e}_u^\top \mathbf{e}_j$, the **transition point** is
+    the first step at which the noised positive is, in expectation, no longer
+    preferred to the reference:
+
+    $$
+    t^* = \min\big\{\, t \in \{1, \ldots, T\} : \sqrt{\bar\alpha_t}\, s_{ui} \le s_{\text{ref}} \,\big\},
+    $$
+
+    which for $s_{ui} > 0$ is the smallest $t$ with
+    $\sqrt{\bar\alpha_t} \le s_{\text{ref}} / s_{ui}$. The cases:
+
+    - $s_{ui} \le s_{\text{ref}}$ (the positive is not above the reference):
+      the boundary is already crossed at $t = 0$, and the hardest step is used,
+      $t^* = 1$: the least noise, the negative closest to the positive.
+      (For $s_{ui} > 0$ the rule gives $1$ by itself; the case is explicit so
+      that it also holds for $s_{ui} \le 0$, where noise raises the expected
+      score towards $0$ instead of lowering it.)
+    - $s_{ui} > s_{\text{ref}}$ but no step satisfies the rule (the ratio is
+      below $\sqrt{\bar\alpha_T}$, which includes every $s_{\text{ref}} \le 0$, and
+      every $s_{ui} \le 0$, where noise moves the score away from the
+      reference): $t^* = T$, the step closest to the crossing.
+
+    The negative is then $\mathbf{x}_{t^*}$ (``generation="forward"``), or
+    $\mathbf{x}_{t^*}$ denoised back from $t^*$ by a denoiser conditioned on the
+    user's row (``"denoise"``). It joins the reference as a second negative
+    (``combine="add"``, BPR then averages over both) or replaces it
+    (``"replace"``). Synthesized rows are constants for the model's loss, so
+    with ``"replace"`` no embedding of a real non-positive item gets a gradient
+    from BPR any more; ``"add"`` keeps that signal and is the default.
+
+    The rule needs $\sqrt{\bar\alpha_t}$ to sweep $(0, 1)$, so the default
+    schedule is cosine over 50 steps ($\sqrt{\bar\alpha_T} \approx 0.001$), not
+    CNSDiff's, where $\sqrt{\bar\alpha_t} \ge 0.999$ at every step.
+
+    Args:
+        train_pairs (PairSet): Training positives, never drawn as the reference.
+        embedding_dim (int, optional): Size $D'$ of the pooled embeddings
+            (``model.output_dim``); required for ``generation="denoise"``.
+        num_steps (int): Diffusion steps $T$. (default: ``50``)
+        schedule (str): ``"linear"``, ``"linear-var"`` or ``"cosine"``. (default: ``"cosine"``)
+        noise_scale (float): Schedule scale. (default: ``1.0``)
+        beta_min (float): Lower noise bound of the linear modes. (default: ``1e-4``)
+        beta_max (float): Upper noise bound of the linear modes. (default: ``0.02``)
+        generation (str): ``"forward"`` or ``"denoise"``. (default: ``"forward"``)
+        combine (str): ``"add"`` or ``"replace"``. (default: ``"add"``)
+        prediction (str): Denoiser target, ``"x0"`` or ``"epsilon"``. (default: ``"x0"``)
+        reweight (bool): Timestep reweighting of the diffusion loss. (default: ``False``)
+        sampling_noise (bool): Posterior noise in the reverse chain. (default: ``False``)
+        reverse_steps (int, optional): Denoiser calls per negative in ``"denoise"``
+            mode: the chain from $t^*$ to $0$ is respaced to this many jumps;
+            ``None`` takes all $t^*$ steps. (default: ``2``)
+        hidden_channels (int): Denoiser width. (default: ``64``)
+        dropout (float): Denoiser input dropout while training. (default: ``0.0``)
+        denoiser_training (str): ``"alternate"`` or ``"joint"``. (default: ``"alternate"``)
+        denoiser_lr (float): Learning rate of the denoiser in alternate mode. (default: ``1e-3``)
+        diffusion_weight (float): Weight of the diffusion loss in the reported loss. (default: ``1e-6``)
+        warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
+        probe (bool): Report the nearest real item of each synthesized negative. (default: ``False``)
+
+    Example:
+        >>> sampler = ADARSampler(PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4), num_steps=4)
+        >>> [round(float(v), 3) for v in sampler.diffusion.schedule.sqrt_alphas_cumprod[1:]]
+        [0.92, 0.703, 0.38, 0.012]
+        >>> sampler.transition_step(torch.tensor([1.0, 1.0, 2.0, -1.0]), torch.tensor([0.8, 0.1, 2.5, -3.0])).tolist()
+        [2, 4, 1, 4]
+    """
+
+    def __init__(self, train_pairs: PairSet, embedding_dim: int | None = None, *, num_steps: int = 50,
+                 schedule: ScheduleMode = "cosine", noise_scale: float = 1.0, beta_min: float = 1e-4,
+                 beta_max: float = 0.02, generation: Literal["forward", "denoise"] = "forward",
+                 combine: Literal["add", "replace"] = "add", prediction: Prediction = "x0",
+                 reweight: bool = False, sampling_noise: bool = False, reverse_steps: int | None = 2,
+                 hidden_channels: int = 64,
+                 dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
+                 denoiser_lr: float = 1e-3, diffusion_weight: float = 1e-6, warmup_epochs: int = 0,
+                 probe: bool = False) -> None:
+        if generation not in ("forward", "denoise"):
+            raise ValueError(f"generation must be 'forward' or 'denoise', got {generation!r}")
+        if combine not in ("replace", "add"):
+            raise ValueError(f"combine must be 'replace' or 'add', got {combine!r}")
+        denoiser = None
+        if generation == "denoise":
+            if embedding_dim is None:
+                raise ValueError("generation='denoise' needs embedding_dim (the backbone's output_dim)")
+            denoiser = MLPDenoiser(embedding_dim, hidden_channels, cond_dim=embedding_dim, dropout=dropout)
+        diffusion = GaussianDiffusion(NoiseSchedule(num_steps, schedule, noise_scale, beta_min, beta_max),
+                                      prediction=prediction, reweight=reweight)
+        super().__init__(train_pairs, diffusion=diffusion, denoiser=denoiser,
+                         denoiser_training=denoiser_training, denoiser_lr=denoiser_lr,
+                         diffusion_weight=diffusion_weight, warmup_epochs=warmup_epochs, probe=probe)
+        self.embedding_dim = embedding_dim
+        self.generation, self.combine = generation, combine
+        self.sampling_noise = sampling_noise
+        self.reverse_steps = reverse_steps
+
+    def transition_step(self, pos_score: Tensor, ref_score: Tensor) -> Tensor:
+        r"""The transition point $t^*$ of every pair (see the class description).
+
+        Args:
+            pos_score (torch.Tensor): ``[B]`` scores $s_{ui}$ of the positives.
+            ref_score (torch.Tensor): ``[B]`` scores $s_{\text{ref}}$ of the references.
+
+        Returns:
+            torch.Tensor: ``[B]`` steps in $\{1, \ldots, T\}$ (``long``).
+        """
+        T = self.diffusion.num_steps
+        sqrt_ab = self.diffusion.schedule.sqrt_alphas_cumprod[1:]  # decreasing in t
+        positive = pos_score > 0
+        ratio = torch.where(positive, ref_score / torch.where(positive, pos_score, 1.0), 0.0)
+        # Steps still above the ratio are t = 1..k (a prefix); t* = k + 1.
+        k = T - torch.searchsorted(sqrt_ab.flip(0).contiguous(), ratio.to(sqrt_ab.dtype).contiguous(), right=True)
+        t = torch.where(positive, (k + 1).clamp(max=T), torch.full_like(k, T))
+        return torch.where(pos_score <= ref_score, torch.ones_like(t), t)
+
+    def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
+        emb, generator = state.emb, state.generator
+        ref_items = self.uniform_candidates(users, 1, generator).squeeze(-1)
+        user_emb, pos_emb, ref_emb = emb.user[users].detach(), emb.item[pos_items], emb.item[ref_items]
+        x0, scale = to_unit_rms(pos_emb.detach())
+        cond = to_unit_rms(user_emb)[0] if self.denoiser is not None else None
+        diffusion_term, logs = self.fit_denoiser(x0, cond, generator)
+        if self.in_warmup(state):
+            return NegativeSample(emb=ref_emb, items=ref_items, aux_loss=diffusion_term, logs=logs)
+
+        t_star = self.transition_step((user_emb * pos_emb.detach()).sum(-1), (user_emb * ref_emb.detach()).sum(-1))
+        with self.sampling():
+            x = self.diffusion.q_sample(x0, t_star, generator=generator)
+            if self.denoiser is not None:
+                x = self.diffusion.reverse(self.denoiser, x, t_star, cond, steps=self.reverse_steps,
+                                           sampling_noise=self.sampling_noise, generator=generator)
+            synthesized = x * scale
+        T = self.diffusion.num_steps
+        logs.update({"transition_step": float(t_star.float().mean()),
+                     "transition_at_1": float((t_star == 1).float().mean()),
+                     "transition_at_T": float((t_star == T).float().mean())})
+        if self.combine == "replace":
+            sample = NegativeSample(emb=synthesized, aux_loss=diffusion_term, logs=logs)
+            return self.with_probe(sample, users, synthesized, emb.item)
+        sample = NegativeSample(emb=torch.stack([ref_emb, synthesized], dim=1), items=ref_items,
+                                aux_loss=diffusion_term, logs=logs)
+        return self.with_probe(sample, users, synthesized, emb.item, real=ref_items)
+
+    def __repr__(self) -> str:
+        s = self.diffusion.schedule
+        return (f"{self.__class__.__name__}(generation={self.generation!r}, combine={self.combine!r}, "
+                f"num_steps={s.num_steps}, schedule={s.mode!r})")

@@ -1,0 +1,224 @@
+r"""What the diffusion samplers (`CNSDiffSampler`, `ADARSampler`) share: the
+embedding space they diffuse in, how their denoiser learns, the uniform warm-up
+and the nearest-item probe."""
+from __future__ import annotations
+
+import math
+import warnings
+from contextlib import contextmanager
+from typing import Iterator, Literal
+
+import torch
+from torch import Tensor
+
+from pyg_negdiff.data.pairs import PairSet
+from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser
+from pyg_negdiff.metrics import top_k_items
+from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
+
+DenoiserTraining = Literal["alternate", "joint"]
+
+
+def to_unit_rms(x: Tensor, eps: float = 1e-12) -> tuple[Tensor, Tensor]:
+    r"""Scales every row to unit root-mean-square, $z = x / r$ with $r = \lVert x \rVert_2 / \sqrt{D}$.
+
+    Returns ``(z, r)`` with ``r`` of shape ``[..., 1]``, so that ``z * r``
+    gives ``x`` back. The diffusion runs on $z$: its noise is then measured
+    against the row itself, whatever the scale the backbone's embeddings have
+    reached, and the variance-preserving forward process keeps
+    $\mathbb{E}\lVert x_t \rVert^2 = D$ at every step.
+
+    Example:
+        >>> z, r = to_unit_rms(torch.tensor([[3.0, 4.0]]))
+        >>> z.pow(2).mean().item(), torch.allclose(z * r, torch.tensor([[3.0, 4.0]]))
+        (1.0, True)
+    """
+    scale = x.norm(dim=-1, keepdim=True).clamp_min(eps) / math.sqrt(x.size(-1))
+    return x / scale, scale
+
+
+def nearest_items(query: Tensor, item_emb: Tensor, users: Tensor | None = None,
+                  exclude: PairSet | None = None, chunk_size: int = 2 ** 22) -> Tensor:
+    r"""The real item nearest (in Euclidean distance) to each query row.
+
+    $\arg\min_i \lVert q - e_i \rVert^2 = \arg\max_i\, [q, 1]^\top [e_i, -\tfrac12 \lVert e_i \rVert^2]$:
+    one masked top-1 search (`pyg_negdiff.metrics.top_k_items`) over the
+    augmented rows, in blocks of at most ``chunk_size`` scores. With
+    ``exclude``, the pairs ``(users[n], i)`` in it are skipped.
+
+    Args:
+        query (torch.Tensor): ``[N, D]`` synthesized rows.
+        item_emb (torch.Tensor): ``[I, D]`` item embeddings.
+        users (torch.Tensor, optional): ``[N]`` user of each row (needed with ``exclude``).
+        exclude (PairSet, optional): (user, item) pairs never returned.
+        chunk_size (int): Scores computed per block.
+
+    Returns:
+        torch.Tensor: ``[N]`` item ids.
+
+    Example:
+        >>> items = torch.tensor([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]])
+        >>> nearest_items(torch.tensor([[0.9, 1.2], [4.0, 4.0]]), items).tolist()
+        [1, 2]
+    """
+    with torch.no_grad():
+        q = torch.cat([query.detach(), query.new_ones(query.size(0), 1)], dim=-1)
+        e = item_emb.detach()
+        e = torch.cat([e, -0.5 * e.pow(2).sum(-1, keepdim=True)], dim=-1)
+        if users is None:
+            users = torch.zeros(q.size(0), dtype=torch.long, device=q.device)
+        rows = max(1, chunk_size // max(1, e.size(0)))
+        return torch.cat([top_k_items(q[s:s + rows], e, exclude, users[s:s + rows], 1)[:, 0]
+                          for s in range(0, q.size(0), rows)])
+
+
+class DiffusionSampler(NegativeSampler):
+    r"""Base class of the samplers that synthesize negatives with a Gaussian diffusion.
+
+    **Diffusion space.** The batch's item rows are scaled to unit RMS
+    (`to_unit_rms`) before the diffusion and scaled back by the same factor
+    afterwards, so a noise level means the same relative displacement at the
+    start of training and at the end, for any backbone and any pooled size
+    $D'$. Only the batch's rows are touched: $O(B \cdot D')$ memory per step.
+
+    **Denoiser training.** The denoiser learns from stop-gradient copies of the
+    batch's positive item rows with the loss of `GaussianDiffusion.loss`, every
+    training batch, warm-up included:
+
+    - ``"alternate"`` (default): the sampler steps an Adam optimizer of its own
+      inside `forward`, before synthesizing; the trainer's optimizer never sees
+      the denoiser (`joint_parameters` is empty).
+    - ``"joint"``: the loss goes into ``aux_loss`` and the trainer's optimizer,
+      which steps `joint_parameters`, trains the denoiser with the model.
+
+    In both modes ``aux_loss`` holds $\lambda_d \mathcal{L}_{\text{diff}}$
+    (``diffusion_weight`` $= \lambda_d$) as a value, while the denoiser's
+    gradient is $\nabla_\theta \mathcal{L}_{\text{diff}}$ at full weight: the
+    joint term is $\lambda_d\,\mathrm{sg}(\mathcal{L}) + \mathcal{L} - \mathrm{sg}(\mathcal{L})$.
+    As the loss is computed on stop-gradient embeddings it cannot move the
+    model, so a small $\lambda_d$ (CNSDiff publishes $10^{-6}$) could only
+    have shrunk the denoiser's own steps (which, with no optimizer step at all,
+    is why the published denoiser never learned).
+
+    **Sampling** runs with the denoiser in eval mode and without gradients;
+    the synthesized rows are constants for the model's loss.
+
+    Args:
+        train_pairs (PairSet): Training positives.
+        diffusion (GaussianDiffusion): The process (schedule and prediction type).
+        denoiser (MLPDenoiser, optional): The network; ``None`` when the sampler
+            never denoises.
+        denoiser_training (str): ``"alternate"`` or ``"joint"``.
+        denoiser_lr (float): Learning rate of the denoiser's own Adam (alternate).
+        diffusion_weight (float): $\lambda_d$.
+        warmup_epochs (int): Epochs of plain uniform sampling at the start.
+        probe (bool): Report the real item nearest each synthesized negative as
+            ``probe_items`` (for the false-hard-negative ratio). Costs
+            $O(B \cdot I \cdot D')$ per batch.
+    """
+
+    def __init__(self, train_pairs: PairSet, *, diffusion: GaussianDiffusion, denoiser: MLPDenoiser | None,
+                 denoiser_training: DenoiserTraining = "alternate", denoiser_lr: float = 1e-3,
+                 diffusion_weight: float = 1e-6, warmup_epochs: int = 0, probe: bool = False) -> None:
+        super().__init__(train_pairs)
+        if denoiser_training not in ("alternate", "joint"):
+            raise ValueError(f"denoiser_training must be 'alternate' or 'joint', got {denoiser_training!r}")
+        if warmup_epochs < 0:
+            raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+        self.diffusion = diffusion
+        self.denoiser = denoiser
+        self.denoiser_training = denoiser_training
+        self.denoiser_lr = denoiser_lr
+        self.diffusion_weight = diffusion_weight
+        self.warmup_epochs = warmup_epochs
+        self.probe = probe
+        self._optimizer = None
+        if denoiser is not None and denoiser_training == "alternate":
+            self._optimizer = torch.optim.Adam(denoiser.parameters(), lr=denoiser_lr)
+        self._joint_steps = 0
+        self._joint_fingerprint: float | None = None
+
+    def reset_parameters(self) -> None:
+        if self.denoiser is not None:
+            self.denoiser.reset_parameters()
+            if self._optimizer is not None:
+                self._optimizer.state.clear()
+
+    def joint_parameters(self) -> Iterator[torch.nn.Parameter]:
+        """The denoiser's parameters in ``"joint"`` mode, nothing otherwise."""
+        if self.denoiser is not None and self.denoiser_training == "joint":
+            yield from self.denoiser.parameters()
+
+    # ------------------------------------------------------------ training
+    def fit_denoiser(self, x0: Tensor, cond: Tensor | None,
+                     generator: torch.Generator | None) -> tuple[Tensor | None, dict[str, float]]:
+        """Trains the denoiser on one batch of rows; returns the ``aux_loss`` share and logs.
+
+        Nothing is trained outside training mode or with gradients disabled.
+        """
+        if self.denoiser is None or not self.training or not torch.is_grad_enabled():
+            return None, {}
+        self.denoiser.train()
+        cond = cond.detach() if cond is not None else None
+        loss = self.diffusion.loss(self.denoiser, x0.detach(), cond, generator=generator).mean()
+        value = loss.detach()
+        logs = {"diffusion_loss": float(value)}
+        if self._optimizer is not None:
+            self._optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self._optimizer.step()
+            return self.diffusion_weight * value, logs  # a constant: reported, not trained on
+        self._joint_steps += 1
+        return self.diffusion_weight * value + (loss - value), logs
+
+    def start_epoch(self, epoch: int, num_epochs: int) -> None:
+        """Warns when, in joint mode, a training epoch left the denoiser unchanged.
+
+        That happens when the trainer's optimizer does not include
+        `joint_parameters`: the published CNSDiff failure this sampler avoids.
+        """
+        if self.denoiser is None or self.denoiser_training != "joint":
+            return
+        with torch.no_grad():
+            fingerprint = float(sum(p.double().abs().sum() for p in self.denoiser.parameters()))
+        if self._joint_steps > 0 and fingerprint == self._joint_fingerprint:
+            warnings.warn(f"{self.__class__.__name__}: the denoiser did not change over "
+                          f"{self._joint_steps} training batches. With denoiser_training='joint' the "
+                          "trainer's optimizer must step sampler.joint_parameters().", stacklevel=2)
+        self._joint_fingerprint, self._joint_steps = fingerprint, 0
+
+    @contextmanager
+    def sampling(self) -> Iterator[None]:
+        """No gradients, and the denoiser in eval mode (restored afterwards)."""
+        was_training = self.denoiser.training if self.denoiser is not None else False
+        if self.denoiser is not None:
+            self.denoiser.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            if self.denoiser is not None:
+                self.denoiser.train(was_training)
+
+    # ------------------------------------------------------------ helpers
+    def in_warmup(self, state: SamplerState) -> bool:
+        return state.epoch < self.warmup_epochs
+
+    def with_probe(self, sample: NegativeSample, users: Tensor, synthesized: Tensor, item_emb: Tensor,
+               real: Tensor | None = None) -> NegativeSample:
+        r"""Sets ``probe_items``, or ``None`` without ``probe`` (a synthesized row
+        is not the item it was mixed with).
+
+        The probe of a synthesized row is the nearest item *among the user's
+        training non-positives*, the pool a heuristic sampler draws from, so
+        that false-hard-negative ratios compare like with like: a negative on
+        top of its positive stands for the nearest item the user has not
+        interacted with. ``real`` (items returned as negatives as they are)
+        goes in front.
+        """
+        if not self.probe:
+            sample.probe_items = None
+            return sample
+        probe = nearest_items(synthesized, item_emb, users, self.train_pairs)
+        sample.probe_items = probe if real is None else torch.stack([real, probe], dim=-1)
+        return sample
