@@ -30,7 +30,7 @@ from pyg_negdiff.data.prepare import prepare_data
 from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn import LightGCN
 from pyg_negdiff.nn.base import Embeddings
-from pyg_negdiff.sampling import UniformSampler
+from pyg_negdiff.sampling.uniform import UniformSampler
 from pyg_negdiff.train import Trainer
 
 

@@ -1,1 +1,50 @@
-"""Subpackage; exports are listed in __all__ once its modules land."""
+r"""Data: the `InteractionData` container, loaders, HeteroData conversion, synthetic data.
+
+Example:
+    >>> from pyg_negdiff.data import make_synthetic, to_hetero, from_hetero
+    >>> data = make_synthetic(num_users=100, num_items=80, seed=0)
+    >>> back = from_hetero(to_hetero(data))
+    >>> bool((back.train == data.train).all())
+    True
+"""
+from pyg_negdiff.data.graph import bipartite_edge_index, gcn_adjacency
+from pyg_negdiff.data.hetero import from_hetero, to_hetero
+from pyg_negdiff.data.interactions import DataValidationError, InteractionData
+from pyg_negdiff.data.io import (
+    default_data_root,
+    load_builtin,
+    load_csv,
+    load_dataset,
+    load_lightgcn,
+    load_pairs,
+    load_recbole,
+    sniff_format,
+)
+from pyg_negdiff.data.pairs import PairSet
+from pyg_negdiff.data.synthetic import SyntheticTruth, false_negative_share, make_synthetic
+
+__all__ = [
+    # container and lookups
+    "InteractionData",
+    "DataValidationError",
+    "PairSet",
+    # graph
+    "bipartite_edge_index",
+    "gcn_adjacency",
+    # loaders
+    "load_dataset",
+    "load_builtin",
+    "load_lightgcn",
+    "load_pairs",
+    "load_recbole",
+    "load_csv",
+    "sniff_format",
+    "default_data_root",
+    # PyG HeteroData
+    "to_hetero",
+    "from_hetero",
+    # synthetic data
+    "make_synthetic",
+    "SyntheticTruth",
+    "false_negative_share",
+]

@@ -22,9 +22,10 @@ def load(spec: str, *, format: str = "auto", root: str | Path | None = None,
     nothing is ever downloaded.
     """
     from pyg_negdiff.data.io import load_builtin, load_dataset
-    from pyg_negdiff.data.synthetic import make_synthetic
 
     if spec == "synthetic":
+        from pyg_negdiff.data.synthetic import make_synthetic
+
         return make_synthetic(seed=seed)
     if spec in BUILTIN:
         return load_builtin(spec, root=root)
