@@ -10,7 +10,7 @@ from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn import build_model
 from pyg_negdiff.nn.base import Recommender
-from pyg_negdiff.sampling import SAMPLERS
+from pyg_negdiff.sampling import SAMPLERS, build_sampler
 from pyg_negdiff.sampling.base import NegativeSampler
 from pyg_negdiff.train import EpochCallback, Trainer, TrainResult, seed_everything
 
@@ -70,22 +70,21 @@ class RunConfig:
         return asdict(self)
 
 
-def build_sampler(config: RunConfig, data: InteractionData, model: Recommender) -> NegativeSampler:
+def sampler_from_config(config: RunConfig, data: InteractionData, model: Recommender) -> NegativeSampler:
     """Builds the configured sampler, passing it the context its constructor asks for.
 
     A sampler declares what it needs by naming it in its constructor:
     ``train_pairs``, ``item_popularity``, ``embedding_dim`` (the size of the
     backbone's pooled output) or ``num_layers``.
     """
-    if config.sampler not in SAMPLERS:
+    if config.sampler.lower() not in SAMPLERS:
         raise ValueError(f"unknown sampler {config.sampler!r}; choose from {sorted(SAMPLERS)}")
-    cls = SAMPLERS[config.sampler]
-    context = {"train_pairs": data.train_pairs(), "item_popularity": data.item_popularity(),
-               "embedding_dim": model.output_dim, "num_layers": config.num_layers}
-    params = inspect.signature(cls).parameters
+    context = {"item_popularity": data.item_popularity(), "embedding_dim": model.output_dim,
+               "num_layers": config.num_layers}
+    params = inspect.signature(SAMPLERS[config.sampler.lower()]).parameters
     kwargs = {k: v for k, v in context.items() if k in params}
     kwargs.update(config.sampler_kwargs)
-    return cls(**kwargs)
+    return build_sampler(config.sampler, data.train_pairs(), **kwargs)
 
 
 def build_environments(config: RunConfig, data: InteractionData):
@@ -107,7 +106,7 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
     seed_everything(config.seed)
     model = build_model(config.model, data.num_users, data.num_items,
                         **_model_kwargs(config))
-    sampler = build_sampler(config, data, model)
+    sampler = sampler_from_config(config, data, model)
     environments, penalty = build_environments(config, data)
     fhn_reference = None
     if fhn:

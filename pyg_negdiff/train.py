@@ -23,6 +23,7 @@ from pyg_negdiff.loss import bpr_loss, l2_regularization
 from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
 from pyg_negdiff.sampling.base import NegativeSampler, SamplerState
+from pyg_negdiff.sampling.fhn import FHNRatio
 
 
 class NonFiniteLossError(RuntimeError):
@@ -210,7 +211,7 @@ class Trainer:
         num = self.train_index.size(1)
         perm = torch.randperm(num, generator=self.generator, device=self.device)
         total = bpr_total = 0.0
-        fhn_hits = fhn_count = 0
+        fhn = FHNRatio(self.fhn_reference) if self.fhn_reference is not None else None
         logs: dict[str, list[float]] = {}
         start = time.perf_counter()
         batches = range(0, num, self.batch_size)
@@ -247,17 +248,14 @@ class Trainer:
             bpr_total += per_sample.detach().sum().item()
             for key, value in neg.logs.items():
                 logs.setdefault(key, []).append(float(value))
-            if self.fhn_reference is not None and neg.probe_items is not None:
-                probe = neg.probe_items
-                hits = self.fhn_reference.contains(users.view(-1, *([1] * (probe.dim() - 1))).expand_as(probe), probe)
-                fhn_hits += int(hits.sum())
-                fhn_count += hits.numel()
+            if fhn is not None and neg.probe_items is not None:
+                fhn.update(users, neg.probe_items)
             if self.progress and b % 20 == 0:
                 bar.set_postfix(loss=f"{total / (offset + index.numel()):.4f}")
         bar.close()
         return EpochStats(
             epoch=epoch, loss=total / num, bpr=bpr_total / num, train_time=time.perf_counter() - start,
-            fhn_ratio=(fhn_hits / fhn_count) if fhn_count else None,
+            fhn_ratio=fhn.compute() if fhn is not None and fhn.count else None,
             sampler_logs={k: float(np.mean(v)) for k, v in logs.items()})
 
     # ---------------------------------------------------------------- fit
