@@ -226,7 +226,9 @@ class Trainer:
             neg_score = emb.score_embeddings(users, neg.emb)
             per_sample = bpr_loss(pos_score, neg_score)
             if self.penalty is not None:
-                risk = self.penalty(per_sample, self.environments.batch_environments(index))
+                # IRM rescales the score margin; with K negatives it is recovered from the loss.
+                margin = pos_score - neg_score if neg_score.dim() == 1 else None
+                risk = self.penalty(per_sample, self.environments.batch_environments(index), margin=margin)
             else:
                 risk = per_sample.mean()
             user0, pos0 = self.model.ego_embeddings(users, pos)

@@ -1,0 +1,272 @@
+r"""Risk penalties across environments: V-REx (variance of risks) and IRMv1 (gradient norm).
+
+Both take the per-interaction training losses of a batch and the batch's
+environment assignment, hard (``[B]`` ``long``) or soft (``[B, K]`` rows of
+weights), and return one scalar to minimize. The per-environment risk is the
+(weighted) mean loss of the environment's interactions,
+
+$$
+R_e = \frac{\sum_{i \in \mathcal{B}} w_{ie}\, \ell_i}{\sum_{i \in \mathcal{B}} w_{ie}},
+$$
+
+with $w_{ie} = \mathbb{1}[e_i = e]$ for hard labels. Environments with no
+weight in the batch are skipped: they have no risk to compare.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch_geometric.utils import scatter
+
+Reduction = Literal["environments", "interactions"]
+
+__all__ = [
+    "environment_risks",
+    "EnvironmentPenalty",
+    "VarianceRiskPenalty",
+    "IRMPenalty",
+    "margin_from_bpr",
+]
+
+
+def _check(values: Tensor, env: Tensor, name: str = "loss") -> None:
+    if values.dim() != 1:
+        raise ValueError(f"'{name}' must be a [B] tensor of per-interaction values, got {tuple(values.shape)}")
+    if env.size(0) != values.size(0) or env.dim() not in (1, 2):
+        raise ValueError(f"'env' must have shape [B] or [B, K] with B={values.size(0)}, "
+                         f"got {tuple(env.shape)}")
+
+
+def environment_risks(loss: Tensor, env: Tensor, num_environments: int | None = None,
+                      ) -> tuple[Tensor, Tensor]:
+    r"""Mean loss $R_e$ and total weight $W_e$ of every environment.
+
+    Hard labels use `torch_geometric.utils.scatter` on the loss's device; soft
+    assignments ``[B, K]`` give weighted means
+    $R_e = \sum_i w_{ie}\ell_i / W_e$ with $W_e = \sum_i w_{ie}$. An environment
+    with $W_e = 0$ gets $R_e = 0$; callers drop it through ``weight > 0``.
+
+    Args:
+        loss (torch.Tensor): ``[B]`` per-interaction losses.
+        env (torch.Tensor): ``[B]`` ``long`` labels or ``[B, K]`` non-negative weights.
+        num_environments (int, optional): $K$ for hard labels (default: ``env.max() + 1``).
+
+    Returns:
+        tuple[torch.Tensor, torch.Tensor]: ``risks`` ``[K]`` and ``weight`` ``[K]``.
+
+    Example:
+        >>> loss = torch.tensor([1.0, 3.0, 2.0])
+        >>> environment_risks(loss, torch.tensor([0, 0, 2]), 3)
+        (tensor([2., 0., 2.]), tensor([2., 0., 1.]))
+    """
+    _check(loss, env)
+    env = env.to(loss.device)
+    if env.dim() == 1:
+        env = env.long()
+        size = num_environments if num_environments is not None else int(env.max()) + 1 if env.numel() else 0
+        risks = scatter(loss, env, dim=0, dim_size=size, reduce="mean")
+        weight = scatter(torch.ones_like(loss), env, dim=0, dim_size=size, reduce="sum")
+        return risks, weight
+    w = env.to(loss.dtype)
+    weight = w.sum(0)
+    risks = (w * loss.unsqueeze(-1)).sum(0) / weight.clamp_min(torch.finfo(loss.dtype).tiny)
+    return risks, weight
+
+
+def margin_from_bpr(loss: Tensor) -> Tensor:
+    r"""Recovers the margin $m = s_{ui} - s_{uj}$ from a BPR loss $\ell = \operatorname{softplus}(-m)$.
+
+    $m = -\log(e^{\ell} - 1)$, computed as $-\ell - \log(1 - e^{-\ell})$ for
+    stability; exact for one negative per positive (with several negatives the
+    loss is a mean of softplus terms and this is the margin of an equivalent
+    single negative). Losses are clamped at $10^{-12}$ from below.
+
+    Example:
+        >>> m = torch.tensor([-2.0, 0.0, 3.0])
+        >>> margin_from_bpr(F.softplus(-m)).round(decimals=4)
+        tensor([-2.,  0.,  3.])
+    """
+    loss = loss.clamp_min(1e-12)
+    return -loss - torch.log(-torch.expm1(-loss))
+
+
+class EnvironmentPenalty(torch.nn.Module, ABC):
+    r"""Base class of the environment penalties: maps per-interaction losses to one risk.
+
+    Called as ``penalty(loss, env, margin=None)``; returns
+
+    $$
+    \mathcal{L} = \frac{1}{|\mathcal{E}_B|}\sum_{e \in \mathcal{E}_B} R_e + \lambda\,\Omega,
+    $$
+
+    where $\mathcal{E}_B$ are the environments present in the batch and
+    $\Omega$ the subclass's term. The first term weighs every environment
+    equally, which up-weights the interactions of small environments; with
+    ``reduction="interactions"`` it is the plain mean loss
+    $\frac{1}{|\mathcal{B}|}\sum_i \ell_i$ instead, so that only $\Omega$ departs
+    from ordinary training.
+
+    With ``warmup_steps`` the weight is $0$ for the first calls (one call per
+    training batch) and $\lambda$ afterwards, the penalty annealing of the IRM
+    and V-REx reference code: a strong penalty from the first step can stall
+    learning in a trivial solution with equal, uninformative risks. The call
+    count is kept in ``num_calls``; `reset` sets it back to zero.
+
+    Args:
+        weight (float): $\lambda$, the penalty weight ($\lambda = 0$ gives the
+            environment-balanced risk $\frac{1}{|\mathcal{E}_B|}\sum_e R_e$).
+        reduction (str): ``"environments"`` (default) or ``"interactions"``, the first term.
+        warmup_steps (int): Calls before the penalty switches on. (default: ``0``)
+        min_weight (float): Environments whose total weight in the batch is at
+            most this are skipped. (default: ``0.0``, only empty ones)
+        num_environments (int, optional): $K$, to spare a device sync on
+            ``env.max()`` for hard labels.
+    """
+
+    def __init__(self, weight: float = 1.0, *, reduction: Reduction = "environments",
+                 warmup_steps: int = 0, min_weight: float = 0.0,
+                 num_environments: int | None = None) -> None:
+        super().__init__()
+        if weight < 0:
+            raise ValueError(f"the penalty weight must be >= 0, got {weight}")
+        if reduction not in ("environments", "interactions"):
+            raise ValueError(f"reduction must be 'environments' or 'interactions', got {reduction!r}")
+        self.weight = float(weight)
+        self.reduction = reduction
+        self.warmup_steps = int(warmup_steps)
+        self.min_weight = float(min_weight)
+        self.num_environments = num_environments
+        self.num_calls = 0
+
+    def reset(self) -> None:
+        """Restarts the warm-up."""
+        self.num_calls = 0
+
+    @property
+    def current_weight(self) -> float:
+        """$\lambda$ at the next call: ``0`` during the warm-up."""
+        return self.weight if self.num_calls >= self.warmup_steps else 0.0
+
+    def forward(self, loss: Tensor, env: Tensor, margin: Tensor | None = None) -> Tensor:
+        """Args:
+            loss (torch.Tensor): ``[B]`` per-interaction losses (e.g. `pyg_negdiff.loss.bpr_loss`).
+            env (torch.Tensor): ``[B]`` ``long`` or ``[B, K]`` soft environment assignment.
+            margin (torch.Tensor, optional): ``[B]`` score margins $s_{ui} - s_{uj}$
+                (used by `IRMPenalty`; ignored by `VarianceRiskPenalty`).
+        """
+        _check(loss, env)
+        weight = self.current_weight
+        if self.training and torch.is_grad_enabled():
+            self.num_calls += 1
+        if loss.numel() == 0:
+            return loss.sum()
+        risks, mass = environment_risks(loss, env, self.num_environments)
+        present = mass > self.min_weight
+        if not bool(present.any()):  # nothing heavy enough: fall back to the plain mean
+            return loss.mean()
+        base = risks[present].mean() if self.reduction == "environments" else loss.mean()
+        if weight == 0.0:
+            return base
+        return base + weight * self.regularizer(loss, env, risks, present, margin)
+
+    @abstractmethod
+    def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
+                    margin: Tensor | None) -> Tensor:
+        """The term $\\Omega$ multiplied by the weight."""
+
+    def extra_repr(self) -> str:
+        out = f"weight={self.weight}"
+        if self.reduction != "environments":
+            out += f", reduction={self.reduction!r}"
+        if self.warmup_steps:
+            out += f", warmup_steps={self.warmup_steps}"
+        return out + (f", min_weight={self.min_weight}" if self.min_weight else "")
+
+
+class VarianceRiskPenalty(EnvironmentPenalty):
+    r"""V-REx: the variance of the environment risks (Krueger et al., ICML 2021).
+
+    $$
+    \mathcal{L} = \frac{1}{|\mathcal{E}|}\sum_{e \in \mathcal{E}} R_e
+      + \lambda\,\operatorname{Var}_{e \in \mathcal{E}}(R_e),
+    \qquad \operatorname{Var}_e(R_e) = \frac{1}{|\mathcal{E}|}\sum_{e}\Big(R_e - \frac{1}{|\mathcal{E}|}\sum_{e'} R_{e'}\Big)^2,
+    $$
+
+    over the environments $\mathcal{E}$ present in the batch. The variance is
+    the *population* variance, so one environment gives exactly the plain mean
+    loss (an unbiased variance would be undefined there). Minimizing it pushes
+    the model towards equal risk in every environment, i.e. towards the part of
+    the signal that does not depend on the environment.
+
+    Args:
+        weight (float): $\lambda$. (default: ``1.0``)
+        min_weight (float): Environments with at most this total weight in
+            the batch are skipped. (default: ``0.0``)
+        num_environments (int, optional): $K$ for hard labels (saves a device sync).
+
+    Example:
+        >>> penalty = VarianceRiskPenalty(weight=2.0)
+        >>> loss = torch.tensor([1.0, 3.0, 2.0, 6.0])
+        >>> penalty(loss, torch.tensor([0, 0, 1, 1]))  # R = (2, 4): mean 3, var 1
+        tensor(5.)
+        >>> penalty(loss, torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
+        tensor(5.)
+    """
+
+    def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
+                    margin: Tensor | None) -> Tensor:
+        r = risks[present]
+        return (r - r.mean()).pow(2).mean()
+
+
+class IRMPenalty(EnvironmentPenalty):
+    r"""IRMv1: the squared gradient of every environment risk with respect to a dummy scale
+    (Arjovsky et al., 2019), written for BPR.
+
+    IRMv1 multiplies the model output by a scalar $w$ and penalizes
+    $\lVert \nabla_{w \mid w=1} R_e(w) \rVert^2$: at an invariant predictor,
+    rescaling cannot lower the risk of any environment. For BPR the output that
+    is rescaled is the score margin $m_i = s_{ui} - s_{uj}$, so
+    $\ell_i(w) = \operatorname{softplus}(-w\, m_i)$ and the gradient has the
+    closed form
+
+    $$
+    g_e = \frac{\partial R_e}{\partial w}\Big|_{w=1}
+        = -\frac{\sum_i w_{ie}\, m_i\, \sigma(-m_i)}{\sum_i w_{ie}},
+    \qquad
+    \mathcal{L} = \frac{1}{|\mathcal{E}|}\sum_{e} R_e + \lambda\,\frac{1}{|\mathcal{E}|}\sum_{e} g_e^2 .
+    $$
+
+    (IRM sums over environments; the mean keeps $\lambda$ comparable across
+    $|\mathcal{E}|$.) Pass the margins as ``margin``; without them they are
+    recovered from the loss with `margin_from_bpr`, which is exact for BPR with
+    one negative per positive.
+
+    Args:
+        weight (float): $\lambda$. (default: ``1.0``)
+        min_weight (float): Environments with at most this total weight in
+            the batch are skipped. (default: ``0.0``)
+        num_environments (int, optional): $K$ for hard labels (saves a device sync).
+
+    Example:
+        >>> m = torch.tensor([2.0, -1.0, 0.5])
+        >>> penalty = IRMPenalty(weight=1.0)
+        >>> out = penalty(F.softplus(-m), torch.tensor([0, 1, 1]), margin=m)
+        >>> round(float(out), 4)
+        0.5755
+    """
+
+    def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
+                    margin: Tensor | None) -> Tensor:
+        if margin is None:
+            margin = margin_from_bpr(loss)
+        else:
+            _check(margin, env, "margin")
+            margin = margin.to(loss.dtype)
+        grad = -margin * torch.sigmoid(-margin)  # d softplus(-w m) / dw at w = 1
+        g, _ = environment_risks(grad, env, risks.numel() if env.dim() == 1 else None)
+        return g[present].pow(2).mean()
