@@ -1,5 +1,5 @@
 """Training losses. Each returns per-interaction values so that the
-environment penalty (:mod:`pyg_negdiff.causal`) can group them."""
+environment penalty (`pyg_negdiff.causal`) can group them."""
 from __future__ import annotations
 
 import torch

@@ -138,9 +138,9 @@ class Trainer:
         monitor (str): Validation metric to maximize, e.g. ``"ndcg@20"``.
         evaluator (Evaluator, optional): Defaults to ``Evaluator(data)``.
         environments (optional): Environment assignment of the training
-            interactions (see :mod:`pyg_negdiff.causal`).
+            interactions (see `pyg_negdiff.causal`).
         penalty (callable, optional): Maps per-interaction losses and
-            environments to the risk (see :mod:`pyg_negdiff.causal`).
+            environments to the risk (see `pyg_negdiff.causal`).
         fhn_reference (PairSet, optional): True positives for the
             false-hard-negative ratio logged each epoch.
         device (str or torch.device, optional): Where to train. (default: CPU)

@@ -148,7 +148,7 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
 
     @property
     def current_weight(self) -> float:
-        """$\lambda$ at the next call: ``0`` during the warm-up."""
+        r"""$\lambda$ at the next call: ``0`` during the warm-up."""
         return self.weight if self.num_calls >= self.warmup_steps else 0.0
 
     def forward(self, loss: Tensor, env: Tensor, margin: Tensor | None = None) -> Tensor:

@@ -48,3 +48,15 @@ __all__ = [
     "SyntheticTruth",
     "false_negative_share",
 ]
+
+# shift splits and their diagnostics
+from pyg_negdiff.data.diagnostics import (  # noqa: E402
+    GROUP_NAMES, ShiftReport, interaction_groups, item_groups, plot_popularity, shift_report)
+from pyg_negdiff.data.splits import (  # noqa: E402
+    carve_validation, split_exposure, split_mixed, split_popularity, split_random, split_temporal)
+
+__all__ += [
+    "split_random", "split_popularity", "split_temporal", "split_exposure", "split_mixed",
+    "carve_validation", "shift_report", "ShiftReport", "item_groups", "interaction_groups",
+    "GROUP_NAMES", "plot_popularity",
+]

@@ -25,7 +25,7 @@ class InteractionData:
     Every part is a ``[2, E]`` ``long`` tensor: row 0 holds user ids in
     $[0, U)$, row 1 item ids in $[0, I)$. The ``"train"`` part is
     required; ``"val"``, ``"test"`` (in-distribution) and ``"test_ood"``
-    (shifted) are what the splits in :mod:`pyg_negdiff.data.splits` produce.
+    (shifted) are what the splits in `pyg_negdiff.data.splits` produce.
 
     Args:
         num_users (int): Number of users $U$.

@@ -37,7 +37,7 @@ def load(spec: str, *, format: str = "auto", root: str | Path | None = None,
 
 
 def split(data: InteractionData, shift: Shift = "auto", *, seed: int = 0) -> InteractionData:
-    r"""Applies a distribution-shift split (see :mod:`pyg_negdiff.data.splits`).
+    r"""Applies a distribution-shift split (see `pyg_negdiff.data.splits`).
 
     ``"auto"`` keeps data that already has a validation part (the synthetic set),
     uses the exposure split for the datasets whose test part was exposed at
@@ -63,8 +63,6 @@ def split(data: InteractionData, shift: Shift = "auto", *, seed: int = 0) -> Int
           "mixed": splits.split_mixed}.get(shift)
     if fn is None:
         raise ValueError(f"unknown shift {shift!r}")
-    if shift == "temporal":
-        return fn(data)
     return fn(data, seed=seed)
 
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 import math
 from typing import Literal, Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -122,17 +123,26 @@ def _first_occurrence(index: Tensor, time: Tensor | None, num_items: int) -> Ten
     """Positions (ascending) of the first (or earliest) occurrence of every distinct pair."""
     key = pair_keys(index[0], index[1], num_items)
     if time is not None:
-        order = torch.argsort(time, stable=True)
-        order = order[torch.argsort(key[order], stable=True)]
+        order = _argsort(time)
+        order = order[_argsort(key[order])]
     else:
-        order = torch.argsort(key, stable=True)
+        order = _argsort(key)
     sorted_key = key[order]
     first = torch.ones_like(sorted_key, dtype=torch.bool)
     first[1:] = sorted_key[1:] != sorted_key[:-1]
-    return torch.sort(order[first]).values
+    return order[first][_argsort(order[first])]
 
 
 # ------------------------------------------------------------------ primitives
+def _argsort(values: Tensor) -> Tensor:
+    """Stable argsort (ties keep their order), so the result is unique and seed-free.
+
+    NumPy's single-threaded sort: torch's parallel CPU sort is up to 20x slower when
+    other processes compete for the cores, and both give the same permutation.
+    """
+    return torch.from_numpy(np.argsort(values.numpy(), kind="stable"))
+
+
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
@@ -146,10 +156,10 @@ def _rank_within(group: Tensor, num_groups: int, *, time: Tensor | None = None,
     """
     n = group.numel()
     if time is not None:
-        order = torch.argsort(time, stable=True)
+        order = _argsort(time)
     else:
         order = torch.randperm(n, generator=generator)
-    order = order[torch.argsort(group[order], stable=True)]
+    order = order[_argsort(group[order])]
     size = torch.bincount(group, minlength=num_groups)
     start = torch.cumsum(size, 0) - size
     rank = torch.empty(n, dtype=torch.long)
@@ -540,7 +550,7 @@ def _temporal_labels(data: InteractionData, pool: _Pool, mode: TemporalMode, val
     time = pool.time
     assert time is not None
     if mode == "global":
-        order = torch.argsort(time, stable=True)
+        order = _argsort(time)
         n = pool.size
         sorted_time = time[order]
         t_val = sorted_time[min(math.floor((1.0 - val_ratio - test_ratio) * n + 1e-9), n - 1)]
@@ -809,8 +819,8 @@ def split_exposure(data: InteractionData, val_ratio: float = 0.1, test_ratio: fl
     # Pairs in both pools.
     mnar_keys = pair_keys(mnar.index[0], mnar.index[1], data.num_items)
     rand_keys = pair_keys(rand.index[0], rand.index[1], data.num_items)
-    in_rand = torch.isin(mnar_keys, rand_keys)
-    in_mnar = torch.isin(rand_keys, mnar_keys)
+    in_rand = torch.from_numpy(np.isin(mnar_keys.numpy(), rand_keys.numpy()))
+    in_mnar = torch.from_numpy(np.isin(rand_keys.numpy(), mnar_keys.numpy()))
     if bool(in_rand.any()):
         if overlap == "test":
             mnar = mnar.select(~in_rand)
