@@ -13,7 +13,7 @@ from pyg_negdiff.data.prepare import BUILTIN
 def format_table(rows: dict[str, dict[str, float]], columns: Sequence[str] | None = None) -> str:
     """A plain-text table: one row per part, one column per metric.
 
-    Example:
+    Examples:
         >>> print(format_table({"test": {"recall@20": 0.1234, "ndcg@20": 0.05}}))
         part    recall@20  ndcg@20
         test       0.1234   0.0500
@@ -55,7 +55,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """Model, sampler and optimization settings of one run (a :class:`RunConfig`)."""
+    """Model, sampler and optimization settings of one run (a `RunConfig`)."""
     parser.add_argument("--model", default="lightgcn", choices=["lightgcn", "ngcf", "mf"])
     parser.add_argument("--dim", dest="embedding_dim", type=int, default=64)
     parser.add_argument("--layers", dest="num_layers", type=int, default=3)

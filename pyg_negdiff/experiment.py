@@ -130,7 +130,7 @@ def _model_kwargs(config: RunConfig) -> dict[str, Any]:
 
 
 def run(config: RunConfig, data: InteractionData, **kwargs: Any) -> TrainResult:
-    """Trains ``config`` on ``data`` and returns the result (see :func:`make_trainer`)."""
+    """Trains ``config`` on ``data`` and returns the result (see `make_trainer`)."""
     result = make_trainer(config, data, **kwargs).fit()
     result.config.update(config.to_dict())
     return result

@@ -77,7 +77,7 @@ class Evaluator:
         metrics (Sequence[str]): Names from ``METRICS``.
         batch_size (int): Users per ranking batch.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data import InteractionData
         >>> from pyg_negdiff.nn.base import Embeddings

@@ -31,7 +31,7 @@ class NonFiniteLossError(RuntimeError):
 
 
 class Environments(Protocol):
-    """What the trainer needs from :class:`pyg_negdiff.causal.EnvironmentInference`."""
+    """What the trainer needs from `pyg_negdiff.causal.EnvironmentInference`."""
 
     def maybe_update(self, epoch: int, emb: Embeddings) -> bool: ...
 
@@ -64,7 +64,7 @@ class EpochStats:
 
 @dataclass
 class TrainResult:
-    """What :meth:`Trainer.fit` returns.
+    """What `Trainer.fit` returns.
 
     Attributes:
         history (list[EpochStats]): One entry per epoch.
@@ -120,7 +120,7 @@ class Trainer:
     best weights are kept, and training stops after ``patience`` evaluations
     without improvement. The test parts are read once, at the best epoch.
 
-    A non-finite loss stops training with :class:`NonFiniteLossError`; the model
+    A non-finite loss stops training with `NonFiniteLossError`; the model
     is first restored to the last good checkpoint (the best so far, or the
     start of the failing epoch).
 

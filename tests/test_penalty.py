@@ -161,3 +161,23 @@ def test_penalty_lowers_the_spread_it_measures():
         risks, _ = environment_risks(F.softplus(-m.detach()), env)
         spreads[weight] = float(risks.max() - risks.min())
     assert spreads[5.0] < spreads[0.0]
+
+
+def test_interactions_reduction_keeps_the_plain_mean_as_base():
+    loss = torch.tensor([1.0, 1.0, 1.0, 4.0])
+    env = torch.tensor([0, 0, 0, 1])
+    out = VarianceRiskPenalty(2.0, reduction="interactions")(loss, env)
+    assert out.item() == pytest.approx(loss.mean().item() + 2.0 * 2.25)  # R = (1, 4): var 2.25
+    with pytest.raises(ValueError, match="reduction"):
+        VarianceRiskPenalty(1.0, reduction="sum")
+
+
+def test_warmup_switches_the_penalty_on_after_some_training_calls():
+    loss = torch.tensor([1.0, 3.0]).requires_grad_(True)
+    env = torch.tensor([0, 1])
+    penalty = VarianceRiskPenalty(10.0, warmup_steps=2)
+    values = [penalty(loss, env).item() for _ in range(3)]
+    assert values == pytest.approx([2.0, 2.0, 12.0])
+    with torch.no_grad():  # evaluation calls do not count
+        penalty.reset()
+        assert penalty(loss, env).item() == pytest.approx(2.0) and penalty.num_calls == 0

@@ -5,7 +5,7 @@ environments are estimated (observed proxies or learned from a reference
 model) and the variance of the risk across them is penalized (V-REx), or the
 IRMv1 gradient penalty is applied.
 
-Example:
+Examples:
     >>> import torch
     >>> from pyg_negdiff.data.interactions import InteractionData
     >>> data = InteractionData(3, 2, {"train": torch.tensor([[0, 1, 2, 0], [0, 0, 0, 1]])})

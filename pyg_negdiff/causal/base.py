@@ -22,7 +22,7 @@ __all__ = ["EnvironmentStrategy", "harden"]
 def harden(assignment: Tensor) -> Tensor:
     """Hard labels of an assignment: ``[E]`` stays, ``[E, K]`` becomes its row-wise argmax.
 
-    Example:
+    Examples:
         >>> harden(torch.tensor([[0.2, 0.8], [0.9, 0.1]])).tolist()
         [1, 0]
     """

@@ -25,7 +25,7 @@ class EnvironmentEmbedding(torch.nn.Module):
         - **input:** ``[B]`` ``long`` labels or ``[B, K]`` float weights
         - **output:** ``[B, D]``
 
-    Example:
+    Examples:
         >>> emb = EnvironmentEmbedding(3, 4)
         >>> hard = emb(torch.tensor([2, 0]))
         >>> soft = emb(torch.tensor([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))

@@ -85,7 +85,7 @@ class EnvironmentInference:
         seed (int): Seed of the inference.
         **kwargs (optional): Constructor options of the strategy named by ``strategy``.
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(3, 2, {"train": torch.tensor([[0, 1, 2, 0], [0, 0, 0, 1]])})
         >>> env = EnvironmentInference("popularity", num_environments=2)
@@ -238,7 +238,7 @@ def interaction_environments(data: InteractionData, part: str,
     Returns:
         torch.Tensor: ``[E_part]`` ``long`` labels.
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(3, 2, {"train": torch.tensor([[0, 1, 2, 0], [0, 0, 0, 1]]),
         ...                               "val": torch.tensor([[1, 2], [1, 0]])})

@@ -74,7 +74,7 @@ def interaction_features(data: InteractionData, part: str, features: Sequence[Fe
     ``"popularity"`` is $\log(1 + n_i)$ and ``"activity"`` $\log(1 + d_u)$
     with training counts; ``"loss"`` is ``loss`` as given.
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(2, 3, {"train": torch.tensor([[0, 0, 1], [0, 1, 0]])})
         >>> interaction_features(data, "train", ["popularity"]).squeeze(-1).exp().round().tolist()
@@ -114,7 +114,7 @@ def kmeans(x: Tensor, num_clusters: int, *, num_iters: int = 50, num_init: int =
     Returns:
         tuple[torch.Tensor, torch.Tensor]: ``labels`` ``[N]`` and ``centroids`` ``[K, F]``.
 
-    Example:
+    Examples:
         >>> x = torch.tensor([[0.0], [0.1], [5.0], [5.2]])
         >>> labels, centroids = kmeans(x, 2, generator=torch.Generator().manual_seed(0))
         >>> labels[0] == labels[1], labels[2] == labels[3], labels[0] != labels[2]
@@ -168,7 +168,7 @@ class _ReferenceStrategy(EnvironmentStrategy):
 
     learned = True
 
-    def __init__(self, num_environments: int = 2, *, num_negatives: int = 16,
+    def __init__(self, num_environments: int = 2, *, num_negatives: int = 4,
                  batch_size: int = 65536) -> None:
         super().__init__(num_environments)
         if num_negatives < 1:
@@ -264,7 +264,7 @@ class EIILEnvironments(_ReferenceStrategy):
         num_bins (int, optional): Quantile bins of the signal for untied assignments.
         batch_size (int): Interactions scored at once for the reference losses.
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> from pyg_negdiff.nn.base import Embeddings
         >>> g = torch.Generator().manual_seed(0)
@@ -278,8 +278,8 @@ class EIILEnvironments(_ReferenceStrategy):
 
     name = "eiil"
 
-    def __init__(self, num_environments: int = 2, *, objective: Objective = "vrex", steps: int = 300,
-                 lr: float = 0.1, balance: float = 1.0, num_negatives: int = 16, warm_start: bool = True,
+    def __init__(self, num_environments: int = 2, *, objective: Objective = "vrex", steps: int = 100,
+                 lr: float = 0.3, balance: float = 1.0, num_negatives: int = 16, warm_start: bool = True,
                  hard: bool = False, tie: Level = "interaction", num_bins: int | None = 4096,
                  batch_size: int = 65536) -> None:
         super().__init__(num_environments, num_negatives=num_negatives, batch_size=batch_size)
@@ -411,7 +411,7 @@ class ClusterEnvironments(_ReferenceStrategy):
         num_negatives (int): Uniform negatives per interaction in the reference loss.
         batch_size (int): Interactions scored at once for the reference losses.
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(4, 3, {"train": torch.tensor([[0, 1, 2, 3, 0], [0, 0, 0, 0, 1]]),
         ...                               "val": torch.tensor([[1, 2], [1, 2]])})
@@ -427,7 +427,7 @@ class ClusterEnvironments(_ReferenceStrategy):
     def __init__(self, num_environments: int = 2, *,
                  features: Sequence[Feature] = ("loss", "popularity"),
                  level: Level = "item", num_iters: int = 50, num_init: int = 3,
-                 num_negatives: int = 16, batch_size: int = 65536) -> None:
+                 num_negatives: int = 4, batch_size: int = 65536) -> None:
         super().__init__(num_environments, num_negatives=num_negatives, batch_size=batch_size)
         if not features:
             raise ValueError("at least one feature is needed")

@@ -32,7 +32,7 @@ def normalized_mutual_info(labels_true: Tensor, labels_pred: Tensor) -> float:
         labels_true (torch.Tensor): ``[N]`` labels (or ``[N, K]`` soft).
         labels_pred (torch.Tensor): ``[N]`` labels (or ``[N, K]`` soft).
 
-    Example:
+    Examples:
         >>> a = torch.tensor([0, 0, 1, 1])
         >>> normalized_mutual_info(a, torch.tensor([1, 1, 0, 0]))
         1.0

@@ -58,7 +58,7 @@ def environment_risks(loss: Tensor, env: Tensor, num_environments: int | None = 
     Returns:
         tuple[torch.Tensor, torch.Tensor]: ``risks`` ``[K]`` and ``weight`` ``[K]``.
 
-    Example:
+    Examples:
         >>> loss = torch.tensor([1.0, 3.0, 2.0])
         >>> environment_risks(loss, torch.tensor([0, 0, 2]), 3)
         (tensor([2., 0., 2.]), tensor([2., 0., 1.]))
@@ -85,7 +85,7 @@ def margin_from_bpr(loss: Tensor) -> Tensor:
     loss is a mean of softplus terms and this is the margin of an equivalent
     single negative). Losses are clamped at $10^{-12}$ from below.
 
-    Example:
+    Examples:
         >>> m = torch.tensor([-2.0, 0.0, 3.0])
         >>> margin_from_bpr(F.softplus(-m)).round(decimals=4)
         tensor([-2.,  0.,  3.])
@@ -208,7 +208,7 @@ class VarianceRiskPenalty(EnvironmentPenalty):
             the batch are skipped. (default: ``0.0``)
         num_environments (int, optional): $K$ for hard labels (saves a device sync).
 
-    Example:
+    Examples:
         >>> penalty = VarianceRiskPenalty(weight=2.0)
         >>> loss = torch.tensor([1.0, 3.0, 2.0, 6.0])
         >>> penalty(loss, torch.tensor([0, 0, 1, 1]))  # R = (2, 4): mean 3, var 1
@@ -252,7 +252,7 @@ class IRMPenalty(EnvironmentPenalty):
             the batch are skipped. (default: ``0.0``)
         num_environments (int, optional): $K$ for hard labels (saves a device sync).
 
-    Example:
+    Examples:
         >>> m = torch.tensor([2.0, -1.0, 0.5])
         >>> penalty = IRMPenalty(weight=1.0)
         >>> out = penalty(F.softplus(-m), torch.tensor([0, 1, 1]), margin=m)

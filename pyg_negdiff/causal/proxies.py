@@ -42,7 +42,7 @@ def mass_quantile_groups(counts: Tensor, num_groups: int) -> Tensor:
     Returns:
         torch.Tensor: ``[N]`` ``long`` labels in $[0, K)$.
 
-    Example:
+    Examples:
         >>> mass_quantile_groups(torch.tensor([1, 6, 0, 2, 3]), 2).tolist()
         [1, 0, 1, 1, 1]
     """
@@ -64,7 +64,7 @@ def count_quantile_groups(counts: Tensor, num_groups: int) -> Tensor:
     rank $r$ among $N$ goes to group $\lfloor K r / N \rfloor$. Entities with
     a count of zero go to group $K-1$.
 
-    Example:
+    Examples:
         >>> count_quantile_groups(torch.tensor([1, 6, 0, 2, 3, 5]), 3).tolist()
         [2, 0, 2, 1, 1, 0]
     """
@@ -122,7 +122,7 @@ class PopularityEnvironments(_CountProxy):
         num_environments (int): $K$.
         by (str): ``"items"`` (default) or ``"interactions"``.
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(3, 2, {"train": torch.tensor([[0, 1, 2, 0], [0, 0, 0, 1]]),
         ...                               "test": torch.tensor([[1, 2], [1, 0]])})

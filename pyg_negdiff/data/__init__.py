@@ -1,6 +1,6 @@
 r"""Data: the `InteractionData` container, loaders, HeteroData conversion, synthetic data.
 
-Example:
+Examples:
     >>> from pyg_negdiff.data import make_synthetic, to_hetero, from_hetero
     >>> data = make_synthetic(num_users=100, num_items=80, seed=0)
     >>> back = from_hetero(to_hetero(data))

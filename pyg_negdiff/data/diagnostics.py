@@ -59,7 +59,7 @@ def gini(counts: Tensor) -> float:
     Args:
         counts (torch.Tensor): ``[I]`` non-negative counts.
 
-    Example:
+    Examples:
         >>> import torch
         >>> gini(torch.tensor([5, 5, 5, 5])), gini(torch.tensor([0, 0, 0, 8]))
         (0.0, 0.75)
@@ -91,7 +91,7 @@ def kl_divergence(counts: Tensor, reference: Tensor, smoothing: float = 1.0) -> 
         reference (torch.Tensor): ``[I]`` counts $m_i$ of the reference part (training).
         smoothing (float): $\alpha$, pseudo-count added to every reference item.
 
-    Example:
+    Examples:
         >>> import torch
         >>> round(kl_divergence(torch.tensor([1, 1]), torch.tensor([3, 1]), smoothing=0.0), 4)
         0.1438
@@ -137,7 +137,7 @@ def item_groups(data: InteractionData, part: str = "train", *, head: float = 0.2
     Returns:
         torch.Tensor: ``[I]`` ``long`` labels.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(3, 10, {"train": torch.tensor(
@@ -176,7 +176,7 @@ def interaction_groups(data: InteractionData, part: str, *, reference: str = "tr
     This is the ``groups`` argument of ``Evaluator.evaluate``, with
     ``group_names=GROUP_NAMES``, to read every metric on head, mid and tail items.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(2, 4, {"train": torch.tensor([[0, 1, 1], [0, 0, 1]]),
@@ -327,7 +327,7 @@ def shift_report(data: InteractionData, *, reference: str = "train", smoothing: 
     Returns:
         ShiftReport: One `PartShift` per part, reference first.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(3, 4, {"train": torch.tensor([[0, 1, 2, 0], [0, 0, 0, 1]]),

@@ -17,7 +17,7 @@ On the user-item edge type, part by part:
 
 The synthetic ground truth, when present, is ``true_edge_index``.
 
-Example:
+Examples:
     >>> import torch
     >>> from pyg_negdiff.data.interactions import InteractionData
     >>> data = InteractionData(3, 4, {"train": torch.tensor([[0, 1, 2], [1, 2, 3]]),

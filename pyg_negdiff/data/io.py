@@ -24,7 +24,7 @@ order (numeric when every token is an integer); the raw ids are kept as the arra
 Those two attributes live on the loaded object only: `InteractionData.with_parts`
 (what a split returns) does not carry them.
 
-Example:
+Examples:
     >>> import tempfile
     >>> from pathlib import Path
     >>> root = Path(tempfile.mkdtemp())
@@ -501,7 +501,7 @@ def load_csv(path: PathLike, *, user_col: str = "user", item_col: str = "item",
         DataValidationError: A missing header column, a row with the wrong number of
             columns, or a rating or time that cannot be read (with file and line).
 
-    Example:
+    Examples:
         >>> import tempfile, warnings
         >>> from pathlib import Path
         >>> f = Path(tempfile.mkdtemp()) / "ratings.csv"

@@ -30,7 +30,7 @@ class PairSet:
         num_users (int): Number of users $U$.
         num_items (int): Number of items $I$.
 
-    Example:
+    Examples:
         >>> import torch
         >>> s = PairSet(torch.tensor([[0, 0, 1], [2, 1, 0]]), num_users=2, num_items=3)
         >>> s.contains(torch.tensor([0, 1, 1]), torch.tensor([2, 0, 2])).tolist()

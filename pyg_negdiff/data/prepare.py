@@ -8,7 +8,7 @@ from pyg_negdiff.data.interactions import InteractionData
 
 Shift = Literal["auto", "none", "random", "popularity", "temporal", "exposure", "mixed"]
 
-#: Names accepted by :func:`prepare_data` besides file paths.
+#: Names accepted by `prepare_data` besides file paths.
 BUILTIN = ("synthetic", "ml-100k", "ml-1m", "coat", "yahoo-r3")
 #: Built-in datasets whose test part was collected under random exposure.
 EXPOSURE_DATASETS = ("coat", "yahoo-r3")
@@ -18,7 +18,7 @@ def load(spec: str, *, format: str = "auto", root: str | Path | None = None,
          seed: int = 0) -> InteractionData:
     """Loads ``spec``: ``"synthetic"``, a built-in dataset name, or a file/directory path.
 
-    Built-in names are read from ``root`` (default: :func:`pyg_negdiff.data.io.default_data_root`);
+    Built-in names are read from ``root`` (default: `pyg_negdiff.data.io.default_data_root`);
     nothing is ever downloaded.
     """
     from pyg_negdiff.data.io import load_builtin, load_dataset
@@ -68,9 +68,9 @@ def split(data: InteractionData, shift: Shift = "auto", *, seed: int = 0) -> Int
 
 def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str = "auto",
                  root: str | Path | None = None, seed: int = 0) -> InteractionData:
-    """:func:`load` then :func:`split`: the data stage of the pipeline in one call.
+    """`load` then `split`: the data stage of the pipeline in one call.
 
-    Example:
+    Examples:
         >>> data = prepare_data("synthetic", seed=0)
         >>> sorted(data.parts)
         ['test', 'test_ood', 'train', 'val']

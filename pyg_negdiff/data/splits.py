@@ -30,7 +30,7 @@ Common rules (the scenario pages in ``docs/shifts/`` give the exact construction
   the temporal and mixed splits can keep them instead, ``cold_users="keep"``).
   Everything of this kind is reported through `InteractionData.note`.
 
-Example:
+Examples:
     >>> import torch
     >>> from pyg_negdiff.data.interactions import InteractionData
     >>> from pyg_negdiff.data.diagnostics import shift_report
@@ -199,7 +199,7 @@ def capped_quotas(available: Tensor, budget: int,
     Returns:
         torch.Tensor: ``[I]`` quotas $0 \le q_i \le a_i$.
 
-    Example:
+    Examples:
         >>> import torch
         >>> capped_quotas(torch.tensor([100, 50, 3, 0, 8]), budget=21).tolist()  # cap c = 6
         [6, 6, 3, 0, 6]
@@ -350,7 +350,7 @@ def split_random(data: InteractionData, val_ratio: float = 0.1, test_ratio: floa
     Returns:
         InteractionData: Parts ``"train"``, ``"val"``, ``"test"`` (a part whose ratio is 0 is left out).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> g = torch.Generator().manual_seed(0)
@@ -389,7 +389,7 @@ def carve_validation(data: InteractionData, val_ratio: float = 0.1, seed: int = 
         seed (int): Seed of the draw.
         min_user_interactions (int): Users with fewer training interactions keep them all.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(2, 30, {"train": torch.stack([torch.arange(2).repeat(15),
@@ -469,7 +469,7 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
     Returns:
         InteractionData: Parts ``"train"``, ``"val"``, ``"test"``, ``"test_ood"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> from pyg_negdiff.data.diagnostics import gini
@@ -628,7 +628,7 @@ def split_temporal(data: InteractionData, mode: TemporalMode = "global", val_rat
     Raises:
         DataValidationError: If any part has no timestamps.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(2, 5, {"train": torch.tensor([[0, 1, 0, 1, 0, 1, 0, 1, 0, 1],
@@ -700,7 +700,7 @@ def split_mixed(data: InteractionData, val_ratio: float = 0.1, test_ratio: float
     Raises:
         DataValidationError: If any part has no timestamps.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> from pyg_negdiff.data.diagnostics import gini
@@ -792,7 +792,7 @@ def split_exposure(data: InteractionData, val_ratio: float = 0.1, test_ratio: fl
     Returns:
         InteractionData: Parts ``"train"``, ``"val"``, optionally ``"test"``, and ``"test_ood"``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(2, 6, {"train": torch.tensor([[0, 0, 0, 0, 1, 1, 1],

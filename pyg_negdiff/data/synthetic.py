@@ -50,7 +50,7 @@ tier of every item) and ``data.truth``, a `SyntheticTruth` with the latent facto
 exposure probabilities and which interactions are conformity clicks. Those extra
 attributes are not carried over by `InteractionData.with_parts`.
 
-Example:
+Examples:
     >>> data = make_synthetic(num_users=200, num_items=150, seed=0)
     >>> data
     InteractionData(name='synthetic', users=200, items=150, train=1053, val=130, test=138, test_ood=57)

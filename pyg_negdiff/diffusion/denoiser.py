@@ -22,7 +22,7 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tens
 
     with $P$ the ``max_period``; an odd ``dim`` is padded with one zero.
 
-    Example:
+    Examples:
         >>> timestep_embedding(torch.tensor([0, 3]), 4).shape
         torch.Size([2, 4])
     """
@@ -62,7 +62,7 @@ class MLPDenoiser(torch.nn.Module):
         - **input:** $x_t$ ``[B, D]``, $t$ ``[B]``, optional $c$ ``[B, C]``
         - **output:** ``[B, D]``
 
-    Example:
+    Examples:
         >>> net = MLPDenoiser(8, hidden_channels=16, cond_dim=4)
         >>> net(torch.randn(5, 8), torch.tensor([1, 2, 3, 4, 5]), torch.randn(5, 4)).shape
         torch.Size([5, 8])

@@ -70,7 +70,7 @@ class GaussianDiffusion(torch.nn.Module):
         prediction (str): ``"x0"`` or ``"epsilon"``. (default: ``"x0"``)
         reweight (bool): Weight the loss per timestep as above. (default: ``False``)
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.diffusion import MLPDenoiser, NoiseSchedule
         >>> diffusion = GaussianDiffusion(NoiseSchedule(num_steps=20))
         >>> net = MLPDenoiser(8, hidden_channels=16)

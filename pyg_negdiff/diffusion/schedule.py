@@ -39,7 +39,7 @@ def make_betas(mode: ScheduleMode, num_steps: int, *, scale: float = 0.1, beta_m
         beta_max (float): Upper bound $\beta_{\max}$. (default: ``0.02``)
         max_beta (float): Clip of every $\beta_t$. (default: ``0.999``)
 
-    Example:
+    Examples:
         >>> make_betas("linear", 3, scale=1.0, beta_min=0.1, beta_max=0.3).tolist()
         [0.1, 0.2, 0.3]
     """
@@ -117,7 +117,7 @@ class NoiseSchedule(torch.nn.Module):
         beta_min (float): Lower bound of the linear modes. (default: ``1e-4``)
         beta_max (float): Upper bound of the linear modes. (default: ``0.02``)
 
-    Example:
+    Examples:
         >>> s = NoiseSchedule(num_steps=20)
         >>> round(float(s.alphas_cumprod[20]), 6)
         0.998

@@ -37,7 +37,7 @@ def build_sampler(name: str, train_pairs: PairSet, **kwargs: Any) -> NegativeSam
             (``item_popularity`` for ``"popularity"``, ``embedding_dim`` for the
             diffusion samplers, hyperparameters).
 
-    Example:
+    Examples:
         >>> import torch
         >>> pairs = PairSet(torch.tensor([[0, 1], [2, 0]]), num_users=2, num_items=4)
         >>> build_sampler("dns", pairs, num_candidates=8)

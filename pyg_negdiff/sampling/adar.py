@@ -80,7 +80,7 @@ class ADARSampler(DiffusionSampler):
         warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
         probe (bool): Report the nearest real item of each synthesized negative. (default: ``False``)
 
-    Example:
+    Examples:
         >>> sampler = ADARSampler(PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4), num_steps=4)
         >>> [round(float(v), 3) for v in sampler.diffusion.schedule.sqrt_alphas_cumprod[1:]]
         [0.92, 0.703, 0.38, 0.012]

@@ -55,7 +55,7 @@ class AHNSSampler(NegativeSampler):
         num_negatives (int): Negatives per (user, positive) pair $K$. (default: ``1``)
         eps (float): Smallest base $\varepsilon$ of the power. (default: ``1e-6``)
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.nn.base import Embeddings
         >>> pairs = PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4)
         >>> sampler = AHNSSampler(pairs)

@@ -20,7 +20,7 @@ def sample_beta(a: float, b: float, num: int, generator: torch.Generator | None 
 
     Unlike `torch.distributions.Beta`, it draws from ``generator``.
 
-    Example:
+    Examples:
         >>> g = torch.Generator().manual_seed(0)
         >>> x = sample_beta(9.0, 1.0, 10000, g)
         >>> bool(x.min() >= 0 and x.max() <= 1), round(x.mean().item(), 1)
@@ -124,7 +124,7 @@ class CNSDiffSampler(DiffusionSampler):
         warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
         probe (bool): Report the nearest real item of each negative. (default: ``False``)
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.nn.base import Embeddings
         >>> pairs = PairSet(torch.tensor([[0, 1], [0, 1]]), num_users=2, num_items=6)
         >>> sampler = CNSDiffSampler(pairs, embedding_dim=8)
@@ -215,7 +215,7 @@ class CNSDiffSampler(DiffusionSampler):
         Returns:
             tuple: ``[B, D']`` hardest candidates and ``[B]`` their level index $k^*$.
 
-        Example:
+        Examples:
             >>> c = torch.arange(12.0).view(3, 2, 2)
             >>> hard, k = CNSDiffSampler.select_hardest(c, torch.tensor([[0., 5.], [2., 1.], [1., 0.]]))
             >>> k.tolist(), hard.tolist()

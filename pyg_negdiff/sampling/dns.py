@@ -82,7 +82,7 @@ class DNSSampler(NegativeSampler):
         num_negatives (int): Negatives per (user, positive) pair $K$, each with its
             own $M$ candidates. (default: ``1``)
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.nn.base import Embeddings
         >>> pairs = PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4)
         >>> emb = Embeddings(torch.ones(1, 1, 1), torch.tensor([[[9.0]], [[1.0]], [[3.0]], [[2.0]]]))

@@ -37,7 +37,7 @@ class FHNRatio:
     Args:
         reference (PairSet): The true (user, item) preferences $\mathcal{R}$.
 
-    Example:
+    Examples:
         >>> ref = PairSet(torch.tensor([[0, 1], [3, 2]]), num_users=2, num_items=5)
         >>> fhn = FHNRatio(ref)
         >>> fhn.update(torch.tensor([0, 1]), torch.tensor([3, 4]))

@@ -28,7 +28,7 @@ def to_unit_rms(x: Tensor, eps: float = 1e-12) -> tuple[Tensor, Tensor]:
     reached, and the variance-preserving forward process keeps
     $\mathbb{E}\lVert x_t \rVert^2 = D$ at every step.
 
-    Example:
+    Examples:
         >>> z, r = to_unit_rms(torch.tensor([[3.0, 4.0]]))
         >>> z.pow(2).mean().item(), torch.allclose(z * r, torch.tensor([[3.0, 4.0]]))
         (1.0, True)
@@ -56,7 +56,7 @@ def nearest_items(query: Tensor, item_emb: Tensor, users: Tensor | None = None,
     Returns:
         torch.Tensor: ``[N]`` item ids.
 
-    Example:
+    Examples:
         >>> items = torch.tensor([[0.0, 0.0], [1.0, 1.0], [5.0, 5.0]])
         >>> nearest_items(torch.tensor([[0.9, 1.2], [4.0, 4.0]]), items).tolist()
         [1, 2]

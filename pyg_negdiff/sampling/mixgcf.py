@@ -62,7 +62,7 @@ class MixGCFSampler(NegativeSampler):
         mix_per_candidate (bool): Draw $\alpha^{(l)}$ per candidate as well.
             (default: ``False``)
 
-    Example:
+    Examples:
         >>> from pyg_negdiff.nn.base import Embeddings
         >>> pairs = PairSet(torch.tensor([[0, 1], [0, 1]]), num_users=2, num_items=6)
         >>> emb = Embeddings(torch.randn(2, 4, 8), torch.randn(6, 4, 8), pooling="concat")
@@ -130,7 +130,7 @@ class MixGCFSampler(NegativeSampler):
     def most_chosen(chosen: Tensor) -> Tensor:
         """The item chosen at most layers of ``chosen`` ``[..., L+1]``; ties go to the deepest layer.
 
-        Example:
+        Examples:
             >>> MixGCFSampler.most_chosen(torch.tensor([[4, 7, 4, 9], [1, 2, 3, 5], [6, 6, 8, 8]])).tolist()
             [4, 5, 8]
         """

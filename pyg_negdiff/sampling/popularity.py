@@ -48,7 +48,7 @@ class PopularitySampler(NegativeSampler):
         max_rounds (int): Rejection rounds before the exact fallback. (default: ``8``)
         chunk_size (int): Scores held at once by the fallback. (default: ``2**22``)
 
-    Example:
+    Examples:
         >>> pairs = PairSet(torch.tensor([[0, 0], [0, 1]]), num_users=1, num_items=4)
         >>> sampler = PopularitySampler(pairs, torch.tensor([100, 50, 9, 1]), alpha=1.0)
         >>> [round(p, 3) for p in sampler.probabilities(torch.tensor([0]))[0].tolist()]

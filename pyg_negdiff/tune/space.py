@@ -63,7 +63,7 @@ class SearchSpace:
         tune_penalty (bool): Also search the environment penalty.
         tune_backbone (bool): Also search learning rate, L2, size and depth.
 
-    Example:
+    Examples:
         >>> import optuna
         >>> space = SearchSpace("lightgcn", "dns")
         >>> params = space(optuna.trial.FixedTrial({"lr": 1e-3, "l2": 1e-4, "embedding_dim": 32,

@@ -31,7 +31,7 @@ def make_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
 
     A worker that dies mid-trial stops beating; once ``grace_period`` seconds
     pass, the next worker to start or finish a trial marks that trial FAIL and
-    :class:`~optuna.storages.RetryFailedTrialCallback` enqueues its parameters
+    `optuna.storages.RetryFailedTrialCallback` enqueues its parameters
     again, so nothing is lost and the study stays resumable.
     """
     with warnings.catch_warnings():  # the heartbeat API is marked experimental; we rely on it
