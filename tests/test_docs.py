@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pyg_negdiff.sampling import SAMPLERS
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PACKAGES = ["pyg_negdiff", "pyg_negdiff.data", "pyg_negdiff.nn", "pyg_negdiff.sampling",
@@ -47,9 +49,14 @@ def pages_with_code():
 def test_docs_code_examples_run(page, blocks, tmp_path, monkeypatch):
     """A page's blocks run in order in one namespace, as a reader would paste them."""
     monkeypatch.chdir(tmp_path)  # examples may write runs/: keep them out of the checkout
+    registry = dict(SAMPLERS)  # a tutorial registers its own sampler: do not leak it
     namespace = {"__name__": "__docs__"}
-    for line, code in blocks:
-        exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)
+    try:
+        for line, code in blocks:
+            exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)
+    finally:
+        SAMPLERS.clear()
+        SAMPLERS.update(registry)
 
 
 @pytest.mark.docs

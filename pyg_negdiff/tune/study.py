@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Literal
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryFailedTrialCallback
 from optuna.study import MaxTrialsCallback
 from optuna.trial import TrialState
@@ -34,10 +36,19 @@ def make_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
     `optuna.storages.RetryFailedTrialCallback` enqueues its parameters
     again, so nothing is lost and the study stays resumable.
     """
-    with warnings.catch_warnings():  # the heartbeat API is marked experimental; we rely on it
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                          heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=1))
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():  # the heartbeat API is marked experimental; we rely on it
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                                  heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=1))
+        except sqlalchemy.exc.DBAPIError:
+            # Workers started together race to create the schema; the loser finds it
+            # half-made (a unique violation). Once the winner commits, connecting succeeds.
+            if attempt == 4:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def make_pruner(name: PrunerName = "median") -> optuna.pruners.BasePruner:
