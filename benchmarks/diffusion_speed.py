@@ -61,6 +61,7 @@ from pyg_negdiff.data.prepare import load, prepare_data
 from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule
 from pyg_negdiff.experiment import RunConfig, make_trainer
 from pyg_negdiff.sampling.generative import to_unit_rms
+from _common import git_commit  # noqa: E402  (sibling module of this script)
 
 SPEED_SAMPLERS = ("uniform", "cnsdiff", "adar")
 FHN_SAMPLERS: dict[str, dict[str, Any]] = {"uniform": {}, "dns": {}, "cnsdiff": {"probe": True}}
@@ -96,16 +97,6 @@ def peak_rss_mb() -> float:
         pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2 ** 20 if sys.platform == "darwin" else peak / 2 ** 10
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def config_for(args: argparse.Namespace, sampler: str, kwargs: dict[str, Any] | None = None) -> RunConfig:

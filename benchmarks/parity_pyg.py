@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,6 +31,8 @@ from pyg_negdiff.nn import LightGCN
 from pyg_negdiff.nn.base import Embeddings
 from pyg_negdiff.sampling.uniform import UniformSampler
 from pyg_negdiff.train import Trainer
+
+from _common import git_commit  # sibling module of this script
 
 
 def pyg_loop(data, init_weight: torch.Tensor, *, epochs: int, lr: float, l2: float, batch_size: int,
@@ -116,7 +117,7 @@ def main() -> None:
         "pyg": {"recall@20": pyg["recall@20"], "ndcg@20": pyg["ndcg@20"], "epoch_time_s": pyg_time},
         "recall_relative_gap": gap, "epoch_time_ratio_ours_over_pyg": ratio,
         "within_3_percent": abs(gap) <= 0.03, "not_slower": ratio <= 1.0,
-        "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
+        "git_commit": git_commit(),
     }
     print(f"\ntest Recall@20 after {args.epochs} epochs: ours {ours_recall:.4f}, "
           f"PyG LightGCN {pyg['recall@20']:.4f} (gap {100 * gap:+.2f}%)")

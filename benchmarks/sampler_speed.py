@@ -30,7 +30,6 @@ import argparse
 import inspect
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,18 +42,9 @@ from pyg_negdiff.data.prepare import load, prepare_data
 from pyg_negdiff.experiment import RunConfig, make_trainer
 from pyg_negdiff.sampling import SAMPLERS
 from pyg_negdiff.train import Trainer
+from _common import git_commit  # noqa: E402  (sibling module of this script)
 
 HEURISTIC = ("uniform", "popularity", "dns", "mixgcf", "ahns")
-
-
-def git_commit() -> str:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def config_for(args: argparse.Namespace, sampler: str, fhn: bool = False) -> RunConfig:

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
-from pyg_negdiff.sampling.dns import draw_candidates, score_candidates
+from pyg_negdiff.sampling.dns import chosen_negatives, draw_candidates, score_candidates
 
 
 class AHNSSampler(NegativeSampler):
@@ -93,12 +93,7 @@ class AHNSSampler(NegativeSampler):
         scores = score_candidates(state, users, cand)
         with torch.no_grad():
             pos_score = state.emb.score(users, pos_items)
-        pos = self.select(scores, pos_score).unsqueeze(-1)
-        items = cand.gather(-1, pos).squeeze(-1)
-        hardness = scores.gather(-1, pos).mean()
-        if self.num_negatives == 1:
-            items = items.squeeze(-1)
-        return NegativeSample(emb=state.emb.item[items], items=items, logs={"neg_score": float(hardness)})
+        return chosen_negatives(state, cand, scores, self.select(scores, pos_score))
 
     def __repr__(self) -> str:
         return (f"AHNSSampler(num_candidates={self.num_candidates}, alpha={self.alpha}, "

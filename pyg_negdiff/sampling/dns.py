@@ -47,6 +47,21 @@ def score_candidates(state: SamplerState, users: Tensor, candidates: Tensor,
         return torch.cat(out).view(candidates.shape)
 
 
+
+def chosen_negatives(state: SamplerState, cand: Tensor, scores: Tensor, pick: Tensor) -> NegativeSample:
+    """The candidates at positions ``pick`` (``[B, K]``) as a `NegativeSample`.
+
+    ``cand`` and ``scores`` are ``[B, K, M]``; a single negative per pair
+    (``K = 1``) comes back as ``[B]``. The mean score of the chosen negatives
+    is logged as their hardness.
+    """
+    pick = pick.unsqueeze(-1)
+    items = cand.gather(-1, pick).squeeze(-1)
+    hardness = scores.gather(-1, pick).mean()
+    if items.size(-1) == 1:
+        items = items.squeeze(-1)
+    return NegativeSample(emb=state.emb.item[items], items=items, logs={"neg_score": float(hardness)})
+
 class DNSSampler(NegativeSampler):
     r"""Dynamic negative sampling of Zhang et al., ["Optimizing Top-N Collaborative
     Filtering via Dynamic Negative Item Sampling"](https://doi.org/10.1145/2484028.2484126)
@@ -115,12 +130,7 @@ class DNSSampler(NegativeSampler):
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         cand = draw_candidates(self, users, self.num_negatives, self.num_candidates, state.generator)
         scores = score_candidates(state, users, cand)
-        pos = self.select(scores, state.generator).unsqueeze(-1)
-        items = cand.gather(-1, pos).squeeze(-1)
-        hardness = scores.gather(-1, pos).mean()
-        if self.num_negatives == 1:
-            items = items.squeeze(-1)
-        return NegativeSample(emb=state.emb.item[items], items=items, logs={"neg_score": float(hardness)})
+        return chosen_negatives(state, cand, scores, self.select(scores, state.generator))
 
     def __repr__(self) -> str:
         return (f"DNSSampler(num_candidates={self.num_candidates}, num_top={self.num_top}, "
