@@ -82,8 +82,9 @@ def bar_chart(rows: list[dict], out: Path) -> None:
         stds = [sub[s]["ood_ndcg@20_std"] for s in xs]
         ax.bar(xs, means, yerr=stds, capsize=4, color=["#7e57c2" if s == "cnsdiff" else "#90a4ae" for s in xs])
         ax.set_title(f"{name} ({SHIFTS.get(name, 'auto')} shift)")
-        ax.set_ylabel("OOD test NDCG@20 (mean ± std over seeds)")
+        ax.set_ylabel("OOD test NDCG@20")
         ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("OOD test NDCG@20 per sampler, mean ± std over seeds")
     fig.tight_layout()
     fig.savefig(out / "ood_ndcg.png", dpi=110)
     plt.close(fig)
