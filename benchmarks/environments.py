@@ -19,6 +19,11 @@ Two experiments, each over several generator seeds (``make_synthetic(seed=s)``):
    NDCG@20 read once at the best epoch, and the time of an environment update
    as a share of an epoch.
 
+3. **Environment-conditioned diffusion.** CNSDiff (library defaults) with a
+   plain denoiser against one conditioned on the environments
+   (``CNSDiffSampler(num_environments=K)``: popularity tiers or the oracle),
+   and conditioned plus the V-REx penalty; the same report as (2).
+
 Results go to JSON (configuration, seeds, per-seed rows, git commit) and a
 Markdown table (mean ± std over seeds)::
 
@@ -51,6 +56,7 @@ from pyg_negdiff.data.synthetic import make_synthetic
 from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn import LightGCN
 from pyg_negdiff.nn.base import Embeddings
+from pyg_negdiff.sampling.cnsdiff import CNSDiffSampler
 from pyg_negdiff.sampling.uniform import UniformSampler
 from pyg_negdiff.train import Trainer
 
@@ -87,6 +93,18 @@ PENALTY = [
 ]
 
 
+#: The same rows for the environment-conditioned diffusion sampler: CNSDiff with a plain
+#: denoiser against one conditioned on the environments (``num_environments=K``), with and
+#: without the penalty. The fourth field says whether the denoiser is conditioned.
+CONDITIONING = [
+    ("CNSDiff, plain denoiser", None, {}, False, None, {}, [0.0]),
+    ("CNSDiff, denoiser conditioned on popularity tiers", "popularity", {}, True, None, {}, [0.0]),
+    ("CNSDiff, denoiser conditioned on oracle environments", "oracle", {}, True, None, {}, [0.0]),
+    ("CNSDiff, conditioned on popularity tiers + V-REx (mean-loss base, 5-epoch warm-up)", "popularity",
+     {}, True, "vrex", {"reduction": "interactions", "warmup": 5}, [1.0]),
+]
+
+
 def git_commit() -> str:
     return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
 
@@ -115,10 +133,16 @@ def popularity_ceiling(data: InteractionData, truth: Tensor, extra: list[Tensor]
 
 def train(data: InteractionData, args: argparse.Namespace, seed: int, *, epochs: int,
           environments: EnvironmentInference | None = None, penalty=None,
-          evaluator: Evaluator | None = None, patience: int | None = 5) -> tuple[Trainer, Any]:
+          evaluator: Evaluator | None = None, patience: int | None = 5,
+          condition_on: int | None = None, sampler: str = "uniform") -> tuple[Trainer, Any]:
+    """LightGCN with uniform negatives, or CNSDiff (``condition_on``: its denoiser's K, or None)."""
     torch.manual_seed(seed)
     model = LightGCN(data.num_users, data.num_items, args.dim, args.layers)
-    trainer = Trainer(model, UniformSampler(data.train_pairs()), data, lr=args.lr, l2=args.l2,
+    if sampler == "cnsdiff":
+        negatives = CNSDiffSampler(data.train_pairs(), model.output_dim, num_environments=condition_on)
+    else:
+        negatives = UniformSampler(data.train_pairs())
+    trainer = Trainer(model, negatives, data, lr=args.lr, l2=args.l2,
                       batch_size=args.batch_size, epochs=epochs, patience=patience, seed=seed,
                       evaluator=evaluator, environments=environments, penalty=penalty,
                       progress=False)
@@ -157,28 +181,36 @@ def recovery(data: InteractionData, args: argparse.Namespace, seed: int) -> dict
     return row
 
 
-def penalty_runs(data: InteractionData, args: argparse.Namespace, seed: int) -> list[dict[str, Any]]:
+def penalty_runs(data: InteractionData, args: argparse.Namespace, seed: int,
+                 plan: str = "penalty") -> list[dict[str, Any]]:
+    """The rows of `PENALTY` (uniform negatives) or of `CONDITIONING` (CNSDiff)."""
     k = int(data.env["train"].max()) + 1
     evaluator = Evaluator(data, ks=(20,), metrics=("recall", "ndcg"))
     rows = []
     batches = -(-data.train.size(1) // args.batch_size)
-    for label, name, options, kind, penalty_options, lams in PENALTY:
+    entries = ([(label, name, options, False, kind, popts, lams)
+                for label, name, options, kind, popts, lams in PENALTY]
+               if plan == "penalty" else CONDITIONING)
+    for label, name, options, conditioned, kind, penalty_options, lams in entries:
         for lam in lams:
             env = penalty = None
-            if kind is not None:
+            if name is not None:
                 env = EnvironmentInference(name, k, seed=seed, **options)
                 env.fit(data)
+            if kind is not None:
                 popts = dict(penalty_options)
                 popts["warmup_steps"] = popts.pop("warmup", 0) * batches
                 penalty = (VarianceRiskPenalty if kind == "vrex" else IRMPenalty)(lam, **popts)
             t0 = time.perf_counter()
             trainer, result = train(data, args, seed, epochs=args.epochs, environments=env,
-                                    penalty=penalty, evaluator=evaluator)
+                                    penalty=penalty, evaluator=evaluator,
+                                    sampler="uniform" if plan == "penalty" else "cnsdiff",
+                                    condition_on=k if conditioned else None)
             wall = time.perf_counter() - t0
             val = evaluator.evaluate(trainer.embeddings(), "val", groups=data.env["val"])
             per_env = [val.get(f"recall@20/{e}", float("nan")) for e in range(k)]
             rows.append({
-                "seed": seed, "config": label, "lambda": lam,
+                "seed": seed, "config": label, "lambda": lam, "plan": plan,
                 "val_recall@20": val["recall@20"], "val_recall@20_per_env": per_env,
                 "val_recall@20_spread": max(per_env) - min(per_env), "val_recall@20_worst": min(per_env),
                 "test_ood_ndcg@20": result.test["test_ood"]["ndcg@20"],
@@ -225,33 +257,41 @@ def markdown(report: dict[str, Any]) -> str:
                          + " | |")
         lines += ["", "Reference epoch time: "
                   + mean_std([r["reference"][refs[-1]]["epoch_time_s"] for r in rec]) + " s.", ""]
-    pen = report["penalty"]
-    if pen:
-        lines += ["## Penalty on vs off (per-environment validation Recall@20, ground-truth environments)", "",
-                  "| configuration | lambda | val Recall@20 | per-env val Recall@20 | spread | worst "
-                  "| OOD test NDCG@20 | IID test NDCG@20 | one update / one epoch (share of training) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        keys = []
-        for r in pen:
-            if (r["config"], r["lambda"]) not in keys:
-                keys.append((r["config"], r["lambda"]))
-        for config, lam in keys:
-            rows = [r for r in pen if r["config"] == config and r["lambda"] == lam]
-            per_env = np.mean([r["val_recall@20_per_env"] for r in rows], axis=0)
-            share = np.mean([r["env_update_s"] / max(1, r["env_updates"]) / r["epoch_time_s"]
-                             if r["env_updates"] else 0.0 for r in rows])
-            amortized = np.mean([r["env_update_s"] / (r["epoch_time_s"] * r["epochs_run"])
-                                 if r["env_updates"] else 0.0 for r in rows])
-            lines.append(
-                f"| {config} | {lam:g} | {mean_std([r['val_recall@20'] for r in rows])} | "
-                f"{', '.join(f'{v:.3f}' for v in per_env)} | "
-                f"{mean_std([r['val_recall@20_spread'] for r in rows])} | "
-                f"{mean_std([r['val_recall@20_worst'] for r in rows])} | "
-                f"{mean_std([r['test_ood_ndcg@20'] for r in rows])} | "
-                f"{mean_std([r['test_ndcg@20'] for r in rows])} | "
-                f"{f'{100 * share:.0f}% ({100 * amortized:.1f}%)' if share else '-'} |")
+    sections = [("penalty", "Penalty on vs off, uniform negatives"),
+                ("conditioning", "CNSDiff with a plain vs an environment-conditioned denoiser")]
+    for key, title in sections:
+        if report.get(key):
+            lines += [f"## {title} (per-environment validation Recall@20, ground-truth environments)", "",
+                      *_run_table(report[key]), ""]
     lines += ["", f"git commit `{report['git_commit']}`; configuration in the JSON file."]
     return "\n".join(lines) + "\n"
+
+
+def _run_table(runs: list[dict[str, Any]]) -> list[str]:
+    """Markdown rows (mean ± std over seeds) of the penalty or conditioning runs."""
+    lines = ["| configuration | lambda | val Recall@20 | per-env val Recall@20 | spread | worst "
+             "| OOD test NDCG@20 | IID test NDCG@20 | one update / one epoch (share of training) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    keys = []
+    for r in runs:
+        if (r["config"], r["lambda"]) not in keys:
+            keys.append((r["config"], r["lambda"]))
+    for config, lam in keys:
+        rows = [r for r in runs if r["config"] == config and r["lambda"] == lam]
+        per_env = np.mean([r["val_recall@20_per_env"] for r in rows], axis=0)
+        share = np.mean([r["env_update_s"] / max(1, r["env_updates"]) / r["epoch_time_s"]
+                         if r["env_updates"] else 0.0 for r in rows])
+        amortized = np.mean([r["env_update_s"] / (r["epoch_time_s"] * r["epochs_run"])
+                             if r["env_updates"] else 0.0 for r in rows])
+        lines.append(
+            f"| {config} | {lam:g} | {mean_std([r['val_recall@20'] for r in rows])} | "
+            f"{', '.join(f'{v:.3f}' for v in per_env)} | "
+            f"{mean_std([r['val_recall@20_spread'] for r in rows])} | "
+            f"{mean_std([r['val_recall@20_worst'] for r in rows])} | "
+            f"{mean_std([r['test_ood_ndcg@20'] for r in rows])} | "
+            f"{mean_std([r['test_ndcg@20'] for r in rows])} | "
+            f"{f'{100 * share:.0f}% ({100 * amortized:.1f}%)' if share else '-'} |")
+    return lines
 
 
 def main() -> None:
@@ -270,13 +310,15 @@ def main() -> None:
                         help="epochs of the ERM reference model (one recovery column each)")
     parser.add_argument("--skip-recovery", action="store_true")
     parser.add_argument("--skip-penalty", action="store_true")
+    parser.add_argument("--skip-conditioning", action="store_true",
+                        help="skip CNSDiff with a plain vs an environment-conditioned denoiser")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="benchmarks/results/environments.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
     report: dict[str, Any] = {"args": vars(args), "seeds": args.seeds, "recovery": [], "penalty": [],
-                              "git_commit": git_commit()}
+                              "conditioning": [], "git_commit": git_commit()}
     start = time.perf_counter()
     for seed in args.seeds:
         data = make_synthetic(num_users=args.num_users, num_items=args.num_items, num_envs=args.num_envs,
@@ -291,6 +333,8 @@ def main() -> None:
             print(f"  ceiling {row['ceiling_popularity_rule']:.3f}", flush=True)
         if not args.skip_penalty:
             report["penalty"] += penalty_runs(data, args, seed)
+        if not args.skip_conditioning:
+            report["conditioning"] += penalty_runs(data, args, seed, plan="conditioning")
     report["total_s"] = time.perf_counter() - start
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

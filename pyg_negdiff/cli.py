@@ -69,8 +69,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, default=10)
     parser.add_argument("--penalty", dest="penalty_weight", type=float, default=0.0,
                         help="weight of the environment variance penalty (0: off)")
-    parser.add_argument("--environments", default="popularity")
+    parser.add_argument("--environments", default="popularity",
+                        help="environment strategy for --penalty and --condition-on-environment "
+                             "(popularity, activity, time, oracle, eiil, cluster)")
     parser.add_argument("--num-environments", type=int, default=3)
+    parser.add_argument("--condition-on-environment", action="store_true",
+                        help="condition the diffusion sampler's denoiser on the environments (cnsdiff, adar)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
@@ -83,6 +87,7 @@ def run_config_from_args(args: argparse.Namespace):
                      l2=args.l2, batch_size=args.batch_size, epochs=args.epochs,
                      patience=args.patience, penalty_weight=args.penalty_weight,
                      environments=args.environments, num_environments=args.num_environments,
+                     condition_on_environment=args.condition_on_environment,
                      seed=args.seed, device=args.device)
 
 

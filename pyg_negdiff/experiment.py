@@ -33,8 +33,11 @@ class RunConfig:
         eval_every (int): Epochs between validations.
         monitor (str): Validation metric that selects the best epoch.
         penalty_weight (float): $\\lambda$ of the environment variance penalty (0 = off).
-        environments (str): Environment strategy when the penalty is on.
+        environments (str): Environment strategy when the penalty or the
+            environment condition is on.
         num_environments (int): Number of environments $K$.
+        condition_on_environment (bool): Condition the diffusion sampler's denoiser
+            on the environments (CNSDiff, ADAR in ``"denoise"`` mode).
         seed (int): Seed of everything random in the run.
         device (str): Torch device.
     """
@@ -54,6 +57,7 @@ class RunConfig:
     penalty_weight: float = 0.0
     environments: str = "popularity"
     num_environments: int = 3
+    condition_on_environment: bool = False
     seed: int = 0
     device: str = "cpu"
 
@@ -83,20 +87,30 @@ def sampler_from_config(config: RunConfig, data: InteractionData, model: Recomme
                "num_layers": config.num_layers}
     params = inspect.signature(SAMPLERS[config.sampler.lower()]).parameters
     kwargs = {k: v for k, v in context.items() if k in params}
+    if config.condition_on_environment:
+        if "num_environments" not in params:
+            raise ValueError(f"condition_on_environment: sampler {config.sampler!r} has no denoiser to "
+                             f"condition; use 'cnsdiff' or 'adar'")
+        kwargs["num_environments"] = config.num_environments
     kwargs.update(config.sampler_kwargs)
     return build_sampler(config.sampler, data.train_pairs(), **kwargs)
 
 
 def build_environments(config: RunConfig, data: InteractionData):
-    """The environment inference and penalty of the configured run, or ``(None, None)``."""
-    if config.penalty_weight <= 0:
+    """The environment inference and penalty of the configured run.
+
+    Environments are built when the penalty or the environment condition is on,
+    the penalty when ``penalty_weight > 0``; each is ``None`` otherwise.
+    """
+    if config.penalty_weight <= 0 and not config.condition_on_environment:
         return None, None
     from pyg_negdiff.causal import EnvironmentInference, VarianceRiskPenalty
 
     env = EnvironmentInference(config.environments, num_environments=config.num_environments,
                                seed=config.seed)
     env.fit(data)
-    return env, VarianceRiskPenalty(weight=config.penalty_weight)
+    penalty = VarianceRiskPenalty(weight=config.penalty_weight) if config.penalty_weight > 0 else None
+    return env, penalty
 
 
 def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequence[EpochCallback] = (),

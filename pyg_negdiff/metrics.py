@@ -85,9 +85,10 @@ class Evaluator:
         ...                              "test": torch.tensor([[0, 1], [1, 2]])})
         >>> item = torch.eye(3).unsqueeze(1)  # item i has embedding e_i
         >>> user = torch.tensor([[1.0, 0.9, 0.1], [0.0, 0.5, 0.2]]).unsqueeze(1)
+        >>> # Training items are masked: user 0's top item is 1 (not 0), user 1's is 2 (not 1).
         >>> res = Evaluator(data, ks=[1])(Embeddings(user, item), "test")
         >>> res["recall@1"], res["ndcg@1"]
-        (0.5, 0.5)
+        (1.0, 1.0)
     """
 
     def __init__(self, data: InteractionData, ks: Iterable[int] = (10, 20),

@@ -138,9 +138,13 @@ class Trainer:
         monitor (str): Validation metric to maximize, e.g. ``"ndcg@20"``.
         evaluator (Evaluator, optional): Defaults to ``Evaluator(data)``.
         environments (optional): Environment assignment of the training
-            interactions (see `pyg_negdiff.causal`).
+            interactions (see `pyg_negdiff.causal`): read by ``penalty`` and
+            passed to the sampler as `SamplerState.environments` (an
+            environment-conditioned diffusion sampler needs it, with or
+            without a penalty).
         penalty (callable, optional): Maps per-interaction losses and
-            environments to the risk (see `pyg_negdiff.causal`).
+            environments to the risk (see `pyg_negdiff.causal`); needs
+            ``environments``.
         fhn_reference (PairSet, optional): True positives for the
             false-hard-negative ratio logged each epoch.
         device (str or torch.device, optional): Where to train. (default: CPU)
@@ -159,8 +163,8 @@ class Trainer:
                  device: str | torch.device | None = None, seed: int = 0,
                  checkpoint_path: str | Path | None = None,
                  callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> None:
-        if (environments is None) != (penalty is None):
-            raise ValueError("'environments' and 'penalty' must be given together")
+        if penalty is not None and environments is None:
+            raise ValueError("a 'penalty' needs 'environments' (see pyg_negdiff.causal.EnvironmentInference)")
         if batch_size < 1 or epochs < 1 or eval_every < 1:
             raise ValueError("batch_size, epochs and eval_every must be positive")
         self.device = torch.device(device if device is not None else "cpu")
@@ -220,7 +224,9 @@ class Trainer:
             index = perm[offset:offset + self.batch_size]
             users, pos = self.train_index[0, index], self.train_index[1, index]
             emb = self.model(self.adj)
-            state = SamplerState(emb=emb, epoch=epoch, num_epochs=self.epochs, generator=self.generator)
+            env = self.environments.batch_environments(index) if self.environments is not None else None
+            state = SamplerState(emb=emb, epoch=epoch, num_epochs=self.epochs, generator=self.generator,
+                                 environments=env)
             neg = self.sampler(users, pos, state)
             pos_score = emb.score(users, pos)
             neg_score = emb.score_embeddings(users, neg.emb)
@@ -228,7 +234,7 @@ class Trainer:
             if self.penalty is not None:
                 # IRM rescales the score margin; with K negatives it is recovered from the loss.
                 margin = pos_score - neg_score if neg_score.dim() == 1 else None
-                risk = self.penalty(per_sample, self.environments.batch_environments(index), margin=margin)
+                risk = self.penalty(per_sample, env, margin=margin)
             else:
                 risk = per_sample.mean()
             user0, pos0 = self.model.ego_embeddings(users, pos)

@@ -106,5 +106,6 @@ def test_bad_configuration_is_refused():
     data = clustered_data()
     with pytest.raises(ValueError, match="monitor"):
         make_trainer(data, monitor="ndcg@7")
-    with pytest.raises(ValueError, match="together"):
-        make_trainer(data, environments=object())
+    # Environments alone are fine (an environment-conditioned sampler reads them); a penalty needs them.
+    with pytest.raises(ValueError, match="a 'penalty' needs 'environments'"):
+        make_trainer(data, penalty=lambda loss, env, margin=None: loss.mean())

@@ -17,7 +17,6 @@ Examples:
     tensor(1.0500)
 """
 from pyg_negdiff.causal.base import EnvironmentStrategy, harden
-from pyg_negdiff.causal.embedding import EnvironmentEmbedding
 from pyg_negdiff.causal.environments import STRATEGIES, EnvironmentInference, interaction_environments
 from pyg_negdiff.causal.learned import (
     ClusterEnvironments,
@@ -42,6 +41,8 @@ from pyg_negdiff.causal.proxies import (
     count_quantile_groups,
     mass_quantile_groups,
 )
+# Conditioning layer of the diffusion denoiser, fed by EnvironmentInference: re-exported here.
+from pyg_negdiff.diffusion.conditioning import EnvironmentEmbedding
 
 __all__ = [
     # inference

@@ -7,7 +7,14 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule, Prediction, ScheduleMode
+from pyg_negdiff.diffusion import (
+    EnvironmentEmbedding,
+    GaussianDiffusion,
+    MLPDenoiser,
+    NoiseSchedule,
+    Prediction,
+    ScheduleMode,
+)
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
 from pyg_negdiff.sampling.generative import DenoiserTraining, DiffusionSampler, to_unit_rms
 
@@ -73,6 +80,11 @@ class ADARSampler(DiffusionSampler):
             mode: the chain from $t^*$ to $0$ is respaced to this many jumps;
             ``None`` takes all $t^*$ steps. (default: ``2``)
         hidden_channels (int): Denoiser width. (default: ``64``)
+        num_environments (int, optional): $K$: in ``"denoise"`` mode, condition the
+            denoiser on the batch's environments as well as the user (see
+            `DiffusionSampler`; the trainer must be given ``environments``).
+            (default: ``None``)
+        environment_dim (int): Size of the environment embedding. (default: ``16``)
         dropout (float): Denoiser input dropout while training. (default: ``0.0``)
         denoiser_training (str): ``"alternate"`` or ``"joint"``. (default: ``"alternate"``)
         denoiser_lr (float): Learning rate of the denoiser in alternate mode. (default: ``1e-3``)
@@ -93,24 +105,30 @@ class ADARSampler(DiffusionSampler):
                  beta_max: float = 0.02, generation: Literal["forward", "denoise"] = "forward",
                  combine: Literal["add", "replace"] = "add", prediction: Prediction = "x0",
                  reweight: bool = False, sampling_noise: bool = False, reverse_steps: int | None = 2,
-                 hidden_channels: int = 64,
-                 dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
+                 hidden_channels: int = 64, num_environments: int | None = None,
+                 environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
                  denoiser_lr: float = 1e-3, diffusion_weight: float = 1e-6, warmup_epochs: int = 0,
                  probe: bool = False) -> None:
         if generation not in ("forward", "denoise"):
             raise ValueError(f"generation must be 'forward' or 'denoise', got {generation!r}")
         if combine not in ("replace", "add"):
             raise ValueError(f"combine must be 'replace' or 'add', got {combine!r}")
-        denoiser = None
+        denoiser = env_embedding = None
         if generation == "denoise":
             if embedding_dim is None:
                 raise ValueError("generation='denoise' needs embedding_dim (the backbone's output_dim)")
-            denoiser = MLPDenoiser(embedding_dim, hidden_channels, cond_dim=embedding_dim, dropout=dropout)
+            cond_dim = self.condition_dim(embedding_dim, num_environments, environment_dim)
+            denoiser = MLPDenoiser(embedding_dim, hidden_channels, cond_dim=cond_dim, dropout=dropout)
+            if num_environments:
+                env_embedding = EnvironmentEmbedding(num_environments, environment_dim)
+        elif num_environments is not None:
+            raise ValueError("num_environments conditions the denoiser: it needs generation='denoise'")
         diffusion = GaussianDiffusion(NoiseSchedule(num_steps, schedule, noise_scale, beta_min, beta_max),
                                       prediction=prediction, reweight=reweight)
         super().__init__(train_pairs, diffusion=diffusion, denoiser=denoiser,
                          denoiser_training=denoiser_training, denoiser_lr=denoiser_lr,
-                         diffusion_weight=diffusion_weight, warmup_epochs=warmup_epochs, probe=probe)
+                         diffusion_weight=diffusion_weight, warmup_epochs=warmup_epochs, probe=probe,
+                         env_embedding=env_embedding)
         self.embedding_dim = embedding_dim
         self.generation, self.combine = generation, combine
         self.sampling_noise = sampling_noise
@@ -140,7 +158,7 @@ class ADARSampler(DiffusionSampler):
         ref_items = self.uniform_candidates(users, 1, generator).squeeze(-1)
         user_emb, pos_emb, ref_emb = emb.user[users].detach(), emb.item[pos_items], emb.item[ref_items]
         x0, scale = to_unit_rms(pos_emb.detach())
-        cond = to_unit_rms(user_emb)[0] if self.denoiser is not None else None
+        cond = self.condition(user_emb, state) if self.denoiser is not None else None
         diffusion_term, logs = self.fit_denoiser(x0, cond, generator)
         if self.in_warmup(state):
             return NegativeSample(emb=ref_emb, items=ref_items, aux_loss=diffusion_term, logs=logs)

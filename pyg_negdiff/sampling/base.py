@@ -23,12 +23,18 @@ class SamplerState:
         num_epochs (int): Planned number of epochs (hardness schedules use
             `progress`).
         generator (torch.Generator, optional): The training run's random source.
+        environments (torch.Tensor, optional): Environments of the batch's
+            interactions, ``[B]`` labels or ``[B, K]`` soft weights, aligned with
+            the batch (`pyg_negdiff.causal.EnvironmentInference.batch_environments`);
+            ``None`` when the trainer has no environments. Environment-conditioned
+            samplers read it.
     """
 
     emb: Embeddings
     epoch: int = 0
     num_epochs: int = 1
     generator: torch.Generator | None = None
+    environments: Tensor | None = None
 
     @property
     def progress(self) -> float:

@@ -8,7 +8,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule, Prediction, ScheduleMode
+from pyg_negdiff.diffusion import (
+    EnvironmentEmbedding,
+    GaussianDiffusion,
+    MLPDenoiser,
+    NoiseSchedule,
+    Prediction,
+    ScheduleMode,
+)
 from pyg_negdiff.diffusion.gaussian import randn
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
 from pyg_negdiff.sampling.generative import DenoiserTraining, DiffusionSampler, to_unit_rms
@@ -42,41 +49,42 @@ class CNSDiffSampler(DiffusionSampler):
     $\mathbf{e}_u, \mathbf{e}_i$:
 
     1. **Candidates.** In the unit-RMS space $x_0 = \mathbf{e}_i / r_i$ (see
-       `to_unit_rms`), for every level $t_k \in \{t_{\text{start}},
-       t_{\text{start}} + \Delta, \ldots\} \cap [1, t_{\max}]$ the positive is
-       noised, $x_{t_k} \sim q(x_{t_k} \mid x_0)$, and denoised by the reverse
-       chain from $t_k$ to $0$; scaled back, $\mathbf{c}_k = r_i \hat x_0^{(k)}$.
-       The start step alone sets how far a candidate moves (the published code
-       ran all $T$ steps whatever the level).
+        `to_unit_rms`), for every level $t_k \in \{t_{\text{start}},
+        t_{\text{start}} + \Delta, \ldots\} \cap [1, t_{\max}]$ the positive is
+        noised, $x_{t_k} \sim q(x_{t_k} \mid x_0)$, and denoised by the reverse
+        chain from $t_k$ to $0$; scaled back, $\mathbf{c}_k = r_i \hat x_0^{(k)}$.
+        The start step alone sets how far a candidate moves (the published code
+        ran all $T$ steps whatever the level).
     2. **Hardest.** $\mathbf{h} = \mathbf{c}_{k^*}$,
-       $k^* = \arg\max_k \mathbf{e}_u^\top \mathbf{c}_k$.
+        $k^* = \arg\max_k \mathbf{e}_u^\top \mathbf{c}_k$.
     3. **Mix.** With a uniform negative $j$,
 
-       $$
-       \mathbf{e}^-_{ui} = \lambda\,\mathbf{h} + (1 - \lambda)\,\mathbf{e}_j,\qquad
-       \lambda = (1 - \rho)\,\tilde\lambda,\quad \tilde\lambda \sim \mathrm{Beta}(a_\tau, b_\tau),
-       $$
+        $$
+        \mathbf{e}^-_{ui} = \lambda\,\mathbf{h} + (1 - \lambda)\,\mathbf{e}_j,\qquad
+        \lambda = (1 - \rho)\,\tilde\lambda,\quad \tilde\lambda \sim \mathrm{Beta}(a_\tau, b_\tau),
+        $$
 
-       where $(a_\tau, b_\tau) = (1 - \tau)(a_0, b_0) + \tau (a_1, b_1)$ moves
-       linearly with the training progress $\tau \in [0, 1]$
-       (`SamplerState.progress`) from $(1, 9)$, mean share of the synthesized
-       negative $0.1$, to $(9, 1)$, mean $0.9$: the hardness curriculum. The
-       floor $\rho$ keeps at least that share of the random negative.
+        where $(a_\tau, b_\tau) = (1 - \tau)(a_0, b_0) + \tau (a_1, b_1)$ moves
+        linearly with the training progress $\tau \in [0, 1]$
+        (`SamplerState.progress`) from $(1, 9)$, mean share of the synthesized
+        negative $0.1$, to $(9, 1)$, mean $0.9$: the hardness curriculum. The
+        floor $\rho$ keeps at least that share of the random negative.
+
     4. **Contrastive term.** InfoNCE with temperature $\tau_c$ between the
-       positive and a slightly noised view of itself, against the hardest and
-       the random negatives, with cosine similarity $\cos$:
+        positive and a slightly noised view of itself, against the hardest and
+        the random negatives, with cosine similarity $\cos$:
 
-       $$
-       \mathcal{L}_{\text{cl}} = -\frac{1}{B}\sum_{(u,i)} \log
-       \frac{e^{\cos(\mathbf{e}_i, \tilde{\mathbf{e}}_i)/\tau_c}}
-            {e^{\cos(\mathbf{e}_i, \tilde{\mathbf{e}}_i)/\tau_c}
-             + \sum_{\mathbf{n} \in N_{ui}} e^{\cos(\mathbf{e}_i, \mathbf{n})/\tau_c}},
-       \qquad \tilde{\mathbf{e}}_i = \mathbf{e}_i + \sigma_p r_i \boldsymbol{\epsilon},
-       $$
+        $$
+        \mathcal{L}_{\text{cl}} = -\frac{1}{B}\sum_{(u,i)} \log
+        \frac{e^{\cos(\mathbf{e}_i, \tilde{\mathbf{e}}_i)/\tau_c}}
+             {e^{\cos(\mathbf{e}_i, \tilde{\mathbf{e}}_i)/\tau_c}
+              + \sum_{\mathbf{n} \in N_{ui}} e^{\cos(\mathbf{e}_i, \mathbf{n})/\tau_c}},
+        \qquad \tilde{\mathbf{e}}_i = \mathbf{e}_i + \sigma_p r_i \boldsymbol{\epsilon},
+        $$
 
-       where $N_{ui} = \{\mathbf{h}, \mathbf{e}_j\}$ (``contrast_scope="pair"``)
-       or the hardest and random negatives of the whole batch (``"batch"``, as
-       published; $O(B^2 D')$).
+        where $N_{ui} = \{\mathbf{h}, \mathbf{e}_j\}$ (``contrast_scope="pair"``)
+        or the hardest and random negatives of the whole batch (``"batch"``, as
+        published; $O(B^2 D')$).
 
     The sampler returns $\mathbf{e}^-$ for BPR and
     $\mathcal{L}_{\text{aux}} = w_{\text{cl}} \mathcal{L}_{\text{cl}} + \lambda_d \mathcal{L}_{\text{diff}}$
@@ -118,6 +126,10 @@ class CNSDiffSampler(DiffusionSampler):
             ``None`` takes all $t_k$ steps. (default: ``2``)
         hidden_channels (int): Denoiser width. (default: ``64``)
         condition_on_user (bool): Condition the denoiser on the user's row. (default: ``False``)
+        num_environments (int, optional): $K$: condition the denoiser on the batch's
+            environments as well (see `DiffusionSampler`; the trainer must be given
+            ``environments``). (default: ``None``, no environment condition)
+        environment_dim (int): Size of the environment embedding. (default: ``16``)
         dropout (float): Denoiser input dropout while training. (default: ``0.0``)
         denoiser_training (str): ``"alternate"`` or ``"joint"``. (default: ``"alternate"``)
         denoiser_lr (float): Learning rate of the denoiser in alternate mode. (default: ``1e-3``)
@@ -142,8 +154,8 @@ class CNSDiffSampler(DiffusionSampler):
                  positive_noise: float = 0.01, contrast_scope: Literal["pair", "batch"] = "pair",
                  diffusion_weight: float = 1e-6, prediction: Prediction = "x0", reweight: bool = False,
                  sampling_noise: bool = False, reverse_steps: int | None = 2, hidden_channels: int = 64,
-                 condition_on_user: bool = False,
-                 dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
+                 condition_on_user: bool = False, num_environments: int | None = None,
+                 environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
                  denoiser_lr: float = 1e-3, warmup_epochs: int = 0, probe: bool = False) -> None:
         if not 1 <= start_step <= max_step <= num_steps:
             raise ValueError(f"need 1 <= start_step <= max_step <= num_steps, got "
@@ -158,11 +170,14 @@ class CNSDiffSampler(DiffusionSampler):
             raise ValueError(f"contrast_scope must be 'pair' or 'batch', got {contrast_scope!r}")
         diffusion = GaussianDiffusion(NoiseSchedule(num_steps, schedule, noise_scale, beta_min, beta_max),
                                       prediction=prediction, reweight=reweight)
-        denoiser = MLPDenoiser(embedding_dim, hidden_channels, cond_dim=embedding_dim if condition_on_user else None,
-                               dropout=dropout)
+        cond_dim = self.condition_dim(embedding_dim if condition_on_user else None, num_environments,
+                                      environment_dim)
+        denoiser = MLPDenoiser(embedding_dim, hidden_channels, cond_dim=cond_dim, dropout=dropout)
+        env_embedding = EnvironmentEmbedding(num_environments, environment_dim) if num_environments else None
         super().__init__(train_pairs, diffusion=diffusion, denoiser=denoiser,
                          denoiser_training=denoiser_training, denoiser_lr=denoiser_lr,
-                         diffusion_weight=diffusion_weight, warmup_epochs=warmup_epochs, probe=probe)
+                         diffusion_weight=diffusion_weight, warmup_epochs=warmup_epochs, probe=probe,
+                         env_embedding=env_embedding)
         self.embedding_dim = embedding_dim
         self.levels = list(range(start_step, max_step + 1, step_stride))
         self.beta_start, self.beta_end = tuple(beta_start), tuple(beta_end)
@@ -246,7 +261,7 @@ class CNSDiffSampler(DiffusionSampler):
         pos_emb, rand_emb = emb.item[pos_items], emb.item[rand_items]
         user_emb = emb.user[users].detach()
         x0, scale = to_unit_rms(pos_emb.detach())
-        cond = to_unit_rms(user_emb)[0] if self.condition_on_user else None
+        cond = self.condition(user_emb if self.condition_on_user else None, state)
         diffusion_term, logs = self.fit_denoiser(x0, cond, generator)
         if self.in_warmup(state):
             return NegativeSample(emb=rand_emb, items=rand_items, aux_loss=diffusion_term, logs=logs)
@@ -270,4 +285,6 @@ class CNSDiffSampler(DiffusionSampler):
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}(levels={self.levels}, schedule={self.diffusion.schedule.mode!r}, "
                 f"noise_scale={self.diffusion.schedule.scale}, beta={self.beta_start}->{self.beta_end}, "
-                f"denoiser_training={self.denoiser_training!r})")
+                f"denoiser_training={self.denoiser_training!r}"
+                + (f", num_environments={self.env_embedding.num_environments}" if self.env_embedding else "")
+                + ")")

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser
+from pyg_negdiff.diffusion import EnvironmentEmbedding, GaussianDiffusion, MLPDenoiser
 from pyg_negdiff.metrics import top_k_items
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 
@@ -103,6 +103,18 @@ class DiffusionSampler(NegativeSampler):
     **Sampling** runs with the denoiser in eval mode and without gradients;
     the synthesized rows are constants for the model's loss.
 
+    **Environment conditioning.** With ``num_environments`` $= K$, the
+    denoiser's condition gains an `EnvironmentEmbedding` $c_e = W^\top q_{ui}$
+    of the environment $q_{ui}$ of each (user, positive) pair, read from
+    `SamplerState.environments` (hard labels or soft weights, as
+    `pyg_negdiff.causal.EnvironmentInference` assigns them), so the reverse
+    process models $p(x_0 \mid x_t, c_u, E)$ rather than $p(x_0 \mid x_t, c_u)$:
+    the causal conditioning of CNSDiff, $p(z_T \mid \mathrm{do}(z_0), E)$. A
+    negative is synthesized in the environment of its positive, so the
+    confounder that defines the environment (popularity, exposure) cannot tell
+    the two apart. $W$ learns with the denoiser, from the diffusion loss only;
+    the trainer must then be given ``environments``.
+
     Args:
         train_pairs (PairSet): Training positives.
         diffusion (GaussianDiffusion): The process (schedule and prediction type).
@@ -115,18 +127,26 @@ class DiffusionSampler(NegativeSampler):
         probe (bool): Report the real item nearest each synthesized negative as
             ``probe_items`` (for the false-hard-negative ratio). Costs
             $O(B \cdot I \cdot D')$ per batch.
+        env_embedding (EnvironmentEmbedding, optional): Conditions the denoiser
+            on the batch's environments; its ``embedding_dim`` must be the last
+            ``env_embedding.embedding_dim`` columns of the denoiser's ``cond_dim``
+            (see `condition_dim`).
     """
 
     def __init__(self, train_pairs: PairSet, *, diffusion: GaussianDiffusion, denoiser: MLPDenoiser | None,
                  denoiser_training: DenoiserTraining = "alternate", denoiser_lr: float = 1e-3,
-                 diffusion_weight: float = 1e-6, warmup_epochs: int = 0, probe: bool = False) -> None:
+                 diffusion_weight: float = 1e-6, warmup_epochs: int = 0, probe: bool = False,
+                 env_embedding: EnvironmentEmbedding | None = None) -> None:
         super().__init__(train_pairs)
         if denoiser_training not in ("alternate", "joint"):
             raise ValueError(f"denoiser_training must be 'alternate' or 'joint', got {denoiser_training!r}")
         if warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
+        if env_embedding is not None and denoiser is None:
+            raise ValueError("environment conditioning needs a denoiser to condition")
         self.diffusion = diffusion
         self.denoiser = denoiser
+        self.env_embedding = env_embedding
         self.denoiser_training = denoiser_training
         self.denoiser_lr = denoiser_lr
         self.diffusion_weight = diffusion_weight
@@ -134,32 +154,71 @@ class DiffusionSampler(NegativeSampler):
         self.probe = probe
         self._optimizer = None
         if denoiser is not None and denoiser_training == "alternate":
-            self._optimizer = torch.optim.Adam(denoiser.parameters(), lr=denoiser_lr)
+            self._optimizer = torch.optim.Adam(list(self.denoiser_parameters()), lr=denoiser_lr)
         self._joint_steps = 0
         self._joint_fingerprint: float | None = None
 
+    @staticmethod
+    def condition_dim(user_dim: int | None, num_environments: int | None,
+                      environment_dim: int) -> int | None:
+        """The denoiser's ``cond_dim`` for a user condition of ``user_dim`` columns
+        (``None``: none) and, with ``num_environments``, an environment embedding
+        of ``environment_dim`` columns; ``None`` when there is no condition."""
+        if num_environments is not None and num_environments < 1:
+            raise ValueError(f"num_environments must be >= 1, got {num_environments}")
+        total = (user_dim or 0) + (environment_dim if num_environments else 0)
+        return total or None
+
+    def denoiser_parameters(self) -> Iterator[torch.nn.Parameter]:
+        """What the diffusion loss trains: the denoiser and the environment embedding."""
+        for module in (self.denoiser, self.env_embedding):
+            if module is not None:
+                yield from module.parameters()
+
     def reset_parameters(self) -> None:
-        if self.denoiser is not None:
-            self.denoiser.reset_parameters()
-            if self._optimizer is not None:
-                self._optimizer.state.clear()
+        for module in (self.denoiser, self.env_embedding):
+            if module is not None:
+                module.reset_parameters()
+        if self._optimizer is not None:
+            self._optimizer.state.clear()
 
     def joint_parameters(self) -> Iterator[torch.nn.Parameter]:
         """The denoiser's parameters in ``"joint"`` mode, nothing otherwise."""
         if self.denoiser is not None and self.denoiser_training == "joint":
-            yield from self.denoiser.parameters()
+            yield from self.denoiser_parameters()
+
+    def condition(self, user_rows: Tensor | None, state: SamplerState) -> Tensor | None:
+        r"""The denoiser's condition: $[\mathrm{sg}(\mathbf{e}_u / r_u) \Vert c_e]$, or ``None``.
+
+        Args:
+            user_rows (torch.Tensor, optional): ``[B, D']`` user rows, scaled to unit
+                RMS and detached; ``None`` when the user is not a condition.
+            state (SamplerState): Carries the batch's ``environments`` when the
+                sampler is environment-conditioned.
+        """
+        parts = [] if user_rows is None else [to_unit_rms(user_rows.detach())[0]]
+        if self.env_embedding is not None:
+            if state.environments is None:
+                raise ValueError(
+                    f"{type(self).__name__} conditions its denoiser on environments "
+                    f"(num_environments={self.env_embedding.num_environments}), but the batch has none: "
+                    "give the Trainer environments=EnvironmentInference(...) (a penalty is optional)")
+            parts.append(self.env_embedding(state.environments.to(self.env_embedding.weight.device)))
+        return torch.cat(parts, dim=-1) if parts else None
 
     # ------------------------------------------------------------ training
     def fit_denoiser(self, x0: Tensor, cond: Tensor | None,
                      generator: torch.Generator | None) -> tuple[Tensor | None, dict[str, float]]:
         """Trains the denoiser on one batch of rows; returns the ``aux_loss`` share and logs.
 
-        Nothing is trained outside training mode or with gradients disabled.
+        ``x0`` is detached here; ``cond`` comes from `condition`, whose user part
+        is detached and whose environment part must keep its gradient (the
+        embedding learns from this loss). Nothing is trained outside training
+        mode or with gradients disabled.
         """
         if self.denoiser is None or not self.training or not torch.is_grad_enabled():
             return None, {}
         self.denoiser.train()
-        cond = cond.detach() if cond is not None else None
         loss = self.diffusion.loss(self.denoiser, x0.detach(), cond, generator=generator).mean()
         value = loss.detach()
         logs = {"diffusion_loss": float(value)}
@@ -180,7 +239,7 @@ class DiffusionSampler(NegativeSampler):
         if self.denoiser is None or self.denoiser_training != "joint":
             return
         with torch.no_grad():
-            fingerprint = float(sum(p.double().abs().sum() for p in self.denoiser.parameters()))
+            fingerprint = float(sum(p.double().abs().sum() for p in self.denoiser_parameters()))
         if self._joint_steps > 0 and fingerprint == self._joint_fingerprint:
             warnings.warn(f"{self.__class__.__name__}: the denoiser did not change over "
                           f"{self._joint_steps} training batches. With denoiser_training='joint' the "

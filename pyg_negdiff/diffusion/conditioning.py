@@ -1,4 +1,8 @@
-r"""A learnable vector per environment, to condition a network (the diffusion denoiser) on it."""
+r"""A learnable vector per environment, to condition the diffusion denoiser on it.
+
+It lives beside the denoiser, which it feeds, and is re-exported by
+`pyg_negdiff.causal`, whose `EnvironmentInference` produces its input.
+"""
 from __future__ import annotations
 
 import torch
@@ -45,6 +49,9 @@ class EnvironmentEmbedding(torch.nn.Module):
 
     def forward(self, env: Tensor) -> Tensor:
         if env.dim() == 1:
+            if env.numel() and not 0 <= int(env.min()) <= int(env.max()) < self.num_environments:
+                raise ValueError(f"environment labels must lie in [0, {self.num_environments}), got "
+                                 f"[{int(env.min())}, {int(env.max())}]")
             return self.weight[env.long()]
         if env.dim() == 2 and env.size(-1) == self.num_environments:
             return env.to(self.weight.dtype) @ self.weight
