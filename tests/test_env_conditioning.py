@@ -165,3 +165,17 @@ def test_environment_embedding_rejects_wrong_shapes():
     emb = EnvironmentEmbedding(3, 4)
     with pytest.raises(ValueError, match=r"\[B, 3\]"):
         emb(torch.zeros(2, 5))
+
+
+def test_state_dict_carries_the_denoisers_own_optimizer():
+    emb, pairs, index, cluster = clustered()
+    sampler = CNSDiffSampler(pairs, D, num_environments=4)
+    users, pos = index[0, :32], index[1, :32]
+    sampler(users, pos, state(emb, torch.Generator().manual_seed(0), cluster[pos]))
+    saved = sampler.state_dict()
+    fresh = CNSDiffSampler(pairs, D, num_environments=4)
+    assert not fresh._optimizer.state_dict()["state"]
+    fresh.load_state_dict(saved)
+    moments = fresh._optimizer.state_dict()["state"]
+    assert moments and all(int(v["step"]) == 1 for v in moments.values())
+    assert torch.equal(fresh.env_embedding.weight, sampler.env_embedding.weight)

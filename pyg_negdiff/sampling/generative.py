@@ -182,6 +182,15 @@ class DiffusionSampler(NegativeSampler):
         if self._optimizer is not None:
             self._optimizer.state.clear()
 
+    # The denoiser's own Adam (alternate mode) travels in the sampler's state_dict, so a
+    # checkpoint (and the trainer's restore after a non-finite loss) resumes it too.
+    def get_extra_state(self) -> dict:
+        return {"optimizer": self._optimizer.state_dict() if self._optimizer is not None else None}
+
+    def set_extra_state(self, state: dict) -> None:
+        if self._optimizer is not None and state.get("optimizer") is not None:
+            self._optimizer.load_state_dict(state["optimizer"])
+
     def joint_parameters(self) -> Iterator[torch.nn.Parameter]:
         """The denoiser's parameters in ``"joint"`` mode, nothing otherwise."""
         if self.denoiser is not None and self.denoiser_training == "joint":
