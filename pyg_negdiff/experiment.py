@@ -38,6 +38,10 @@ class RunConfig:
         num_environments (int): Number of environments $K$.
         condition_on_environment (bool): Condition the diffusion sampler's denoiser
             on the environments (CNSDiff, ADAR in ``"denoise"`` mode).
+        environment_kwargs (dict): Extra arguments of `EnvironmentInference`
+            (``update_every``, ``warmup`` and the strategy's own options).
+        penalty_kwargs (dict): Extra arguments of `VarianceRiskPenalty`
+            (``reduction``, ``warmup_steps``).
         seed (int): Seed of everything random in the run.
         device (str): Torch device.
     """
@@ -58,6 +62,8 @@ class RunConfig:
     environments: str = "popularity"
     num_environments: int = 3
     condition_on_environment: bool = False
+    environment_kwargs: dict[str, Any] = field(default_factory=dict)
+    penalty_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     device: str = "cpu"
 
@@ -107,9 +113,10 @@ def build_environments(config: RunConfig, data: InteractionData):
     from pyg_negdiff.causal import EnvironmentInference, VarianceRiskPenalty
 
     env = EnvironmentInference(config.environments, num_environments=config.num_environments,
-                               seed=config.seed)
+                               seed=config.seed, **config.environment_kwargs)
     env.fit(data)
-    penalty = VarianceRiskPenalty(weight=config.penalty_weight) if config.penalty_weight > 0 else None
+    penalty = (VarianceRiskPenalty(weight=config.penalty_weight, **config.penalty_kwargs)
+               if config.penalty_weight > 0 else None)
     return env, penalty
 
 

@@ -179,3 +179,18 @@ def test_state_dict_carries_the_denoisers_own_optimizer():
     moments = fresh._optimizer.state_dict()["state"]
     assert moments and all(int(v["step"]) == 1 for v in moments.values())
     assert torch.equal(fresh.env_embedding.weight, sampler.env_embedding.weight)
+
+
+def test_run_config_passes_environment_and_penalty_options():
+    from pyg_negdiff.experiment import build_environments
+
+    data = make_synthetic(num_users=120, num_items=90, seed=0)
+    config = RunConfig(penalty_weight=2.0, environments="cluster", num_environments=2,
+                       environment_kwargs={"update_every": 3, "features": ["popularity"]},
+                       penalty_kwargs={"reduction": "interactions", "warmup_steps": 7})
+    env, penalty = build_environments(config, data)
+    assert env.update_every == 3 and env.strategy.features == ("popularity",)
+    assert penalty.reduction == "interactions" and penalty.warmup_steps == 7 and penalty.weight == 2.0
+    assert RunConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(TypeError):
+        build_environments(RunConfig(penalty_weight=1.0, penalty_kwargs={"warmup": 5}), data)
