@@ -1,4 +1,9 @@
-"""Many workers on one Optuna study in a real PostgreSQL server (started by .ci/postgres.sh)."""
+"""Many workers on one Optuna study in a real PostgreSQL server (started by ``.ci/postgres.sh``).
+
+Skipped unless ``PYG_NEGDIFF_PG_URL`` is set:
+
+    source .ci/postgres.sh && python -m pytest -m postgres
+"""
 import os
 import signal
 import subprocess
@@ -13,57 +18,82 @@ URL = os.environ.get("PYG_NEGDIFF_PG_URL")
 if not URL:
     pytest.skip("PYG_NEGDIFF_PG_URL is not set (source .ci/postgres.sh)", allow_module_level=True)
 
+import optuna  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from pyg_negdiff.tune import finished_trials, load_study  # noqa: E402
+from pyg_negdiff.tune import finished_trials, load_study, running_trials  # noqa: E402
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def worker(study_name, trials, seed):
+def worker(study_name, trials, sampler_seed, log, *extra):
+    """One ``pyg-negdiff tune`` process: tiny LightGCN runs on the synthetic data."""
     cmd = [sys.executable, "-m", "pyg_negdiff.cli", "tune", "--data", "synthetic", "--sampler", "uniform",
-           "--model", "mf", "--epochs", "3", "--dim", "8", "--trials", str(trials), "--storage", URL,
-           "--study-name", study_name, "--seed", str(seed), "--pruner", "none", "--no-progress",
-           "--export", os.devnull]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+           "--model", "lightgcn", "--layers", "1", "--dim", "8", "--batch-size", "8192", "--fixed-size",
+           "--trials", str(trials), "--storage", URL, "--study-name", study_name, "--seed", "0",
+           "--sampler-seed", str(sampler_seed), "--pruner", "none", "--no-progress",
+           "--export", os.devnull, *extra]
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
 
-def test_two_workers_share_one_study_without_duplicates_or_losses():
+def peek(storage, name):
+    """The study's trials, read without creating it (``[]`` until a worker has)."""
+    try:
+        return storage.get_all_trials(storage.get_study_id_from_name(name), deepcopy=False)
+    except KeyError:
+        return []
+
+
+def test_two_workers_share_one_study_without_duplicates_or_losses(tmp_path):
     name = f"two-workers-{uuid.uuid4().hex[:8]}"
-    procs = [worker(name, 6, seed) for seed in (0, 1)]
-    for p in procs:
-        _, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err.decode()[-2000:]
+    logs = [open(tmp_path / f"worker{i}.log", "w") for i in range(2)]
+    procs = [worker(name, 8, seed, log, "--epochs", "3") for seed, log in enumerate(logs)]
+    for proc, log in zip(procs, logs):
+        proc.wait(timeout=240)
+        log.close()
+        assert proc.returncode == 0, open(log.name).read()[-3000:]
     study = load_study(name, URL)
     trials = study.get_trials(deepcopy=False)
     numbers = [t.number for t in trials]
-    assert len(numbers) == len(set(numbers))                       # no duplicate trial numbers
-    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)  # none lost
-    # MaxTrialsCallback stops both at 6; a trial already running in the other worker may add one.
-    assert 6 <= finished_trials(study) <= 7
-    seeds = {t.user_attrs["seed"] for t in trials}
-    assert len(seeds) >= 2  # both workers contributed (their seeds differ)
+    assert sorted(numbers) == list(range(len(trials)))            # no duplicate, no gap
+    assert all(t.state in FINISHED for t in trials)                 # none lost (FAIL or RUNNING)
+    # MaxTrialsCallback stops both at 8; a trial the other worker is still running may add one.
+    assert 8 <= finished_trials(study) <= 9
+    assert len({t.user_attrs["worker"] for t in trials}) == 2       # both workers took trials
+    assert len({t.user_attrs["seed"] for t in trials}) == len(trials)
 
 
-def test_killed_worker_leaves_the_study_resumable():
+def test_killed_worker_leaves_the_study_resumable(tmp_path):
     name = f"killed-{uuid.uuid4().hex[:8]}"
-    proc = worker(name, 50, 0)
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        time.sleep(0.5)
-        try:
-            if finished_trials(load_study(name, URL)) >= 1:
+    beat = ["--epochs", "8", "--patience", "100", "--heartbeat-interval", "1", "--grace-period", "2"]
+    storage = optuna.storages.RDBStorage(URL)  # one connection pool for all the polling below
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = worker(name, 50, 0, log, *beat)
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)  # wait until a trial finished and the next one runs, then kill it
+            trials = peek(storage, name)
+            if (sum(t.state in FINISHED for t in trials) >= 1
+                    and any(t.state == TrialState.RUNNING for t in trials)):
                 break
-        except Exception:  # the study is created by the worker
-            continue
-    proc.send_signal(signal.SIGKILL)  # mid-trial: its next trial is already RUNNING or starting
-    proc.wait()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
     study = load_study(name, URL)
+    killed = [t.number for t in running_trials(study)]
     done = finished_trials(study)
-    assert 1 <= done < 50
+    assert len(killed) == 1 and 1 <= done < 50, (tmp_path / "killed.log").read_text()[-3000:]
+    time.sleep(2.5)  # the killed trial's heartbeat is older than the grace period now
+
     target = done + 2
-    resume = worker(name, target, 2)
-    _, err = resume.communicate(timeout=300)
-    assert resume.returncode == 0, err.decode()[-2000:]
-    study = load_study(name, URL)
-    assert finished_trials(study) == target
-    numbers = [t.number for t in study.get_trials(deepcopy=False)]
-    assert len(numbers) == len(set(numbers))
+    with open(tmp_path / "resume.log", "w") as log:
+        resume = worker(name, target, 1, log, *beat)
+        resume.wait(timeout=240)
+    assert resume.returncode == 0, (tmp_path / "resume.log").read_text()[-3000:]
+    trials = load_study(name, URL).get_trials(deepcopy=False)
+    assert sum(t.state in FINISHED for t in trials) == target
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    state = {t.number: t.state for t in trials}
+    assert state[killed[0]] == TrialState.FAIL                      # the stale trial was failed ...
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0]]
+    assert [t.state for t in retried] == [TrialState.COMPLETE]      # ... and its parameters re-run
+    assert not any(t.state == TrialState.RUNNING for t in trials)

@@ -20,31 +20,32 @@ class MixGCFSampler(NegativeSampler):
     $\mathcal{C}_u$:
 
     1. **Positive mixing.** Every candidate is pulled towards the positive,
-       layer by layer,
+        layer by layer,
 
-       $$
-       \mathbf{e}'^{(l)}_j = \alpha^{(l)} \mathbf{e}^{(l)}_{i^{+}} + \big(1 - \alpha^{(l)}\big)\,\mathbf{e}^{(l)}_j,
-       \qquad \alpha^{(l)} \sim \mathcal{U}(0, 1),\quad j \in \mathcal{C}_u .
-       $$
+        $$
+        \mathbf{e}'^{(l)}_j = \alpha^{(l)} \mathbf{e}^{(l)}_{i^{+}} + \big(1 - \alpha^{(l)}\big)\,\mathbf{e}^{(l)}_j,
+        \qquad \alpha^{(l)} \sim \mathcal{U}(0, 1),\quad j \in \mathcal{C}_u .
+        $$
 
-       As in the authors' code, $\alpha^{(l)}$ is drawn once per (pair, layer)
-       and shared by the $M$ candidates; ``mix_per_candidate=True`` draws
-       one per (pair, candidate, layer).
+        As in the authors' code, $\alpha^{(l)}$ is drawn once per (pair, layer)
+        and shared by the $M$ candidates; ``mix_per_candidate=True`` draws
+        one per (pair, candidate, layer).
+
     2. **Hop mixing.** At each layer the hardest mixed candidate is kept,
-       and the kept layers are pooled the way the backbone pools
-       (`Embeddings.pool`: mean for LightGCN, concatenation for NGCF):
+        and the kept layers are pooled the way the backbone pools
+        (`Embeddings.pool`: mean for LightGCN, concatenation for NGCF):
 
-       $$
-       j^{(l)} = \operatorname*{arg\,max}_{j \in \mathcal{C}_u}
-         \mathbf{e}_u^{\top} \mathbf{e}'^{(l)}_j, \qquad
-       \mathbf{e}^{-} = \operatorname{pool}\big(\mathbf{e}'^{(0)}_{j^{(0)}}, \ldots,
-         \mathbf{e}'^{(L)}_{j^{(L)}}\big).
-       $$
+        $$
+        j^{(l)} = \operatorname*{arg\,max}_{j \in \mathcal{C}_u}
+          \mathbf{e}_u^{\top} \mathbf{e}'^{(l)}_j, \qquad
+        \mathbf{e}^{-} = \operatorname{pool}\big(\mathbf{e}'^{(0)}_{j^{(0)}}, \ldots,
+          \mathbf{e}'^{(L)}_{j^{(L)}}\big).
+        $$
 
-       $\mathbf{e}_u$ is the user's pooled embedding, except with
-       concatenation pooling, where layer $l$ is scored with
-       $\mathbf{e}^{(l)}_u$ (the reference code does the same: the pooled
-       vector is $L+1$ times too long).
+        $\mathbf{e}_u$ is the user's pooled embedding, except with
+        concatenation pooling, where layer $l$ is scored with
+        $\mathbf{e}^{(l)}_u$ (the reference code does the same: the pooled
+        vector is $L+1$ times too long).
 
     The negative is synthetic: ``items`` is ``None`` and ``emb`` ``[B, D']``
     carries gradients into the positive's and the chosen candidates' layer

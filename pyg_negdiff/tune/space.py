@@ -1,32 +1,65 @@
-"""Optuna search spaces: one per backbone, one per sampler, one for the environment penalty."""
+"""Optuna search spaces: one per backbone, one per sampler, one for the environment penalty.
+
+Every space is a function ``trial -> dict`` whose keys are `RunConfig` fields
+(the sampler's own constants go under ``sampler_kwargs``, named as the
+sampler's constructor names them). Ranges are chosen for short CPU runs
+(tens of epochs, not hundreds): learning rates are higher than the usual
+$10^{-3}$ of long GPU schedules.
+"""
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import optuna
 
+__all__ = ["SpaceFn", "SAMPLER_SPACES", "SearchSpace", "backbone_space", "penalty_space"]
+
 SpaceFn = Callable[[optuna.Trial], dict[str, Any]]
 
 
-def backbone_space(trial: optuna.Trial, model: str) -> dict[str, Any]:
-    """Learning rate, L2 weight, embedding size and (for graph backbones) depth."""
+def backbone_space(trial: optuna.Trial, model: str, *, tune_size: bool = True) -> dict[str, Any]:
+    """Learning rate, L2 weight and, with ``tune_size``, embedding size and depth.
+
+    Args:
+        trial (optuna.Trial): The trial to suggest from.
+        model (str): Backbone name; ``"mf"`` has no depth to tune.
+        tune_size (bool): Also suggest ``embedding_dim`` and ``num_layers``.
+
+    Returns:
+        dict: ``lr``, ``l2`` (log-uniform) and optionally ``embedding_dim``, ``num_layers``.
+
+    Examples:
+        >>> import optuna
+        >>> trial = optuna.trial.FixedTrial({"lr": 0.01, "l2": 1e-4})
+        >>> backbone_space(trial, "lightgcn", tune_size=False)
+        {'lr': 0.01, 'l2': 0.0001}
+    """
     params: dict[str, Any] = {
-        "lr": trial.suggest_float("lr", 1e-4, 2e-2, log=True),
+        "lr": trial.suggest_float("lr", 1e-3, 5e-2, log=True),
         "l2": trial.suggest_float("l2", 1e-6, 1e-2, log=True),
-        "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64]),
     }
-    if model != "mf":
-        params["num_layers"] = trial.suggest_int("num_layers", 1, 3)
+    if tune_size:
+        params["embedding_dim"] = trial.suggest_categorical("embedding_dim", [32, 64])
+        if model != "mf":
+            params["num_layers"] = trial.suggest_int("num_layers", 1, 3)
     return params
 
 
 def _cnsdiff(trial: optuna.Trial) -> dict[str, Any]:
+    # Levels are set relative to the number of diffusion steps T so that every
+    # (T, start, stride) the sampler draws is valid (1 <= start <= max_step = T).
+    num_steps = trial.suggest_categorical("num_steps", [20, 40])
+    start = trial.suggest_float("start_fraction", 0.1, 0.7)
+    stride = trial.suggest_categorical("stride_fraction", [0.1, 0.2, 0.3])
     # Beta endpoints move from (1, c - 1) to (c - 1, 1): one concentration c instead of
     # four free numbers keeps the curriculum's shape (easy to hard) fixed.
     c = trial.suggest_float("beta_concentration", 4.0, 16.0)
     return {
-        "start_step": trial.suggest_int("start_step", 2, 14, step=4),
-        "step_stride": trial.suggest_int("step_stride", 2, 6, step=2),
+        "num_steps": num_steps,
+        "max_step": num_steps,
+        "start_step": max(1, round(start * num_steps)),
+        "step_stride": max(1, round(stride * num_steps)),
         "noise_scale": trial.suggest_float("noise_scale", 0.1, 20.0, log=True),
         "beta_start": (1.0, c - 1.0),
         "beta_end": (c - 1.0, 1.0),
@@ -34,7 +67,9 @@ def _cnsdiff(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
-#: Sampler name to the function suggesting its own constants.
+#: Sampler name to the function suggesting its own constants (constructor argument names):
+#: DNS's candidate count $M$, AHNS's $\alpha, \beta$, CNSDiff's steps, start level, stride,
+#: Beta endpoints and contrastive weight, ADAR's generation and combination modes.
 SAMPLER_SPACES: dict[str, SpaceFn] = {
     "uniform": lambda trial: {},
     "popularity": lambda trial: {"alpha": trial.suggest_float("alpha", 0.0, 1.0)},
@@ -49,7 +84,13 @@ SAMPLER_SPACES: dict[str, SpaceFn] = {
 
 
 def penalty_space(trial: optuna.Trial) -> dict[str, Any]:
-    r"""The variance-penalty weight $\lambda$ and the number of environments $K$."""
+    r"""The variance-penalty weight $\lambda$ (log-uniform in $[10^{-2}, 10]$) and the number of environments $K \in [2, 5]$.
+
+    Examples:
+        >>> import optuna
+        >>> penalty_space(optuna.trial.FixedTrial({"penalty_weight": 0.5, "num_environments": 3}))
+        {'penalty_weight': 0.5, 'num_environments': 3}
+    """
     return {"penalty_weight": trial.suggest_float("penalty_weight", 1e-2, 10.0, log=True),
             "num_environments": trial.suggest_int("num_environments", 2, 5)}
 
@@ -60,8 +101,9 @@ class SearchSpace:
     Args:
         model (str): Backbone name.
         sampler (str): Sampler name, a key of `SAMPLER_SPACES`.
-        tune_penalty (bool): Also search the environment penalty.
-        tune_backbone (bool): Also search learning rate, L2, size and depth.
+        tune_penalty (bool): Also search the environment penalty (`penalty_space`).
+        tune_backbone (bool): Also search the learning rate and L2 weight.
+        tune_size (bool): With ``tune_backbone``, also search embedding size and depth.
 
     Examples:
         >>> import optuna
@@ -73,15 +115,19 @@ class SearchSpace:
     """
 
     def __init__(self, model: str, sampler: str, *, tune_penalty: bool = False,
-                 tune_backbone: bool = True) -> None:
+                 tune_backbone: bool = True, tune_size: bool = True) -> None:
         if sampler not in SAMPLER_SPACES:
             raise ValueError(f"no search space for sampler {sampler!r}; known: {sorted(SAMPLER_SPACES)}")
         self.model, self.sampler = model, sampler
-        self.tune_penalty, self.tune_backbone = tune_penalty, tune_backbone
+        self.tune_penalty, self.tune_backbone, self.tune_size = tune_penalty, tune_backbone, tune_size
 
     def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
-        """Suggests a partial `RunConfig` as a dict (sampler constants under ``sampler_kwargs``)."""
-        params = backbone_space(trial, self.model) if self.tune_backbone else {}
+        """Suggests a partial `RunConfig` as a dict: the backbone and sampler names, the
+        sampler's constants (under ``sampler_kwargs``), and the backbone and penalty
+        settings that are tuned."""
+        params = (backbone_space(trial, self.model, tune_size=self.tune_size)
+                  if self.tune_backbone else {})
+        params["model"], params["sampler"] = self.model, self.sampler
         params["sampler_kwargs"] = SAMPLER_SPACES[self.sampler](trial)
         if self.tune_penalty:
             params.update(penalty_space(trial))
@@ -89,4 +135,5 @@ class SearchSpace:
 
     def __repr__(self) -> str:
         return (f"SearchSpace(model={self.model!r}, sampler={self.sampler!r}, "
-                f"tune_penalty={self.tune_penalty})")
+                f"tune_penalty={self.tune_penalty}, tune_backbone={self.tune_backbone}, "
+                f"tune_size={self.tune_size})")

@@ -1,4 +1,17 @@
-"""Creating, resuming and sharing Optuna studies (SQLite by default, any RDB URL for many workers)."""
+"""Creating, resuming and sharing Optuna studies (SQLite by default, any RDB URL for many workers).
+
+A study lives in an RDB storage: a SQLite file on one machine, or a server
+(PostgreSQL, MySQL) that many worker processes and machines share. The
+functions here make every run of a study *resumable*:
+
+- `load_study` creates the study or loads it (``load_if_exists=True``);
+- `run_study` counts the trials already finished (complete or pruned) and runs
+  only the rest, so a study always ends at the requested size, however many
+  times it was interrupted and however many workers share it;
+- a worker killed mid-trial leaves its trial RUNNING; Optuna's trial heartbeat
+  (`make_storage`) marks it FAIL once the grace period passes and re-queues its
+  parameters, so no trial is lost and none is counted twice.
+"""
 from __future__ import annotations
 
 import json
@@ -9,39 +22,73 @@ from typing import Any, Callable, Literal
 
 import optuna
 import sqlalchemy.exc
-from optuna.storages import RDBStorage, RetryFailedTrialCallback
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.study import MaxTrialsCallback
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from pyg_negdiff.train import NonFiniteLossError
+
+__all__ = [
+    "FINISHED", "PrunerName", "default_storage", "make_storage", "make_pruner", "load_study",
+    "check_study_attrs", "finished_trials", "running_trials", "fail_stale_trials", "run_study",
+    "export_best",
+]
 
 PrunerName = Literal["median", "hyperband", "none"]
 
 #: Trials that count towards a study's requested size.
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
+#: The default storage file, relative to the working directory.
+DEFAULT_DB = "runs/pyg_negdiff.db"
 
-def default_storage(path: str | Path = "runs/pyg_negdiff.db") -> str:
-    """A SQLite URL for ``path``, creating its folder."""
+
+def default_storage(path: str | Path = DEFAULT_DB) -> str:
+    """A SQLite URL for ``path``, creating its folder.
+
+    Examples:
+        >>> import tempfile, os
+        >>> url = default_storage(os.path.join(tempfile.mkdtemp(), "runs", "s.db"))
+        >>> url.startswith("sqlite:///") and url.endswith("s.db")
+        True
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
 
 
-def make_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 30) -> RDBStorage:
+def make_storage(url: str | None = None, *, heartbeat_interval: int = 10,
+                 grace_period: int = 30, max_retry: int = 1) -> RDBStorage:
     """An RDB storage (SQLite, PostgreSQL, ...) with Optuna's trial heartbeat.
 
+    Each running trial writes a heartbeat every ``heartbeat_interval`` seconds.
     A worker that dies mid-trial stops beating; once ``grace_period`` seconds
-    pass, the next worker to start or finish a trial marks that trial FAIL and
-    `optuna.storages.RetryFailedTrialCallback` enqueues its parameters
-    again, so nothing is lost and the study stays resumable.
+    pass, the next worker to start a trial (or `fail_stale_trials`) marks that
+    trial FAIL and Optuna's retry callback enqueues its parameters again (up to
+    ``max_retry`` times), so the study stays resumable and nothing is lost.
+
+    Args:
+        url (str, optional): SQLAlchemy URL, e.g. ``sqlite:///runs/pyg_negdiff.db`` or
+            ``postgresql+psycopg2://user@host:5432/db``. (default: `default_storage`)
+        heartbeat_interval (int): Seconds between heartbeats of a running trial.
+        grace_period (int): Seconds without a heartbeat before a trial is stale.
+        max_retry (int): How often a stale trial's parameters are re-queued.
+
+    An in-memory SQLite URL (``sqlite:///:memory:``) gets no heartbeat: it lives in one process.
     """
+    if grace_period <= heartbeat_interval:
+        raise ValueError(f"grace_period ({grace_period}) must exceed heartbeat_interval "
+                         f"({heartbeat_interval})")
+    url = url or default_storage()
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        # One process, nothing to resume: no heartbeat (its thread would open another, empty database).
+        return RDBStorage(url)
     for attempt in range(5):
         try:
             with warnings.catch_warnings():  # the heartbeat API is marked experimental; we rely on it
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                                  heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=1))
+                                  heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry))
         except sqlalchemy.exc.DBAPIError:
             # Workers started together race to create the schema; the loser finds it
             # half-made (a unique violation). Once the winner commits, connecting succeeds.
@@ -51,58 +98,201 @@ def make_storage(url: str, *, heartbeat_interval: int = 10, grace_period: int = 
     raise AssertionError("unreachable")
 
 
-def make_pruner(name: PrunerName = "median") -> optuna.pruners.BasePruner:
+def make_pruner(name: PrunerName = "median", *, n_startup_trials: int = 3,
+                n_warmup_steps: int = 5) -> optuna.pruners.BasePruner:
+    """The pruner called by name: ``"median"`` (default), ``"hyperband"`` or ``"none"``.
+
+    The median pruner stops a trial whose validation NDCG@20 at an epoch is
+    below the median of earlier trials at that epoch, once ``n_startup_trials``
+    trials have finished and after ``n_warmup_steps`` epochs (recommenders often
+    sit on a popularity plateau for their first epochs).
+
+    Examples:
+        >>> type(make_pruner("median")).__name__
+        'MedianPruner'
+    """
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)
+        return optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps)
     if name == "hyperband":
-        return optuna.pruners.HyperbandPruner()
+        return optuna.pruners.HyperbandPruner(min_resource=max(1, n_warmup_steps))
     if name == "none":
         return optuna.pruners.NopPruner()
-    raise ValueError(f"unknown pruner {name!r}")
+    raise ValueError(f"unknown pruner {name!r}; choose from 'median', 'hyperband', 'none'")
 
 
-def load_study(study_name: str, storage: str | None = None, *, seed: int = 0,
-               pruner: PrunerName = "median") -> optuna.Study:
-    """Creates the study, or loads it when it exists (``load_if_exists=True``)."""
-    return optuna.create_study(
-        study_name=study_name, storage=make_storage(storage or default_storage()),
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=make_pruner(pruner),
-        direction="maximize", load_if_exists=True)
+def load_study(study_name: str, storage: str | RDBStorage | None = None, *, seed: int = 0,
+               pruner: PrunerName = "median", pruner_warmup: int = 5, n_startup_trials: int = 10,
+               heartbeat_interval: int = 10, grace_period: int = 30) -> optuna.Study:
+    """Creates the study, or loads it when it exists (``load_if_exists=True``).
+
+    The study maximizes. Its sampler is `optuna.samplers.TPESampler` with the
+    constant liar (parallel workers do not all explore the same point) and
+    the seed ``seed + (trials already in the study)``: a fresh study is
+    reproducible, and a resumed one does not replay the random start-up points
+    of the interrupted run. Give each parallel worker its own ``seed``.
+
+    Args:
+        study_name (str): Fixed name; the same name in the same storage is the same study.
+        storage (str or RDBStorage, optional): A URL (see `make_storage`) or a storage.
+        seed (int): Seed of the TPE sampler.
+        pruner (str): See `make_pruner`.
+        pruner_warmup (int): Epochs before a trial can be pruned (``n_warmup_steps``).
+        n_startup_trials (int): Random trials before TPE models the results.
+        heartbeat_interval (int): See `make_storage`.
+        grace_period (int): See `make_storage`.
+
+    Examples:
+        >>> study = load_study("doc", "sqlite:///:memory:")
+        >>> study.study_name, study.direction.name
+        ('doc', 'MAXIMIZE')
+    """
+    if not isinstance(storage, RDBStorage):
+        storage = make_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    try:
+        existing = len(storage.get_all_trials(storage.get_study_id_from_name(study_name), deepcopy=False))
+    except KeyError:
+        existing = 0
+    with warnings.catch_warnings():  # constant_liar is experimental in Optuna < 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed + existing, n_startup_trials=n_startup_trials,
+                                             constant_liar=True)
+    return optuna.create_study(study_name=study_name, storage=storage, sampler=sampler,
+                               pruner=make_pruner(pruner, n_warmup_steps=pruner_warmup),
+                               direction="maximize", load_if_exists=True)
+
+
+def check_study_attrs(study: optuna.Study, attrs: dict[str, Any]) -> None:
+    """Records what a study is about, and refuses to resume it for something else.
+
+    On a new study the ``attrs`` (data, shift, backbone, sampler, ...) are stored as
+    study user attributes; on an existing one they must match what is stored,
+    otherwise trials of two different problems would be mixed in one study.
+
+    Raises:
+        ValueError: When a stored attribute differs from ``attrs``.
+    """
+    stored = study.user_attrs
+    clash = {k: (stored[k], v) for k, v in attrs.items() if k in stored and stored[k] != v}
+    if clash:
+        what = ", ".join(f"{k}={old!r} (now {new!r})" for k, (old, new) in clash.items())
+        raise ValueError(f"study {study.study_name!r} was created for {what}; "
+                         f"pass another --study-name (or storage) for a different setting")
+    for key, value in attrs.items():
+        if key not in stored:
+            study.set_user_attr(key, value)
 
 
 def finished_trials(study: optuna.Study) -> int:
+    """The number of trials that count towards the requested size (complete or pruned)."""
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
+def running_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Trials marked RUNNING: run by a live worker, or left by one that was killed.
+
+    A killed worker's trial stays RUNNING until its heartbeat is older than the
+    grace period; then `fail_stale_trials` (which Optuna calls before every
+    trial of an ``optimize`` loop, and `run_study` once before it starts) turns
+    it into FAIL.
+    """
+    return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+
+
+def fail_stale_trials(study: optuna.Study) -> int:
+    """Marks the RUNNING trials whose heartbeat stopped as FAIL and re-queues them.
+
+    Returns:
+        int: How many trials were failed.
+    """
+    before = {t.number for t in running_trials(study)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    return len(before - {t.number for t in running_trials(study)})
+
+
 def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int, *,
-              show_progress_bar: bool = False) -> int:
+              show_progress_bar: bool = False, max_failures: int | None = None) -> int:
     """Runs trials until the study holds ``n_trials`` finished (complete or pruned) ones.
 
     Trials already in the study count, so calling it again after an interruption
     resumes instead of starting over; several workers calling it on one shared
-    storage stop together at the requested total (`MaxTrialsCallback`). A trial
-    whose loss diverged is recorded as FAIL and does not stop the study.
+    storage stop together at the requested total (`optuna.study.MaxTrialsCallback`;
+    a trial another worker is still running when the total is reached may add
+    one more). A trial whose loss diverged (`NonFiniteLossError`) is recorded as
+    FAIL, does not count, and does not stop the study; a FAIL is replaced by a new
+    trial, up to ``max_failures`` of them (default: ``n_trials``).
+
+    Args:
+        study (optuna.Study): The study (see `load_study`).
+        objective (callable): Maps a trial to the value to maximize.
+        n_trials (int): Finished trials the study should hold at the end.
+        show_progress_bar (bool): Optuna's tqdm bar over this call's trials.
+        max_failures (int, optional): Failed trials this call tolerates before it stops.
 
     Returns:
         int: The number of trials this call ran.
+
+    Examples:
+        >>> study = load_study("doc-run", "sqlite:///:memory:", pruner="none")
+        >>> run_study(study, lambda trial: trial.suggest_float("x", 0, 1), 3)
+        3
+        >>> run_study(study, lambda trial: trial.suggest_float("x", 0, 1), 5)  # resumes: 2 more
+        2
     """
-    before = len(study.trials)
-    remaining = n_trials - finished_trials(study)
-    if remaining > 0:
+    if n_trials < 1:
+        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    max_failures = n_trials if max_failures is None else max_failures
+    fail_stale_trials(study)
+    ran = failures = 0
+    states: list[TrialState] = []
+
+    def record(_: optuna.Study, trial: FrozenTrial) -> None:
+        states.append(trial.state)
+
+    stop = MaxTrialsCallback(n_trials, states=FINISHED)
+    while (remaining := n_trials - finished_trials(study)) > 0 and failures <= max_failures:
+        states.clear()
         study.optimize(objective, n_trials=remaining, catch=(NonFiniteLossError,),
-                       callbacks=[MaxTrialsCallback(n_trials, states=FINISHED)],
-                       show_progress_bar=show_progress_bar)
-    return len(study.trials) - before
+                       callbacks=[record, stop], show_progress_bar=show_progress_bar)
+        ran += len(states)
+        failures += sum(s == TrialState.FAIL for s in states)
+        if not states:
+            break  # defensive: nothing ran (the study was stopped), so looping would not progress
+    if failures > max_failures:
+        warnings.warn(f"study {study.study_name!r} stopped after {failures} failed trials with "
+                      f"{finished_trials(study)} of {n_trials} finished", RuntimeWarning, stacklevel=2)
+    return ran
 
 
-def export_best(study: optuna.Study, path: str | Path) -> dict[str, Any]:
-    """Writes the best trial's value, parameters and full configuration to JSON."""
+def export_best(study: optuna.Study, path: str | Path | None = None) -> dict[str, Any]:
+    """The best trial's value, parameters, full configuration and test metrics, as JSON.
+
+    Test metrics are those the objective stored at the best validation epoch
+    (``<part>_metrics`` user attributes); they were never used to choose.
+
+    Args:
+        study (optuna.Study): A study with at least one complete trial.
+        path (str or Path, optional): Where to write the JSON (folders are created).
+
+    Returns:
+        dict: ``study``, ``trial``, ``value``, ``params``, ``config``, ``seed``,
+        ``val``, ``test`` (``{part: {metric: value}}``), ``finished_trials`` and
+        ``study_attrs`` (what the study is about, see `check_study_attrs`).
+    """
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        raise ValueError(f"study {study.study_name!r} has no complete trial yet")
     best = study.best_trial
+    attrs = best.user_attrs
     out = {"study": study.study_name, "trial": best.number, "value": best.value,
-           "params": best.params, "config": best.user_attrs.get("config"),
-           "test": {k: v for k, v in best.user_attrs.items() if k.endswith("_metrics")},
-           "finished_trials": finished_trials(study)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2))
+           "params": best.params, "config": attrs.get("config"), "seed": attrs.get("seed"),
+           "val": attrs.get("val_metrics"),
+           "test": {k[: -len("_metrics")]: v for k, v in attrs.items()
+                    if k.endswith("_metrics") and k != "val_metrics"},
+           "finished_trials": finished_trials(study), "study_attrs": study.user_attrs}
+    if path is not None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(out, indent=2))
     return out
