@@ -85,6 +85,10 @@ PENALTY = [
     ("V-REx, popularity tiers", "popularity", {}, "vrex", {}, [1.0, 10.0]),
     ("V-REx, popularity tiers, mean-loss base, 5-epoch warm-up", "popularity", {}, "vrex",
      {"reduction": "interactions", "warmup": 5}, [1.0, 10.0]),
+    ("one-sided V-REx, popularity tiers", "popularity", {}, "vrex", {"one_sided": True}, [1.0, 10.0]),
+    ("one-sided V-REx, popularity tiers, mean-loss base, 5-epoch warm-up", "popularity", {}, "vrex",
+     {"one_sided": True, "reduction": "interactions", "warmup": 5}, [1.0, 10.0]),
+    ("one-sided V-REx, oracle environments", "oracle", {}, "vrex", {"one_sided": True}, [1.0, 10.0]),
     ("V-REx, k-means items (updated every 5 epochs)", "cluster", {"update_every": 5}, "vrex", {}, [1.0, 10.0]),
     ("V-REx, EIIL per interaction (updated every 5 epochs)", "eiil", {"update_every": 5}, "vrex", {}, [1.0]),
     ("V-REx, EIIL tied per item, IRM objective (updated every 5 epochs)", "eiil",
@@ -102,6 +106,8 @@ CONDITIONING = [
     ("CNSDiff, denoiser conditioned on oracle environments", "oracle", {}, True, None, {}, [0.0]),
     ("CNSDiff, conditioned on popularity tiers + V-REx (mean-loss base, 5-epoch warm-up)", "popularity",
      {}, True, "vrex", {"reduction": "interactions", "warmup": 5}, [1.0]),
+    ("CNSDiff, conditioned on popularity tiers + one-sided V-REx", "popularity",
+     {}, True, "vrex", {"one_sided": True}, [1.0]),
 ]
 
 

@@ -181,3 +181,26 @@ def test_warmup_switches_the_penalty_on_after_some_training_calls():
     with torch.no_grad():  # evaluation calls do not count
         penalty.reset()
         assert penalty(loss, env).item() == pytest.approx(2.0) and penalty.num_calls == 0
+
+
+def test_one_sided_vrex_counts_and_pushes_only_the_worse_environments():
+    loss = torch.tensor([1.0, 3.0, 2.0, 6.0, 0.5, 0.5], dtype=torch.float64)
+    env = torch.tensor([0, 0, 1, 1, 2, 2])  # R = (2, 4, 0.5), mean 13/6: only env 1 is above it
+    mean = 13 / 6
+    penalty = VarianceRiskPenalty(weight=3.0, one_sided=True)
+    assert penalty(loss, env).item() == pytest.approx(mean + 3.0 * (4 - mean) ** 2 / 3)
+    # equal risks and a single environment: the plain mean, as for two-sided V-REx
+    equal = torch.tensor([1.0, 3.0, 2.0, 2.0, 0.5, 3.5])
+    assert penalty(equal, env).item() == pytest.approx(2.0)
+    assert torch.allclose(penalty(loss, torch.zeros(6, dtype=torch.long)), loss.mean())
+
+    x = loss.clone().requires_grad_(True)
+    (g_pen,) = torch.autograd.grad(penalty(x, env), x)
+    (g_base,) = torch.autograd.grad(VarianceRiskPenalty(weight=0.0)(x, env), x)
+    extra = g_pen - g_base
+    assert torch.allclose(extra[env != 1], torch.zeros(4, dtype=torch.float64))  # never raised
+    assert (extra[env == 1] > 0).all()                                          # pushed down
+    # two-sided V-REx, by contrast, pushes the best environment's risk up
+    (g_two,) = torch.autograd.grad(VarianceRiskPenalty(weight=3.0)(x, env), x)
+    assert ((g_two - g_base)[env == 2] < 0).all()
+    assert "one_sided=True" in repr(penalty)

@@ -15,7 +15,7 @@ weight in the batch are skipped: they have no risk to compare.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -202,8 +202,27 @@ class VarianceRiskPenalty(EnvironmentPenalty):
     the model towards equal risk in every environment, i.e. towards the part of
     the signal that does not depend on the environment.
 
+    The variance can also be lowered by making the *best* environments worse,
+    and on popularity environments that is what a strong penalty does: it
+    raises the head's risk. With ``one_sided=True`` only environments above the
+    mean count, against a mean held constant ($\mathrm{sg}$: no gradient),
+
+    $$
+    \Omega_{+} = \frac{1}{|\mathcal{E}|}\sum_{e}\max\big(0,\ R_e - \mathrm{sg}(\bar R)\big)^2,
+    \qquad \bar R = \frac{1}{|\mathcal{E}|}\sum_{e} R_e,
+    $$
+
+    so the penalty's gradient only ever lowers the risk of the environments
+    the model serves worst. It is still zero at equal risks and for one
+    environment.
+
     Args:
         weight (float): $\lambda$. (default: ``1.0``)
+        one_sided (bool): Penalize only the environments above the mean risk
+            ($\Omega_{+}$). (default: ``False``)
+        reduction (str): ``"environments"`` or ``"interactions"`` (see
+            `EnvironmentPenalty`). (default: ``"environments"``)
+        warmup_steps (int): Calls before the penalty switches on. (default: ``0``)
         min_weight (float): Environments with at most this total weight in
             the batch are skipped. (default: ``0.0``)
         num_environments (int, optional): $K$ for hard labels (saves a device sync).
@@ -215,12 +234,23 @@ class VarianceRiskPenalty(EnvironmentPenalty):
         tensor(5.)
         >>> penalty(loss, torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]))
         tensor(5.)
+        >>> VarianceRiskPenalty(weight=2.0, one_sided=True)(loss, torch.tensor([0, 0, 1, 1]))  # (4 - 3)^2 / 2
+        tensor(4.)
     """
+
+    def __init__(self, weight: float = 1.0, *, one_sided: bool = False, **kwargs: Any) -> None:
+        super().__init__(weight, **kwargs)
+        self.one_sided = bool(one_sided)
 
     def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
                     margin: Tensor | None) -> Tensor:
         r = risks[present]
+        if self.one_sided:
+            return (r - r.mean().detach()).clamp_min(0.0).pow(2).mean()
         return (r - r.mean()).pow(2).mean()
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (", one_sided=True" if self.one_sided else "")
 
 
 class IRMPenalty(EnvironmentPenalty):
