@@ -1,7 +1,17 @@
-"""The documentation site: strict build, complete API reference, and every code example runs."""
+"""The documentation site: strict build, a complete API reference, runnable examples, and the
+rendered API page checked in headless Chromium.
+
+Run only these with ``python -m pytest -m docs``. The browser test skips when no Chromium is
+installed (``.ci/chromium.sh`` installs Debian's ``chromium``). Set
+``PYG_NEGDIFF_DOCS_SCREENSHOT=dir/api.png`` to keep its screenshots (``dir/api-<topic>.png``).
+"""
+from __future__ import annotations
+
+import doctest
 import importlib
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -9,64 +19,345 @@ from pathlib import Path
 
 import pytest
 
+from pyg_negdiff.causal import STRATEGIES
 from pyg_negdiff.sampling import SAMPLERS
+from pyg_negdiff.tune import SAMPLER_SPACES
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+#: Packages whose ``__all__`` must be covered by the API reference (the top level re-exports).
 PACKAGES = ["pyg_negdiff", "pyg_negdiff.data", "pyg_negdiff.nn", "pyg_negdiff.sampling",
             "pyg_negdiff.diffusion", "pyg_negdiff.causal", "pyg_negdiff.tune"]
-SKIP_MARK = "<!-- skip-test -->"
+#: On the line right before a fence, ``<!-- skip-test: why -->`` (or ``<!-- skip-test --> why``)
+#: keeps that block out of the test. Use it sparingly.
+SKIP_MARK = re.compile(r"<!--\s*skip-test\b:?\s*(?P<reason>.*?)\s*-->(?P<after>.*)")
+#: Seconds a page's examples may take together before the test says so.
+PAGE_BUDGET_S = 60.0
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)[^\n]*$")
 
 
-def api_entries() -> set[str]:
-    names = set()
-    for page in (DOCS / "api").glob("*.md"):
-        names |= set(re.findall(r"^::: [\w.]*?\.(\w+)\s*$", page.read_text(), flags=re.M))
-    return names
+# ------------------------------------------------------------------ API reference coverage
+def _resolve(path: str):
+    """Imports the longest importable module prefix of ``path`` and walks the attributes."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(path)
+
+
+def api_entries() -> list[tuple[str, str]]:
+    """``(page, dotted path)`` of every ``::: path`` entry of docs/api/*.md."""
+    return [(page.name, m.group(1))
+            for page in sorted((DOCS / "api").glob("*.md"))
+            for m in re.finditer(r"^:::[ \t]+([\w.]+)[ \t]*$", page.read_text(), flags=re.M)]
+
+
+def test_api_entries_resolve_and_are_unique():
+    seen: dict[int, str] = {}
+    for page, path in api_entries():
+        try:
+            obj = _resolve(path)
+        except (ImportError, AttributeError) as exc:
+            pytest.fail(f"docs/api/{page}: '::: {path}' does not resolve ({exc!r})")
+        if isinstance(obj, (type, type(_resolve))):  # one anchor per class / function
+            assert id(obj) not in seen, f"{path} ({page}) documents the same object as {seen[id(obj)]}"
+            seen[id(obj)] = f"{path} ({page})"
 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_every_public_name_is_in_the_api_reference(package):
-    documented = api_entries()
-    missing = [n for n in importlib.import_module(package).__all__ if n not in documented]
-    assert not missing, f"{package}: not in docs/api/*.md: {missing}"
+    """Each name in ``package.__all__`` has a ``:::`` entry that resolves to that very object."""
+    documented = {}
+    for _, path in api_entries():
+        documented.setdefault(path.rsplit(".", 1)[-1], []).append(path)
+    module = importlib.import_module(package)
+    missing = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        paths = documented.get(name, [])
+        if not any(_resolve(p) is obj for p in paths):
+            missing.append(name)
+    assert not missing, f"{package}.__all__ names without a '::: ...' entry in docs/api/*.md: {missing}"
+
+
+# ------------------------------------------------------------------------- code examples
+def code_blocks(text: str) -> list[tuple[int, str, str, str]]:
+    """``(line, language, code, line before the fence)`` of every fenced block, dedented."""
+    lines = text.split("\n")
+    blocks, i = [], 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if m is None:
+            i += 1
+            continue
+        indent, fence, lang = m.group("indent"), m.group("fence"), m.group("lang").lower()
+        end = i + 1
+        while end < len(lines) and not lines[end].strip().startswith(fence):
+            end += 1
+        body = [line[len(indent):] if line.startswith(indent) else line.lstrip()
+                for line in lines[i + 1:end]]
+        blocks.append((i + 2, lang, "\n".join(body), lines[i - 1] if i else ""))
+        i = end + 1
+    return blocks
 
 
 def pages_with_code():
     for page in sorted(DOCS.rglob("*.md")):
-        text = page.read_text()
-        blocks = []
-        for match in re.finditer(r"(?P<before>[^\n]*)\n```python\n(?P<code>.*?)\n```", text, flags=re.S):
-            if SKIP_MARK not in match.group("before"):
-                line = text[: match.start("code")].count("\n") + 1
-                blocks.append((line, match.group("code")))
+        blocks = [(line, lang, code) for line, lang, code, before in code_blocks(page.read_text())
+                  if lang in ("python", "py", "pycon") and not SKIP_MARK.search(before)]
         if blocks:
             yield pytest.param(page, blocks, id=str(page.relative_to(DOCS)))
+
+
+def test_skip_markers_give_a_reason():
+    for page in sorted(DOCS.rglob("*.md")):
+        for line, lang, _, before in code_blocks(page.read_text()):
+            mark = SKIP_MARK.search(before)
+            if mark is not None:
+                assert mark.group("reason") or mark.group("after").strip(), \
+                    f"{page}:{line - 1}: say why the block is skipped: '<!-- skip-test: needs a GPU -->'"
 
 
 @pytest.mark.docs
 @pytest.mark.parametrize("page,blocks", list(pages_with_code()))
 def test_docs_code_examples_run(page, blocks, tmp_path, monkeypatch):
-    """A page's blocks run in order in one namespace, as a reader would paste them."""
-    monkeypatch.chdir(tmp_path)  # examples may write runs/: keep them out of the checkout
-    registry = dict(SAMPLERS)  # a tutorial registers its own sampler: do not leak it
+    """A page's blocks run in order in one fresh namespace, as a reader would paste them.
+
+    ``python`` blocks are executed; ``pycon`` blocks (``>>>`` sessions) are checked as doctests.
+    The working directory is a temporary folder, so examples that write ``runs/`` leave the
+    checkout alone.
+    """
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    # A tutorial registers its own sampler and search space: do not leak them.
+    registries = [(r, dict(r)) for r in (SAMPLERS, SAMPLER_SPACES, STRATEGIES)]
     namespace = {"__name__": "__docs__"}
+    start = time.perf_counter()
     try:
-        for line, code in blocks:
-            exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)
+        for line, lang, code in blocks:
+            if lang == "pycon":
+                test = doctest.DocTestParser().get_doctest(code, namespace, str(page), str(page), line - 1)
+                runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+                runner.run(test, clear_globs=False)
+                assert runner.failures == 0, f"{page}:{line}: doctest failed (output above)"
+            else:
+                exec(compile("\n" * (line - 1) + code, str(page), "exec"), namespace)
     finally:
-        SAMPLERS.clear()
-        SAMPLERS.update(registry)
+        for registry, saved in registries:
+            registry.clear()
+            registry.update(saved)
+    elapsed = time.perf_counter() - start
+    assert elapsed < PAGE_BUDGET_S, f"{page}: the examples took {elapsed:.0f} s; keep them quick"
+
+
+def cli_commands() -> list[tuple[str, int, str]]:
+    """``(page, line, argument string)`` of each ``pyg-negdiff ...`` call in shell blocks."""
+    found = []
+    for page in sorted(DOCS.rglob("*.md")):
+        for line, lang, code, _ in code_blocks(page.read_text()):
+            if lang not in ("bash", "sh", "shell", "console"):
+                continue
+            joined = re.sub(r"\\\n\s*", " ", code)
+            for offset, text in enumerate(joined.split("\n")):
+                for m in re.finditer(r"(?:^|&&|;|\$ )\s*pyg-negdiff\b([^&;#|]*)", text):
+                    found.append((str(page.relative_to(DOCS)), line + offset, m.group(1).strip()))
+    return found
+
+
+def test_docs_cli_commands_parse():
+    """Every ``pyg-negdiff`` command shown in the docs is accepted by the real parser."""
+    from pyg_negdiff.cli import build_parser
+
+    commands = cli_commands()
+    assert commands, "the docs show no pyg-negdiff command at all"
+    for page, line, args in commands:
+        try:
+            build_parser().parse_args(shlex.split(args))
+        except SystemExit:
+            pytest.fail(f"docs/{page}:{line}: 'pyg-negdiff {args}' is rejected by the CLI parser")
+
+
+# ---------------------------------------------------------------------- the benchmarks page
+BENCH_PAGE = DOCS / "benchmarks.md"
+RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _run_benchmarks_module():
+    spec = importlib.util.spec_from_file_location("run_benchmarks", ROOT / "benchmarks" / "run_benchmarks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmarks_page_shows_what_the_command_wrote():
+    """The page's results block is the ``results.md`` that ``run_benchmarks.py --docs`` wrote,
+    the command it records is the one the page tells readers to run, and the plots are copies."""
+    text = BENCH_PAGE.read_text()
+    assert text.count(RESULTS_START) == 1 and text.count(RESULTS_END) == 1
+    block = text.split(RESULTS_START, 1)[1].split(RESULTS_END, 1)[0].strip()
+    recorded = re.match(r"Produced by `(?P<command>[^`]+)`", block)
+    assert recorded, "the results block is empty: run the command of the page's Regenerate section"
+    command = recorded.group("command")
+    argv = shlex.split(command)
+    assert argv[:2] == ["python", "benchmarks/run_benchmarks.py"] and "--out" in argv and "--docs" in argv
+    assert argv[argv.index("--docs") + 1] == "docs/benchmarks.md"
+    out = ROOT / argv[argv.index("--out") + 1]
+    assert block.startswith((out / "results.md").read_text().strip()), \
+        f"the block differs from {out.relative_to(ROOT)}/results.md: rerun the command, do not edit it"
+    shown = [" ".join(re.sub(r"\\\n", " ", code).split())
+             for _, lang, code, _ in code_blocks(text) if lang in ("bash", "sh")]
+    assert any(command in s for s in shown), f"the page does not show the command that was run: {command}"
+
+    images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", block)
+    assert "benchmarks/ood_ndcg.png" in images
+    for rel in images:
+        path = DOCS / rel
+        assert path.is_file(), f"docs/{rel} is missing"
+        assert path.stat().st_size < 200_000, f"docs/{rel} is large: keep the page light"
+        assert path.read_bytes() == (out / path.name).read_bytes(), f"docs/{rel} is not the command's plot"
+    assert sorted(p.name for p in (DOCS / "benchmarks").iterdir()) == sorted(Path(r).name for r in images)
+
+
+def test_update_docs_rewrites_only_the_results_block(tmp_path):
+    update_docs = _run_benchmarks_module().update_docs
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("ood_ndcg.png", "history_a-b-lightgcn-cnsdiff.png", "history_a-b-lightgcn-dns.png"):
+        (out / name).write_bytes(b"png " + name.encode())
+    page = tmp_path / "docs" / "bench.md"
+    page.parent.mkdir()
+    page.write_text(f"# Title\n\nintro\n\n{RESULTS_START}\nold\n{RESULTS_END}\n\ntail\n")
+    (tmp_path / "docs" / "bench").mkdir()
+    (tmp_path / "docs" / "bench" / "stale.png").write_bytes(b"old")
+    for _ in range(2):  # idempotent
+        update_docs(page, out, "| a | b |\n|---|---|\n| 1 | 2 |",
+                    ["history_a-b-lightgcn-cnsdiff.png", "history_a-b-lightgcn-dns.png", "ood_ndcg.png"])
+    text = page.read_text()
+    assert text.startswith("# Title\n\nintro\n\n" + RESULTS_START + "\n| a | b |") and text.endswith(RESULTS_END + "\n\ntail\n")
+    assert "old" not in text and "(bench/ood_ndcg.png)" in text and "(bench/history_a-b-lightgcn-cnsdiff.png)" in text
+    assert sorted(p.name for p in (tmp_path / "docs" / "bench").iterdir()) == \
+        ["history_a-b-lightgcn-cnsdiff.png", "ood_ndcg.png"]
+    page.write_text("# no markers\n")
+    with pytest.raises(ValueError):
+        update_docs(page, out, "table", ["ood_ndcg.png"])
+
+
+# ------------------------------------------------------------------------------- the site
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """Builds the site once with ``mkdocs build --strict`` into a temporary folder."""
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None:
+        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
+    out = tmp_path_factory.mktemp("docs") / "site"
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, "mkdocs build --strict failed:\n" + proc.stdout[-3000:] + proc.stderr[-5000:]
+    return out
 
 
 @pytest.mark.docs
-def test_site_builds_strictly(tmp_path):
-    if shutil.which("mkdocs") is None and importlib.util.find_spec("mkdocs") is None:
-        pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
-                          cwd=ROOT, capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    api = (tmp_path / "site" / "api" / "sampling" / "index.html").read_text()
-    assert "CNSDiffSampler" in api and "DNSSampler" in api     # the class list is rendered
-    assert 'class="arithmatex"' in api                         # math reached the page for MathJax
+def test_site_builds_strictly(site):
+    api = (site / "api" / "sampling" / "index.html").read_text()
+    assert "CNSDiffSampler" in api and "DNSSampler" in api  # the class list is rendered
+    assert 'class="arithmatex"' in api                     # math reached the page for MathJax
+    for name in ("run", "train", "tune", "data inspect"):  # the hook wrote the help texts
+        assert f"usage: pyg-negdiff {name}" in (site / "api" / "cli" / "index.html").read_text()
+    bench = (site / "benchmarks" / "index.html").read_text()  # the generated tables and plots
+    assert bench.count("<table>") >= 2 and 'src="ood_ndcg.png"' in bench
+    assert (site / "benchmarks" / "ood_ndcg.png").is_file()
+
+
+def _prose(html: str) -> str:
+    """The article's text without code, scripts and the math that arithmatex converted."""
+    match = re.search(r"<article\b.*?</article>", html, flags=re.S)
+    text = match.group(0) if match else ""
+    text = re.sub(r"<(pre|code|script|style)\b.*?</\1>", " ", text, flags=re.S)
+    text = re.sub(r'<(span|div) class="arithmatex">.*?</\1>', " ", text, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", text)
+
+
+@pytest.mark.docs
+def test_all_math_is_converted(site):
+    """A ``$`` left in the prose is math that arithmatex did not see (it would show as raw TeX).
+
+    The usual cause is a display block inside a list item indented by 3 spaces: Python-Markdown
+    needs 4 (in docstrings too).
+    """
+    leftovers = []
+    for page in sorted(site.rglob("*.html")):
+        if "assets" in page.parts:
+            continue
+        for m in re.finditer(r"\S{0,30}\$\S{0,30}", _prose(page.read_text())):
+            leftovers.append(f"{page.relative_to(site)}: ...{m.group(0)}...")
+    assert not leftovers, "raw $ in rendered pages:\n" + "\n".join(leftovers)
+
+
+def _chromium() -> str | None:
+    for exe in (os.environ.get("PYG_NEGDIFF_CHROMIUM"), "chromium", "chromium-browser",
+                "google-chrome", "google-chrome-stable"):
+        if exe and shutil.which(exe):
+            return shutil.which(exe)
+    return None
+
+
+def _run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}",
+           "--window-size=1280,2000", "--virtual-time-budget=10000", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.docs
+@pytest.mark.parametrize("topic", ["sampling", "training"])
+def test_api_page_renders_in_chromium(site, tmp_path, topic):
+    """An API page opened in headless Chromium: its classes listed, its math typeset by MathJax.
+
+    The samplers' page has the longest class list; the training page has math at the top, so
+    its screenshot shows both.
+    """
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; or .ci/chromium.sh)")
+    vendored = (site / "javascripts" / "vendor" / "mathjax" / "tex-svg-full.js").is_file()
+    url = (site / "api" / topic / "index.html").as_uri()
+    proc = _run_chromium(exe, tmp_path / "profile", "--dump-dom", url)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dom = proc.stdout
+
+    # The class list: a heading (with its "class" badge) per class documented on the page.
+    entries = [path for page, path in api_entries() if page == f"{topic}.md"]
+    classes = [path for path in entries if isinstance(_resolve(path), type)]
+    assert classes
+    for path in classes:
+        assert f'id="{path}"' in dom, f"{path} is not on the rendered page"
+    assert dom.count("doc-symbol-class") >= len(classes)
+
+    # The math: every arithmatex element typeset by MathJax, without TeX errors.
+    math = dom.count('class="arithmatex"')
+    assert math > 0
+    if not vendored:
+        pytest.skip("MathJax could not be fetched from npm at build time; the page uses the CDN")
+    rendered = dom.count("<mjx-container")
+    errors = re.findall(r'data-mjx-error="([^"]*)"', dom)
+    assert not errors, f"MathJax errors: {errors[:5]}"
+    assert rendered == math, f"{rendered} of {math} math elements typeset by MathJax"
+
+    keep = os.environ.get("PYG_NEGDIFF_DOCS_SCREENSHOT")
+    shot = (Path(keep).with_name(f"{Path(keep).stem}-{topic}.png") if keep
+            else tmp_path / f"api-{topic}.png").resolve()
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    proc = _run_chromium(exe, tmp_path / "profile", f"--screenshot={shot}", url)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-3000:]
+    # A blank page compresses to ~12 kB; a rendered one is several hundred.
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000

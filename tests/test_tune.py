@@ -169,13 +169,19 @@ def test_killed_sqlite_worker_leaves_a_resumable_study(tmp_path):
             trials = peek(storage, "killed") or []
             if (sum(t.state == TrialState.COMPLETE for t in trials) >= 2
                     and any(t.state == TrialState.RUNNING for t in trials)):
+                # Optuna never reclaims a RUNNING trial that has no heartbeat yet (killed in the
+                # instant between its creation and the heartbeat thread's first beat): let the
+                # first beat land, well inside the trial's 0.6 s.
+                time.sleep(0.25)
                 break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     study = load_study("killed", url, pruner="none", heartbeat_interval=1, grace_period=2)
     killed = [t.number for t in running_trials(study)]
     assert len(killed) == 1 and 2 <= finished_trials(study) < 8, log_path.read_text()[-3000:]
-    time.sleep(2.5)  # the killed trial's heartbeat is now older than the grace period
+    # The killed trial's heartbeat must be older than the 2 s grace period. SQLite stores
+    # times to the second, so an elapsed 2.5 s can read as 2 s (not stale): wait 3.5 s.
+    time.sleep(3.5)
 
     run_study(study, lambda t: t.suggest_float("x", 0, 1), 8)
     trials = load_study("killed", url).get_trials(deepcopy=False)

@@ -15,7 +15,7 @@ weight in the batch are skipped: they have no risk to compare.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -238,8 +238,11 @@ class VarianceRiskPenalty(EnvironmentPenalty):
         tensor(4.)
     """
 
-    def __init__(self, weight: float = 1.0, *, one_sided: bool = False, **kwargs: Any) -> None:
-        super().__init__(weight, **kwargs)
+    def __init__(self, weight: float = 1.0, *, one_sided: bool = False,
+                 reduction: Reduction = "environments", warmup_steps: int = 0, min_weight: float = 0.0,
+                 num_environments: int | None = None) -> None:
+        super().__init__(weight, reduction=reduction, warmup_steps=warmup_steps, min_weight=min_weight,
+                         num_environments=num_environments)
         self.one_sided = bool(one_sided)
 
     def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
