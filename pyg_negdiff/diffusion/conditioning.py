@@ -49,9 +49,11 @@ class EnvironmentEmbedding(torch.nn.Module):
 
     def forward(self, env: Tensor) -> Tensor:
         if env.dim() == 1:
-            if env.numel() and not 0 <= int(env.min()) <= int(env.max()) < self.num_environments:
-                raise ValueError(f"environment labels must lie in [0, {self.num_environments}), got "
-                                 f"[{int(env.min())}, {int(env.max())}]")
+            if env.numel():
+                lo, hi = torch.stack(torch.aminmax(env)).tolist()  # one device sync
+                if not 0 <= lo <= hi < self.num_environments:
+                    raise ValueError(f"environment labels must lie in [0, {self.num_environments}), "
+                                     f"got [{lo}, {hi}]")
             return self.weight[env.long()]
         if env.dim() == 2 and env.size(-1) == self.num_environments:
             return env.to(self.weight.dtype) @ self.weight

@@ -200,8 +200,8 @@ class DiffusionSampler(NegativeSampler):
         r"""The denoiser's condition: $[\mathrm{sg}(\mathbf{e}_u / r_u) \Vert c_e]$, or ``None``.
 
         Args:
-            user_rows (torch.Tensor, optional): ``[B, D']`` user rows, scaled to unit
-                RMS and detached; ``None`` when the user is not a condition.
+            user_rows (torch.Tensor, optional): ``[B, D']`` user rows, which this
+                scales to unit RMS and detaches; ``None`` when the user is not a condition.
             state (SamplerState): Carries the batch's ``environments`` when the
                 sampler is environment-conditioned.
         """
