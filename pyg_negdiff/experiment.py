@@ -151,7 +151,19 @@ def _model_kwargs(config: RunConfig) -> dict[str, Any]:
 
 
 def run(config: RunConfig, data: InteractionData, **kwargs: Any) -> TrainResult:
-    """Trains ``config`` on ``data`` and returns the result (see `make_trainer`)."""
+    """Trains ``config`` on ``data`` and returns the result (see `make_trainer`).
+
+    Args:
+        config (RunConfig): The run's settings.
+        data (InteractionData): The split dataset (with a ``"train"`` part and the
+            parts the evaluation reads).
+        **kwargs: Passed on to `make_trainer` (``callbacks``, ``evaluator``,
+            ``checkpoint_path``, ``progress``, ``fhn``).
+
+    Returns:
+        TrainResult: The training result, its ``config`` updated with
+        ``config.to_dict()``.
+    """
     result = make_trainer(config, data, **kwargs).fit()
     result.config.update(config.to_dict())
     return result

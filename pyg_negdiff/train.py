@@ -73,6 +73,8 @@ class TrainResult:
         test (dict[str, dict[str, float]]): Metrics of every test part at ``best_epoch``,
             read once, after training.
         stopped_early (bool): Whether early stopping ended the run.
+        config (dict[str, Any]): The run's settings, for result files (`Trainer.config`;
+            `pyg_negdiff.experiment.run` adds the `RunConfig` values).
     """
 
     history: list[EpochStats]

@@ -87,6 +87,83 @@ def test_every_public_name_is_in_the_api_reference(package):
     assert not missing, f"{package}.__all__ names without a '::: ...' entry in docs/api/*.md: {missing}"
 
 
+#: Docstring sections that list a callable's parameters (``Attributes:`` for dataclasses).
+PARAM_SECTIONS = ("Args", "Arguments", "Parameters")
+SECTION = re.compile(r"^(?P<name>[A-Z][\w ]*):\s*$")
+ENTRY = re.compile(r"^(?P<name>\w+)(?: \(|:)")
+
+
+def documented_parameters(doc: str, sections: tuple[str, ...]) -> set[str]:
+    """Names listed as ``name (type): ...`` or ``name: ...`` in the given Google-style sections."""
+    names, lines, i = set(), doc.split("\n"), 0
+    while i < len(lines):
+        m = SECTION.match(lines[i])
+        i += 1
+        if m is None or m.group("name") not in sections:
+            continue
+        indent = None
+        while i < len(lines) and (not lines[i].strip() or lines[i][:1].isspace()):
+            line = lines[i]
+            i += 1
+            if not line.strip():
+                continue
+            width = len(line) - len(line.lstrip())
+            indent = width if indent is None else indent
+            entry = ENTRY.match(line.strip())
+            if width == indent and entry:
+                names.add(entry.group("name"))
+    return names
+
+
+def _public_callables():
+    import dataclasses
+    import enum
+    import inspect
+
+    seen = set()
+    for package in PACKAGES:
+        module = importlib.import_module(package)
+        for name in module.__all__:
+            obj = getattr(module, name)
+            if id(obj) in seen or not (inspect.isclass(obj) or inspect.isfunction(obj)):
+                continue
+            seen.add(id(obj))
+            if inspect.isclass(obj) and issubclass(obj, enum.Enum):
+                continue
+            yield f"{obj.__module__}.{obj.__qualname__}", obj, dataclasses.is_dataclass(obj)
+
+
+def test_public_callables_document_their_arguments():
+    """Every public class and function names each of its parameters in an ``Args:`` section
+    (``Attributes:`` for dataclasses), as ``name (type): description``.
+
+    A class's ``__init__`` docstring counts too: mkdocstrings merges it into the class.
+    """
+    import inspect
+
+    problems = []
+    for path, obj, is_dataclass in _public_callables():
+        try:
+            signature = inspect.signature(obj)
+        except (TypeError, ValueError):
+            continue
+        params = [p.name for p in signature.parameters.values()
+                  if p.name not in ("self", "cls")
+                  and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if not params:
+            continue
+        doc = inspect.getdoc(obj) or ""
+        init = obj.__dict__.get("__init__") if inspect.isclass(obj) else None
+        if init is not None and init.__doc__:
+            doc += "\n\n" + inspect.cleandoc(init.__doc__)
+        sections = PARAM_SECTIONS + (("Attributes",) if is_dataclass else ())
+        missing = [p for p in params if p not in documented_parameters(doc, sections)]
+        if missing:
+            problems.append(f"{path}: {', '.join(missing)}")
+    assert not problems, ("public callables whose docstring has no 'Args:' entry "
+                          "('name (type): description') for:\n" + "\n".join(problems))
+
+
 # ------------------------------------------------------------------------- code examples
 def code_blocks(text: str) -> list[tuple[int, str, str, str]]:
     """``(line, language, code, line before the fence)`` of every fenced block, dedented."""

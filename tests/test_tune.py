@@ -59,6 +59,19 @@ def test_every_suggestion_of_each_space_builds_a_trainer(sampler):
         make_trainer(config, data, progress=False)  # the constructors accept every suggestion
 
 
+@pytest.mark.parametrize("hardness,expected", [(0.9, 0.9), (0.1, 0.125), ((8 - 1) / 8, 7 / 8)])
+def test_cnsdiff_space_searches_how_hard_the_curriculum_ends(hardness, expected):
+    params = SAMPLER_SPACES["cnsdiff"](optuna.trial.FixedTrial({
+        "num_steps": 20, "start_fraction": 0.5, "stride_fraction": 0.2, "beta_concentration": 8.0,
+        "final_hardness": hardness, "noise_scale": 1.0, "cl_weight": 0.1}))
+    (a0, b0), (a1, b1) = params["beta_start"], params["beta_end"]
+    assert (a0, b0) == (1.0, 7.0)                           # starts easy: mean share 1/c
+    assert a1 / (a1 + b1) == pytest.approx(expected)       # ends at the searched mean, never easier
+    assert a1 + b1 == pytest.approx(8.0)                   # same concentration at both ends
+    if hardness == 7 / 8:
+        assert (a1, b1) == pytest.approx((7.0, 1.0))        # the published (1, c-1) -> (c-1, 1)
+
+
 def test_space_without_size_keeps_the_base_dimensions():
     trial = optuna.trial.FixedTrial({"lr": 0.01, "l2": 1e-4})
     params = SearchSpace("lightgcn", "uniform", tune_size=False)(trial)

@@ -22,6 +22,12 @@ __all__ = ["EnvironmentStrategy", "harden"]
 def harden(assignment: Tensor) -> Tensor:
     """Hard labels of an assignment: ``[E]`` stays, ``[E, K]`` becomes its row-wise argmax.
 
+    Args:
+        assignment (torch.Tensor): ``[E]`` labels or ``[E, K]`` soft weights.
+
+    Returns:
+        torch.Tensor: ``[E]`` ``long`` labels.
+
     Examples:
         >>> harden(torch.tensor([[0.2, 0.8], [0.9, 0.1]])).tolist()
         [1, 0]

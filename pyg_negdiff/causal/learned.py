@@ -74,6 +74,18 @@ def interaction_features(data: InteractionData, part: str, features: Sequence[Fe
     ``"popularity"`` is $\log(1 + n_i)$ and ``"activity"`` $\log(1 + d_u)$
     with training counts; ``"loss"`` is ``loss`` as given.
 
+    Args:
+        data (InteractionData): The data; the counts are those of ``data.train``.
+        part (str): The part whose interactions are described.
+        features (Sequence[str]): The $F$ columns, in order, each ``"loss"``,
+            ``"popularity"`` or ``"activity"``.
+        loss (torch.Tensor, optional): ``[E_part]`` reference losses (e.g. from
+            `reference_margins`); needed for ``"loss"``.
+
+    Returns:
+        torch.Tensor: ``[E_part, F]`` ``float32`` features, on the device of ``loss``
+        (CPU without it).
+
     Examples:
         >>> from pyg_negdiff.data.interactions import InteractionData
         >>> data = InteractionData(2, 3, {"train": torch.tensor([[0, 0, 1], [0, 1, 0]])})

@@ -85,6 +85,12 @@ def margin_from_bpr(loss: Tensor) -> Tensor:
     loss is a mean of softplus terms and this is the margin of an equivalent
     single negative). Losses are clamped at $10^{-12}$ from below.
 
+    Args:
+        loss (torch.Tensor): Per-interaction BPR losses, any shape (e.g. ``[B]``).
+
+    Returns:
+        torch.Tensor: The margins, same shape as ``loss``.
+
     Examples:
         >>> m = torch.tensor([-2.0, 0.0, 3.0])
         >>> margin_from_bpr(F.softplus(-m)).round(decimals=4)
@@ -281,6 +287,9 @@ class IRMPenalty(EnvironmentPenalty):
 
     Args:
         weight (float): $\lambda$. (default: ``1.0``)
+        reduction (str): ``"environments"`` or ``"interactions"`` (see
+            `EnvironmentPenalty`). (default: ``"environments"``)
+        warmup_steps (int): Calls before the penalty switches on. (default: ``0``)
         min_weight (float): Environments with at most this total weight in
             the batch are skipped. (default: ``0.0``)
         num_environments (int, optional): $K$ for hard labels (saves a device sync).

@@ -64,6 +64,13 @@ def count_quantile_groups(counts: Tensor, num_groups: int) -> Tensor:
     rank $r$ among $N$ goes to group $\lfloor K r / N \rfloor$. Entities with
     a count of zero go to group $K-1$.
 
+    Args:
+        counts (torch.Tensor): ``[N]`` interaction counts.
+        num_groups (int): Number of groups $K$.
+
+    Returns:
+        torch.Tensor: ``[N]`` ``long`` labels in $[0, K)$.
+
     Examples:
         >>> count_quantile_groups(torch.tensor([1, 6, 0, 2, 3, 5]), 3).tolist()
         [2, 0, 2, 1, 1, 0]
@@ -167,6 +174,9 @@ class TimeEnvironments(EnvironmentStrategy):
     ($k = 1, \ldots, K-1$) into $K$ windows of equal size, earliest first.
     An evaluation part is labeled with the same cut points, so interactions after
     the end of training fall in the last window. Needs ``data.timestamps``.
+
+    Args:
+        num_environments (int): Number of windows $K$.
     """
 
     name = "time"
@@ -198,6 +208,9 @@ class OracleEnvironments(EnvironmentStrategy):
 
     An upper bound for the other strategies: what the penalty achieves when
     the confounder groups are known.
+
+    Args:
+        num_environments (int): $K$; the labels of ``data.env`` must lie in $[0, K)$.
     """
 
     name = "oracle"

@@ -20,7 +20,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import torch
 from torch import Tensor
@@ -170,11 +170,20 @@ def item_groups(data: InteractionData, part: str = "train", *, head: float = 0.2
 
 
 def interaction_groups(data: InteractionData, part: str, *, reference: str = "train",
-                       **kwargs) -> Tensor:
+                       **kwargs: Any) -> Tensor:
     r"""The popularity group (`item_groups` of ``reference``) of every interaction of ``part``.
 
     This is the ``groups`` argument of ``Evaluator.evaluate``, with
     ``group_names=GROUP_NAMES``, to read every metric on head, mid and tail items.
+
+    Args:
+        data (InteractionData): The data.
+        part (str): The part whose interactions are labelled.
+        reference (str): The part whose popularity defines the groups.
+        **kwargs: Passed on to `item_groups` (``head``, ``mid``, ``by``).
+
+    Returns:
+        torch.Tensor: ``[E_part]`` ``long`` labels, 0 = head, 1 = mid, 2 = tail.
 
     Examples:
         >>> import torch

@@ -550,6 +550,13 @@ def sniff_format(path: PathLike, max_lines: int = 2000) -> Literal["lightgcn", "
 
     Any line without exactly two tokens means adjacency lists; otherwise pairs.
     (A file whose every line has two tokens reads the same either way.)
+
+    Args:
+        path (str or os.PathLike): A text file of whitespace-separated ids.
+        max_lines (int): Non-empty lines read at most.
+
+    Returns:
+        str: ``"lightgcn"`` (adjacency lists) or ``"pairs"``.
     """
     with Path(path).open() as f:
         seen = 0

@@ -70,6 +70,25 @@ def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str 
                  root: str | Path | None = None, seed: int = 0) -> InteractionData:
     """`load` then `split`: the data stage of the pipeline in one call.
 
+    Args:
+        spec (str): ``"synthetic"``, a built-in dataset name (`BUILTIN`), or a file or
+            folder path (read by `pyg_negdiff.data.io.load_dataset`).
+        shift (str): The split: ``"auto"`` (see `split`), ``"none"`` (the parts as
+            loaded), ``"random"``, ``"popularity"``, ``"temporal"``, ``"exposure"``
+            or ``"mixed"``.
+        format (str): File format of a path ``spec``: ``"auto"``, ``"lightgcn"``,
+            ``"pairs"``, ``"recbole"`` or ``"csv"`` (ignored for built-in names).
+        root (str or os.PathLike, optional): Folder of the built-in datasets
+            (default: `pyg_negdiff.data.io.default_data_root`).
+        seed (int): Seed of the synthetic data and of the split.
+
+    Returns:
+        InteractionData: The split dataset.
+
+    Raises:
+        FileNotFoundError: When ``spec`` is neither a known name nor an existing path.
+        ValueError: On an unknown ``shift``.
+
     Examples:
         >>> data = prepare_data("synthetic", seed=0)
         >>> sorted(data.parts)

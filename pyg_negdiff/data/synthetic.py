@@ -242,6 +242,16 @@ def false_negative_share(data: InteractionData, part: str = "train") -> float:
 
     These are the pairs a negative sampler that only knows ``part`` can draw as
     negatives although the user likes them.
+
+    Args:
+        data (InteractionData): Data with ``true_positives`` (the synthetic set).
+        part (str): The observed part.
+
+    Returns:
+        float: The share, in $[0, 1]$.
+
+    Raises:
+        ValueError: When ``data`` has no ``true_positives``.
     """
     if data.true_positives is None:
         raise ValueError(f"{data.name}: no true positives (synthetic data only)")

@@ -22,6 +22,14 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tens
 
     with $P$ the ``max_period``; an odd ``dim`` is padded with one zero.
 
+    Args:
+        t (torch.Tensor): ``[B]`` timesteps (any numeric dtype; read as ``float``).
+        dim (int): Embedding size $d$.
+        max_period (float): Period $P$ of the slowest frequency.
+
+    Returns:
+        torch.Tensor: ``[B, dim]`` ``float32`` embeddings on the device of ``t``.
+
     Examples:
         >>> timestep_embedding(torch.tensor([0, 3]), 4).shape
         torch.Size([2, 4])

@@ -46,6 +46,13 @@ DEFAULT_DB = "runs/pyg_negdiff.db"
 def default_storage(path: str | Path = DEFAULT_DB) -> str:
     """A SQLite URL for ``path``, creating its folder.
 
+    Args:
+        path (str or Path): The database file, relative to the working directory
+            or absolute. (default: ``runs/pyg_negdiff.db``)
+
+    Returns:
+        str: ``sqlite:///<path>``.
+
     Examples:
         >>> import tempfile, os
         >>> url = default_storage(os.path.join(tempfile.mkdtemp(), "runs", "s.db"))
@@ -106,6 +113,19 @@ def make_pruner(name: PrunerName = "median", *, n_startup_trials: int = 3,
     below the median of earlier trials at that epoch, once ``n_startup_trials``
     trials have finished and after ``n_warmup_steps`` epochs (recommenders often
     sit on a popularity plateau for their first epochs).
+
+    Args:
+        name (str): ``"median"``, ``"hyperband"`` or ``"none"`` (no pruning).
+        n_startup_trials (int): Finished trials before the median pruner prunes
+            (unused by the others).
+        n_warmup_steps (int): Epochs before the median pruner prunes a trial; the
+            Hyperband pruner's minimum resource (at least 1).
+
+    Returns:
+        optuna.pruners.BasePruner: The pruner.
+
+    Raises:
+        ValueError: On an unknown ``name``.
 
     Examples:
         >>> type(make_pruner("median")).__name__
@@ -168,6 +188,11 @@ def check_study_attrs(study: optuna.Study, attrs: dict[str, Any]) -> None:
     study user attributes; on an existing one they must match what is stored,
     otherwise trials of two different problems would be mixed in one study.
 
+    Args:
+        study (optuna.Study): The study, new or loaded.
+        attrs (dict[str, Any]): What the study is about (JSON-serializable values).
+            Keys not yet stored are added; stored keys must match.
+
     Raises:
         ValueError: When a stored attribute differs from ``attrs``.
     """
@@ -183,7 +208,14 @@ def check_study_attrs(study: optuna.Study, attrs: dict[str, Any]) -> None:
 
 
 def finished_trials(study: optuna.Study) -> int:
-    """The number of trials that count towards the requested size (complete or pruned)."""
+    """The number of trials that count towards the requested size (complete or pruned).
+
+    Args:
+        study (optuna.Study): The study.
+
+    Returns:
+        int: Its COMPLETE and PRUNED trials.
+    """
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
@@ -194,12 +226,24 @@ def running_trials(study: optuna.Study) -> list[FrozenTrial]:
     grace period; then `fail_stale_trials` (which Optuna calls before every
     trial of an ``optimize`` loop, and `run_study` once before it starts) turns
     it into FAIL.
+
+    Args:
+        study (optuna.Study): The study.
+
+    Returns:
+        list[FrozenTrial]: Its RUNNING trials (not deep-copied).
     """
     return study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
 
 
 def fail_stale_trials(study: optuna.Study) -> int:
     """Marks the RUNNING trials whose heartbeat stopped as FAIL and re-queues them.
+
+    Re-queueing is done by the storage's stale-trial callback (see `make_storage`);
+    a storage without a heartbeat fails nothing.
+
+    Args:
+        study (optuna.Study): The study.
 
     Returns:
         int: How many trials were failed.
