@@ -27,14 +27,14 @@ Two experiments, each over several generator seeds (``make_synthetic(seed=s)``):
 Results go to JSON (configuration, seeds, per-seed rows, git commit) and a
 Markdown table (mean ± std over seeds)::
 
-    python benchmarks/environments.py                    # 3 seeds, both experiments
-    python benchmarks/environments.py --seeds 0 --skip-penalty
+    python benchmarks/environments.py --seeds 0 1 2 3 4  # the reported run: all three, 13 min
+    python benchmarks/environments.py --seeds 0 --skip-penalty --skip-conditioning
 """
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,9 @@ from pyg_negdiff.nn.base import Embeddings
 from pyg_negdiff.sampling.cnsdiff import CNSDiffSampler
 from pyg_negdiff.sampling.uniform import UniformSampler
 from pyg_negdiff.train import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import git_commit  # noqa: E402  (sibling module of this script)
 
 #: (label, strategy name, options) of the recovery experiment. Proxies ignore the reference model.
 RECOVERY = [
@@ -109,10 +112,6 @@ CONDITIONING = [
     ("CNSDiff, conditioned on popularity tiers + one-sided V-REx", "popularity",
      {}, True, "vrex", {"one_sided": True}, [1.0]),
 ]
-
-
-def git_commit() -> str:
-    return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
 
 
 def popularity_ceiling(data: InteractionData, truth: Tensor, extra: list[Tensor] = ()) -> float:
