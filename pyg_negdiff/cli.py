@@ -76,6 +76,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--condition-on-environment", action="store_true",
                         help="condition the diffusion sampler's denoiser on the environments (cnsdiff, adar)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    parser.add_argument("--propagation", default="full", choices=["full", "neighbor"],
+                        help="full: the whole graph every step; neighbor: the batch's sampled subgraph")
+    parser.add_argument("--num-neighbors", type=int, nargs="+", default=None, metavar="K",
+                        help="fan-out per layer of --propagation neighbor, -1 for all (e.g. 20 10 5)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -88,7 +92,8 @@ def run_config_from_args(args: argparse.Namespace):
                      patience=args.patience, penalty_weight=args.penalty_weight,
                      environments=args.environments, num_environments=args.num_environments,
                      condition_on_environment=args.condition_on_environment,
-                     seed=args.seed, device=args.device)
+                     seed=args.seed, device=args.device, propagation=args.propagation,
+                     num_neighbors=args.num_neighbors)
 
 
 def load_data(args: argparse.Namespace):

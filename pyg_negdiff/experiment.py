@@ -44,6 +44,10 @@ class RunConfig:
             (``reduction``, ``warmup_steps``).
         seed (int): Seed of everything random in the run.
         device (str): Torch device.
+        propagation (str): ``"full"`` (whole graph every step) or ``"neighbor"``
+            (sampled subgraph of the batch, see `pyg_negdiff.propagation`).
+        num_neighbors (list[int], optional): Fan-out per layer of ``"neighbor"``
+            propagation (``-1``: all neighbours).
     """
 
     model: str = "lightgcn"
@@ -66,6 +70,8 @@ class RunConfig:
     penalty_kwargs: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     device: str = "cpu"
+    propagation: str = "full"
+    num_neighbors: list[int] | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -135,12 +141,19 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
         truth = data.true_positives if data.true_positives is not None else data.parts.get("test")
         if truth is not None:
             fhn_reference = PairSet(truth, data.num_users, data.num_items)
+    propagation = None
+    if config.propagation != "full" or config.num_neighbors:
+        from pyg_negdiff.data.graph import bipartite_edge_index
+        from pyg_negdiff.propagation import build_propagation
+
+        propagation = build_propagation(config.propagation, bipartite_edge_index(data.train, data.num_users),
+                                        data.num_users, data.num_items, config.num_neighbors)
     return Trainer(model, sampler, data, lr=config.lr, l2=config.l2, batch_size=config.batch_size,
                    epochs=config.epochs, eval_every=config.eval_every, patience=config.patience,
                    monitor=config.monitor, evaluator=evaluator, environments=environments,
                    penalty=penalty, fhn_reference=fhn_reference, device=config.device,
                    seed=config.seed, checkpoint_path=checkpoint_path, callbacks=callbacks,
-                   progress=progress)
+                   progress=progress, propagation=propagation)
 
 
 def _model_kwargs(config: RunConfig) -> dict[str, Any]:

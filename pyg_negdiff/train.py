@@ -16,13 +16,14 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from pyg_negdiff.data.graph import bipartite_edge_index, gcn_adjacency
+from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.loss import bpr_loss, l2_regularization
 from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
-from pyg_negdiff.sampling.base import NegativeSampler, SamplerState
+from pyg_negdiff.propagation import BatchEmbeddings, FullPropagation, Propagation
+from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.fhn import FHNRatio
 
 
@@ -102,8 +103,11 @@ class Trainer:
     r"""Trains a backbone with BPR on negatives from any sampler.
 
     Each step draws a batch $\mathcal{B}$ of training interactions $(u, i)$,
-    propagates once over the normalized adjacency, asks the sampler for a
-    negative $j$ (an item or a synthesized embedding) and minimizes
+    asks the ``propagation`` strategy for the embeddings the batch needs (by
+    default `FullPropagation`: once over the whole normalized adjacency; or
+    `NeighborPropagation`: over the batch's sampled subgraph, with the
+    sampler's candidate items drawn first and embedded too), asks the sampler
+    for a negative $j$ (an item or a synthesized embedding) and minimizes
 
     $$
     \mathcal{L} = \frac{1}{|\mathcal{B}|}\sum_{(u,i) \in \mathcal{B}} -\log\sigma(s_{ui} - s_{uj})
@@ -155,6 +159,9 @@ class Trainer:
         callbacks (Sequence[callable]): Called as ``fn(epoch, val_metrics)`` after
             every evaluation (an Optuna objective reports and prunes here).
         progress (bool): Show tqdm progress bars.
+        propagation (Propagation, optional): How a step computes embeddings
+            (see `pyg_negdiff.propagation`), built on ``data.train``.
+            (default: `FullPropagation`)
     """
 
     def __init__(self, model: Recommender, sampler: NegativeSampler, data: InteractionData, *,
@@ -164,7 +171,8 @@ class Trainer:
                  penalty: Callable[..., Tensor] | None = None, fhn_reference: PairSet | None = None,
                  device: str | torch.device | None = None, seed: int = 0,
                  checkpoint_path: str | Path | None = None,
-                 callbacks: Sequence[EpochCallback] = (), progress: bool = True) -> None:
+                 callbacks: Sequence[EpochCallback] = (), progress: bool = True,
+                 propagation: Propagation | None = None) -> None:
         if penalty is not None and environments is None:
             raise ValueError("a 'penalty' needs 'environments' (see pyg_negdiff.causal.EnvironmentInference)")
         if batch_size < 1 or epochs < 1 or eval_every < 1:
@@ -189,8 +197,17 @@ class Trainer:
         self.progress = progress
 
         self.train_index = data.train.to(self.device)
-        edge_index = bipartite_edge_index(data.train, data.num_users)
-        self.adj = gcn_adjacency(edge_index, data.num_users + data.num_items).to(self.device)
+        if propagation is None:
+            propagation = FullPropagation(bipartite_edge_index(data.train, data.num_users),
+                                          data.num_users, data.num_items)
+        if (propagation.num_users, propagation.num_items) != (data.num_users, data.num_items):
+            raise ValueError(f"the propagation's graph has {propagation.num_users} users and "
+                             f"{propagation.num_items} items, the data {data.num_users} and {data.num_items}")
+        if propagation.needs_candidates and not sampler.subgraph_ready:
+            raise ValueError(f"{type(sampler).__name__} draws its negatives outside uniform_candidates "
+                             f"and cannot run on a sampled subgraph: use full propagation")
+        propagation.check(self.model)
+        self.propagation = propagation.to(self.device)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
         self.optimizer = torch.optim.Adam(params, lr=lr)
@@ -201,8 +218,7 @@ class Trainer:
         """Embeddings of all users and items in eval mode, without gradients."""
         was_training = self.model.training
         self.model.eval()
-        with torch.no_grad():
-            emb = self.model(self.adj)
+        emb = self.propagation.embeddings(self.model)
         self.model.train(was_training)
         return emb
 
@@ -225,13 +241,11 @@ class Trainer:
         for b, offset in enumerate(bar):
             index = perm[offset:offset + self.batch_size]
             users, pos = self.train_index[0, index], self.train_index[1, index]
-            emb = self.model(self.adj)
             env = self.environments.batch_environments(index) if self.environments is not None else None
-            state = SamplerState(emb=emb, epoch=epoch, num_epochs=self.epochs, generator=self.generator,
-                                 environments=env)
-            neg = self.sampler(users, pos, state)
-            pos_score = emb.score(users, pos)
-            neg_score = emb.score_embeddings(users, neg.emb)
+            batch, neg = self._embed_and_sample(users, pos, env, epoch)
+            emb, neg_items = batch.emb, batch.global_items(neg.items)
+            pos_score = emb.score(batch.users, batch.pos_items)
+            neg_score = emb.score_embeddings(batch.users, neg.emb)
             per_sample = bpr_loss(pos_score, neg_score)
             if self.penalty is not None:
                 # IRM rescales the score margin; with K negatives it is recovered from the loss.
@@ -240,7 +254,7 @@ class Trainer:
             else:
                 risk = per_sample.mean()
             user0, pos0 = self.model.ego_embeddings(users, pos)
-            neg0 = self.model.ego_embeddings(users, neg.items)[1] if neg.items is not None else None
+            neg0 = self.model.ego_embeddings(users, neg_items)[1] if neg_items is not None else None
             loss = risk + self.l2 * l2_regularization(user0, pos0, neg0)
             if neg.aux_loss is not None:
                 loss = loss + neg.aux_loss
@@ -259,7 +273,7 @@ class Trainer:
             for key, value in neg.logs.items():
                 logs.setdefault(key, []).append(float(value))
             if fhn is not None and neg.probe_items is not None:
-                fhn.update(users, neg.probe_items)
+                fhn.update(users, batch.global_items(neg.probe_items))
             if self.progress and b % 20 == 0:
                 bar.set_postfix(loss=f"{total / (offset + index.numel()):.4f}")
         bar.close()
@@ -267,6 +281,21 @@ class Trainer:
             epoch=epoch, loss=total / num, bpr=bpr_total / num, train_time=time.perf_counter() - start,
             fhn_ratio=fhn.compute() if fhn is not None and fhn.count else None,
             sampler_logs={k: float(np.mean(v)) for k, v in logs.items()})
+
+    def _embed_and_sample(self, users: Tensor, pos: Tensor, env: Tensor | None,
+                          epoch: int) -> tuple[BatchEmbeddings, NegativeSample]:
+        """The batch's embeddings and its negatives (item ids as rows of ``batch.emb``)."""
+        # A subgraph must hold the sampler's candidates: draw them first, with the same
+        # generator, so forward finds the stream where full propagation leaves it.
+        cand = (self.sampler.candidate_items(users, pos, self.generator)
+                if self.propagation.needs_candidates else None)
+        batch = self.propagation(self.model, users, pos, cand, self.generator)
+        state = SamplerState(emb=batch.emb, epoch=epoch, num_epochs=self.epochs, generator=self.generator,
+                             environments=env)
+        if not batch.is_subgraph:
+            return batch, self.sampler(users, pos, state)
+        with self.sampler.subgraph(batch.candidates, batch.local_pairs(self.sampler.train_pairs)):
+            return batch, self.sampler(batch.users, batch.pos_items, state)
 
     # ---------------------------------------------------------------- fit
     def fit(self) -> TrainResult:

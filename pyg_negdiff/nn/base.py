@@ -126,8 +126,34 @@ class Recommender(torch.nn.Module, ABC):
         torch.nn.init.normal_(self.embedding.weight, std=0.1)
 
     @abstractmethod
-    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
-        """Returns the per-layer node embeddings ``[U + I, L + 1, D]``."""
+    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None, *,
+                         x: OptTensor = None) -> Tensor:
+        """Returns the per-layer node embeddings ``[N, L + 1, D]``.
+
+        Args:
+            edge_index (torch.Tensor): The graph (see the class docstring).
+            edge_weight (torch.Tensor, optional): Edge weights of an edge list.
+            x (torch.Tensor, optional): ``[N, D]`` layer-0 embeddings of the nodes
+                of ``edge_index`` (a subgraph, see `pyg_negdiff.propagation`);
+                defaults to the whole table, $N = U + I$.
+
+        Returns:
+            torch.Tensor: ``[N, L + 1, D]`` embeddings per layer.
+        """
+
+    def propagate_layer(self, index: int, x: Tensor, adj: Adj) -> tuple[Tensor, Tensor]:
+        """Runs layer ``index`` alone, for layer-wise inference.
+
+        Args:
+            index (int): Layer $l$, counted from 0.
+            x (torch.Tensor): ``[N, D]`` input of the layer.
+            adj (torch.Tensor): ``[N, N]`` normalized sparse adjacency.
+
+        Returns:
+            tuple: The input of the next layer and the layer's output as
+            `propagate_layers` stacks it.
+        """
+        raise NotImplementedError(f"{self.__class__.__name__} has no propagation layers")
 
     def forward(self, edge_index: Adj, edge_weight: OptTensor = None) -> Embeddings:
         layers = self.propagate_layers(edge_index, edge_weight)

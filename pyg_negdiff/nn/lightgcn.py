@@ -101,7 +101,8 @@ class LightGCN(Recommender):
         for conv in self.convs:
             conv.reset_parameters()
 
-    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
+    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None, *,
+                         x: OptTensor = None) -> Tensor:
         r"""Returns $[E^{(0)}, \hat{A}E^{(0)}, \ldots, \hat{A}^L E^{(0)}]$ as ``[U + I, L+1, D]``.
 
         Args:
@@ -110,14 +111,34 @@ class LightGCN(Recommender):
             edge_weight (torch.Tensor, optional): ``[M]`` edge weights for an
                 edge list (normalized together with the edges); must be
                 ``None`` for a sparse matrix.
+            x (torch.Tensor, optional): ``[N, D]`` layer-0 rows of a subgraph's
+                nodes, with ``edge_index`` over those $N$ nodes (default: all
+                $U + I$ embeddings).
+
+        Returns:
+            torch.Tensor: ``[N, L+1, D]`` embeddings per layer.
         """
-        x = self.embedding.weight
-        adj, weight = prepare_adjacency(edge_index, edge_weight, self.num_nodes, x.dtype)
+        x = self.embedding.weight if x is None else x
+        adj, weight = prepare_adjacency(edge_index, edge_weight, x.size(0), x.dtype)
         layers = [x]
         for conv in self.convs:
             x = conv(x, adj, weight)
             layers.append(x)
         return torch.stack(layers, dim=1)
+
+    def propagate_layer(self, index: int, x: Tensor, adj: Adj) -> tuple[Tensor, Tensor]:
+        r"""Layer ``index`` alone: $\hat{A} X$, which is both the next input and the output.
+
+        Args:
+            index (int): Layer $l$, counted from 0.
+            x (torch.Tensor): ``[N, D]`` input of the layer.
+            adj (torch.Tensor): ``[N, N]`` normalized sparse adjacency.
+
+        Returns:
+            tuple: ``(out, out)``.
+        """
+        out = self.convs[index](x, adj)
+        return out, out
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "

@@ -51,9 +51,19 @@ class MF(Recommender):
         r"""Re-draws the embeddings (Xavier-uniform)."""
         torch.nn.init.xavier_uniform_(self.embedding.weight)
 
-    def propagate_layers(self, edge_index: Adj | None = None, edge_weight: OptTensor = None) -> Tensor:
-        """Returns the embedding table as ``[U + I, 1, D]``; ``edge_index`` is ignored."""
-        return self.embedding.weight.unsqueeze(1)
+    def propagate_layers(self, edge_index: Adj | None = None, edge_weight: OptTensor = None, *,
+                         x: OptTensor = None) -> Tensor:
+        """Returns the embedding table as ``[U + I, 1, D]``; ``edge_index`` is ignored.
+
+        Args:
+            edge_index (optional): Ignored.
+            edge_weight (optional): Ignored.
+            x (torch.Tensor, optional): ``[N, D]`` rows to return instead of the table.
+
+        Returns:
+            torch.Tensor: ``[N, 1, D]``.
+        """
+        return (self.embedding.weight if x is None else x).unsqueeze(1)
 
     def forward(self, edge_index: Adj | None = None, edge_weight: OptTensor = None) -> Embeddings:
         return super().forward(edge_index, edge_weight)

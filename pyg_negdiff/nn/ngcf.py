@@ -205,7 +205,8 @@ class NGCF(Recommender):
         for conv in self.convs:
             conv.reset_parameters()
 
-    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None) -> Tensor:
+    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None, *,
+                         x: OptTensor = None) -> Tensor:
         r"""Returns $[E^{(0)}, \tilde{E}^{(1)}, \ldots, \tilde{E}^{(L)}]$ as ``[U + I, L+1, D]``.
 
         Args:
@@ -213,14 +214,33 @@ class NGCF(Recommender):
                 the normalized sparse adjacency from `gcn_adjacency`.
             edge_weight (torch.Tensor, optional): ``[M]`` edge weights for an
                 edge list; must be ``None`` for a sparse matrix.
+            x (torch.Tensor, optional): ``[N, D]`` layer-0 rows of a subgraph's
+                nodes (default: all $U + I$ embeddings).
+
+        Returns:
+            torch.Tensor: ``[N, L+1, D]`` embeddings per layer.
         """
-        x = self.embedding.weight
-        adj, weight = prepare_adjacency(edge_index, edge_weight, self.num_nodes, x.dtype)
+        x = self.embedding.weight if x is None else x
+        adj, weight = prepare_adjacency(edge_index, edge_weight, x.size(0), x.dtype)
         layers = [x]
         for conv in self.convs:
             x = conv(x, adj, weight)
             layers.append(F.normalize(x, p=2.0, dim=-1))
         return torch.stack(layers, dim=1)
+
+    def propagate_layer(self, index: int, x: Tensor, adj: Adj) -> tuple[Tensor, Tensor]:
+        """Layer ``index`` alone: the raw output (next input) and its L2-normalized copy.
+
+        Args:
+            index (int): Layer $l$, counted from 0.
+            x (torch.Tensor): ``[N, D]`` input of the layer.
+            adj (torch.Tensor): ``[N, N]`` normalized sparse adjacency.
+
+        Returns:
+            tuple: ``(out, normalize(out))``.
+        """
+        out = self.convs[index](x, adj)
+        return out, F.normalize(out, p=2.0, dim=-1)
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "

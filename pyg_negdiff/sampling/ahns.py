@@ -88,6 +88,11 @@ class AHNSSampler(NegativeSampler):
                                scores.amax(-1, keepdim=True))
         return (scores - target).abs().argmin(dim=-1)
 
+    @property
+    def num_candidate_items(self) -> int:
+        """Items drawn per pair, $K M$ (see `NegativeSampler.candidate_items`)."""
+        return self.num_negatives * self.num_candidates
+
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         cand = draw_candidates(self, users, self.num_negatives, self.num_candidates, state.generator)
         scores = score_candidates(state, users, cand)

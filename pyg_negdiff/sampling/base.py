@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -81,19 +82,95 @@ class NegativeSampler(torch.nn.Module, ABC):
     A sampler is a `torch.nn.Module` so that learnable parts (a
     denoiser) are saved, moved and optimized with the model.
 
+    **Candidate pools.** Mini-batch propagation
+    (`pyg_negdiff.propagation.NeighborPropagation`) embeds only the nodes a
+    batch needs, so it asks the sampler beforehand which items its next
+    `forward` reads besides the positives: `candidate_items` draws them (the
+    first draw `forward` makes, with the same generator), and inside
+    `subgraph` the sampler runs on the subgraph's rows, `uniform_candidates`
+    handing back those pre-drawn items instead of drawing again. Every sampler
+    whose item draws go through `uniform_candidates` works this way;
+    `num_candidate_items` says how many it draws per pair (1 by default: the
+    diffusion samplers' random negative). A sampler that draws items another
+    way sets ``subgraph_ready = False``.
+
     Args:
         train_pairs (PairSet): The training positives, never returned as negatives.
     """
+
+    #: Whether the sampler can run on a subgraph's rows (see the class docstring).
+    subgraph_ready: bool = True
 
     def __init__(self, train_pairs: PairSet) -> None:
         super().__init__()
         self.train_pairs = train_pairs
         self.num_users = train_pairs.num_users
         self.num_items = train_pairs.num_items
+        self._replay: Tensor | None = None
+
+    @property
+    def num_candidate_items(self) -> int:
+        """Items per (user, positive) pair that `forward` draws with `uniform_candidates`."""
+        return 1
+
+    def candidate_items(self, users: Tensor, pos_items: Tensor,
+                        generator: torch.Generator | None = None) -> Tensor:
+        r"""Draws now the ``[B, M]`` items the next `forward` on these pairs will read.
+
+        Args:
+            users (torch.Tensor): ``[B]`` users of the batch.
+            pos_items (torch.Tensor): ``[B]`` their positives.
+            generator (torch.Generator, optional): The training run's random source,
+                in the state `forward` would find it.
+
+        Returns:
+            torch.Tensor: ``[B, M]`` item ids, $M$ = `num_candidate_items`.
+        """
+        return self.uniform_candidates(users, self.num_candidate_items, generator)
+
+    @contextmanager
+    def subgraph(self, candidates: Tensor, train_pairs: PairSet) -> Iterator[None]:
+        """Runs the sampler on a subgraph's rows: ids inside are the subgraph's.
+
+        Args:
+            candidates (torch.Tensor): ``[B, M]`` pre-drawn items (from
+                `candidate_items`) as rows of the subgraph's item table; the
+                next `uniform_candidates` call returns them.
+            train_pairs (PairSet): The training positives in the subgraph's ids.
+
+        Yields:
+            None
+        """
+        saved = self.train_pairs
+        self.train_pairs, self._replay = train_pairs, candidates
+        try:
+            yield
+            if self._replay is not None:
+                raise RuntimeError(f"{type(self).__name__} did not draw the items it declared in "
+                                   f"candidate_items; it cannot run on a subgraph")
+        finally:
+            self.train_pairs, self._replay = saved, None
 
     def uniform_candidates(self, users: Tensor, num_samples: int,
                            generator: torch.Generator | None = None) -> Tensor:
-        r"""``[B, M]`` items drawn uniformly from each user's non-positives."""
+        r"""``[B, M]`` items drawn uniformly from each user's non-positives.
+
+        Inside `subgraph`, returns the pre-drawn candidates instead (once).
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
+            num_samples (int): Items per user $M$.
+            generator (torch.Generator, optional): Source of randomness.
+
+        Returns:
+            torch.Tensor: ``[B, M]`` item ids.
+        """
+        if self._replay is not None:
+            out, self._replay = self._replay, None
+            if tuple(out.shape) != (users.numel(), num_samples):
+                raise RuntimeError(f"{type(self).__name__} drew {num_samples} items for {users.numel()} "
+                                   f"pairs but declared {tuple(out.shape)} in candidate_items")
+            return out
         out = self.train_pairs.sample_complement(users, num_samples, generator)
         return out.to(users.device)
 

@@ -127,6 +127,11 @@ class DNSSampler(NegativeSampler):
         pick = torch.randint(self.num_top, top.shape[:-1], generator=generator, device=gen_device)
         return top.gather(-1, pick.to(top.device).unsqueeze(-1)).squeeze(-1)
 
+    @property
+    def num_candidate_items(self) -> int:
+        """Items drawn per pair, $K M$ (see `NegativeSampler.candidate_items`)."""
+        return self.num_negatives * self.num_candidates
+
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         cand = draw_candidates(self, users, self.num_negatives, self.num_candidates, state.generator)
         scores = score_candidates(state, users, cand)

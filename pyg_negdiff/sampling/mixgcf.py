@@ -82,6 +82,11 @@ class MixGCFSampler(NegativeSampler):
         self.num_negatives = num_negatives
         self.mix_per_candidate = mix_per_candidate
 
+    @property
+    def num_candidate_items(self) -> int:
+        """Items drawn per pair, $K M$ (see `NegativeSampler.candidate_items`)."""
+        return self.num_negatives * self.num_candidates
+
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         emb, generator = state.emb, state.generator
         B, K, M = users.numel(), self.num_negatives, self.num_candidates

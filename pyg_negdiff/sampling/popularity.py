@@ -58,6 +58,9 @@ class PopularitySampler(NegativeSampler):
         [0, 0]
     """
 
+    #: Draws its items itself, not through `uniform_candidates`: full propagation only.
+    subgraph_ready = False
+
     def __init__(self, train_pairs: PairSet, item_popularity: Tensor, alpha: float = 0.75, *,
                  num_negatives: int = 1, max_rounds: int = 8, chunk_size: int = 2 ** 22) -> None:
         super().__init__(train_pairs)

@@ -28,6 +28,11 @@ class UniformSampler(NegativeSampler):
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
         self.num_negatives = num_negatives
 
+    @property
+    def num_candidate_items(self) -> int:
+        """Items drawn per pair, $K$ (see `NegativeSampler.candidate_items`)."""
+        return self.num_negatives
+
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         items = self.uniform_candidates(users, self.num_negatives, state.generator)
         if self.num_negatives == 1:
