@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
+def bpr_loss(pos_score: Tensor, neg_score: Tensor, weight: Tensor | None = None) -> Tensor:
     r"""Bayesian personalized ranking loss per interaction.
 
     $$
@@ -16,17 +16,30 @@ def bpr_loss(pos_score: Tensor, neg_score: Tensor) -> Tensor:
 
     computed as $\operatorname{softplus}(s_{uj} - s_{ui})$ for stability.
     With several negatives per pair (``neg_score`` of shape ``[B, K]``) the
-    loss is averaged over them.
+    loss is averaged over them, or, with ``weight``, summed with those weights:
+    $\sum_k w_{k} \ell_{\text{BPR}}(u, i, j_k)$.
 
     Args:
         pos_score (torch.Tensor): ``[B]`` positive scores.
         neg_score (torch.Tensor): ``[B]`` or ``[B, K]`` negative scores.
+        weight (torch.Tensor, optional): ``[K]`` or ``[B, K]`` weights of the
+            negatives (only with ``[B, K]`` scores); ``None`` averages.
 
     Returns:
         torch.Tensor: ``[B]`` losses.
+
+    Examples:
+        >>> pos, neg = torch.zeros(1), torch.zeros(1, 2)
+        >>> bpr_loss(pos, neg).tolist(), bpr_loss(pos, neg, torch.tensor([1.0, 0.5])).tolist()
+        ([0.6931...], [1.0397...])
     """
     if neg_score.dim() == pos_score.dim() + 1:
-        return F.softplus(neg_score - pos_score.unsqueeze(-1)).mean(-1)
+        per_negative = F.softplus(neg_score - pos_score.unsqueeze(-1))
+        if weight is None:
+            return per_negative.mean(-1)
+        return (per_negative * weight).sum(-1)
+    if weight is not None:
+        raise ValueError("weight needs [B, K] negative scores (several negatives per pair)")
     return F.softplus(neg_score - pos_score)
 
 

@@ -1,6 +1,7 @@
 """Full-ranking evaluation with PyG's ``LinkPred*`` metrics."""
 from __future__ import annotations
 
+import math
 from typing import Iterable, Sequence
 
 import torch
@@ -47,6 +48,75 @@ def top_k_items(user_emb: Tensor, item_emb: Tensor, seen: PairSet | None, users:
         row, col = seen.rows(users)
         scores[row.to(scores.device), col.to(scores.device)] = float("-inf")
     return scores.topk(min(k, scores.size(1)), dim=1).indices
+
+
+def head_items(popularity: Tensor, fraction: float = 0.1) -> Tensor:
+    r"""Boolean ``[I]`` mask of the $\lceil f I \rceil$ most popular items (ties broken by item id).
+
+    Args:
+        popularity (torch.Tensor): ``[I]`` training interaction count of every item.
+        fraction (float): The share $f \in (0, 1]$ of items called the head. (default: ``0.1``)
+
+    Returns:
+        torch.Tensor: ``[I]`` booleans, ``True`` for head items.
+
+    Examples:
+        >>> head_items(torch.tensor([5, 0, 9, 1, 2, 2, 0, 3, 1, 7]), fraction=0.2).nonzero().view(-1).tolist()
+        [2, 9]
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    num = popularity.numel()
+    count = min(num, max(1, math.ceil(fraction * num)))
+    # A stable sort on -popularity keeps the lower id first among equals: deterministic.
+    order = torch.sort(-popularity.to(torch.float64), stable=True).indices[:count]
+    mask = torch.zeros(num, dtype=torch.bool, device=popularity.device)
+    mask[order] = True
+    return mask
+
+
+@torch.no_grad()
+def head_share(user_emb: Tensor, item_emb: Tensor, head: Tensor, users: Tensor,
+               seen: PairSet | None = None, k: int = 20, batch_size: int = 512) -> float:
+    r"""The share of top-$k$ recommendations that are head items (popularity bias of a model).
+
+    $$
+    \mathrm{Head@}k = \frac{1}{|\mathcal{U}|\,k} \sum_{u \in \mathcal{U}} \sum_{r=1}^{k}
+        \mathbb{1}\big[R_{u,r} \in \mathcal{H}\big],
+    $$
+
+    with $R_u$ the top-$k$ list of user $u$ (``seen`` items masked, see
+    `top_k_items`) and $\mathcal{H}$ the head (e.g. `head_items`). A model that
+    ranks by popularity alone gets 1; a random ranking gets $|\mathcal{H}| / I$.
+
+    Args:
+        user_emb (torch.Tensor): ``[U, D]`` user representations (``Embeddings.user``).
+        item_emb (torch.Tensor): ``[I, D]`` item representations (``Embeddings.item``).
+        head (torch.Tensor): ``[I]`` boolean head mask.
+        users (torch.Tensor): ``[N]`` users whose lists are counted.
+        seen (PairSet, optional): Pairs never recommended (the training positives).
+        k (int): List length. (default: ``20``)
+        batch_size (int): Users ranked at once.
+
+    Returns:
+        float: $\mathrm{Head@}k \in [0, 1]$.
+
+    Examples:
+        >>> user, item = torch.tensor([[1.0], [-1.0]]), torch.tensor([[3.0], [1.0], [-2.0]])
+        >>> head_share(user, item, torch.tensor([True, False, False]), torch.tensor([0, 1]), k=1)
+        0.5
+    """
+    if users.numel() == 0:
+        return 0.0
+    device = user_emb.device
+    head = head.to(device)
+    hits = total = 0
+    for start in range(0, users.numel(), batch_size):
+        batch = users[start:start + batch_size]
+        top = top_k_items(user_emb[batch.to(device)], item_emb, seen, batch, k)
+        hits += int(head[top].sum())
+        total += top.numel()
+    return hits / total
 
 
 class Evaluator:

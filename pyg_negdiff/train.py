@@ -246,7 +246,7 @@ class Trainer:
             emb, neg_items = batch.emb, batch.global_items(neg.items)
             pos_score = emb.score(batch.users, batch.pos_items)
             neg_score = emb.score_embeddings(batch.users, neg.emb)
-            per_sample = bpr_loss(pos_score, neg_score)
+            per_sample = bpr_loss(pos_score, neg_score, neg.weight)
             if self.penalty is not None:
                 # IRM rescales the score margin; with K negatives it is recovered from the loss.
                 margin = pos_score - neg_score if neg_score.dim() == 1 else None

@@ -58,6 +58,15 @@ class ADARSampler(DiffusionSampler):
     with ``"replace"`` no embedding of a real non-positive item gets a gradient
     from BPR any more; ``"add"`` keeps that signal and is the default.
 
+    **Edge cases.** $t^* = 1$ gives a copy of the positive, whose margin
+    cannot be won (the positive is then pushed up with a constant force: a
+    popularity signal), and $t^* = T$ gives pure noise. Both are logged
+    (``transition_at_1``, ``transition_at_T``, before clipping). $t^*$ is
+    clipped to $[t_{\min}, t_{\max}]$; with ``skip_edge_cases`` a pair whose
+    $t^*$ is an edge case gets no synthesized term, and its whole BPR weight goes
+    to the reference (``combine="add"``; with ``"replace"`` the reference takes
+    the synthesized row's place).
+
     The rule needs $\sqrt{\bar\alpha_t}$ to sweep $(0, 1)$, so the default
     schedule is cosine over 50 steps ($\sqrt{\bar\alpha_T} \approx 0.001$), not
     CNSDiff's, where $\sqrt{\bar\alpha_t} \ge 0.999$ at every step.
@@ -91,6 +100,10 @@ class ADARSampler(DiffusionSampler):
         diffusion_weight (float): Weight of the diffusion loss in the reported loss. (default: ``1e-6``)
         warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
         probe (bool): Report the nearest real item of each synthesized negative. (default: ``False``)
+        t_min (int): Smallest step used, $t_{\min} \ge 1$. (default: ``1``)
+        t_max (int, optional): Largest step used, $t_{\max} \le T$. (default: ``None``, $T$)
+        skip_edge_cases (bool): Drop the synthesized term of pairs whose $t^*$ is
+            $1$ or $T$ before clipping. (default: ``False``)
 
     Examples:
         >>> sampler = ADARSampler(PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4), num_steps=4)
@@ -108,7 +121,10 @@ class ADARSampler(DiffusionSampler):
                  hidden_channels: int = 64, num_environments: int | None = None,
                  environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
                  denoiser_lr: float = 1e-3, diffusion_weight: float = 1e-6, warmup_epochs: int = 0,
-                 probe: bool = False) -> None:
+                 probe: bool = False, t_min: int = 1, t_max: int | None = None,
+                 skip_edge_cases: bool = False) -> None:
+        if not 1 <= t_min <= (t_max if t_max is not None else num_steps) <= num_steps:
+            raise ValueError(f"need 1 <= t_min <= t_max <= num_steps, got {t_min}, {t_max}, {num_steps}")
         if generation not in ("forward", "denoise"):
             raise ValueError(f"generation must be 'forward' or 'denoise', got {generation!r}")
         if combine not in ("replace", "add"):
@@ -133,6 +149,8 @@ class ADARSampler(DiffusionSampler):
         self.generation, self.combine = generation, combine
         self.sampling_noise = sampling_noise
         self.reverse_steps = reverse_steps
+        self.t_min, self.t_max = t_min, t_max if t_max is not None else num_steps
+        self.skip_edge_cases = skip_edge_cases
 
     def transition_step(self, pos_score: Tensor, ref_score: Tensor) -> Tensor:
         r"""The transition point $t^*$ of every pair (see the class description).
@@ -163,25 +181,37 @@ class ADARSampler(DiffusionSampler):
         if self.in_warmup(state):
             return NegativeSample(emb=ref_emb, items=ref_items, aux_loss=diffusion_term, logs=logs)
 
-        t_star = self.transition_step((user_emb * pos_emb.detach()).sum(-1), (user_emb * ref_emb.detach()).sum(-1))
+        pos_score = (user_emb * pos_emb.detach()).sum(-1)
+        t_raw = self.transition_step(pos_score, (user_emb * ref_emb.detach()).sum(-1))
+        T = self.diffusion.num_steps
+        edge = (t_raw == 1) | (t_raw == T)
+        t_star = t_raw.clamp(self.t_min, self.t_max)
         with self.sampling():
             x = self.diffusion.q_sample(x0, t_star, generator=generator)
             if self.denoiser is not None:
                 x = self.diffusion.reverse(self.denoiser, x, t_star, cond, steps=self.reverse_steps,
                                            sampling_noise=self.sampling_noise, generator=generator)
             synthesized = x * scale
-        T = self.diffusion.num_steps
         logs.update({"transition_step": float(t_star.float().mean()),
-                     "transition_at_1": float((t_star == 1).float().mean()),
-                     "transition_at_T": float((t_star == T).float().mean())})
+                     "transition_at_1": float((t_raw == 1).float().mean()),
+                     "transition_at_T": float((t_raw == T).float().mean())})
+        keep = (~edge).to(ref_emb.dtype) if self.skip_edge_cases else torch.ones_like(pos_score)
         if self.combine == "replace":
-            sample = NegativeSample(emb=synthesized, aux_loss=diffusion_term, logs=logs)
+            neg = torch.where(keep.bool().unsqueeze(-1), synthesized, ref_emb)
+            self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, synthesized,
+                          (user_emb * neg.detach()).sum(-1), ref_emb if self.skip_edge_cases else None)
+            sample = NegativeSample(emb=neg, aux_loss=diffusion_term, logs=logs)
             return self.with_probe(sample, users, synthesized, emb.item)
-        sample = NegativeSample(emb=torch.stack([ref_emb, synthesized], dim=1), items=ref_items,
-                                aux_loss=diffusion_term, logs=logs)
+        neg = torch.stack([ref_emb, synthesized], dim=1)
+        # A skipped pair's weight moves to the reference: its BPR term keeps weight 1.
+        weight = torch.stack([1 - 0.5 * keep, 0.5 * keep], dim=-1) if self.skip_edge_cases else None
+        self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, synthesized,
+                      torch.einsum("bd,bkd->bk", user_emb, neg.detach()), ref_emb)
+        sample = NegativeSample(emb=neg, items=ref_items, aux_loss=diffusion_term, logs=logs, weight=weight)
         return self.with_probe(sample, users, synthesized, emb.item, real=ref_items)
 
     def __repr__(self) -> str:
         s = self.diffusion.schedule
         return (f"{self.__class__.__name__}(generation={self.generation!r}, combine={self.combine!r}, "
-                f"num_steps={s.num_steps}, schedule={s.mode!r})")
+                f"num_steps={s.num_steps}, schedule={s.mode!r}, t_range=({self.t_min}, {self.t_max}), "
+                f"skip_edge_cases={self.skip_edge_cases})")

@@ -59,6 +59,10 @@ class NegativeSample:
         aux_loss (torch.Tensor, optional): A scalar added to the training loss
             (diffusion and contrastive terms).
         logs (dict[str, float]): Per-batch diagnostics (mean hardness, chosen step, ...).
+            A sampler may fill some of them during the backward pass (gradient
+            norms): the trainer reads them after its optimizer step.
+        weight (torch.Tensor, optional): ``[K]`` or ``[B, K]`` BPR weights of the
+            $K$ negatives (`pyg_negdiff.loss.bpr_loss`); ``None`` averages them.
     """
 
     emb: Tensor
@@ -66,6 +70,7 @@ class NegativeSample:
     probe_items: Tensor | None = None
     aux_loss: Tensor | None = None
     logs: dict[str, float] = field(default_factory=dict)
+    weight: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.probe_items is None:

@@ -1,7 +1,8 @@
 r"""CNSDiff: hard negatives synthesized by a diffusion model at several noise levels."""
 from __future__ import annotations
 
-from typing import Literal
+import inspect
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -40,39 +41,68 @@ def sample_beta(a: float, b: float, num: int, generator: torch.Generator | None 
     return out.to(device) if device is not None else out
 
 
+#: The settings of the authors' published code (SELFRec-based), for ``preset="published"``.
+PUBLISHED: dict[str, Any] = {
+    "num_steps": 20, "schedule": "linear-var", "noise_scale": 0.1, "beta_min": 1e-4, "beta_max": 0.02,
+    "start_step": 10, "step_stride": 4, "max_step": 20, "beta_start": (1.0, 9.0), "beta_end": (9.0, 1.0),
+    "min_random_share": 0.0, "cl_weight": 0.3, "temperature": 2.0, "contrast_scope": "batch",
+    "reverse_steps": None, "full_chain": True, "dropout": 0.5, "sampling_dropout": True,
+    "denoiser_training": "frozen", "anchor": "positive", "gradient": "detach", "selection": "hardest",
+    "combine": "mix", "synthesize": True,
+}
+
+
 class CNSDiffSampler(DiffusionSampler):
     r"""The negative sampler of Zhao et al., ["Causal Negative Sampling via
     Diffusion Model for Out-of-Distribution Recommendation"](https://arxiv.org/abs/2508.07243)
-    (CNSDiff, 2025), with a denoiser that learns.
+    (CNSDiff, 2025), with a denoiser that learns, and the variants of the
+    library's diffusion ablation as constructor options.
 
     For a batch of (user $u$, positive $i$) pairs with pooled embeddings
-    $\mathbf{e}_u, \mathbf{e}_i$:
+    $\mathbf{e}_u, \mathbf{e}_i$ and a uniformly drawn non-positive $j$:
 
-    1. **Candidates.** In the unit-RMS space $x_0 = \mathbf{e}_i / r_i$ (see
-        `to_unit_rms`), for every level $t_k \in \{t_{\text{start}},
-        t_{\text{start}} + \Delta, \ldots\} \cap [1, t_{\max}]$ the positive is
-        noised, $x_{t_k} \sim q(x_{t_k} \mid x_0)$, and denoised by the reverse
-        chain from $t_k$ to $0$; scaled back, $\mathbf{c}_k = r_i \hat x_0^{(k)}$.
-        The start step alone sets how far a candidate moves (the published code
-        ran all $T$ steps whatever the level).
-    2. **Hardest.** $\mathbf{h} = \mathbf{c}_{k^*}$,
-        $k^* = \arg\max_k \mathbf{e}_u^\top \mathbf{c}_k$.
-    3. **Mix.** With a uniform negative $j$,
+    1. **Candidates.** For every level $t_k \in \{t_{\text{start}},
+        t_{\text{start}} + \Delta, \ldots\} \cap [1, t_{\max}]$ a start point
+        $x_{t_k}$ is built in the unit-RMS space (see `to_unit_rms`) and
+        denoised by the reverse chain from $t_k$ to $0$ (``full_chain``: from
+        $T$, as the published code does), then scaled back:
+        $\mathbf{c}_k = r_a \hat x_0^{(k)}$. The start point depends on ``anchor``:
 
-        $$
-        \mathbf{e}^-_{ui} = \lambda\,\mathbf{h} + (1 - \lambda)\,\mathbf{e}_j,\qquad
-        \lambda = (1 - \rho)\,\tilde\lambda,\quad \tilde\lambda \sim \mathrm{Beta}(a_\tau, b_\tau),
-        $$
+        - ``"positive"`` (published): the positive is noised,
+          $x_{t_k} = \sqrt{\bar\alpha_{t_k}}\, z_i + \sqrt{1 - \bar\alpha_{t_k}}\,\boldsymbol\epsilon$,
+          $a = i$;
+        - ``"negative"``: the real negative is moved towards the positive,
+          $x_{t_k} = \sqrt{\bar\alpha_{t_k}}\, z_j + \sqrt{1 - \bar\alpha_{t_k}}\, z_i$,
+          $a = j$: hardness grows with $t_k$ from a true non-positive.
 
+    2. **Selection** (``selection``). ``"hardest"`` (published):
+        $\mathbf{h} = \mathbf{c}_{k^*}$, $k^* = \arg\max_k \mathbf{e}_u^\top \mathbf{c}_k$.
+        ``"band"``: the highest-scoring candidate *below* the positive,
+        $k^* = \arg\max_{k:\, s_{uc_k} < s_{ui}} s_{uc_k}$, or the lowest when
+        none is below: the margin of the synthesized negative can always be won.
+    3. **Gradient** (``gradient``). ``"detach"`` (published): $\mathbf{h}$ is a
+        constant. ``"straight-through"``: $\mathbf{h} = \mathbf{e}_a +
+        \mathrm{sg}(\mathbf{c}_{k^*} - \mathbf{e}_a)$, so the BPR gradient of the
+        synthesized negative reaches the anchor's embedding.
+    4. **Combination** (``combine``). With the curriculum share
+        $\lambda = (1 - \rho)\,\tilde\lambda$, $\tilde\lambda \sim \mathrm{Beta}(a_\tau, b_\tau)$,
         where $(a_\tau, b_\tau) = (1 - \tau)(a_0, b_0) + \tau (a_1, b_1)$ moves
         linearly with the training progress $\tau \in [0, 1]$
-        (`SamplerState.progress`) from $(1, 9)$, mean share of the synthesized
-        negative $0.1$, to $(9, 1)$, mean $0.9$: the hardness curriculum. The
-        floor $\rho$ keeps at least that share of the random negative.
+        (`SamplerState.progress`) from $(1, 9)$ (mean share $0.1$) to $(9, 1)$
+        (mean $0.9$), and the floor $\rho$ on the random negative's share:
 
-    4. **Contrastive term.** InfoNCE with temperature $\tau_c$ between the
-        positive and a slightly noised view of itself, against the hardest and
-        the random negatives, with cosine similarity $\cos$:
+        - ``"mix"`` (published): one negative
+          $\mathbf{e}^-_{ui} = \lambda\,\mathbf{h} + (1 - \lambda)\,\mathbf{e}_j$;
+        - ``"separate"``: two BPR terms, the real negative at full weight and
+          the synthesized one weighted $w\lambda$ (``separate_weight`` $= w$):
+
+          $$
+          \ell_{ui} = -\log\sigma(s_{ui} - s_{uj}) - w\lambda\log\sigma(s_{ui} - s_{uh}).
+          $$
+
+    5. **Contrastive term.** InfoNCE with temperature $\tau_c$ between the
+        positive and a slightly noised view of itself, against the synthesized
+        and the random negatives, with cosine similarity $\cos$:
 
         $$
         \mathcal{L}_{\text{cl}} = -\frac{1}{B}\sum_{(u,i)} \log
@@ -83,14 +113,33 @@ class CNSDiffSampler(DiffusionSampler):
         $$
 
         where $N_{ui} = \{\mathbf{h}, \mathbf{e}_j\}$ (``contrast_scope="pair"``)
-        or the hardest and random negatives of the whole batch (``"batch"``, as
-        published; $O(B^2 D')$).
+        or the synthesized and random negatives of the whole batch (``"batch"``,
+        as published; $O(B^2 D')$).
 
-    The sampler returns $\mathbf{e}^-$ for BPR and
+    With ``synthesize=False`` nothing is synthesized: the negative is
+    $\mathbf{e}_j$ and $N_{ui}$ holds the random negatives only (uniform
+    sampling plus the contrastive term, which isolates what that term adds).
+    The sampler returns the negative(s) for BPR and
     $\mathcal{L}_{\text{aux}} = w_{\text{cl}} \mathcal{L}_{\text{cl}} + \lambda_d \mathcal{L}_{\text{diff}}$
-    (see `DiffusionSampler` for how the denoiser learns). Synthesized rows are
-    constants: gradients reach the model through $\mathbf{e}_j$, the user and
-    the positive.
+    (see `DiffusionSampler` for how the denoiser learns, and for the
+    diagnostics every batch logs).
+
+    **Why the published combination favours popular items.** With
+    ``anchor="positive"`` and a detached $\mathbf{h} \approx \mathbf{e}_i$,
+    $s_{uh} \approx s_{ui}$: the $\lambda$ part of the margin cannot be won, so
+    $\sigma(s^-_{u} - s_{ui})$ stays near $0.5$ and never saturates. Every
+    occurrence of a positive then pushes it up with a constant force, while
+    the real negative's push is shrunk to $(1 - \lambda)$: an item's score
+    grows with its training frequency. The diagnostics ``hard_above_pos``,
+    ``neg_sigmoid`` and ``head_share@20`` measure this; the benchmarks page
+    gives the ablation over these options.
+
+    ``preset="published"`` reproduces the authors' code as a reference row
+    (`PUBLISHED`): noise scale $0.1$, levels $10, 14, 18$ of 20 with the full
+    reverse chain, a denoiser that is never trained (``denoiser_training="frozen"``)
+    with dropout $0.5$ left on while sampling, no floor $\rho$, the batch-scope
+    contrastive term. Its causal term (a KL between adjacent diffusion steps
+    weighted $10^{-7}$) is left out: at that weight it does not change training.
 
     **Noise scale.** The published scale $0.1$ gives $1 - \bar\alpha_T = 0.002$:
     a candidate moves by $\sqrt{1 - \bar\alpha_t} \le 4.5\%$ of its norm,
@@ -124,6 +173,8 @@ class CNSDiffSampler(DiffusionSampler):
         reverse_steps (int, optional): Denoiser calls per candidate: the chain from
             $t_k$ to $0$ is respaced to this many jumps (`GaussianDiffusion.reverse`);
             ``None`` takes all $t_k$ steps. (default: ``2``)
+        full_chain (bool): Run the reverse chain from $T$ whatever the level (the
+            published code). (default: ``False``)
         hidden_channels (int): Denoiser width. (default: ``64``)
         condition_on_user (bool): Condition the denoiser on the user's row. (default: ``False``)
         num_environments (int, optional): $K$: condition the denoiser on the batch's
@@ -131,10 +182,20 @@ class CNSDiffSampler(DiffusionSampler):
             ``environments``). (default: ``None``, no environment condition)
         environment_dim (int): Size of the environment embedding. (default: ``16``)
         dropout (float): Denoiser input dropout while training. (default: ``0.0``)
-        denoiser_training (str): ``"alternate"`` or ``"joint"``. (default: ``"alternate"``)
+        sampling_dropout (bool): Keep that dropout on while sampling. (default: ``False``)
+        denoiser_training (str): ``"alternate"``, ``"joint"`` or ``"frozen"``. (default: ``"alternate"``)
         denoiser_lr (float): Learning rate of the denoiser in alternate mode. (default: ``1e-3``)
         warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
         probe (bool): Report the nearest real item of each negative. (default: ``False``)
+        anchor (str): ``"positive"`` or ``"negative"`` (step 1). (default: ``"positive"``)
+        selection (str): ``"hardest"`` or ``"band"`` (step 2). (default: ``"hardest"``)
+        gradient (str): ``"detach"`` or ``"straight-through"`` (step 3). (default: ``"detach"``)
+        combine (str): ``"mix"`` or ``"separate"`` (step 4). (default: ``"mix"``)
+        separate_weight (float): $w$ of ``combine="separate"``. (default: ``1.0``)
+        synthesize (bool): ``False``: uniform negatives plus the contrastive term. (default: ``True``)
+        preset (str, optional): ``"published"`` sets every option of `PUBLISHED`;
+            giving one of them a different, non-default value as well is an error.
+            (default: ``None``)
 
     Examples:
         >>> from pyg_negdiff.nn.base import Embeddings
@@ -144,6 +205,8 @@ class CNSDiffSampler(DiffusionSampler):
         >>> out = sampler(torch.tensor([0, 1]), torch.tensor([0, 1]), SamplerState(emb))
         >>> out.emb.shape, out.aux_loss.dim()
         (torch.Size([2, 8]), 0)
+        >>> CNSDiffSampler(pairs, embedding_dim=8, preset="published").levels
+        [10, 14, 18]
     """
 
     def __init__(self, train_pairs: PairSet, embedding_dim: int, *, num_steps: int = 20,
@@ -153,69 +216,135 @@ class CNSDiffSampler(DiffusionSampler):
                  min_random_share: float = 0.1, cl_weight: float = 0.3, temperature: float = 2.0,
                  positive_noise: float = 0.01, contrast_scope: Literal["pair", "batch"] = "pair",
                  diffusion_weight: float = 1e-6, prediction: Prediction = "x0", reweight: bool = False,
-                 sampling_noise: bool = False, reverse_steps: int | None = 2, hidden_channels: int = 64,
-                 condition_on_user: bool = False, num_environments: int | None = None,
-                 environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
-                 denoiser_lr: float = 1e-3, warmup_epochs: int = 0, probe: bool = False) -> None:
-        if not 1 <= start_step <= max_step <= num_steps:
+                 sampling_noise: bool = False, reverse_steps: int | None = 2, full_chain: bool = False,
+                 hidden_channels: int = 64, condition_on_user: bool = False,
+                 num_environments: int | None = None, environment_dim: int = 16, dropout: float = 0.0,
+                 sampling_dropout: bool = False, denoiser_training: DenoiserTraining = "alternate",
+                 denoiser_lr: float = 1e-3, warmup_epochs: int = 0, probe: bool = False,
+                 anchor: Literal["positive", "negative"] = "positive",
+                 selection: Literal["hardest", "band"] = "hardest",
+                 gradient: Literal["detach", "straight-through"] = "detach",
+                 combine: Literal["mix", "separate"] = "mix", separate_weight: float = 1.0,
+                 synthesize: bool = True, preset: Literal["published"] | None = None) -> None:
+        o = {k: v for k, v in locals().items()
+             if k not in ("self", "train_pairs", "embedding_dim", "preset", "__class__")}
+        if preset is not None:
+            o = self._apply_preset(preset, o)
+        for name, value, allowed in (("contrast_scope", o["contrast_scope"], ("pair", "batch")),
+                                     ("anchor", o["anchor"], ("positive", "negative")),
+                                     ("selection", o["selection"], ("hardest", "band")),
+                                     ("gradient", o["gradient"], ("detach", "straight-through")),
+                                     ("combine", o["combine"], ("mix", "separate"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if not 1 <= o["start_step"] <= o["max_step"] <= o["num_steps"]:
             raise ValueError(f"need 1 <= start_step <= max_step <= num_steps, got "
-                             f"{start_step}, {max_step}, {num_steps}")
-        if step_stride < 1:
-            raise ValueError(f"step_stride must be >= 1, got {step_stride}")
-        if min(*beta_start, *beta_end) <= 0:
-            raise ValueError(f"Beta parameters must be positive, got {beta_start} and {beta_end}")
-        if not 0 <= min_random_share < 1:
-            raise ValueError(f"min_random_share must lie in [0, 1), got {min_random_share}")
-        if contrast_scope not in ("pair", "batch"):
-            raise ValueError(f"contrast_scope must be 'pair' or 'batch', got {contrast_scope!r}")
-        diffusion = GaussianDiffusion(NoiseSchedule(num_steps, schedule, noise_scale, beta_min, beta_max),
-                                      prediction=prediction, reweight=reweight)
-        cond_dim = self.condition_dim(embedding_dim if condition_on_user else None, num_environments,
-                                      environment_dim)
-        denoiser = MLPDenoiser(embedding_dim, hidden_channels, cond_dim=cond_dim, dropout=dropout)
-        env_embedding = EnvironmentEmbedding(num_environments, environment_dim) if num_environments else None
+                             f"{o['start_step']}, {o['max_step']}, {o['num_steps']}")
+        if o["step_stride"] < 1:
+            raise ValueError(f"step_stride must be >= 1, got {o['step_stride']}")
+        if min(*o["beta_start"], *o["beta_end"]) <= 0:
+            raise ValueError(f"Beta parameters must be positive, got {o['beta_start']} and {o['beta_end']}")
+        if not 0 <= o["min_random_share"] < 1:
+            raise ValueError(f"min_random_share must lie in [0, 1), got {o['min_random_share']}")
+        if o["separate_weight"] < 0:
+            raise ValueError(f"separate_weight must be >= 0, got {o['separate_weight']}")
+        diffusion = GaussianDiffusion(NoiseSchedule(o["num_steps"], o["schedule"], o["noise_scale"],
+                                                    o["beta_min"], o["beta_max"]),
+                                      prediction=o["prediction"], reweight=o["reweight"])
+        cond_dim = self.condition_dim(embedding_dim if o["condition_on_user"] else None,
+                                      o["num_environments"], o["environment_dim"])
+        denoiser = MLPDenoiser(embedding_dim, o["hidden_channels"], cond_dim=cond_dim, dropout=o["dropout"])
+        env_embedding = (EnvironmentEmbedding(o["num_environments"], o["environment_dim"])
+                         if o["num_environments"] else None)
         super().__init__(train_pairs, diffusion=diffusion, denoiser=denoiser,
-                         denoiser_training=denoiser_training, denoiser_lr=denoiser_lr,
-                         diffusion_weight=diffusion_weight, warmup_epochs=warmup_epochs, probe=probe,
-                         env_embedding=env_embedding)
+                         denoiser_training=o["denoiser_training"], denoiser_lr=o["denoiser_lr"],
+                         diffusion_weight=o["diffusion_weight"], warmup_epochs=o["warmup_epochs"],
+                         probe=o["probe"], env_embedding=env_embedding, sampling_dropout=o["sampling_dropout"])
         self.embedding_dim = embedding_dim
-        self.levels = list(range(start_step, max_step + 1, step_stride))
-        self.beta_start, self.beta_end = tuple(beta_start), tuple(beta_end)
-        self.min_random_share = min_random_share
-        self.cl_weight, self.temperature = cl_weight, temperature
-        self.positive_noise, self.contrast_scope = positive_noise, contrast_scope
-        self.sampling_noise = sampling_noise
-        self.reverse_steps = reverse_steps
-        self.condition_on_user = condition_on_user
+        self.preset = preset
+        self.levels = list(range(o["start_step"], o["max_step"] + 1, o["step_stride"]))
+        self.beta_start, self.beta_end = tuple(o["beta_start"]), tuple(o["beta_end"])
+        self.min_random_share = o["min_random_share"]
+        self.cl_weight, self.temperature = o["cl_weight"], o["temperature"]
+        self.positive_noise, self.contrast_scope = o["positive_noise"], o["contrast_scope"]
+        self.sampling_noise = o["sampling_noise"]
+        self.reverse_steps, self.full_chain = o["reverse_steps"], o["full_chain"]
+        self.condition_on_user = o["condition_on_user"]
+        self.anchor, self.selection, self.gradient = o["anchor"], o["selection"], o["gradient"]
+        self.combine, self.separate_weight = o["combine"], o["separate_weight"]
+        self.synthesize = o["synthesize"]
+
+    @classmethod
+    def _apply_preset(cls, preset: str, options: dict[str, Any]) -> dict[str, Any]:
+        if preset != "published":
+            raise ValueError(f"unknown preset {preset!r}; the only preset is 'published'")
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+        def same(a: Any, b: Any) -> bool:  # (1, 9) and [1, 9] are the same curriculum
+            return tuple(a) == tuple(b) if isinstance(a, (tuple, list)) else a == b
+
+        clash = [k for k, v in PUBLISHED.items() if not same(options[k], defaults[k]) and not same(options[k], v)]
+        if clash:
+            raise ValueError(f"preset='published' fixes {sorted(clash)}; drop them or the preset")
+        return {**options, **PUBLISHED}
 
     # -------------------------------------------------------------- steps
     def beta_params(self, progress: float) -> tuple[float, float]:
-        r"""$(a_\tau, b_\tau)$, linear in the progress $\tau \in [0, 1]$."""
+        r"""$(a_\tau, b_\tau)$, linear in the progress $\tau \in [0, 1]$.
+
+        Args:
+            progress (float): Training progress $\tau$ (clipped to $[0, 1]$).
+
+        Returns:
+            tuple: The Beta parameters $(a_\tau, b_\tau)$.
+        """
         tau = min(max(progress, 0.0), 1.0)
         (a0, b0), (a1, b1) = self.beta_start, self.beta_end
         return a0 + (a1 - a0) * tau, b0 + (b1 - b0) * tau
 
     def mix_ratio(self, num: int, progress: float, generator: torch.Generator | None = None,
                   device: torch.device | str | None = None) -> Tensor:
-        r"""``[num]`` shares $\lambda = (1 - \rho)\tilde\lambda$ of the synthesized negative."""
+        r"""``[num]`` shares $\lambda = (1 - \rho)\tilde\lambda$ of the synthesized negative.
+
+        Args:
+            num (int): Number of draws.
+            progress (float): Training progress $\tau$.
+            generator (torch.Generator, optional): Source of randomness.
+            device (torch.device or str, optional): Device of the result.
+
+        Returns:
+            torch.Tensor: ``[num]`` shares in $[0, 1 - \rho]$.
+        """
         a, b = self.beta_params(progress)
         return (1 - self.min_random_share) * sample_beta(a, b, num, generator, device)
 
     def candidates(self, x0: Tensor, cond: Tensor | None = None,
-                   generator: torch.Generator | None = None) -> Tensor:
+                   generator: torch.Generator | None = None, toward: Tensor | None = None) -> Tensor:
         r"""Denoised candidates of unit-RMS rows ``x0`` ``[B, D']``, one per level: ``[K, B, D']``.
 
-        Each row is noised to every level $t_k$ (independent noise per level)
+        Each row is noised to every level $t_k$ (independent noise per level),
+        or, with ``toward``, moved towards those rows instead of noise
+        ($\sqrt{\bar\alpha_{t_k}}\, x_0 + \sqrt{1 - \bar\alpha_{t_k}}\, \text{toward}$),
         and denoised from there; the $K$ levels go through one batched
-        `GaussianDiffusion.reverse` call of $K B$ rows, the denoiser in eval mode.
+        `GaussianDiffusion.reverse` call of $K B$ rows.
+
+        Args:
+            x0 (torch.Tensor): ``[B, D']`` unit-RMS start rows.
+            cond (torch.Tensor, optional): ``[B, C]`` denoiser conditions.
+            generator (torch.Generator, optional): Source of the noise.
+            toward (torch.Tensor, optional): ``[B, D']`` unit-RMS rows that replace the noise.
+
+        Returns:
+            torch.Tensor: ``[K, B, D']`` candidates in the unit-RMS space.
         """
         K, B = len(self.levels), x0.size(0)
         t = torch.tensor(self.levels, device=x0.device).repeat_interleave(B)
         x0_all = x0.repeat(K, 1)
         cond_all = cond.repeat(K, 1) if cond is not None else None
+        noise = toward.repeat(K, 1) if toward is not None else None
         with self.sampling():
-            x_t = self.diffusion.q_sample(x0_all, t, generator=generator)
-            out = self.diffusion.reverse(self.denoiser, x_t, t, cond_all, steps=self.reverse_steps,
+            x_t = self.diffusion.q_sample(x0_all, t, noise=noise, generator=generator)
+            t_rev = torch.full_like(t, self.diffusion.num_steps) if self.full_chain else t
+            out = self.diffusion.reverse(self.denoiser, x_t, t_rev, cond_all, steps=self.reverse_steps,
                                          sampling_noise=self.sampling_noise, generator=generator)
         return out.view(K, B, -1)
 
@@ -236,21 +365,59 @@ class CNSDiffSampler(DiffusionSampler):
             >>> k.tolist(), hard.tolist()
             ([1, 0], [[4.0, 5.0], [2.0, 3.0]])
         """
-        index = scores.argmax(dim=0)
+        return CNSDiffSampler._gather(candidates, scores.argmax(dim=0))
+
+    @staticmethod
+    def select_band(candidates: Tensor, scores: Tensor, pos_score: Tensor) -> tuple[Tensor, Tensor]:
+        r"""The highest-scoring candidate below the positive per pair, else the lowest.
+
+        Args:
+            candidates (torch.Tensor): ``[K, B, D']``.
+            scores (torch.Tensor): ``[K, B]`` user scores of the candidates.
+            pos_score (torch.Tensor): ``[B]`` scores $s_{ui}$ of the positives.
+
+        Returns:
+            tuple: ``[B, D']`` chosen candidates and ``[B]`` their level index $k^*$.
+
+        Examples:
+            >>> c = torch.arange(12.0).view(3, 2, 2)
+            >>> s = torch.tensor([[0., 5.], [2., 4.], [1., 6.]])
+            >>> CNSDiffSampler.select_band(c, s, torch.tensor([1.5, 3.0]))[1].tolist()
+            [2, 1]
+        """
+        below = scores < pos_score.unsqueeze(0)
+        index = scores.masked_fill(~below, float("-inf")).argmax(dim=0)
+        index = torch.where(below.any(dim=0), index, scores.argmin(dim=0))
+        return CNSDiffSampler._gather(candidates, index)
+
+    @staticmethod
+    def _gather(candidates: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
         hard = candidates.gather(0, index.view(1, -1, 1).expand(1, -1, candidates.size(-1))).squeeze(0)
         return hard, index
 
-    def contrastive_loss(self, pos_emb: Tensor, hard: Tensor, rand_emb: Tensor,
+    def contrastive_loss(self, pos_emb: Tensor, hard: Tensor | None, rand_emb: Tensor,
                          generator: torch.Generator | None = None) -> Tensor:
-        r"""$\mathcal{L}_{\text{cl}}$ (InfoNCE over cosine similarities, temperature $\tau_c$)."""
+        r"""$\mathcal{L}_{\text{cl}}$ (InfoNCE over cosine similarities, temperature $\tau_c$).
+
+        Args:
+            pos_emb (torch.Tensor): ``[B, D']`` positive rows (the anchors).
+            hard (torch.Tensor, optional): ``[B, D']`` synthesized negatives; ``None``
+                uses the random negatives alone.
+            rand_emb (torch.Tensor): ``[B, D']`` random negatives.
+            generator (torch.Generator, optional): Source of the view's noise.
+
+        Returns:
+            torch.Tensor: The scalar loss.
+        """
         rms = pos_emb.detach().norm(dim=-1, keepdim=True) / pos_emb.size(-1) ** 0.5
         view = pos_emb + self.positive_noise * rms * randn(pos_emb.shape, pos_emb, generator)
         anchor = F.normalize(pos_emb, dim=-1)
         positive = (anchor * F.normalize(view, dim=-1)).sum(-1, keepdim=True)
+        negatives = [rand_emb] if hard is None else [hard, rand_emb]
         if self.contrast_scope == "pair":
-            negative = torch.stack([(anchor * F.normalize(n, dim=-1)).sum(-1) for n in (hard, rand_emb)], dim=-1)
+            negative = torch.stack([(anchor * F.normalize(n, dim=-1)).sum(-1) for n in negatives], dim=-1)
         else:
-            negative = anchor @ F.normalize(torch.cat([hard, rand_emb]), dim=-1).t()
+            negative = anchor @ F.normalize(torch.cat(negatives), dim=-1).t()
         logits = torch.cat([positive, negative], dim=-1) / self.temperature
         return -torch.log_softmax(logits, dim=-1)[:, 0].mean()
 
@@ -265,26 +432,53 @@ class CNSDiffSampler(DiffusionSampler):
         diffusion_term, logs = self.fit_denoiser(x0, cond, generator)
         if self.in_warmup(state):
             return NegativeSample(emb=rand_emb, items=rand_items, aux_loss=diffusion_term, logs=logs)
+        if not self.synthesize:
+            aux = self.cl_weight * self.contrastive_loss(pos_emb, None, rand_emb, generator)
+            aux = aux if diffusion_term is None else aux + diffusion_term
+            self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, rand_emb,
+                          (user_emb * rand_emb.detach()).sum(-1), rand_emb)
+            return NegativeSample(emb=rand_emb, items=rand_items, aux_loss=aux, logs=logs)
 
-        cands = self.candidates(x0, cond, generator) * scale  # back to the embedding scale
+        anchor_emb = pos_emb if self.anchor == "positive" else rand_emb
+        if self.anchor == "positive":
+            cands = self.candidates(x0, cond, generator) * scale  # back to the embedding scale
+        else:
+            xj, scale_j = to_unit_rms(rand_emb.detach())
+            cands = self.candidates(xj, cond, generator, toward=x0) * scale_j
         scores = torch.einsum("bd,kbd->kb", user_emb, cands)
-        hard, level = self.select_hardest(cands, scores)
+        if self.selection == "band":
+            hard, level = self.select_band(cands, scores, (user_emb * pos_emb.detach()).sum(-1))
+        else:
+            hard, level = self.select_hardest(cands, scores)
+        if self.gradient == "straight-through":
+            hard = anchor_emb + (hard - anchor_emb.detach())
         lam = self.mix_ratio(users.numel(), state.progress, generator, users.device).unsqueeze(-1)
-        neg = lam * hard + (1 - lam) * rand_emb
+        if self.combine == "mix":
+            neg, weight = lam * hard + (1 - lam) * rand_emb, None
+            neg_scores = (user_emb * neg.detach()).sum(-1)
+        else:
+            neg = torch.stack([rand_emb, hard], dim=1)
+            weight = torch.cat([torch.ones_like(lam), self.separate_weight * lam], dim=-1)
+            neg_scores = torch.einsum("bd,bkd->bk", user_emb, neg.detach())
         aux = self.cl_weight * self.contrastive_loss(pos_emb, hard, rand_emb, generator)
         if diffusion_term is not None:
             aux = aux + diffusion_term
         with torch.no_grad():
             steps = torch.tensor(self.levels, device=level.device, dtype=torch.float)[level]
-            moved = (hard - pos_emb.detach()).norm(dim=-1) / pos_emb.detach().norm(dim=-1).clamp_min(1e-12)
+            moved = (hard - pos_emb).detach().norm(dim=-1) / pos_emb.detach().norm(dim=-1).clamp_min(1e-12)
         logs.update({"mix_ratio": float(lam.mean()), "hard_level": float(steps.mean()),
                      "hard_distance": float(moved.mean()), "hard_score": float(scores.max(0).values.mean())})
-        sample = NegativeSample(emb=neg, items=rand_items, aux_loss=aux, logs=logs)
-        return self.with_probe(sample, users, neg, emb.item)
+        self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, hard, neg_scores, rand_emb)
+        sample = NegativeSample(emb=neg, items=rand_items, aux_loss=aux, logs=logs, weight=weight)
+        return self.with_probe(sample, users, hard if self.combine == "separate" else neg, emb.item,
+                               real=rand_items if self.combine == "separate" else None)
 
     def __repr__(self) -> str:
+        options = (f"anchor={self.anchor!r}, selection={self.selection!r}, gradient={self.gradient!r}, "
+                   f"combine={self.combine!r}" if self.synthesize else "synthesize=False")
         return (f"{self.__class__.__name__}(levels={self.levels}, schedule={self.diffusion.schedule.mode!r}, "
                 f"noise_scale={self.diffusion.schedule.scale}, beta={self.beta_start}->{self.beta_end}, "
-                f"denoiser_training={self.denoiser_training!r}"
+                f"{options}, denoiser_training={self.denoiser_training!r}"
                 + (f", num_environments={self.env_embedding.num_environments}" if self.env_embedding else "")
+                + (f", preset={self.preset!r}" if self.preset else "")
                 + ")")

@@ -9,14 +9,15 @@ from contextlib import contextmanager
 from typing import Iterator, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.diffusion import EnvironmentEmbedding, GaussianDiffusion, MLPDenoiser
-from pyg_negdiff.metrics import top_k_items
+from pyg_negdiff.metrics import head_items, head_share, top_k_items
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 
-DenoiserTraining = Literal["alternate", "joint"]
+DenoiserTraining = Literal["alternate", "joint", "frozen"]
 
 
 def to_unit_rms(x: Tensor, eps: float = 1e-12) -> tuple[Tensor, Tensor]:
@@ -90,6 +91,8 @@ class DiffusionSampler(NegativeSampler):
       the denoiser (`joint_parameters` is empty).
     - ``"joint"``: the loss goes into ``aux_loss`` and the trainer's optimizer,
       which steps `joint_parameters`, trains the denoiser with the model.
+    - ``"frozen"``: the denoiser keeps its initial weights, as in the authors'
+      published code, whose optimizer never steps it (a reference row only).
 
     In both modes ``aux_loss`` holds $\lambda_d \mathcal{L}_{\text{diff}}$
     (``diffusion_weight`` $= \lambda_d$) as a value, while the denoiser's
@@ -131,15 +134,30 @@ class DiffusionSampler(NegativeSampler):
             on the batch's environments; its ``embedding_dim`` must be the last
             ``env_embedding.embedding_dim`` columns of the denoiser's ``cond_dim``
             (see `condition_dim`).
+        sampling_dropout (bool): Keep the denoiser's dropout on while sampling (the
+            published CNSDiff code does; a reference setting only).
+
+    **Diagnostics.** Every training batch logs, beside the sampler's own values
+    (see `diagnose`): ``hard_above_pos``, the share of pairs whose synthesized
+    row $\mathbf{h}$ scores at least as high as the positive,
+    $s_{uh} \ge s_{ui}$; ``neg_sigmoid``, the mean $\sigma(s_{u}^{-} - s_{ui})$
+    of the BPR negatives (the size of every BPR gradient: near $0.5$ when the
+    margin cannot be won); ``neg_grad_norm``, the gradient norm reaching the
+    real negatives' embedding rows (summed loss, mean per row; filled during the
+    backward pass); ``cos_hard_pos``, $\cos(\mathbf{h}, \mathbf{e}_i)$; and once
+    per epoch ``head_share@20``, the share of the batch users' top-20 lists
+    (training items masked) taken by the 10% most popular items
+    (`pyg_negdiff.metrics.head_share`).
     """
 
     def __init__(self, train_pairs: PairSet, *, diffusion: GaussianDiffusion, denoiser: MLPDenoiser | None,
                  denoiser_training: DenoiserTraining = "alternate", denoiser_lr: float = 1e-3,
                  diffusion_weight: float = 1e-6, warmup_epochs: int = 0, probe: bool = False,
-                 env_embedding: EnvironmentEmbedding | None = None) -> None:
+                 env_embedding: EnvironmentEmbedding | None = None, sampling_dropout: bool = False) -> None:
         super().__init__(train_pairs)
-        if denoiser_training not in ("alternate", "joint"):
-            raise ValueError(f"denoiser_training must be 'alternate' or 'joint', got {denoiser_training!r}")
+        if denoiser_training not in ("alternate", "joint", "frozen"):
+            raise ValueError(f"denoiser_training must be 'alternate', 'joint' or 'frozen', "
+                             f"got {denoiser_training!r}")
         if warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {warmup_epochs}")
         if env_embedding is not None and denoiser is None:
@@ -157,6 +175,11 @@ class DiffusionSampler(NegativeSampler):
             self._optimizer = torch.optim.Adam(list(self.denoiser_parameters()), lr=denoiser_lr)
         self._joint_steps = 0
         self._joint_fingerprint: float | None = None
+        self.sampling_dropout = sampling_dropout
+        # The head (10% most popular training items) of the popularity diagnostic.
+        popularity = torch.bincount(train_pairs.col.cpu(), minlength=train_pairs.num_items)
+        self.register_buffer("head", head_items(popularity), persistent=False)
+        self._diagnose_head = False
 
     @staticmethod
     def condition_dim(user_dim: int | None, num_environments: int | None,
@@ -225,7 +248,8 @@ class DiffusionSampler(NegativeSampler):
         embedding learns from this loss). Nothing is trained outside training
         mode or with gradients disabled.
         """
-        if self.denoiser is None or not self.training or not torch.is_grad_enabled():
+        if (self.denoiser is None or self.denoiser_training == "frozen" or not self.training
+                or not torch.is_grad_enabled()):
             return None, {}
         self.denoiser.train()
         loss = self.diffusion.loss(self.denoiser, x0.detach(), cond, generator=generator).mean()
@@ -240,11 +264,17 @@ class DiffusionSampler(NegativeSampler):
         return self.diffusion_weight * value + (loss - value), logs
 
     def start_epoch(self, epoch: int, num_epochs: int) -> None:
-        """Warns when, in joint mode, a training epoch left the denoiser unchanged.
+        """Schedules the epoch's popularity diagnostic, and warns when, in joint
+        mode, a training epoch left the denoiser unchanged.
 
         That happens when the trainer's optimizer does not include
         `joint_parameters`: the published CNSDiff failure this sampler avoids.
+
+        Args:
+            epoch (int): The epoch about to start, counted from 0.
+            num_epochs (int): Planned number of epochs.
         """
+        self._diagnose_head = True
         if self.denoiser is None or self.denoiser_training != "joint":
             return
         with torch.no_grad():
@@ -260,13 +290,49 @@ class DiffusionSampler(NegativeSampler):
         """No gradients, and the denoiser in eval mode (restored afterwards)."""
         was_training = self.denoiser.training if self.denoiser is not None else False
         if self.denoiser is not None:
-            self.denoiser.eval()
+            self.denoiser.train(self.sampling_dropout)
         try:
             with torch.no_grad():
                 yield
         finally:
             if self.denoiser is not None:
                 self.denoiser.train(was_training)
+
+    # ---------------------------------------------------------- diagnostics
+    def diagnose(self, logs: dict[str, float], users: Tensor, emb_user: Tensor, emb_item: Tensor,
+                 user_emb: Tensor, pos_emb: Tensor, hard: Tensor, neg_scores: Tensor,
+                 real_emb: Tensor | None) -> None:
+        r"""Adds the mechanism diagnostics (see the class description) to ``logs``.
+
+        Args:
+            logs (dict): The batch's logs, updated in place (``neg_grad_norm``
+                during the backward pass).
+            users (torch.Tensor): ``[B]`` user ids.
+            emb_user (torch.Tensor): ``[U, D']`` all user rows (for ``head_share@20``).
+            emb_item (torch.Tensor): ``[I, D']`` all item rows.
+            user_emb (torch.Tensor): ``[B, D']`` the batch's user rows.
+            pos_emb (torch.Tensor): ``[B, D']`` the positives' rows.
+            hard (torch.Tensor): ``[B, D']`` the synthesized rows $\mathbf{h}$.
+            neg_scores (torch.Tensor): ``[B]`` or ``[B, K]`` scores $s_u^-$ of the BPR negatives.
+            real_emb (torch.Tensor, optional): ``[B, D']`` rows of the real
+                negatives, whose gradient is measured.
+        """
+        with torch.no_grad():
+            u, i, h = user_emb.detach(), pos_emb.detach(), hard.detach()
+            s_ui = (u * i).sum(-1)
+            margin = neg_scores.detach() - (s_ui.unsqueeze(-1) if neg_scores.dim() == 2 else s_ui)
+            logs.update({"hard_above_pos": float(((u * h).sum(-1) >= s_ui).float().mean()),
+                         "neg_sigmoid": float(torch.sigmoid(margin).mean()),
+                         "cos_hard_pos": float(F.cosine_similarity(h, i, dim=-1).mean())})
+            if self._diagnose_head:
+                self._diagnose_head = False
+                sample = torch.unique(users)[:512]
+                logs["head_share@20"] = head_share(emb_user.detach(), emb_item.detach(), self.head, sample,
+                                                   self.train_pairs, k=20)
+        if real_emb is not None and real_emb.requires_grad:
+            def record(grad: Tensor) -> None:
+                logs["neg_grad_norm"] = float(grad.norm(dim=-1).mean() * grad.size(0))
+            real_emb.register_hook(record)
 
     # ------------------------------------------------------------ helpers
     def in_warmup(self, state: SamplerState) -> bool:
