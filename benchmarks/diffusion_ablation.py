@@ -92,11 +92,17 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], Space]] = {
     # (f) diffusion anchored on the real negative, moved towards the positive.
     "cnsdiff-f-anchor-negative": ("cnsdiff", {"anchor": "negative", "gradient": "straight-through"},
                                   _curriculum),
+    "cnsdiff-f-batch-cl": ("cnsdiff", {"anchor": "negative", "gradient": "straight-through",
+                                       "contrast_scope": "batch"}, _curriculum),
+    "cnsdiff-f-harder": ("cnsdiff", {"anchor": "negative", "gradient": "straight-through", "noise_scale": 30.0},
+                         _curriculum),
+    "cnsdiff-f2-anchor-negative-linear": ("cnsdiff", {"anchor": "negative", "gradient": "linear"}, _curriculum),
     # (g) uniform negatives plus the batch-scope contrastive term, nothing synthesized.
     "cnsdiff-g-cl-only": ("cnsdiff", {"synthesize": False, "contrast_scope": "batch"}, _cl_only),
     "adar-before": ("adar", {}, _no_space),
     "adar-clipped": ("adar", {"skip_edge_cases": True}, _adar),
     "adar-denoise": ("adar", {"generation": "denoise", "skip_edge_cases": True}, _adar),
+    "adar-reference": ("adar", {"gradient": "reference", "skip_edge_cases": True}, _adar),
 }
 #: The rows run on the expensive scenarios.
 CORE = ["uniform", "dns", "cnsdiff-a-before", "cnsdiff-f-anchor-negative", "adar-before", "adar-clipped"]
@@ -104,7 +110,7 @@ HEURISTICS = ("dns", "mixgcf", "ahns")
 SCENARIOS = ("synthetic", "coat", "yahoo-r3", "ml-100k", "ml-1m")
 #: Per-scenario training budget (epochs, patience, batch size): the large graphs get larger batches.
 BUDGET = {"synthetic": (40, 8, 2048), "coat": (60, 10, 512), "ml-100k": (40, 8, 2048),
-          "yahoo-r3": (30, 6, 4096), "ml-1m": (20, 5, 8192)}
+          "yahoo-r3": (30, 6, 4096), "ml-1m": (8, 3, 8192)}
 DIAGNOSTICS = ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos", "head_share@20",
                "transition_at_1", "transition_at_T", "mix_ratio")
 METRICS = ("ndcg@20", "recall@20")

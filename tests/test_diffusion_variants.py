@@ -208,7 +208,33 @@ def test_trainer_shows_the_mechanism_diagnostics(name, kwargs):
     result = Trainer(model, sampler, data, lr=1e-2, epochs=2, progress=False).fit()
     for stats in result.history:
         logs = stats.sampler_logs
-        for key in ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos", "head_share@20"):
+        for key in ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos",
+                    "head_share@20"):
             assert key in logs, (key, sorted(logs))
         assert 0 <= logs["hard_above_pos"] <= 1 and 0 < logs["neg_sigmoid"] < 1
         assert 0 <= logs["head_share@20"] <= 1 and logs["neg_grad_norm"] > 0
+
+
+def test_linear_gradient_reaches_both_rows_of_the_bridge():
+    pairs, index, user, item, g = toy()
+    s = CNSDiffSampler(pairs, D, anchor="negative", gradient="linear", cl_weight=0.0)
+    emb, out = call(s, index, user, item, g)
+    (emb.user[index[0]].detach() * out.emb).sum().backward()
+    touched = set(item.grad.squeeze(1).abs().sum(-1).nonzero().view(-1).tolist())
+    assert touched & (set(index[1].tolist()) - set(out.items.tolist()))  # positives get a share
+    assert touched & set(out.items.tolist())
+
+
+def test_adar_reference_gradient_pushes_the_reference_down():
+    pairs, index, user, item, g = toy()
+    for gradient, reaches_reference_only in (("detach", False), ("reference", True)):
+        item.grad = None
+        s = ADARSampler(pairs, num_steps=20, gradient=gradient, combine="replace")
+        emb, out = call(s, index, user, item, torch.Generator().manual_seed(0))
+        if not out.emb.requires_grad:
+            assert not reaches_reference_only
+            continue
+        (emb.user[index[0]].detach() * out.emb).sum().backward()
+        assert item.grad is not None and reaches_reference_only
+    with pytest.raises(ValueError, match="gradient"):
+        ADARSampler(pairs, gradient="positive")

@@ -54,9 +54,12 @@ class ADARSampler(DiffusionSampler):
     $\mathbf{x}_{t^*}$ denoised back from $t^*$ by a denoiser conditioned on the
     user's row (``"denoise"``). It joins the reference as a second negative
     (``combine="add"``, BPR then averages over both) or replaces it
-    (``"replace"``). Synthesized rows are constants for the model's loss, so
-    with ``"replace"`` no embedding of a real non-positive item gets a gradient
-    from BPR any more; ``"add"`` keeps that signal and is the default.
+    (``"replace"``). With ``gradient="detach"`` synthesized rows are constants
+    for the model's loss, so with ``"replace"`` no embedding of a real
+    non-positive item gets a gradient from BPR any more; ``"add"`` keeps that
+    signal. With ``gradient="reference"`` the synthesized row's gradient goes to
+    the reference item it stands beside, so every BPR term that pushes a
+    positive up also pushes a real item down.
 
     **Edge cases.** $t^* = 1$ gives a copy of the positive, whose margin
     cannot be won (the positive is then pushed up with a constant force: a
@@ -104,6 +107,9 @@ class ADARSampler(DiffusionSampler):
         t_max (int, optional): Largest step used, $t_{\max} \le T$. (default: ``None``, $T$)
         skip_edge_cases (bool): Drop the synthesized term of pairs whose $t^*$ is
             $1$ or $T$ before clipping. (default: ``False``)
+        gradient (str): ``"detach"``: the synthesized row is a constant;
+            ``"reference"``: $\mathbf{n} = \mathbf{e}_j + \mathrm{sg}(\mathbf{x}_{t^*} - \mathbf{e}_j)$,
+            its BPR gradient pushes the real reference item down. (default: ``"detach"``)
 
     Examples:
         >>> sampler = ADARSampler(PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4), num_steps=4)
@@ -122,9 +128,11 @@ class ADARSampler(DiffusionSampler):
                  environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
                  denoiser_lr: float = 1e-3, diffusion_weight: float = 1e-6, warmup_epochs: int = 0,
                  probe: bool = False, t_min: int = 1, t_max: int | None = None,
-                 skip_edge_cases: bool = False) -> None:
+                 skip_edge_cases: bool = False, gradient: Literal["detach", "reference"] = "detach") -> None:
         if not 1 <= t_min <= (t_max if t_max is not None else num_steps) <= num_steps:
             raise ValueError(f"need 1 <= t_min <= t_max <= num_steps, got {t_min}, {t_max}, {num_steps}")
+        if gradient not in ("detach", "reference"):
+            raise ValueError(f"gradient must be 'detach' or 'reference', got {gradient!r}")
         if generation not in ("forward", "denoise"):
             raise ValueError(f"generation must be 'forward' or 'denoise', got {generation!r}")
         if combine not in ("replace", "add"):
@@ -151,6 +159,7 @@ class ADARSampler(DiffusionSampler):
         self.reverse_steps = reverse_steps
         self.t_min, self.t_max = t_min, t_max if t_max is not None else num_steps
         self.skip_edge_cases = skip_edge_cases
+        self.gradient = gradient
 
     def transition_step(self, pos_score: Tensor, ref_score: Tensor) -> Tensor:
         r"""The transition point $t^*$ of every pair (see the class description).
@@ -192,6 +201,8 @@ class ADARSampler(DiffusionSampler):
                 x = self.diffusion.reverse(self.denoiser, x, t_star, cond, steps=self.reverse_steps,
                                            sampling_noise=self.sampling_noise, generator=generator)
             synthesized = x * scale
+        if self.gradient == "reference":
+            synthesized = ref_emb + (synthesized - ref_emb.detach())
         logs.update({"transition_step": float(t_star.float().mean()),
                      "transition_at_1": float((t_raw == 1).float().mean()),
                      "transition_at_T": float((t_raw == T).float().mean())})
@@ -214,4 +225,4 @@ class ADARSampler(DiffusionSampler):
         s = self.diffusion.schedule
         return (f"{self.__class__.__name__}(generation={self.generation!r}, combine={self.combine!r}, "
                 f"num_steps={s.num_steps}, schedule={s.mode!r}, t_range=({self.t_min}, {self.t_max}), "
-                f"skip_edge_cases={self.skip_edge_cases})")
+                f"skip_edge_cases={self.skip_edge_cases}, gradient={self.gradient!r})")

@@ -83,7 +83,14 @@ class CNSDiffSampler(DiffusionSampler):
     3. **Gradient** (``gradient``). ``"detach"`` (published): $\mathbf{h}$ is a
         constant. ``"straight-through"``: $\mathbf{h} = \mathbf{e}_a +
         \mathrm{sg}(\mathbf{c}_{k^*} - \mathbf{e}_a)$, so the BPR gradient of the
-        synthesized negative reaches the anchor's embedding.
+        synthesized negative reaches the anchor's embedding. ``"linear"``:
+        $\mathbf{h} = \mathbf{m} + \mathrm{sg}(\mathbf{c}_{k^*} - \mathbf{m})$ with
+        $\mathbf{m}$ the noise-free part of the start point in the embedding
+        scale, $\sqrt{\bar\alpha_{t}}\,\mathbf{e}_i$ or
+        $\sqrt{\bar\alpha_{t}}\,\mathbf{e}_j + \sqrt{1 - \bar\alpha_{t}}\,(r_j / r_i)\,\mathbf{e}_i$:
+        every real row the candidate is made of gets its share of the gradient,
+        as in MixGCF's positive mixing (the positive is then also pushed down
+        by the synthesized negative, in proportion to its frequency).
     4. **Combination** (``combine``). With the curriculum share
         $\lambda = (1 - \rho)\,\tilde\lambda$, $\tilde\lambda \sim \mathrm{Beta}(a_\tau, b_\tau)$,
         where $(a_\tau, b_\tau) = (1 - \tau)(a_0, b_0) + \tau (a_1, b_1)$ moves
@@ -189,7 +196,8 @@ class CNSDiffSampler(DiffusionSampler):
         probe (bool): Report the nearest real item of each negative. (default: ``False``)
         anchor (str): ``"positive"`` or ``"negative"`` (step 1). (default: ``"positive"``)
         selection (str): ``"hardest"`` or ``"band"`` (step 2). (default: ``"hardest"``)
-        gradient (str): ``"detach"`` or ``"straight-through"`` (step 3). (default: ``"detach"``)
+        gradient (str): ``"detach"``, ``"straight-through"`` or ``"linear"`` (step 3).
+            (default: ``"detach"``)
         combine (str): ``"mix"`` or ``"separate"`` (step 4). (default: ``"mix"``)
         separate_weight (float): $w$ of ``combine="separate"``. (default: ``1.0``)
         synthesize (bool): ``False``: uniform negatives plus the contrastive term. (default: ``True``)
@@ -223,7 +231,7 @@ class CNSDiffSampler(DiffusionSampler):
                  denoiser_lr: float = 1e-3, warmup_epochs: int = 0, probe: bool = False,
                  anchor: Literal["positive", "negative"] = "positive",
                  selection: Literal["hardest", "band"] = "hardest",
-                 gradient: Literal["detach", "straight-through"] = "detach",
+                 gradient: Literal["detach", "straight-through", "linear"] = "detach",
                  combine: Literal["mix", "separate"] = "mix", separate_weight: float = 1.0,
                  synthesize: bool = True, preset: Literal["published"] | None = None) -> None:
         o = {k: v for k, v in locals().items()
@@ -233,7 +241,7 @@ class CNSDiffSampler(DiffusionSampler):
         for name, value, allowed in (("contrast_scope", o["contrast_scope"], ("pair", "batch")),
                                      ("anchor", o["anchor"], ("positive", "negative")),
                                      ("selection", o["selection"], ("hardest", "band")),
-                                     ("gradient", o["gradient"], ("detach", "straight-through")),
+                                     ("gradient", o["gradient"], ("detach", "straight-through", "linear")),
                                      ("combine", o["combine"], ("mix", "separate"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
@@ -395,6 +403,19 @@ class CNSDiffSampler(DiffusionSampler):
         hard = candidates.gather(0, index.view(1, -1, 1).expand(1, -1, candidates.size(-1))).squeeze(0)
         return hard, index
 
+    def _start_mean(self, level: Tensor, pos_emb: Tensor, rand_emb: Tensor, ratio: Tensor | None) -> Tensor:
+        r"""The noise-free part of each chosen start point, in the embedding scale:
+        $\sqrt{\bar\alpha_t}\,\mathbf{e}_i$ (positive anchor), or
+        $\sqrt{\bar\alpha_t}\,\mathbf{e}_j + \sqrt{1 - \bar\alpha_t}\,(r_j / r_i)\,\mathbf{e}_i$
+        (negative anchor, ``ratio`` $= r_j / r_i$)."""
+        s = self.diffusion.schedule
+        t = torch.tensor(self.levels, device=level.device)[level]
+        a = s.sqrt_alphas_cumprod[t].unsqueeze(-1).to(pos_emb.dtype)
+        if ratio is None:
+            return a * pos_emb
+        b = s.sqrt_one_minus_alphas_cumprod[t].unsqueeze(-1).to(pos_emb.dtype)
+        return a * rand_emb + b * ratio * pos_emb
+
     def contrastive_loss(self, pos_emb: Tensor, hard: Tensor | None, rand_emb: Tensor,
                          generator: torch.Generator | None = None) -> Tensor:
         r"""$\mathcal{L}_{\text{cl}}$ (InfoNCE over cosine similarities, temperature $\tau_c$).
@@ -450,8 +471,10 @@ class CNSDiffSampler(DiffusionSampler):
             hard, level = self.select_band(cands, scores, (user_emb * pos_emb.detach()).sum(-1))
         else:
             hard, level = self.select_hardest(cands, scores)
-        if self.gradient == "straight-through":
-            hard = anchor_emb + (hard - anchor_emb.detach())
+        if self.gradient != "detach":
+            base = anchor_emb if self.gradient == "straight-through" else self._start_mean(
+                level, pos_emb, rand_emb, None if self.anchor == "positive" else scale_j / scale)
+            hard = base + (hard - base.detach())
         lam = self.mix_ratio(users.numel(), state.progress, generator, users.device).unsqueeze(-1)
         if self.combine == "mix":
             neg, weight = lam * hard + (1 - lam) * rand_emb, None

@@ -143,8 +143,12 @@ class DiffusionSampler(NegativeSampler):
     $s_{uh} \ge s_{ui}$; ``neg_sigmoid``, the mean $\sigma(s_{u}^{-} - s_{ui})$
     of the BPR negatives (the size of every BPR gradient: near $0.5$ when the
     margin cannot be won); ``neg_grad_norm``, the gradient norm reaching the
-    real negatives' embedding rows (summed loss, mean per row; filled during the
-    backward pass); ``cos_hard_pos``, $\cos(\mathbf{h}, \mathbf{e}_i)$; and once
+    real negatives' embedding rows (summed loss, mean per row; filled during
+    the backward pass): positives are pushed up in proportion to their
+    training frequency and real negatives pushed down uniformly, so a
+    synthesized row that takes BPR weight from the real negative without
+    passing its gradient to a real item tilts the model towards popular
+    items; ``cos_hard_pos``, $\cos(\mathbf{h}, \mathbf{e}_i)$; and once
     per epoch ``head_share@20``, the share of the batch users' top-20 lists
     (training items masked) taken by the 10% most popular items
     (`pyg_negdiff.metrics.head_share`).
@@ -331,6 +335,7 @@ class DiffusionSampler(NegativeSampler):
                                                    self.train_pairs, k=20)
         if real_emb is not None and real_emb.requires_grad:
             def record(grad: Tensor) -> None:
+                # Rows of a mean loss: scale by B so the value does not depend on the batch size.
                 logs["neg_grad_norm"] = float(grad.norm(dim=-1).mean() * grad.size(0))
             real_emb.register_hook(record)
 
