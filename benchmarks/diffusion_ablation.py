@@ -103,6 +103,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], Space]] = {
     "adar-clipped": ("adar", {"skip_edge_cases": True}, _adar),
     "adar-denoise": ("adar", {"generation": "denoise", "skip_edge_cases": True}, _adar),
     "adar-reference": ("adar", {"gradient": "reference", "skip_edge_cases": True}, _adar),
+    "adar-mean": ("adar", {"forward_noise": False, "skip_edge_cases": True}, _adar),
+    "adar-mean-reference": ("adar", {"forward_noise": False, "gradient": "reference", "skip_edge_cases": True},
+                            _adar),
 }
 #: The rows run on the expensive scenarios.
 CORE = ["uniform", "dns", "cnsdiff-a-before", "cnsdiff-f-anchor-negative", "adar-before", "adar-clipped"]

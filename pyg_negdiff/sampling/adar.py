@@ -107,6 +107,10 @@ class ADARSampler(DiffusionSampler):
         t_max (int, optional): Largest step used, $t_{\max} \le T$. (default: ``None``, $T$)
         skip_edge_cases (bool): Drop the synthesized term of pairs whose $t^*$ is
             $1$ or $T$ before clipping. (default: ``False``)
+        forward_noise (bool): ``False`` takes the mean of the forward process,
+            $\mathbf{x}_{t^*} = \sqrt{\bar\alpha_{t^*}}\,\mathbf{e}_i$: the positive shrunk
+            until its score meets the reference's, with no random direction for
+            the user's gradient to follow. (default: ``True``)
         gradient (str): ``"detach"``: the synthesized row is a constant;
             ``"reference"``: $\mathbf{n} = \mathbf{e}_j + \mathrm{sg}(\mathbf{x}_{t^*} - \mathbf{e}_j)$,
             its BPR gradient pushes the real reference item down. (default: ``"detach"``)
@@ -128,7 +132,8 @@ class ADARSampler(DiffusionSampler):
                  environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
                  denoiser_lr: float = 1e-3, diffusion_weight: float = 1e-6, warmup_epochs: int = 0,
                  probe: bool = False, t_min: int = 1, t_max: int | None = None,
-                 skip_edge_cases: bool = False, gradient: Literal["detach", "reference"] = "detach") -> None:
+                 skip_edge_cases: bool = False, gradient: Literal["detach", "reference"] = "detach",
+                 forward_noise: bool = True) -> None:
         if not 1 <= t_min <= (t_max if t_max is not None else num_steps) <= num_steps:
             raise ValueError(f"need 1 <= t_min <= t_max <= num_steps, got {t_min}, {t_max}, {num_steps}")
         if gradient not in ("detach", "reference"):
@@ -160,6 +165,7 @@ class ADARSampler(DiffusionSampler):
         self.t_min, self.t_max = t_min, t_max if t_max is not None else num_steps
         self.skip_edge_cases = skip_edge_cases
         self.gradient = gradient
+        self.forward_noise = forward_noise
 
     def transition_step(self, pos_score: Tensor, ref_score: Tensor) -> Tensor:
         r"""The transition point $t^*$ of every pair (see the class description).
@@ -196,7 +202,8 @@ class ADARSampler(DiffusionSampler):
         edge = (t_raw == 1) | (t_raw == T)
         t_star = t_raw.clamp(self.t_min, self.t_max)
         with self.sampling():
-            x = self.diffusion.q_sample(x0, t_star, generator=generator)
+            noise = None if self.forward_noise else torch.zeros_like(x0)
+            x = self.diffusion.q_sample(x0, t_star, noise=noise, generator=generator)
             if self.denoiser is not None:
                 x = self.diffusion.reverse(self.denoiser, x, t_star, cond, steps=self.reverse_steps,
                                            sampling_noise=self.sampling_noise, generator=generator)
@@ -225,4 +232,5 @@ class ADARSampler(DiffusionSampler):
         s = self.diffusion.schedule
         return (f"{self.__class__.__name__}(generation={self.generation!r}, combine={self.combine!r}, "
                 f"num_steps={s.num_steps}, schedule={s.mode!r}, t_range=({self.t_min}, {self.t_max}), "
-                f"skip_edge_cases={self.skip_edge_cases}, gradient={self.gradient!r})")
+                f"skip_edge_cases={self.skip_edge_cases}, gradient={self.gradient!r}, "
+                f"forward_noise={self.forward_noise})")
