@@ -64,51 +64,52 @@ def _cl_only(trial: optuna.Trial) -> dict[str, Any]:
     return {"cl_weight": trial.suggest_float("cl_weight", 0.0, 0.5)}
 
 
-def _published(trial: optuna.Trial) -> dict[str, Any]:
-    return {}  # the reference row is the authors' code as it is
-
-
 def _adar(trial: optuna.Trial) -> dict[str, Any]:
     return {"t_min": trial.suggest_int("t_min", 1, 25)}
 
 
-#: Row name -> (sampler, fixed constructor arguments, search space over its own constants).
-VARIANTS: dict[str, tuple[str, dict[str, Any], Space]] = {
-    "uniform": ("uniform", {}, _no_space),
-    "dns": ("dns", {}, lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])}),
-    "mixgcf": ("mixgcf", {}, lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])}),
+BEFORE = {"anchor": "positive", "gradient": "detach"}  # CNSDiff's options before issue 13
+ADAR_BEFORE = {"forward_noise": True, "gradient": "detach", "skip_edge_cases": False}
+#: The environment penalty and the environment-conditioned denoiser (RunConfig fields), for row (h).
+CAUSAL = {"penalty_weight": 1.0, "condition_on_environment": True, "environments": "popularity",
+          "num_environments": 3}
+
+#: Row name -> (sampler, fixed constructor arguments, search space over its own constants, and
+#: RunConfig fields of the row). Letters are the variants of issue 13.
+VARIANTS: dict[str, tuple[str, dict[str, Any], Space, dict[str, Any]]] = {
+    "uniform": ("uniform", {}, _no_space, {}),
+    "dns": ("dns", {}, lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])}, {}),
+    "mixgcf": ("mixgcf", {}, lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])},
+               {}),
     "ahns": ("ahns", {}, lambda t: {"alpha": t.suggest_float("alpha", 0.1, 2.0),
-                                    "beta": t.suggest_float("beta", 0.01, 1.0, log=True)}),
-    # (a) the library's CNSDiff before issue 13.
-    "cnsdiff-a-before": ("cnsdiff", {}, _curriculum),
+                                    "beta": t.suggest_float("beta", 0.01, 1.0, log=True)}, {}),
+    # (a) the library's CNSDiff before issue 13: the positive, noised and denoised, detached.
+    "cnsdiff-a-before": ("cnsdiff", BEFORE, _curriculum, {}),
     # (b) the authors' code, faithfully.
-    "cnsdiff-b-published": ("cnsdiff", {"preset": "published"}, _published),
-    # (c) gradient through the synthesized part.
-    "cnsdiff-c-straight-through": ("cnsdiff", {"gradient": "straight-through"}, _curriculum),
-    # (d) the synthesized negative as its own BPR term, the real one at full weight.
-    "cnsdiff-d-separate": ("cnsdiff", {"combine": "separate"}, _curriculum),
-    # (e) never a candidate above the positive.
-    "cnsdiff-e-band": ("cnsdiff", {"selection": "band"}, _curriculum),
-    # (f) diffusion anchored on the real negative, moved towards the positive.
-    "cnsdiff-f-anchor-negative": ("cnsdiff", {"anchor": "negative", "gradient": "straight-through"},
-                                  _curriculum),
-    "cnsdiff-f-batch-cl": ("cnsdiff", {"anchor": "negative", "gradient": "straight-through",
-                                       "contrast_scope": "batch"}, _curriculum),
-    "cnsdiff-f-harder": ("cnsdiff", {"anchor": "negative", "gradient": "straight-through", "noise_scale": 30.0},
-                         _curriculum),
-    "cnsdiff-f2-anchor-negative-linear": ("cnsdiff", {"anchor": "negative", "gradient": "linear"}, _curriculum),
+    "cnsdiff-b-published": ("cnsdiff", {"preset": "published"}, _no_space, {}),  # as published
+    # (c) (a) with the gradient through the synthesized part.
+    "cnsdiff-c-straight-through": ("cnsdiff", {**BEFORE, "gradient": "straight-through"}, _curriculum, {}),
+    # (d) (a) with the synthesized negative as its own BPR term, the real one at full weight.
+    "cnsdiff-d-separate": ("cnsdiff", {**BEFORE, "combine": "separate"}, _curriculum, {}),
+    # (e) (a) with never a candidate above the positive.
+    "cnsdiff-e-band": ("cnsdiff", {**BEFORE, "selection": "band"}, _curriculum, {}),
+    # (f) diffusion anchored on the real negative, moved towards the positive, gradient to it: the default.
+    "cnsdiff-f-default": ("cnsdiff", {}, _curriculum, {}),
+    # (f') as (f), the gradient shared with the positive as in MixGCF's mixing.
+    "cnsdiff-f2-linear": ("cnsdiff", {"gradient": "linear"}, _curriculum, {}),
     # (g) uniform negatives plus the batch-scope contrastive term, nothing synthesized.
-    "cnsdiff-g-cl-only": ("cnsdiff", {"synthesize": False, "contrast_scope": "batch"}, _cl_only),
-    "adar-before": ("adar", {}, _no_space),
-    "adar-clipped": ("adar", {"skip_edge_cases": True}, _adar),
-    "adar-denoise": ("adar", {"generation": "denoise", "skip_edge_cases": True}, _adar),
-    "adar-reference": ("adar", {"gradient": "reference", "skip_edge_cases": True}, _adar),
-    "adar-mean": ("adar", {"forward_noise": False, "skip_edge_cases": True}, _adar),
-    "adar-mean-reference": ("adar", {"forward_noise": False, "gradient": "reference", "skip_edge_cases": True},
-                            _adar),
+    "cnsdiff-g-cl-only": ("cnsdiff", {"synthesize": False, "contrast_scope": "batch"}, _cl_only, {}),
+    # (h) the default with the causal part on: environment penalty and conditioned denoiser.
+    "cnsdiff-h-default-causal": ("cnsdiff", {}, _curriculum, CAUSAL),
+    "adar-before": ("adar", ADAR_BEFORE, _no_space, {}),
+    "adar-clipped": ("adar", {**ADAR_BEFORE, "skip_edge_cases": True}, _adar, {}),
+    "adar-denoise": ("adar", {**ADAR_BEFORE, "generation": "denoise", "skip_edge_cases": True}, _adar, {}),
+    "adar-mean": ("adar", {**ADAR_BEFORE, "forward_noise": False, "skip_edge_cases": True}, _adar, {}),
+    # The default: the mean point, the gradient to the reference, edge cases skipped.
+    "adar-default": ("adar", {}, _adar, {}),
 }
 #: The rows run on the expensive scenarios.
-CORE = ["uniform", "dns", "cnsdiff-a-before", "cnsdiff-f-anchor-negative", "adar-before", "adar-clipped"]
+CORE = ["uniform", "dns", "mixgcf", "ahns", "cnsdiff-a-before", "cnsdiff-f-default", "adar-before", "adar-default"]
 HEURISTICS = ("dns", "mixgcf", "ahns")
 SCENARIOS = ("synthetic", "coat", "yahoo-r3", "ml-100k", "ml-1m")
 #: Per-scenario training budget (epochs, patience, batch size): the large graphs get larger batches.
@@ -166,12 +167,13 @@ def run_scenario(scenario: str, rows: list[str], args: argparse.Namespace, done:
         append(log, {"scenario": scenario, "row": "_backbone", "seed": -1, "backbone": backbone})
     print(f"[{scenario}] backbone {backbone}", flush=True)
     for row in rows:
-        sampler, fixed, space = VARIANTS[row]
+        sampler, fixed, space, extra = VARIANTS[row]
         if all((scenario, row, s) in done for s in args.seeds):
             continue
         start = time.perf_counter()
-        base = base_config(scenario, sampler=sampler, sampler_kwargs=fixed, **backbone)
-        best = tune(data, base, space, args.trials)
+        base = base_config(scenario, sampler=sampler, sampler_kwargs=fixed, **backbone, **extra)
+        # A row with nothing of its own to tune spends no trials (they would only pick a lucky seed).
+        best = tune(data, base, space, args.trials if space is not _no_space else 0)
         kwargs = best.get("sampler_kwargs", fixed)
         for seed in args.seeds:
             if (scenario, row, seed) in done:
@@ -179,7 +181,8 @@ def run_scenario(scenario: str, rows: list[str], args: argparse.Namespace, done:
             config = RunConfig.from_dict({**base.to_dict(), "sampler_kwargs": kwargs, "seed": seed})
             out = train_once(data, config)
             append(log, {"scenario": scenario, "row": row, "seed": seed, "sampler": sampler,
-                         "sampler_kwargs": kwargs, "trials": args.trials, "backbone": backbone, **out})
+                         "sampler_kwargs": kwargs, "config": extra, "trials": args.trials, "backbone": backbone,
+                         **out})
             print(f"[{scenario}] {row} seed {seed}: OOD ndcg@20 "
                   f"{out['test'].get('test_ood', out['test'].get('test', {})).get('ndcg@20', float('nan')):.4f} "
                   f"head@20 {out['head@20']:.2f} ({time.perf_counter() - start:.0f} s)", flush=True)
@@ -302,6 +305,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     parser.add_argument("--rows", nargs="+", default=["all"],
                         help="row names (see VARIANTS), 'all', or 'core' (the rows of the expensive scenarios)")
+    parser.add_argument("--skip", nargs="*", default=[], help="rows left out of 'all' (e.g. the slow published row)")
     parser.add_argument("--trials", type=int, default=3, help="TPE trials per row over its own constants")
     parser.add_argument("--backbone-trials", type=int, default=6, help="TPE trials of lr/l2 with uniform")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -316,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     log = out / "runs.jsonl"
     if not args.report:
         rows = (list(VARIANTS) if args.rows == ["all"] else CORE if args.rows == ["core"] else args.rows)
+        rows = [r for r in rows if r not in args.skip]
         unknown = set(rows) - set(VARIANTS)
         if unknown:
             parser.error(f"unknown rows {sorted(unknown)}; known: {sorted(VARIANTS)}")

@@ -62,7 +62,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sampler", default="uniform")
     parser.add_argument("--sampler-arg", dest="sampler_kwargs", type=_kv, action="append", default=[],
                         metavar="KEY=VALUE", help="extra sampler constructor argument (repeatable)")
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--epochs", type=int, default=50)

@@ -55,7 +55,7 @@ class RunConfig:
     num_layers: int = 3
     sampler: str = "uniform"
     sampler_kwargs: dict[str, Any] = field(default_factory=dict)
-    lr: float = 1e-3
+    lr: float = 1e-2
     l2: float = 1e-4
     batch_size: int = 2048
     epochs: int = 50

@@ -89,7 +89,8 @@ def test_forward_negative_sits_at_the_transition_in_expectation():
     free = torch.randint(0, I, (U,), generator=g)
     index = torch.tensor([[u, i] for u in range(U) for i in range(I) if i != free[u]]).t()
     pairs = PairSet(index, U, I)
-    sampler = ADARSampler(pairs, combine="replace")
+    # The published forward process (the defaults take its mean instead).
+    sampler = ADARSampler(pairs, combine="replace", forward_noise=True, gradient="detach", skip_edge_cases=False)
     users, pos = index[0], index[1]
     draws = torch.stack([sampler(users, pos, SamplerState(emb, generator=g)).emb for _ in range(400)])
     u, e_i = emb.user[users], emb.item[pos]

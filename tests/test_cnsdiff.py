@@ -141,7 +141,8 @@ def test_denoiser_is_in_eval_mode_while_sampling():
 def test_chosen_candidate_is_the_argmax_of_the_scores():
     emb, pairs, index = toy()
     # A Beta concentrated at 1 and no floor: the negative is the chosen candidate itself.
-    sampler = CNSDiffSampler(pairs, D, beta_start=(1e6, 1e-6), beta_end=(1e6, 1e-6), min_random_share=0.0)
+    sampler = CNSDiffSampler(pairs, D, beta_start=(1e6, 1e-6), beta_end=(1e6, 1e-6), min_random_share=0.0,
+                             anchor="positive", gradient="detach")
     seen = {}
     candidates = sampler.candidates
 

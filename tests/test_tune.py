@@ -228,21 +228,26 @@ def test_tune_command_runs_resumes_and_refuses_another_setting(tmp_path, capsys)
     assert "was created for sampler='dns'" in capsys.readouterr().err
 
 
-def test_run_command_tunes_retrains_and_resumes(tmp_path, capsys, monkeypatch):
+def test_run_command_tunes_the_backbone_then_compares_samplers_and_resumes(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    argv = ["run", "--sampler", "dns", "--trials", "2", "--epochs", "1", "--dim", "8", "--layers", "1",
-            "--no-progress"]
+    argv = ["run", "--samplers", "cnsdiff", "--heuristics", "dns", "ahns", "--trials", "2", "--epochs", "1",
+            "--dim", "8", "--layers", "1", "--no-progress"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "new, 2 trials" in out and "sqlite:///runs/pyg_negdiff.db" in out
-    for row in ("dns (tuned)", "uniform (same lr/l2)"):
-        assert row in out
-    assert "IID ndcg@20" in out and "OOD ndcg@20" in out
+    table = out[out.index("part"):]
+    # One row per sampler, the heuristic with the best validation NDCG@20 marked as the reference.
+    assert table.count("(best heuristic)") == 1
+    for row in ("uniform", "dns", "ahns", "cnsdiff"):
+        assert f"\n{row}" in table
+    for column in ("IID ndcg@20", "OOD ndcg@20", "head@20", "vs uniform", "vs best heuristic"):
+        assert column in table
     assert (tmp_path / "runs" / "pyg_negdiff.db").exists()
     assert main(argv) == 0
     assert "resuming, it already holds 2 finished trials" in capsys.readouterr().out
-    study = load_study("run-synthetic-auto-lightgcn-dns", "sqlite:///runs/pyg_negdiff.db")
+    study = load_study("run-synthetic-auto-lightgcn-backbone", "sqlite:///runs/pyg_negdiff.db")
     assert len(study.trials) == 2  # resumed: no trial was run again
+    assert set(study.best_params) == {"lr", "l2"}  # the study tunes the backbone only
 
 
 def test_storage_label_never_shows_a_password():

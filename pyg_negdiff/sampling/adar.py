@@ -70,6 +70,16 @@ class ADARSampler(DiffusionSampler):
     to the reference (``combine="add"``; with ``"replace"`` the reference takes
     the synthesized row's place).
 
+    **Defaults.** The published method (``forward_noise=True``,
+    ``gradient="detach"``, ``skip_edge_cases=False``) turned every model into a
+    popularity ranker in the library's ablation (benchmarks page), for three
+    measured reasons: the random direction of $\mathbf{x}_{t^*}$ dominates the
+    user's gradient $\sigma(\cdot)(\mathbf{x}_{t^*} - \mathbf{e}_i)$; a constant
+    negative pushes positives up (in proportion to their frequency) without
+    pushing any real item down; and $t^* = 1$ copies the positive. The defaults
+    remove all three: the mean point, the gradient routed to the reference,
+    edge cases skipped.
+
     The rule needs $\sqrt{\bar\alpha_t}$ to sweep $(0, 1)$, so the default
     schedule is cosine over 50 steps ($\sqrt{\bar\alpha_T} \approx 0.001$), not
     CNSDiff's, where $\sqrt{\bar\alpha_t} \ge 0.999$ at every step.
@@ -106,14 +116,17 @@ class ADARSampler(DiffusionSampler):
         t_min (int): Smallest step used, $t_{\min} \ge 1$. (default: ``1``)
         t_max (int, optional): Largest step used, $t_{\max} \le T$. (default: ``None``, $T$)
         skip_edge_cases (bool): Drop the synthesized term of pairs whose $t^*$ is
-            $1$ or $T$ before clipping. (default: ``False``)
+            $1$ or $T$ before clipping. (default: ``True``)
         forward_noise (bool): ``False`` takes the mean of the forward process,
             $\mathbf{x}_{t^*} = \sqrt{\bar\alpha_{t^*}}\,\mathbf{e}_i$: the positive shrunk
             until its score meets the reference's, with no random direction for
-            the user's gradient to follow. (default: ``True``)
+            the user's gradient to follow. (default: ``False``; the published method: ``True``)
+        synthesized_weight (float, optional): With ``combine="add"``, weigh the
+            reference's BPR term $1$ and the synthesized one $w$ instead of
+            averaging the two. (default: ``None``, the average)
         gradient (str): ``"detach"``: the synthesized row is a constant;
             ``"reference"``: $\mathbf{n} = \mathbf{e}_j + \mathrm{sg}(\mathbf{x}_{t^*} - \mathbf{e}_j)$,
-            its BPR gradient pushes the real reference item down. (default: ``"detach"``)
+            its BPR gradient pushes the real reference item down. (default: ``"reference"``)
 
     Examples:
         >>> sampler = ADARSampler(PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4), num_steps=4)
@@ -132,10 +145,12 @@ class ADARSampler(DiffusionSampler):
                  environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
                  denoiser_lr: float = 1e-3, diffusion_weight: float = 1e-6, warmup_epochs: int = 0,
                  probe: bool = False, t_min: int = 1, t_max: int | None = None,
-                 skip_edge_cases: bool = False, gradient: Literal["detach", "reference"] = "detach",
-                 forward_noise: bool = True) -> None:
+                 skip_edge_cases: bool = True, gradient: Literal["detach", "reference"] = "reference",
+                 forward_noise: bool = False, synthesized_weight: float | None = None) -> None:
         if not 1 <= t_min <= (t_max if t_max is not None else num_steps) <= num_steps:
             raise ValueError(f"need 1 <= t_min <= t_max <= num_steps, got {t_min}, {t_max}, {num_steps}")
+        if synthesized_weight is not None and synthesized_weight < 0:
+            raise ValueError(f"synthesized_weight must be >= 0, got {synthesized_weight}")
         if gradient not in ("detach", "reference"):
             raise ValueError(f"gradient must be 'detach' or 'reference', got {gradient!r}")
         if generation not in ("forward", "denoise"):
@@ -166,6 +181,7 @@ class ADARSampler(DiffusionSampler):
         self.skip_edge_cases = skip_edge_cases
         self.gradient = gradient
         self.forward_noise = forward_noise
+        self.synthesized_weight = synthesized_weight
 
     def transition_step(self, pos_score: Tensor, ref_score: Tensor) -> Tensor:
         r"""The transition point $t^*$ of every pair (see the class description).
@@ -215,14 +231,20 @@ class ADARSampler(DiffusionSampler):
                      "transition_at_T": float((t_raw == T).float().mean())})
         keep = (~edge).to(ref_emb.dtype) if self.skip_edge_cases else torch.ones_like(pos_score)
         if self.combine == "replace":
-            neg = torch.where(keep.bool().unsqueeze(-1), synthesized, ref_emb)
+            neg = torch.where(keep.bool().unsqueeze(-1), synthesized, ref_emb) if self.skip_edge_cases else synthesized
             self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, synthesized,
                           (user_emb * neg.detach()).sum(-1), ref_emb if self.skip_edge_cases else None)
             sample = NegativeSample(emb=neg, aux_loss=diffusion_term, logs=logs)
             return self.with_probe(sample, users, synthesized, emb.item)
         neg = torch.stack([ref_emb, synthesized], dim=1)
-        # A skipped pair's weight moves to the reference: its BPR term keeps weight 1.
-        weight = torch.stack([1 - 0.5 * keep, 0.5 * keep], dim=-1) if self.skip_edge_cases else None
+        if self.synthesized_weight is not None:
+            # The reference at full weight, the synthesized term at w (0 for a skipped pair).
+            weight = torch.stack([torch.ones_like(keep), self.synthesized_weight * keep], dim=-1)
+        elif self.skip_edge_cases:
+            # A skipped pair's weight moves to the reference: its BPR term keeps weight 1.
+            weight = torch.stack([1 - 0.5 * keep, 0.5 * keep], dim=-1)
+        else:
+            weight = None
         self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, synthesized,
                       torch.einsum("bd,bkd->bk", user_emb, neg.detach()), ref_emb)
         sample = NegativeSample(emb=neg, items=ref_items, aux_loss=diffusion_term, logs=logs, weight=weight)

@@ -194,10 +194,10 @@ class CNSDiffSampler(DiffusionSampler):
         denoiser_lr (float): Learning rate of the denoiser in alternate mode. (default: ``1e-3``)
         warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
         probe (bool): Report the nearest real item of each negative. (default: ``False``)
-        anchor (str): ``"positive"`` or ``"negative"`` (step 1). (default: ``"positive"``)
+        anchor (str): ``"positive"`` or ``"negative"`` (step 1). (default: ``"negative"``)
         selection (str): ``"hardest"`` or ``"band"`` (step 2). (default: ``"hardest"``)
         gradient (str): ``"detach"``, ``"straight-through"`` or ``"linear"`` (step 3).
-            (default: ``"detach"``)
+            (default: ``"straight-through"``)
         combine (str): ``"mix"`` or ``"separate"`` (step 4). (default: ``"mix"``)
         separate_weight (float): $w$ of ``combine="separate"``. (default: ``1.0``)
         synthesize (bool): ``False``: uniform negatives plus the contrastive term. (default: ``True``)
@@ -229,9 +229,9 @@ class CNSDiffSampler(DiffusionSampler):
                  num_environments: int | None = None, environment_dim: int = 16, dropout: float = 0.0,
                  sampling_dropout: bool = False, denoiser_training: DenoiserTraining = "alternate",
                  denoiser_lr: float = 1e-3, warmup_epochs: int = 0, probe: bool = False,
-                 anchor: Literal["positive", "negative"] = "positive",
+                 anchor: Literal["positive", "negative"] = "negative",
                  selection: Literal["hardest", "band"] = "hardest",
-                 gradient: Literal["detach", "straight-through", "linear"] = "detach",
+                 gradient: Literal["detach", "straight-through", "linear"] = "straight-through",
                  combine: Literal["mix", "separate"] = "mix", separate_weight: float = 1.0,
                  synthesize: bool = True, preset: Literal["published"] | None = None) -> None:
         o = {k: v for k, v in locals().items()

@@ -328,7 +328,8 @@ class DiffusionSampler(NegativeSampler):
             logs.update({"hard_above_pos": float(((u * h).sum(-1) >= s_ui).float().mean()),
                          "neg_sigmoid": float(torch.sigmoid(margin).mean()),
                          "cos_hard_pos": float(F.cosine_similarity(h, i, dim=-1).mean())})
-            if self._diagnose_head:
+            # Only on the full item table (a neighbour subgraph renumbers the items).
+            if self._diagnose_head and emb_item.size(0) == self.head.numel():
                 self._diagnose_head = False
                 sample = torch.unique(users)[:512]
                 logs["head_share@20"] = head_share(emb_user.detach(), emb_item.detach(), self.head, sample,
