@@ -20,8 +20,8 @@ mean *validation* NDCG@20), the share of top-20 lists taken by the 10% most popu
     python benchmarks/diffusion_ablation.py --scenarios yahoo-r3 --rows core --trials 0
     python benchmarks/diffusion_ablation.py --report   # tables from what has been run
 
-Every finished run is appended to ``<out>/runs.jsonl`` (with the git commit); a re-run skips
-what is there, so the script resumes. ``--report`` writes ``<out>/ablation.md`` and
+Every finished run is appended to ``<out>/runs-<scenarios>.jsonl`` (with the git commit); a
+re-run skips what is there, so the script resumes. ``--report`` writes ``<out>/ablation.md`` and
 ``<out>/ablation.json``. Run scenarios in parallel as separate processes pinned to one core
 each (``taskset -c N``); the script sets one torch thread.
 """
@@ -158,7 +158,7 @@ def run_scenario(scenario: str, rows: list[str], args: argparse.Namespace, done:
     print(f"[{scenario}] {data.summary()}", flush=True)
     backbone_key = (scenario, "_backbone", -1)
     if backbone_key in done:
-        backbone = done_records(log)[backbone_key]["backbone"]
+        backbone = done_records(log.parent)[backbone_key]["backbone"]
     else:
         space = lambda t: {"lr": t.suggest_float("lr", 1e-3, 5e-2, log=True),  # noqa: E731
                            "l2": t.suggest_float("l2", 1e-6, 1e-2, log=True)}
@@ -195,14 +195,14 @@ def append(log: Path, record: dict[str, Any]) -> None:
         f.write(json.dumps(record, default=list) + "\n")
 
 
-def done_records(log: Path) -> dict[tuple, dict[str, Any]]:
-    if not log.exists():
-        return {}
+def done_records(out_dir: Path) -> dict[tuple, dict[str, Any]]:
+    """Every finished run in ``out_dir/runs*.jsonl`` (one file per process), keyed by (scenario, row, seed)."""
     out = {}
-    for line in log.read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
-            out[(r["scenario"], r["row"], r["seed"])] = r
+    for log in sorted(out_dir.glob("runs*.jsonl")):
+        for line in log.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                out[(r["scenario"], r["row"], r["seed"])] = r
     return out
 
 
@@ -311,13 +311,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default="benchmarks/results/ablation")
-    parser.add_argument("--report", action="store_true", help="only write the tables from runs.jsonl")
+    parser.add_argument("--report", action="store_true", help="only write the tables from the run logs")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    log = out / "runs.jsonl"
+    # One log per process, so that scenarios can run in parallel processes.
+    log = out / f"runs-{'-'.join(args.scenarios)}.jsonl"
     if not args.report:
         rows = (list(VARIANTS) if args.rows == ["all"] else CORE if args.rows == ["core"] else args.rows)
         rows = [r for r in rows if r not in args.skip]
@@ -325,8 +326,8 @@ def main(argv: list[str] | None = None) -> None:
         if unknown:
             parser.error(f"unknown rows {sorted(unknown)}; known: {sorted(VARIANTS)}")
         for scenario in args.scenarios:
-            run_scenario(scenario, rows, args, set(done_records(log)), log)
-    table = summarize(done_records(log))
+            run_scenario(scenario, rows, args, set(done_records(out)), log)
+    table = summarize(done_records(out))
     (out / "ablation.json").write_text(json.dumps({"commit": COMMIT, "rows": table}, indent=2))
     (out / "ablation.md").write_text(markdown(table))
     print(markdown(table))
