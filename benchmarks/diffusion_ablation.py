@@ -173,7 +173,8 @@ def run_scenario(scenario: str, rows: list[str], args: argparse.Namespace, done:
         start = time.perf_counter()
         base = base_config(scenario, sampler=sampler, sampler_kwargs=fixed, **backbone, **extra)
         # A row with nothing of its own to tune spends no trials (they would only pick a lucky seed).
-        best = tune(data, base, space, args.trials if space is not _no_space else 0)
+        best = tune(data, base, lambda t: {"sampler_kwargs": space(t)},
+                    args.trials if space is not _no_space else 0)
         kwargs = best.get("sampler_kwargs", fixed)
         for seed in args.seeds:
             if (scenario, row, seed) in done:
