@@ -301,6 +301,54 @@ def markdown(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def plot(table: list[dict[str, Any]], path: Path) -> None:
+    """OOD NDCG@20 (mean ± std over seeds) of every row, one panel per scenario."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scenarios = [s for s in SCENARIOS if any(r["scenario"] == s for r in table)]
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(4.2 * len(scenarios), 4.8), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        rows = [r for r in table if r["scenario"] == scenario and "OOD ndcg@20" in r]
+        means = [r["OOD ndcg@20"][0] for r in rows]
+        colors = ["tab:gray" if r["row"] == "uniform" else "tab:blue" if r["row"] in HEURISTICS
+                  else "tab:green" if r["row"].endswith("default") else "tab:orange" for r in rows]
+        ax.barh(range(len(rows)), means, xerr=[r["OOD ndcg@20"][1] for r in rows], color=colors)
+        ax.set_yticks(range(len(rows)), [r["row"] for r in rows], fontsize=7)
+        ax.invert_yaxis()
+        uniform = next((r["OOD ndcg@20"][0] for r in rows if r["row"] == "uniform"), None)
+        if uniform is not None:
+            ax.axvline(uniform, color="black", lw=0.8, ls="--")
+        ax.set_title(scenario)
+        ax.set_xlabel("OOD NDCG@20")
+    fig.suptitle("Diffusion ablation: OOD NDCG@20, mean ± std over seeds (dashed: uniform; green: defaults)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+DOC_START, DOC_END = "<!-- ablation:start -->", "<!-- ablation:end -->"
+
+
+def update_docs(page: Path, out: Path, table_md: str, commits: list[str]) -> None:
+    """Writes the tables (and the plot, next to the page) between the page's ablation markers."""
+    import shutil
+
+    assets = page.parent / "ablation"
+    assets.mkdir(parents=True, exist_ok=True)
+    shutil.copy(out / "ood_ndcg.png", assets / "ood_ndcg.png")
+    text = page.read_text()
+    if text.count(DOC_START) != 1 or text.count(DOC_END) != 1:
+        raise SystemExit(f"{page} needs one {DOC_START} and one {DOC_END} line")
+    block = (f"Produced by `python benchmarks/diffusion_ablation.py --report --out {out} --docs {page}` "
+             f"from runs of commit(s) {', '.join(commits)}.\n\n![ablation](ablation/ood_ndcg.png)\n\n"
+             + table_md.strip())
+    head, rest = text.split(DOC_START, 1)
+    page.write_text(head + DOC_START + "\n" + block + "\n" + DOC_END + rest.split(DOC_END, 1)[1])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
@@ -313,6 +361,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default="benchmarks/results/ablation")
     parser.add_argument("--report", action="store_true", help="only write the tables from the run logs")
+    parser.add_argument("--docs", default=None, help="also write the tables into this page's ablation block")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -328,9 +377,15 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"unknown rows {sorted(unknown)}; known: {sorted(VARIANTS)}")
         for scenario in args.scenarios:
             run_scenario(scenario, rows, args, set(done_records(out)), log)
-    table = summarize(done_records(out))
-    (out / "ablation.json").write_text(json.dumps({"commit": COMMIT, "rows": table}, indent=2))
+    records = done_records(out)
+    table = summarize(records)
+    commits = sorted({r.get("commit", "unknown")[:7] + ("-dirty" if r.get("commit", "").endswith("-dirty") else "")
+                      for r in records.values()})
+    (out / "ablation.json").write_text(json.dumps({"commits": commits, "rows": table}, indent=2))
     (out / "ablation.md").write_text(markdown(table))
+    plot(table, out / "ood_ndcg.png")
+    if args.docs:
+        update_docs(Path(args.docs), out, markdown(table), commits)
     print(markdown(table))
 
 
