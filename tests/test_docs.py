@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -263,6 +264,16 @@ def test_docs_cli_commands_parse():
             pytest.fail(f"docs/{page}:{line}: 'pyg-negdiff {args}' is rejected by the CLI parser")
 
 
+def test_getting_started_states_the_run_defaults():
+    """The trial count that Getting started gives for ``pyg-negdiff run`` is the parser's default."""
+    from pyg_negdiff.cli import build_parser
+
+    text = (DOCS / "getting-started.md").read_text()
+    stated = re.search(r"Optuna study \((\d+) trials by default\)", text)
+    assert stated, "getting-started.md no longer says how many trials 'pyg-negdiff run' runs"
+    assert int(stated.group(1)) == build_parser().parse_args(["run"]).trials
+
+
 # ---------------------------------------------------------------------- the benchmarks page
 BENCH_PAGE = DOCS / "benchmarks.md"
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -354,6 +365,62 @@ def test_site_builds_strictly(site):
     assert (site / "benchmarks" / "ood_ndcg.png").is_file()
 
 
+@pytest.mark.docs
+def test_site_is_self_contained_and_versioned(site):
+    """No web fonts from a CDN, a filled sitemap, the version in the footer, the changelog."""
+    import pyg_negdiff
+
+    for page in sorted(site.rglob("*.html")):
+        html = page.read_text()
+        assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html, \
+            f"{page.relative_to(site)} loads a web font (mkdocs.yml: theme.font: false)"
+    assert "<loc>" in (site / "sitemap.xml").read_text(), "empty sitemap: set site_url in mkdocs.yml"
+    home = (site / "index.html").read_text()
+    assert f"pyg_negdiff {pyg_negdiff.__version__}" in home, "the footer does not show the version"
+    changelog = (site / "changelog" / "index.html").read_text()
+    assert "Unreleased" in changelog and pyg_negdiff.__version__ in changelog
+
+
+def test_release_metadata_agrees():
+    """CHANGELOG.md has a section for the package version, the BibTeX entries of the README and
+    the Cite page give that version, and LICENSE is the license pyproject.toml declares."""
+    import tomllib
+
+    import pyg_negdiff
+
+    version = pyg_negdiff.__version__
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["version"] == version
+    assert re.search(rf"^## \[{re.escape(version)}\]", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    for path in (ROOT / "README.md", DOCS / "cite.md"):
+        cited = re.findall(r"version\s*=\s*\{([^}]*)\}", path.read_text())
+        assert cited == [version], f"{path.name}: the library's BibTeX gives version {cited}, not {version}"
+    assert project["license"]["text"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_mathjax_cdn_fallback_is_a_warning(monkeypatch, tmp_path, caplog):
+    """Without a local MathJax, the hook switches the pages to the CDN and says so as a WARNING
+    (a reader's browser will contact a third-party host), on a logger that does not abort a
+    strict build."""
+    import logging
+    import types
+
+    spec = importlib.util.spec_from_file_location("mathjax_hook", DOCS / "hooks" / "mathjax.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    monkeypatch.setenv("PYG_NEGDIFF_MATHJAX", str(tmp_path / "missing.js"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(hook, "_from_npm", lambda target: False)
+    config = types.SimpleNamespace(extra_javascript=["javascripts/mathjax.js", hook.SITE_PATH])
+    monkeypatch.setattr(hook.fallback_log, "propagate", True)  # let caplog see it
+    with caplog.at_level(logging.INFO):
+        hook.on_config(config)
+    assert config.extra_javascript == ["javascripts/mathjax.js", hook.CDN]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and hook.CDN in r.getMessage()]
+    assert warnings and not warnings[0].name.startswith("mkdocs")
+
+
 def _prose(html: str) -> str:
     """The article's text without code, scripts and the math that arithmatex converted."""
     match = re.search(r"<article\b.*?</article>", html, flags=re.S)
@@ -379,6 +446,103 @@ def test_all_math_is_converted(site):
     assert not leftovers, "raw $ in rendered pages:\n" + "\n".join(leftovers)
 
 
+# ------------------------------------------------------------------------- rendered lists
+LIST_ITEM = re.compile(r"^(?P<indent> *)(?P<marker>\d+[.)]|[-*+])[ \t]+\S")
+
+
+def ordered_lists(text: str) -> list[tuple[int, int]]:
+    """``(line, items)`` of every ordered list in a Markdown page, in document order.
+
+    Follows Python-Markdown's rules as far as lists go: nesting is by 4 spaces, a line after a
+    blank line ends every list it is not indented into, and fenced code is not Markdown.
+    """
+    fenced = set()
+    for line, _, code, _ in code_blocks(text):
+        fenced.update(range(line - 2, line + code.count("\n") + 1))  # fences included
+    found, stack, blank = [], [], False  # stack: [level, ordered, first line, items]
+
+    def close(keep):
+        while stack and not keep(stack[-1]):
+            level, ordered, first, items = stack.pop()
+            if ordered:
+                found.append((first, items))
+
+    for i, line in enumerate(text.split("\n")):
+        if i in fenced or not line.strip():
+            blank = blank or not line.strip()
+            continue
+        item = LIST_ITEM.match(line)
+        indent = len(line) - len(line.lstrip(" "))
+        if item:
+            level, ordered = len(item.group("indent")) // 4, item.group("marker")[0].isdigit()
+            close(lambda run: run[0] < level or (run[0] == level and run[1] == ordered))
+            if stack and stack[-1][0] == level:
+                stack[-1][3] += 1
+            else:
+                stack.append([level, ordered, i + 1, 1])
+        elif line.lstrip().startswith("#") and indent < 4:
+            close(lambda run: False)
+        elif blank:  # a paragraph after a blank line belongs to the items it is indented into
+            close(lambda run: indent >= 4 * (run[0] + 1))
+        blank = False
+    close(lambda run: False)
+    return sorted(found)
+
+
+class _ListCounter(HTMLParser):
+    """Counts the direct ``<li>`` children of each ``<ol>`` inside ``<article>``."""
+
+    def __init__(self):
+        super().__init__()
+        self.lists, self._open, self._article = [], [], False
+
+    def handle_starttag(self, tag, attrs):
+        self._article = self._article or tag == "article"
+        if not self._article:
+            return
+        if tag in ("ol", "ul"):
+            self._open.append(len(self.lists) if tag == "ol" else None)
+            if tag == "ol":
+                self.lists.append(0)
+        elif tag == "li" and self._open and self._open[-1] is not None:
+            self.lists[self._open[-1]] += 1
+
+    def handle_endtag(self, tag):
+        if tag == "article":
+            self._article = False
+        elif tag in ("ol", "ul") and self._article and self._open:
+            self._open.pop()
+
+
+def test_ordered_lists_are_counted_like_python_markdown():
+    text = ("1. a\n    $$x$$\n2. b\n\n- c\n\n1. one\n\n    more of one\n\n2. two\n"
+            "    1. nested\n    2. nested\n\nafter\n\n```\n1. code\n```\n")
+    assert ordered_lists(text) == [(1, 2), (7, 2), (12, 2)]
+
+
+@pytest.mark.docs
+def test_ordered_lists_render_every_item(site):
+    """An ordered list in a page renders as one ``<li>`` per item of the source.
+
+    A list item that holds display math or several paragraphs must be followed by a blank line;
+    otherwise Python-Markdown reads the next ``2.`` as part of the item's last paragraph.
+    """
+    problems = []
+    for page in sorted(DOCS.rglob("*.md")):
+        rel = page.relative_to(DOCS)
+        if rel.parts[0] == "api":  # docstrings and generated help, not the page's own lists
+            continue
+        html = site / (rel.with_suffix("") if rel.stem != "index" else rel.parent) / "index.html"
+        counter = _ListCounter()
+        counter.feed(html.read_text())
+        source = ordered_lists(page.read_text())
+        if [n for _, n in source] != counter.lists:
+            problems.append(f"docs/{rel}: ordered lists (line, items) {source} render as "
+                            f"{counter.lists} <li> items")
+    assert not problems, ("ordered lists that lose items when rendered (put a blank line between "
+                          "items that hold display math):\n" + "\n".join(problems))
+
+
 def _chromium() -> str | None:
     for exe in (os.environ.get("PYG_NEGDIFF_CHROMIUM"), "chromium", "chromium-browser",
                 "google-chrome", "google-chrome-stable"):
@@ -393,6 +557,20 @@ def _run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedPr
            "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}",
            "--window-size=1280,2000", "--virtual-time-budget=10000", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
+def _screenshot(exe: str, tmp_path: Path, url: str, name: str) -> Path:
+    """Screenshots ``url``; kept as ``dir/<stem>-<name>.png`` when
+    ``PYG_NEGDIFF_DOCS_SCREENSHOT=dir/<stem>.png`` is set."""
+    keep = os.environ.get("PYG_NEGDIFF_DOCS_SCREENSHOT")
+    shot = (Path(keep).with_name(f"{Path(keep).stem}-{name}.png") if keep
+            else tmp_path / f"api-{name}.png").resolve()
+    shot.parent.mkdir(parents=True, exist_ok=True)
+    proc = _run_chromium(exe, tmp_path / "profile", f"--screenshot={shot}", url)
+    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-3000:]
+    # A blank page compresses to ~12 kB; a rendered one is several hundred.
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    return shot
 
 
 @pytest.mark.docs
@@ -430,11 +608,25 @@ def test_api_page_renders_in_chromium(site, tmp_path, topic):
     assert not errors, f"MathJax errors: {errors[:5]}"
     assert rendered == math, f"{rendered} of {math} math elements typeset by MathJax"
 
-    keep = os.environ.get("PYG_NEGDIFF_DOCS_SCREENSHOT")
-    shot = (Path(keep).with_name(f"{Path(keep).stem}-{topic}.png") if keep
-            else tmp_path / f"api-{topic}.png").resolve()
-    shot.parent.mkdir(parents=True, exist_ok=True)
-    proc = _run_chromium(exe, tmp_path / "profile", f"--screenshot={shot}", url)
-    assert proc.returncode == 0 and shot.is_file(), proc.stderr[-3000:]
-    # A blank page compresses to ~12 kB; a rendered one is several hundred.
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    _screenshot(exe, tmp_path, url, topic)
+
+
+@pytest.mark.docs
+@pytest.mark.parametrize("page", ["shifts/popularity", "shifts/random", "shifts/mixed"])
+def test_step_lists_render_in_chromium(site, tmp_path, page):
+    """The numbered construction steps of the shift pages, as a browser shows them: one list item
+    per step of the source (these lists once collapsed into their first item), math typeset.
+    ``PYG_NEGDIFF_DOCS_SCREENSHOT=dir/api.png`` keeps ``dir/api-<page>.png`` as well."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; or .ci/chromium.sh)")
+    url = (site / page / "index.html").as_uri()
+    proc = _run_chromium(exe, tmp_path / "profile", "--dump-dom", url)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    counter = _ListCounter()
+    counter.feed(proc.stdout)
+    source = ordered_lists((DOCS / f"{page}.md").read_text())
+    assert source and counter.lists == [n for _, n in source], (source, counter.lists)
+    assert "data-mjx-error" not in proc.stdout
+
+    _screenshot(exe, tmp_path, url, page.replace("/", "-"))

@@ -11,7 +11,8 @@ the build takes it from, in order:
 
 It is added to the site as ``javascripts/vendor/mathjax/tex-svg-full.js``. When none of the three
 works (no npm, no registry), the pages load the same file from the jsDelivr CDN instead, which
-needs a network connection in the reader's browser; the build itself still passes.
+needs a network connection in the reader's browser, and says so with a WARNING (the build itself
+still passes, also with ``--strict``: see ``fallback_log`` below).
 """
 from __future__ import annotations
 
@@ -33,6 +34,15 @@ SITE_PATH = f"javascripts/vendor/mathjax/{BUNDLE}"  # as listed in mkdocs.yml's 
 CDN = f"https://cdn.jsdelivr.net/npm/mathjax@{VERSION}/es5/{BUNDLE}"
 
 log = logging.getLogger("mkdocs.hooks.mathjax")
+#: The CDN fallback's warning goes to a logger outside mkdocs' own ("mkdocs.*"), whose warnings
+#: abort a strict build: an offline machine must still build the site, but nobody should miss
+#: that its pages will fetch MathJax from a third-party host.
+fallback_log = logging.getLogger("pyg_negdiff.docs.mathjax")
+if not fallback_log.handlers:
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("WARNING -  %(message)s"))
+    fallback_log.addHandler(_handler)
+    fallback_log.propagate = False
 _bundle: Path | None = None
 
 
@@ -91,7 +101,8 @@ def on_config(config):
     global _bundle
     _bundle = _find_bundle()
     if _bundle is None:
-        log.info("MathJax: no local copy; the pages load it from %s", CDN)
+        fallback_log.warning("MathJax: no local copy (npm, cache, $PYG_NEGDIFF_MATHJAX); the pages "
+                             "load it from %s, so reading them contacts that host", CDN)
         for i, script in enumerate(config.extra_javascript):
             if str(getattr(script, "path", script)) == SITE_PATH:
                 config.extra_javascript[i] = CDN

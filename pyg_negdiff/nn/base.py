@@ -50,6 +50,41 @@ class Embeddings:
         self.user = pool_layers(self.user_layers, self.pooling)
         self.item = pool_layers(self.item_layers, self.pooling)
 
+    @classmethod
+    def from_tensors(cls, user: Tensor, item: Tensor) -> "Embeddings":
+        r"""Wraps the final user and item embeddings of any model.
+
+        Samplers and the `pyg_negdiff.metrics.Evaluator` read a model's output
+        through `Embeddings`. A model of your own, e.g. PyG's
+        ``torch_geometric.nn.models.LightGCN`` whose ``get_embedding`` returns
+        one ``[U + I, D]`` matrix, gives its user rows and item rows here. They
+        become one-layer stacks whose pooled ``user`` and ``item`` equal the
+        inputs, and scores are $s(u, i) = \mathbf{e}_u^\top \mathbf{e}_i$.
+        Gradients flow through, so negatives built from them train the model.
+        (`MixGCFSampler` mixes per-layer embeddings: for it, build `Embeddings`
+        from the ``[U, L+1, D]`` and ``[I, L+1, D]`` stacks directly.)
+
+        Args:
+            user (torch.Tensor): ``[U, D]`` user embeddings.
+            item (torch.Tensor): ``[I, D]`` item embeddings, in the same space.
+
+        Returns:
+            Embeddings: ``user_layers`` ``[U, 1, D]``, ``item_layers`` ``[I, 1, D]``.
+
+        Examples:
+            >>> import torch
+            >>> emb = Embeddings.from_tensors(torch.ones(2, 4), torch.eye(3, 4))
+            >>> emb.user.shape, emb.item.shape, emb.num_layers
+            (torch.Size([2, 4]), torch.Size([3, 4]), 0)
+            >>> emb.score(torch.tensor([0, 1]), torch.tensor([2, 0]))
+            tensor([1., 1.])
+        """
+        user, item = torch.as_tensor(user), torch.as_tensor(item)
+        if user.dim() != 2 or item.dim() != 2 or user.size(1) != item.size(1):
+            raise ValueError(f"expected user [U, D] and item [I, D] embeddings of one size D, got "
+                             f"{tuple(user.shape)} and {tuple(item.shape)}")
+        return cls(user.unsqueeze(1), item.unsqueeze(1), "mean")
+
     @property
     def num_layers(self) -> int:
         return self.user_layers.size(1) - 1
