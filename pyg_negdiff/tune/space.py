@@ -75,7 +75,7 @@ def _cnsdiff(trial: optuna.Trial) -> dict[str, Any]:
 #: Sampler name to the function suggesting its own constants (constructor argument names):
 #: DNS's candidate count $M$, AHNS's $\alpha, \beta$, CNSDiff's steps, start level, stride,
 #: Beta curriculum (concentration and final hardness) and contrastive weight, ADAR's
-#: generation and combination modes.
+#: generation and combination modes and smallest step $t_{\min}$.
 SAMPLER_SPACES: dict[str, SpaceFn] = {
     "uniform": lambda trial: {},
     "popularity": lambda trial: {"alpha": trial.suggest_float("alpha", 0.0, 1.0)},
@@ -85,7 +85,8 @@ SAMPLER_SPACES: dict[str, SpaceFn] = {
                            "beta": trial.suggest_float("beta", 0.01, 1.0, log=True)},
     "cnsdiff": _cnsdiff,
     "adar": lambda trial: {"generation": trial.suggest_categorical("generation", ["forward", "denoise"]),
-                           "combine": trial.suggest_categorical("combine", ["add", "replace"])},
+                           "combine": trial.suggest_categorical("combine", ["add", "replace"]),
+                           "t_min": trial.suggest_int("t_min", 1, 25)},
 }
 
 
