@@ -98,14 +98,11 @@ class CNSDiffSampler(DiffusionSampler):
         (`SamplerState.progress`) from $(1, 9)$ (mean share $0.1$) to $(9, 1)$
         (mean $0.9$), and the floor $\rho$ on the random negative's share:
 
-        - ``"mix"`` (published): one negative
-          $\mathbf{e}^-_{ui} = \lambda\,\mathbf{h} + (1 - \lambda)\,\mathbf{e}_j$;
-        - ``"separate"``: two BPR terms, the real negative at full weight and
-          the synthesized one weighted $w\lambda$ (``separate_weight`` $= w$):
-
-          $$
-          \ell_{ui} = -\log\sigma(s_{ui} - s_{uj}) - w\lambda\log\sigma(s_{ui} - s_{uh}).
-          $$
+        ``"mix"`` (published) gives one negative
+        $\mathbf{e}^-_{ui} = \lambda\,\mathbf{h} + (1 - \lambda)\,\mathbf{e}_j$;
+        ``"separate"`` gives two BPR terms, the real negative at full weight and
+        the synthesized one weighted $w\lambda$ (``separate_weight`` $= w$):
+        $\ell_{ui} = -\log\sigma(s_{ui} - s_{uj}) - w\lambda\log\sigma(s_{ui} - s_{uh})$.
 
     5. **Contrastive term.** InfoNCE with temperature $\tau_c$ between the
         positive and a slightly noised view of itself, against the synthesized
