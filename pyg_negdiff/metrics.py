@@ -176,6 +176,11 @@ class Evaluator:
         self._seen: dict[str, PairSet] = {}
 
     def seen(self, part: str) -> PairSet:
+        """The pairs masked when ranking for ``part`` (cached).
+
+        Args:
+            part (str): The evaluated part.
+        """
         if part not in self._seen:
             self._seen[part] = self.data.seen_pairs(part)
         return self._seen[part]
@@ -236,5 +241,11 @@ class Evaluator:
         return out
 
     def evaluate_all(self, emb: Embeddings, parts: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
-        """Metrics for several parts at once: ``{part: {metric: value}}``."""
+        """Metrics for several parts at once: ``{part: {metric: value}}``.
+
+        Args:
+            emb (Embeddings): The model's embeddings of all users and items.
+            parts (Sequence[str], optional): The parts to evaluate.
+                (default: every evaluation part of the data)
+        """
         return {p: self.evaluate(emb, p) for p in (parts or self.data.eval_parts)}

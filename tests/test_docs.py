@@ -134,6 +134,20 @@ def _public_callables():
             yield f"{obj.__module__}.{obj.__qualname__}", obj, dataclasses.is_dataclass(obj)
 
 
+def _undocumented(obj, doc: str, sections: tuple[str, ...]) -> list[str]:
+    """Parameters of ``obj`` (but ``self``, ``cls``, ``*args``, ``**kwargs``) missing from ``doc``."""
+    import inspect
+
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return []
+    params = [p.name for p in signature.parameters.values()
+              if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    documented = documented_parameters(doc, sections) if params else set()
+    return [p for p in params if p not in documented]
+
+
 def test_public_callables_document_their_arguments():
     """Every public class and function names each of its parameters in an ``Args:`` section
     (``Attributes:`` for dataclasses), as ``name (type): description``.
@@ -144,24 +158,83 @@ def test_public_callables_document_their_arguments():
 
     problems = []
     for path, obj, is_dataclass in _public_callables():
-        try:
-            signature = inspect.signature(obj)
-        except (TypeError, ValueError):
-            continue
-        params = [p.name for p in signature.parameters.values()
-                  if p.name not in ("self", "cls")
-                  and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        if not params:
-            continue
         doc = inspect.getdoc(obj) or ""
         init = obj.__dict__.get("__init__") if inspect.isclass(obj) else None
         if init is not None and init.__doc__:
             doc += "\n\n" + inspect.cleandoc(init.__doc__)
         sections = PARAM_SECTIONS + (("Attributes",) if is_dataclass else ())
-        missing = [p for p in params if p not in documented_parameters(doc, sections)]
+        missing = _undocumented(obj, doc, sections)
         if missing:
             problems.append(f"{path}: {', '.join(missing)}")
     assert not problems, ("public callables whose docstring has no 'Args:' entry "
+                          "('name (type): description') for:\n" + "\n".join(problems))
+
+
+#: Files whose public methods are being rewritten in other work right now: their owners write the
+#: missing ``Args:`` sections, and the integrator removes each path here once that has landed.
+#: Every other file of the package is checked by `test_public_methods_document_their_arguments`.
+METHOD_ARGS_PENDING = {
+    "pyg_negdiff/sampling/cnsdiff.py",
+    "pyg_negdiff/sampling/adar.py",
+    "pyg_negdiff/sampling/generative.py",
+    "pyg_negdiff/train.py",
+    "pyg_negdiff/cli.py",
+    "pyg_negdiff/tune/cli.py",
+    "pyg_negdiff/tune/study.py",
+    "pyg_negdiff/experiment.py",
+    "pyg_negdiff/data/io.py",
+    "pyg_negdiff/data/prepare.py",
+    "pyg_negdiff/data/hetero.py",
+}
+
+
+def _public_methods():
+    """``(dotted path, file, function)`` of every public method that a public class has from the
+    package (its own or inherited), once per function; ``file`` is relative to the checkout."""
+    import inspect
+
+    import pyg_negdiff
+
+    root = Path(pyg_negdiff.__file__).resolve().parents[1]
+    seen = set()
+    for _, cls, _ in _public_callables():
+        if not inspect.isclass(cls):
+            continue
+        for klass in cls.__mro__:
+            if not klass.__module__.startswith("pyg_negdiff"):
+                continue
+            for name, attr in vars(klass).items():
+                func = attr.__func__ if isinstance(attr, (classmethod, staticmethod)) else attr
+                if name.startswith("_") or not inspect.isfunction(func):
+                    continue
+                func = inspect.unwrap(func)  # torch.no_grad() and friends wrap the method
+                file = Path(inspect.getsourcefile(func)).resolve()
+                # PyG generates each conv's `propagate` into a temporary module on first use.
+                if id(func) in seen or not file.is_relative_to(root):
+                    continue
+                seen.add(id(func))
+                yield f"{func.__module__}.{func.__qualname__}", file.relative_to(root).as_posix(), func
+
+
+def test_public_methods_document_their_arguments():
+    """Every public method that takes arguments names them in an ``Args:`` section.
+
+    An override without a docstring inherits its base method's (as ``inspect.getdoc`` does), so
+    a sampler's ``forward`` is covered by `NegativeSampler.forward`. The files of
+    `METHOD_ARGS_PENDING` are left out until their owners fill them in.
+    """
+    import inspect
+
+    assert all((ROOT / path).is_file() for path in METHOD_ARGS_PENDING), \
+        f"METHOD_ARGS_PENDING names files that do not exist: {sorted(METHOD_ARGS_PENDING)}"
+    methods = list(_public_methods())
+    assert len(methods) > 50  # the collection found the package's classes
+    problems = []
+    for path, file, func in methods:
+        missing = _undocumented(func, inspect.getdoc(func) or "", PARAM_SECTIONS)
+        if missing and file not in METHOD_ARGS_PENDING:
+            problems.append(f"{path} ({file}): {', '.join(missing)}")
+    assert not problems, ("public methods whose docstring has no 'Args:' entry "
                           "('name (type): description') for:\n" + "\n".join(problems))
 
 

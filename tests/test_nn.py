@@ -242,3 +242,22 @@ def test_directed_graph_gradients_agree(name: str) -> None:
         grads.append([p.grad.clone() for p in model.parameters()])
     for g1, g2 in zip(*grads):
         assert torch.allclose(g1, g2, atol=1e-6)
+
+
+def test_embeddings_from_tensors_wraps_any_model_output():
+    """PyG's LightGCN output, split into user and item rows, scores and trains like ours."""
+    torch.manual_seed(0)
+    num_users, num_items = 5, 7
+    pyg = PyGLightGCN(num_users + num_items, embedding_dim=8, num_layers=2)
+    train = torch.tensor([[0, 1, 2, 3, 4], [0, 2, 4, 6, 1]])
+    out = pyg.get_embedding(bipartite_edge_index(train, num_users))
+    emb = Embeddings.from_tensors(out[:num_users], out[num_users:])
+    assert torch.equal(emb.user, out[:num_users]) and torch.equal(emb.item, out[num_users:])
+    users, items = torch.tensor([0, 3]), torch.tensor([5, 2])
+    expected = (out[users] * out[num_users + items]).sum(-1)
+    torch.testing.assert_close(emb.score(users, items), expected)
+    emb.score(users, items).sum().backward()  # gradients reach the user's model
+    assert pyg.embedding.weight.grad is not None and pyg.embedding.weight.grad.abs().sum() > 0
+    for user, item in ((torch.ones(3), torch.ones(4, 2)), (torch.ones(3, 2), torch.ones(4, 5))):
+        with pytest.raises(ValueError, match=r"user \[U, D\] and item \[I, D\]"):
+            Embeddings.from_tensors(user, item)

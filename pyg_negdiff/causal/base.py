@@ -70,12 +70,26 @@ class EnvironmentStrategy(ABC):
         """
 
     def update(self, emb: Embeddings, *, generator: torch.Generator | None = None) -> Tensor:
-        """Re-infers the training assignment from new embeddings (learned strategies only)."""
+        """Re-infers the training assignment from new embeddings (learned strategies only).
+
+        Args:
+            emb (Embeddings): The current model's embeddings.
+            generator (torch.Generator, optional): The random source.
+
+        Returns:
+            torch.Tensor: The new assignment of the training interactions.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not depend on a model")
 
     @abstractmethod
     def assign(self, data: InteractionData, part: str) -> Tensor:
-        """Hard environment label of every interaction of ``part``, ``[E_part]`` ``long``."""
+        """Hard environment label of every interaction of ``part``, ``[E_part]`` ``long``.
+
+        Args:
+            data (InteractionData): The data the strategy was fitted on (or, for
+                proxies, data with the same items and users).
+            part (str): The part to label, e.g. ``"val"`` or ``"test_ood"``.
+        """
 
     def _require_fit(self) -> InteractionData:
         if self.data is None:

@@ -169,12 +169,20 @@ class EnvironmentInference:
         return out
 
     def should_update(self, epoch: int) -> bool:
-        """Whether `maybe_update` re-infers at ``epoch``."""
+        """Whether `maybe_update` re-infers at ``epoch``.
+
+        Args:
+            epoch (int): The epoch about to start, counted from 0.
+        """
         return (self.learned and epoch >= self.warmup
                 and (epoch - self.warmup) % self.update_every == 0)
 
     def maybe_update(self, epoch: int, emb: Embeddings) -> bool:
         """Re-infers a learned strategy when ``epoch`` is due (no-op for proxies).
+
+        Args:
+            epoch (int): The epoch about to start, counted from 0.
+            emb (Embeddings): The current model's embeddings.
 
         Returns:
             bool: Whether the assignment changed hands (an update ran).
@@ -187,7 +195,14 @@ class EnvironmentInference:
         return True
 
     def update(self, emb: Embeddings) -> Tensor:
-        """Re-infers a learned strategy from ``emb`` now."""
+        """Re-infers a learned strategy from ``emb`` now.
+
+        Args:
+            emb (Embeddings): The current model's embeddings.
+
+        Returns:
+            torch.Tensor: The new assignment of the training interactions.
+        """
         start = time.perf_counter()
         out = self._set(self.strategy.update(emb.detach(), generator=self._generator()))
         self.update_seconds.append(time.perf_counter() - start)
@@ -208,7 +223,11 @@ class EnvironmentInference:
         return self._on_device[index]
 
     def environments(self, part: str) -> Tensor:
-        """Hard labels of the interactions of ``part`` (see `interaction_environments`)."""
+        """Hard labels of the interactions of ``part`` (see `interaction_environments`).
+
+        Args:
+            part (str): The part to label.
+        """
         data = self.strategy._require_fit()
         return self.labels if part == "train" else self.strategy.assign(data, part)
 

@@ -331,7 +331,13 @@ class EIILEnvironments(_ReferenceStrategy):
 
     @torch.enable_grad()
     def infer(self, margin: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-        r"""Runs the ascent on reference margins ``[E, M]`` and returns $q$ ``[E, K]``."""
+        r"""Runs the ascent on reference margins ``[E, M]`` and returns $q$ ``[E, K]``.
+
+        Args:
+            margin (torch.Tensor): ``[E, M]`` reference score margins, $M$
+                negatives per training interaction.
+            generator (torch.Generator, optional): The random source of the start.
+        """
         margin = margin.detach().float()
         x = self._signal(margin)
         num, k = x.numel(), self.num_environments

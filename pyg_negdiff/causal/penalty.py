@@ -158,11 +158,16 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
         return self.weight if self.num_calls >= self.warmup_steps else 0.0
 
     def forward(self, loss: Tensor, env: Tensor, margin: Tensor | None = None) -> Tensor:
-        """Args:
+        r"""The penalized risk: the base risk plus $\lambda\,\Omega$ (only the base during warm-up).
+
+        Args:
             loss (torch.Tensor): ``[B]`` per-interaction losses (e.g. `pyg_negdiff.loss.bpr_loss`).
             env (torch.Tensor): ``[B]`` ``long`` or ``[B, K]`` soft environment assignment.
             margin (torch.Tensor, optional): ``[B]`` score margins $s_{ui} - s_{uj}$
                 (used by `IRMPenalty`; ignored by `VarianceRiskPenalty`).
+
+        Returns:
+            torch.Tensor: A scalar to minimize.
         """
         _check(loss, env)
         weight = self.current_weight
@@ -182,7 +187,18 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
     @abstractmethod
     def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
                     margin: Tensor | None) -> Tensor:
-        """The term $\\Omega$ multiplied by the weight."""
+        r"""The term $\Omega$ multiplied by the weight.
+
+        Args:
+            loss (torch.Tensor): ``[B]`` per-interaction losses.
+            env (torch.Tensor): ``[B]`` labels or ``[B, K]`` soft assignment.
+            risks (torch.Tensor): ``[K]`` environment risks $R_e$.
+            present (torch.Tensor): ``[K]`` ``bool``: environments heavy enough to count.
+            margin (torch.Tensor, optional): ``[B]`` score margins (IRM).
+
+        Returns:
+            torch.Tensor: A scalar.
+        """
 
     def extra_repr(self) -> str:
         out = f"weight={self.weight}"

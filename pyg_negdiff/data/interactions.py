@@ -84,7 +84,11 @@ class InteractionData:
                         f"for {index.size(1)} interactions")
 
     def note(self, message: str) -> None:
-        """Records (and warns about) something the data pipeline did to the input."""
+        """Records (and warns about) something the data pipeline did to the input.
+
+        Args:
+            message (str): What was done, e.g. how many interactions were dropped.
+        """
         self.notes.append(message)
         warnings.warn(f"{self.name}: {message}", stacklevel=2)
 
@@ -108,6 +112,12 @@ class InteractionData:
 
         Validation ranks against everything except training positives; every
         test part also excludes validation positives, as the protocol requires.
+
+        Args:
+            part (str): The evaluated part, e.g. ``"val"``, ``"test"`` or ``"test_ood"``.
+
+        Returns:
+            PairSet: The training (and, for test parts, validation) pairs.
         """
         masks = ["train"] if part in ("train", "val") else ["train", "val"]
         index = torch.cat([self.parts[m] for m in masks if m in self.parts], dim=1)
@@ -118,15 +128,30 @@ class InteractionData:
         return PairSet(self.train, self.num_users, self.num_items)
 
     def item_popularity(self, part: str = "train") -> Tensor:
-        """Interaction count of every item in ``part``, ``[I]``."""
+        """Interaction count of every item in ``part``, ``[I]``.
+
+        Args:
+            part (str): The part to count. (default: ``"train"``)
+        """
         return torch.bincount(self.parts[part][1], minlength=self.num_items)
 
     def user_degree(self, part: str = "train") -> Tensor:
-        """Interaction count of every user in ``part``, ``[U]``."""
+        """Interaction count of every user in ``part``, ``[U]``.
+
+        Args:
+            part (str): The part to count. (default: ``"train"``)
+        """
         return torch.bincount(self.parts[part][0], minlength=self.num_users)
 
     def users_without_train(self, part: str) -> Tensor:
-        """Users who appear in ``part`` but have no training interaction."""
+        """Users who appear in ``part`` but have no training interaction.
+
+        Args:
+            part (str): An evaluation part.
+
+        Returns:
+            torch.Tensor: Their ids, sorted.
+        """
         users = torch.unique(self.parts[part][0])
         return users[self.user_degree("train")[users] == 0]
 
@@ -145,7 +170,14 @@ class InteractionData:
 
     def with_parts(self, parts: Mapping[str, Tensor], timestamps: Mapping[str, Tensor] | None = None,
                    env: Mapping[str, Tensor] | None = None, name: str | None = None) -> "InteractionData":
-        """A copy with new parts (what a split returns); ground truth is carried over."""
+        """A copy with new parts (what a split returns); ground truth is carried over.
+
+        Args:
+            parts (Mapping[str, torch.Tensor]): ``[2, E]`` (user, item) index per part.
+            timestamps (Mapping[str, torch.Tensor], optional): ``[E]`` timestamps per part.
+            env (Mapping[str, torch.Tensor], optional): ``[E]`` environment labels per part.
+            name (str, optional): A new name. (default: this data's name)
+        """
         return InteractionData(
             num_users=self.num_users, num_items=self.num_items, parts=dict(parts),
             timestamps=dict(timestamps or {}), env=dict(env or {}),

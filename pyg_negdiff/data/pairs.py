@@ -60,12 +60,25 @@ class PairSet:
         return self.keys.numel()
 
     def to(self, device: torch.device | str) -> "PairSet":
+        """Moves the index to ``device``, in place.
+
+        Args:
+            device (torch.device or str): The target device.
+
+        Returns:
+            PairSet: ``self``.
+        """
         for name in ("keys", "col", "rowptr", "shifted_keys"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
     def contains(self, users: Tensor, items: Tensor) -> Tensor:
-        """Returns a boolean tensor of ``users.shape``: is each pair in the set?"""
+        """Returns a boolean tensor of ``users.shape``: is each pair in the set?
+
+        Args:
+            users (torch.Tensor): User ids, any shape.
+            items (torch.Tensor): Item ids, the same shape.
+        """
         q = pair_keys(users, items, self.num_items).to(self.keys.device)
         if self.keys.numel() == 0:
             return torch.zeros_like(q, dtype=torch.bool)
@@ -81,6 +94,9 @@ class PairSet:
 
         ``batch_row[k]`` is the position in ``users`` of the user owning ``item[k]``:
         the COO index into a ``[len(users), I]`` score matrix, built without loops.
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
         """
         users = users.to(self.rowptr.device)
         start, end = self.rowptr[users], self.rowptr[users + 1]
@@ -92,7 +108,11 @@ class PairSet:
         return batch_row, self.col[torch.repeat_interleave(start, counts) + offsets]
 
     def complement_counts(self, users: Tensor) -> Tensor:
-        """Number of items each user has *not* interacted with, ``[B]``."""
+        """Number of items each user has *not* interacted with, ``[B]``.
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
+        """
         return self.num_items - self.degree()[users.to(self.rowptr.device)]
 
     def sample_complement(self, users: Tensor, num_samples: int = 1,

@@ -95,7 +95,11 @@ class SyntheticTruth:
     conformity: dict[str, Tensor] = field(default_factory=dict)
 
     def affinity(self, users: Tensor | None = None) -> Tensor:
-        r"""The true affinities $a_{ui}$ of ``users`` (default: all) to all items, ``[B, I]``."""
+        r"""The true affinities $a_{ui}$ of ``users`` (default: all) to all items, ``[B, I]``.
+
+        Args:
+            users (torch.Tensor, optional): ``[B]`` user ids. (default: all users)
+        """
         p = self.user_factors if users is None else self.user_factors[users]
         scale = math.sqrt(self.user_factors.size(1))
         return p @ self.item_factors.t() / scale + self.preference_popularity * self.item_popularity

@@ -48,6 +48,14 @@ class EnvironmentEmbedding(torch.nn.Module):
         torch.nn.init.normal_(self.weight, std=0.1)
 
     def forward(self, env: Tensor) -> Tensor:
+        """The environments' embedding rows, or their mixture for soft weights.
+
+        Args:
+            env (torch.Tensor): ``[B]`` labels in ``[0, K)`` or ``[B, K]`` weights.
+
+        Returns:
+            torch.Tensor: ``[B, environment_dim]``.
+        """
         if env.dim() == 1:
             if env.numel():
                 lo, hi = torch.stack(torch.aminmax(env)).tolist()  # one device sync

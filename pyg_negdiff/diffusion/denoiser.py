@@ -103,6 +103,17 @@ class MLPDenoiser(torch.nn.Module):
                     torch.nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
+        r"""The prediction for noised rows ``x`` at steps ``t``.
+
+        Args:
+            x (torch.Tensor): ``[B, D]`` noised rows.
+            t (torch.Tensor): ``[B]`` diffusion steps.
+            cond (torch.Tensor, optional): ``[B, cond_dim]`` condition; required
+                exactly when the denoiser was built with ``cond_dim``.
+
+        Returns:
+            torch.Tensor: ``[B, D]``: $\hat x_0$ or $\hat\epsilon$, as trained.
+        """
         if (cond is None) != (self.in_c is None):
             raise ValueError("a condition is required exactly when the denoiser was built with cond_dim")
         x = F.dropout(x, self.dropout, self.training)

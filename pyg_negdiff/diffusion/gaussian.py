@@ -107,7 +107,14 @@ class GaussianDiffusion(torch.nn.Module):
     # ------------------------------------------------------------ forward
     def q_sample(self, x0: Tensor, t: Tensor | int, noise: Tensor | None = None,
                  generator: torch.Generator | None = None) -> Tensor:
-        r"""Samples $x_t \sim q(x_t \mid x_0)$ for rows ``x0`` ``[B, D]`` at steps ``t`` (``[B]`` or int)."""
+        r"""Samples $x_t \sim q(x_t \mid x_0)$ for rows ``x0`` ``[B, D]`` at steps ``t`` (``[B]`` or int).
+
+        Args:
+            x0 (torch.Tensor): ``[B, D]`` clean rows.
+            t (torch.Tensor or int): ``[B]`` steps, or one step for all rows.
+            noise (torch.Tensor, optional): ``[B, D]`` the noise $\epsilon$ to use.
+            generator (torch.Generator, optional): Draws $\epsilon$ when not given.
+        """
         t = self._steps(t, x0)
         if noise is None:
             noise = randn(x0.shape, x0, generator)
@@ -126,6 +133,12 @@ class GaussianDiffusion(torch.nn.Module):
              + \frac{\sqrt{\bar\alpha_{t|s}}\,(1 - \bar\alpha_s)}{1 - \bar\alpha_t} x_t ,\qquad
         \sigma^2 = \frac{(1 - \bar\alpha_{t|s})(1 - \bar\alpha_s)}{1 - \bar\alpha_t} .
         $$
+
+        Args:
+            x0 (torch.Tensor): ``[B, D]`` clean rows (or their estimate).
+            x_t (torch.Tensor): ``[B, D]`` rows at step ``t``.
+            t (torch.Tensor): ``[B]`` steps.
+            s (torch.Tensor, optional): ``[B]`` earlier steps. (default: ``t - 1``)
         """
         sched = self.schedule
         if s is None:
@@ -142,7 +155,14 @@ class GaussianDiffusion(torch.nn.Module):
 
     # ------------------------------------------------------------ reverse
     def predict_x0(self, denoiser: Denoiser, x_t: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
-        r"""The denoiser's estimate $\hat x_0$ of the clean rows behind ``x_t``."""
+        r"""The denoiser's estimate $\hat x_0$ of the clean rows behind ``x_t``.
+
+        Args:
+            denoiser (Denoiser): The network, called as ``denoiser(x_t, t[, cond])``.
+            x_t (torch.Tensor): ``[B, D]`` noised rows.
+            t (torch.Tensor): ``[B]`` steps.
+            cond (torch.Tensor, optional): ``[B, C]`` condition.
+        """
         out = denoiser(x_t, t, cond) if cond is not None else denoiser(x_t, t)
         if self.prediction == "x0":
             return out
@@ -154,7 +174,18 @@ class GaussianDiffusion(torch.nn.Module):
                  s: Tensor | None = None, sampling_noise: bool = False,
                  generator: torch.Generator | None = None) -> Tensor:
         r"""One reverse step $x_t \to x_s$ for rows at steps ``t`` ``[B]`` (all $\ge 1$),
-        to ``s`` ``[B]`` ($s < t$; default $t - 1$). No noise is added when $s = 0$."""
+        to ``s`` ``[B]`` ($s < t$; default $t - 1$). No noise is added when $s = 0$.
+
+        Args:
+            denoiser (Denoiser): The network.
+            x_t (torch.Tensor): ``[B, D]`` rows at step ``t``.
+            t (torch.Tensor): ``[B]`` steps.
+            cond (torch.Tensor, optional): ``[B, C]`` condition.
+            s (torch.Tensor, optional): ``[B]`` target steps. (default: ``t - 1``)
+            sampling_noise (bool): Add the posterior noise $\sigma z$; without it
+                the step returns the posterior mean. (default: ``False``)
+            generator (torch.Generator, optional): Draws $z$.
+        """
         x0_hat = self.predict_x0(denoiser, x_t, t, cond)
         mean, std = self.q_posterior(x0_hat, x_t, t, s)
         if not sampling_noise:

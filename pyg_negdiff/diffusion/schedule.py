@@ -176,7 +176,11 @@ class NoiseSchedule(torch.nn.Module):
         }
 
     def snr(self, t: Tensor) -> Tensor:
-        r"""Signal-to-noise ratio $\bar\alpha_t / (1 - \bar\alpha_t)$ (infinite at $t = 0$)."""
+        r"""Signal-to-noise ratio $\bar\alpha_t / (1 - \bar\alpha_t)$ (infinite at $t = 0$).
+
+        Args:
+            t (torch.Tensor): Steps, any shape.
+        """
         # 1 - alpha_bar from its own float64-derived buffer: exact even where alpha_bar ~ 1.
         return self.alphas_cumprod[t] / self.sqrt_one_minus_alphas_cumprod[t].pow(2)
 

@@ -90,7 +90,11 @@ class Embeddings:
         return self.user_layers.size(1) - 1
 
     def pool(self, layers: Tensor) -> Tensor:
-        """Pools a ``[..., L+1, D]`` stack the way this backbone does."""
+        """Pools a ``[..., L+1, D]`` stack the way this backbone does.
+
+        Args:
+            layers (torch.Tensor): ``[..., L+1, D]`` per-layer embeddings.
+        """
         return pool_layers(layers, self.pooling)
 
     def score(self, users: Tensor, items: Tensor) -> Tensor:
@@ -98,6 +102,10 @@ class Embeddings:
 
         ``items`` may carry extra trailing candidate dimensions: ``users`` of shape
         ``[B]`` and ``items`` of shape ``[B, M]`` give ``[B, M]`` scores.
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
+            items (torch.Tensor): ``[B]`` or ``[B, M]`` item ids.
         """
         u = self.user[users]
         v = self.item[items]
@@ -106,7 +114,13 @@ class Embeddings:
         return (u * v).sum(-1)
 
     def score_embeddings(self, users: Tensor, item_emb: Tensor) -> Tensor:
-        """Scores users ``[B]`` against given item representations ``[B, D']`` or ``[B, M, D']``."""
+        """Scores users ``[B]`` against given item representations ``[B, D']`` or ``[B, M, D']``.
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
+            item_emb (torch.Tensor): ``[B, D']`` or ``[B, M, D']`` item representations,
+                e.g. synthesized negatives.
+        """
         u = self.user[users]
         if item_emb.dim() == u.dim() + 1:
             return torch.einsum("bd,bmd->bm", u, item_emb)
@@ -191,11 +205,30 @@ class Recommender(torch.nn.Module, ABC):
         raise NotImplementedError(f"{self.__class__.__name__} has no propagation layers")
 
     def forward(self, edge_index: Adj, edge_weight: OptTensor = None) -> Embeddings:
+        """Embeddings of all users and items on the graph.
+
+        Args:
+            edge_index (torch.Tensor or SparseTensor): ``[2, M]`` edges over the
+                $U + I$ nodes (both directions), or the normalized adjacency
+                from `pyg_negdiff.data.graph.gcn_adjacency`.
+            edge_weight (torch.Tensor, optional): ``[M]`` edge weights.
+
+        Returns:
+            Embeddings: Per-layer and pooled user and item embeddings.
+        """
         layers = self.propagate_layers(edge_index, edge_weight)
         return Embeddings(layers[: self.num_users], layers[self.num_users:], self.pooling)
 
     def ego_embeddings(self, users: Tensor, items: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """Layer-0 embeddings of given users and items (what L2 regularization acts on)."""
+        """Layer-0 embeddings of given users and items (what L2 regularization acts on).
+
+        Args:
+            users (torch.Tensor): User ids.
+            items (torch.Tensor, optional): Item ids, counted from 0.
+
+        Returns:
+            tuple: The users' rows and the items' rows (``None`` without ``items``).
+        """
         u = self.embedding.weight[users]
         i = None if items is None else self.embedding.weight[items + self.num_users]
         return u, i

@@ -121,9 +121,21 @@ class NGCFConv(MessagePassing):
         return F.dropout(out, p=self.dropout, training=self.training)
 
     def message(self, x_j: Tensor, edge_weight: OptTensor) -> Tensor:
+        """The neighbour's message, scaled by the edge's normalization weight.
+
+        Args:
+            x_j (torch.Tensor): ``[M, D]`` source-node features of the edges.
+            edge_weight (torch.Tensor, optional): ``[M]`` edge weights.
+        """
         return x_j if edge_weight is None else edge_weight.view(-1, 1) * x_j
 
     def message_and_aggregate(self, adj_t: Adj, x: Tensor) -> Tensor:
+        """The fused sparse path: one sparse-dense product with the adjacency.
+
+        Args:
+            adj_t (torch.Tensor or SparseTensor): The transposed (normalized) adjacency.
+            x (torch.Tensor): ``[N, D]`` node features.
+        """
         if self.aggr in ("add", "sum"):
             return sparse_matmul(adj_t, x)
         return spmm(adj_t, x, reduce=self.aggr)

@@ -78,11 +78,20 @@ class AHNSSampler(NegativeSampler):
         self.eps = eps
 
     def target(self, pos_score: Tensor) -> Tensor:
-        r"""The target score $\beta \max(s(u, i^{+}) + \alpha, \varepsilon)^{p+1}$."""
+        r"""The target score $\beta \max(s(u, i^{+}) + \alpha, \varepsilon)^{p+1}$.
+
+        Args:
+            pos_score (torch.Tensor): ``[B]`` scores of the positives.
+        """
         return self.beta * (pos_score + self.alpha).clamp_min(self.eps).pow(self.p + 1)
 
     def select(self, scores: Tensor, pos_score: Tensor) -> Tensor:
-        """Positions ``[B, K]`` of the candidates ``[B, K, M]`` nearest each row's target."""
+        """Positions ``[B, K]`` of the candidates ``[B, K, M]`` nearest each row's target.
+
+        Args:
+            scores (torch.Tensor): ``[B, K, M]`` candidate scores.
+            pos_score (torch.Tensor): ``[B]`` scores of the positives.
+        """
         target = self.target(pos_score).view(-1, *([1] * (scores.dim() - 1)))
         target = torch.minimum(torch.maximum(target, scores.amin(-1, keepdim=True)),
                                scores.amax(-1, keepdim=True))

@@ -180,7 +180,14 @@ class NegativeSampler(torch.nn.Module, ABC):
         return out.to(users.device)
 
     def start_epoch(self, epoch: int, num_epochs: int) -> None:
-        """Hook called by the trainer before each epoch (schedules, warm-up)."""
+        """Hook called by the trainer before each epoch (schedules, warm-up).
+
+        A loop of your own should call it too.
+
+        Args:
+            epoch (int): The epoch about to start, counted from 0.
+            num_epochs (int): Planned number of epochs.
+        """
 
     def joint_parameters(self) -> Iterator[torch.nn.Parameter]:
         """Parameters the trainer's optimizer should step together with the model.
@@ -192,7 +199,18 @@ class NegativeSampler(torch.nn.Module, ABC):
 
     @abstractmethod
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
-        """Returns negatives for the ``[B]`` users and their ``[B]`` positive items."""
+        """Returns negatives for the ``[B]`` users and their ``[B]`` positive items.
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids of the batch.
+            pos_items (torch.Tensor): ``[B]`` their positive items.
+            state (SamplerState): The model's current embeddings, the epoch and
+                the random generator.
+
+        Returns:
+            NegativeSample: Negative embeddings (and item ids, for heuristic
+            samplers), plus any auxiliary loss.
+        """
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}()"

@@ -119,7 +119,12 @@ class DNSSampler(NegativeSampler):
         self.num_negatives = num_negatives
 
     def select(self, scores: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """Positions of the chosen candidates in ``scores`` ``[..., M]``: ``[...]``."""
+        """Positions of the chosen candidates in ``scores`` ``[..., M]``: ``[...]``.
+
+        Args:
+            scores (torch.Tensor): ``[..., M]`` candidate scores.
+            generator (torch.Generator, optional): Draws among the top ``num_top``.
+        """
         if self.num_top == 1:
             return scores.argmax(dim=-1)
         top = scores.topk(self.num_top, dim=-1).indices

@@ -56,7 +56,13 @@ class FHNRatio:
         self.count = 0
 
     def update(self, users: Tensor, items: Tensor) -> None:
-        """Counts the ``[B]`` or ``[B, K]`` negative ``items`` of the ``[B]`` ``users``."""
+        """Counts the ``[B]`` or ``[B, K]`` negative ``items`` of the ``[B]`` ``users``.
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
+            items (torch.Tensor): ``[B]`` or ``[B, K]`` negative items (a
+                generative sampler's ``probe_items``).
+        """
         if items.dim() == users.dim() + 1:
             users = users.unsqueeze(-1).expand_as(items)
         elif items.shape != users.shape:

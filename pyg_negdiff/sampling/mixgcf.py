@@ -136,6 +136,9 @@ class MixGCFSampler(NegativeSampler):
     def most_chosen(chosen: Tensor) -> Tensor:
         """The item chosen at most layers of ``chosen`` ``[..., L+1]``; ties go to the deepest layer.
 
+        Args:
+            chosen (torch.Tensor): ``[..., L+1]`` item ids chosen per layer.
+
         Examples:
             >>> MixGCFSampler.most_chosen(torch.tensor([[4, 7, 4, 9], [1, 2, 3, 5], [6, 6, 8, 8]])).tolist()
             [4, 5, 8]

@@ -84,7 +84,11 @@ class PopularitySampler(NegativeSampler):
         self.register_buffer("weights", weights.float(), persistent=False)
 
     def probabilities(self, users: Tensor) -> Tensor:
-        r"""The exact distribution $P(\cdot \mid u)$ of each user, ``[B, I]`` (dense: for small batches)."""
+        r"""The exact distribution $P(\cdot \mid u)$ of each user, ``[B, I]`` (dense: for small batches).
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
+        """
         w = self.weights.to(users.device).expand(users.numel(), -1).clone()
         rows, cols = self.train_pairs.rows(users)
         w[rows.to(w.device), cols.to(w.device)] = 0
@@ -96,7 +100,12 @@ class PopularitySampler(NegativeSampler):
         return w / w.sum(-1, keepdim=True)
 
     def sample(self, users: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """One negative item per entry of ``users`` (any shape); see the class docstring."""
+        """One negative item per entry of ``users`` (any shape); see the class docstring.
+
+        Args:
+            users (torch.Tensor): User ids, any shape.
+            generator (torch.Generator, optional): The random source.
+        """
         shape, flat = users.shape, users.reshape(-1)
         gen_device = generator.device if generator is not None else self.weights.device
         weights = self.weights.to(gen_device)

@@ -67,6 +67,9 @@ class Objective:
 
         Sampler constants given in ``base.sampler_kwargs`` are kept (for the same
         sampler) unless the space suggests them too.
+
+        Args:
+            trial (optuna.Trial): The trial whose suggestions to read.
         """
         values = self.base.to_dict()
         suggested = self.space(trial)
