@@ -190,7 +190,16 @@ class DiffusionSampler(NegativeSampler):
                       environment_dim: int) -> int | None:
         """The denoiser's ``cond_dim`` for a user condition of ``user_dim`` columns
         (``None``: none) and, with ``num_environments``, an environment embedding
-        of ``environment_dim`` columns; ``None`` when there is no condition."""
+        of ``environment_dim`` columns; ``None`` when there is no condition.
+
+        Args:
+            user_dim (int, optional): Columns of the user condition; ``None`` without one.
+            num_environments (int, optional): $K$; ``None`` without an environment condition.
+            environment_dim (int): Columns of the environment embedding.
+
+        Returns:
+            int or None: The condition's width, or ``None``.
+        """
         if num_environments is not None and num_environments < 1:
             raise ValueError(f"num_environments must be >= 1, got {num_environments}")
         total = (user_dim or 0) + (environment_dim if num_environments else 0)
@@ -250,7 +259,15 @@ class DiffusionSampler(NegativeSampler):
         ``x0`` is detached here; ``cond`` comes from `condition`, whose user part
         is detached and whose environment part must keep its gradient (the
         embedding learns from this loss). Nothing is trained outside training
-        mode or with gradients disabled.
+        mode, with gradients disabled, or with a ``"frozen"`` denoiser.
+
+        Args:
+            x0 (torch.Tensor): ``[B, D']`` unit-RMS positive rows.
+            cond (torch.Tensor, optional): ``[B, C]`` denoiser conditions.
+            generator (torch.Generator, optional): Source of the diffusion noise.
+
+        Returns:
+            tuple: The ``aux_loss`` share (``None`` when nothing was trained) and the logs.
         """
         if (self.denoiser is None or self.denoiser_training == "frozen" or not self.training
                 or not torch.is_grad_enabled()):
@@ -342,6 +359,14 @@ class DiffusionSampler(NegativeSampler):
 
     # ------------------------------------------------------------ helpers
     def in_warmup(self, state: SamplerState) -> bool:
+        """Whether the batch falls in the uniform warm-up.
+
+        Args:
+            state (SamplerState): The batch's state (its ``epoch``).
+
+        Returns:
+            bool: ``True`` during the first ``warmup_epochs`` epochs.
+        """
         return state.epoch < self.warmup_epochs
 
     def with_probe(self, sample: NegativeSample, users: Tensor, synthesized: Tensor, item_emb: Tensor,
@@ -355,6 +380,16 @@ class DiffusionSampler(NegativeSampler):
         top of its positive stands for the nearest item the user has not
         interacted with. ``real`` (items returned as negatives as they are)
         goes in front.
+
+        Args:
+            sample (NegativeSample): The batch's negatives, updated in place.
+            users (torch.Tensor): ``[B]`` user ids.
+            synthesized (torch.Tensor): ``[B, D']`` synthesized rows.
+            item_emb (torch.Tensor): ``[I, D']`` item rows to search.
+            real (torch.Tensor, optional): ``[B]`` real items returned beside them.
+
+        Returns:
+            NegativeSample: ``sample``.
         """
         if not self.probe:
             sample.probe_items = None
