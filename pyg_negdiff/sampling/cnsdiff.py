@@ -457,11 +457,12 @@ class CNSDiffSampler(DiffusionSampler):
                           (user_emb * rand_emb.detach()).sum(-1), rand_emb)
             return NegativeSample(emb=rand_emb, items=rand_items, aux_loss=aux, logs=logs)
 
-        anchor_emb = pos_emb if self.anchor == "positive" else rand_emb
         if self.anchor == "positive":
+            anchor_emb, ratio = pos_emb, None
             cands = self.candidates(x0, cond, generator) * scale  # back to the embedding scale
         else:
             xj, scale_j = to_unit_rms(rand_emb.detach())
+            anchor_emb, ratio = rand_emb, scale_j / scale
             cands = self.candidates(xj, cond, generator, toward=x0) * scale_j
         scores = torch.einsum("bd,kbd->kb", user_emb, cands)
         if self.selection == "band":
@@ -469,8 +470,8 @@ class CNSDiffSampler(DiffusionSampler):
         else:
             hard, level = self.select_hardest(cands, scores)
         if self.gradient != "detach":
-            base = anchor_emb if self.gradient == "straight-through" else self._start_mean(
-                level, pos_emb, rand_emb, None if self.anchor == "positive" else scale_j / scale)
+            base = (anchor_emb if self.gradient == "straight-through"
+                    else self._start_mean(level, pos_emb, rand_emb, ratio))
             hard = base + (hard - base.detach())
         lam = self.mix_ratio(users.numel(), state.progress, generator, users.device).unsqueeze(-1)
         if self.combine == "mix":
