@@ -41,11 +41,32 @@ def _kv(text: str) -> tuple[str, Any]:
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments that pick and split a dataset (shared by every subcommand)."""
+    """The arguments that pick and split a dataset (shared by every subcommand).
+
+    Args:
+        parser (argparse.ArgumentParser): The (sub)command's parser.
+    """
+    from pyg_negdiff.data.io import FORMATS
+
     parser.add_argument("--data", default="synthetic",
                         help=f"a path, or one of {', '.join(BUILTIN)} (default: synthetic)")
-    parser.add_argument("--format", default="auto",
-                        choices=["auto", "lightgcn", "pairs", "recbole", "csv"])
+    parser.add_argument("--format", default="auto", choices=list(FORMATS),
+                        help="file layout (default: auto, decided from the whole file; an "
+                             "ambiguous file is refused): lightgcn 'u i i ...', pairs 'u i', "
+                             "uiw 'u i weight', uit 'u i time', uirt 'u i rating time', recbole, csv")
+    parser.add_argument("--on-bad-line", default="error", choices=["error", "skip"],
+                        help="a malformed line: stop with its line number (default), or skip it "
+                             "and count the lines skipped")
+    parser.add_argument("--min-rating", type=float, default=None,
+                        help="keep interactions rated at least this (files with a rating or "
+                             "weight column; ml-100k and PyG's MovieLens sets default to 4)")
+    csv_options = parser.add_argument_group("CSV columns (default: found by name, e.g. userId, movieId, timestamp)")
+    for role, what in (("user", "user ids"), ("item", "item ids"),
+                       ("time", "timestamps or ISO dates ('' reads none)"),
+                       ("rating", "ratings that --min-rating thresholds")):
+        csv_options.add_argument(f"--{role}-col", default=None, metavar="NAME",
+                                 help=f"column of the {what}")
+    csv_options.add_argument("--sep", default=None, help="field delimiter of a CSV file (default: ,)")
     parser.add_argument("--shift", default="auto",
                         choices=["auto", "none", "holdout", "random", "popularity", "temporal",
                                  "exposure", "mixed"])
@@ -97,10 +118,25 @@ def run_config_from_args(args: argparse.Namespace):
 
 
 def load_data(args: argparse.Namespace):
-    from pyg_negdiff.data.prepare import prepare_data
+    """Loads and splits the dataset that ``args`` names, printing how it was read (stderr).
 
-    return prepare_data(args.data, shift=args.shift, format=args.format, root=args.data_root,
-                        seed=args.seed)
+    Args:
+        args (argparse.Namespace): Parsed arguments of `add_data_arguments`.
+
+    Returns:
+        InteractionData: The split dataset.
+    """
+    from pyg_negdiff.data.prepare import load, load_report, split
+
+    options = {key: value for key in ("min_rating", "user_col", "item_col", "time_col",
+                                      "rating_col", "sep")
+               if (value := getattr(args, key, None)) is not None}
+    if getattr(args, "on_bad_line", "error") != "error":
+        options["on_bad_line"] = args.on_bad_line
+    data = load(args.data, format=args.format, root=args.data_root, seed=args.seed, **options)
+    for line in load_report(data):
+        print(line, file=sys.stderr)
+    return split(data, args.shift, seed=args.seed)
 
 
 def result_rows(result) -> dict[str, dict[str, float]]:

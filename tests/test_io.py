@@ -187,8 +187,8 @@ def test_csv_quotes_dates_and_separator(tmp_path):
 
 
 @pytest.mark.parametrize("text,kwargs,line,what", [
-    ("user,product\n1,2\n", {}, 1, "no column 'item'"),
-    ("\nuser,product\n1,2\n", {}, 2, "no column 'item'"),  # the header moved down a line
+    ("user,product\n1,2\n", {}, 1, "no item column"),
+    ("\nuser,product\n1,2\n", {}, 2, "no item column"),  # the header moved down a line
     ("user,item\n1,2\n3,4,5\n", {}, 3, "expected 2 columns"),
     ("user,item,t\n1,2,5\n3,4,soon\n", {"time_col": "t"}, 3, "'soon', not a number or an ISO date"),
     ("user,item,r\n1,2,5\n\n3,4,?\n", {"rating_col": "r", "min_rating": 4}, 4, "'?', not a number"),

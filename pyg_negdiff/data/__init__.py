@@ -8,6 +8,7 @@ Examples:
     True
 """
 from pyg_negdiff.data.graph import bipartite_edge_index, gcn_adjacency
+from pyg_negdiff.data.folders import SplitFiles, split_files
 from pyg_negdiff.data.hetero import from_hetero, to_hetero
 from pyg_negdiff.data.interactions import DataValidationError, InteractionData
 from pyg_negdiff.data.io import (
@@ -20,7 +21,9 @@ from pyg_negdiff.data.io import (
     load_recbole,
     sniff_format,
 )
+from pyg_negdiff.data.layout import AmbiguousFormatError, Layout, MalformedLineError, detect_layout
 from pyg_negdiff.data.pairs import PairSet
+from pyg_negdiff.data.pyg_datasets import DatasetUnavailableError, load_pyg_dataset
 from pyg_negdiff.data.synthetic import SyntheticTruth, false_negative_share, make_synthetic
 
 __all__ = [
@@ -40,6 +43,15 @@ __all__ = [
     "load_csv",
     "sniff_format",
     "default_data_root",
+    "detect_layout",
+    "Layout",
+    "split_files",
+    "SplitFiles",
+    "load_pyg_dataset",
+    # what bad input raises
+    "AmbiguousFormatError",
+    "MalformedLineError",
+    "DatasetUnavailableError",
     # PyG HeteroData
     "to_hetero",
     "from_hetero",

@@ -132,6 +132,34 @@ def _positive(index: Tensor, label: Tensor | None, min_rating: float | None,
     return torch.ones(index.size(1), dtype=torch.bool)
 
 
+def _check_index(index: Tensor, what: str) -> Tensor:
+    """An integer ``[2, E]`` edge index, or a `DataValidationError` that names it."""
+    if not isinstance(index, Tensor):
+        raise DataValidationError(f"{what} is a {type(index).__name__}, not a tensor")
+    if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
+        raise DataValidationError(f"{what} has dtype {index.dtype}; node ids must be integers "
+                                  f"(convert with .long() after checking that they are whole)")
+    if index.dim() != 2 or index.size(0) != 2:
+        raise DataValidationError(f"{what} must have shape [2, num_edges] (a row of sources and "
+                                  f"a row of targets), got {list(index.shape)}")
+    return index.long()
+
+
+def _first_occurrences(index: Tensor, what: str, notes: list[str]) -> Tensor:
+    """A mask keeping the first of every repeated (user, item) edge, with a note on the rest."""
+    if index.size(1) < 2:
+        return torch.ones(index.size(1), dtype=torch.bool)
+    width = int(index[1].max()) + 1
+    _, inverse = torch.unique(index[0] * width + index[1], return_inverse=True)
+    first = torch.full((int(inverse.max()) + 1,), index.size(1), dtype=torch.long)
+    first.scatter_reduce_(0, inverse, torch.arange(index.size(1)), reduce="amin")
+    keep = torch.zeros(index.size(1), dtype=torch.bool)
+    keep[first] = True
+    if not bool(keep.all()):
+        notes.append(f"{what}: dropped {int((~keep).sum())} duplicate (user, item) edges")
+    return keep
+
+
 def from_hetero(hetero: HeteroData, *, edge_type: EdgeType | None = None, user_type: str = "user",
                 min_rating: float | None = None, name: str = "data") -> InteractionData:
     r"""Reads interactions back from a `HeteroData` (ours, `MovieLens100K`, `AmazonBook`, ...).
@@ -154,7 +182,12 @@ def from_hetero(hetero: HeteroData, *, edge_type: EdgeType | None = None, user_t
 
     Returns:
         InteractionData: $U$ and $I$ from ``num_nodes`` of the two node types
-        (else the largest id + 1).
+        (else the largest id + 1). Repeated (user, item) edges of a part are dropped
+        (the first is kept), with a note.
+
+    Raises:
+        DataValidationError: An edge index that is not an integer ``[2, E]`` tensor, or no
+            user-item edge type to read; the message names the edge type.
     """
     edge_type = tuple(edge_type) if edge_type is not None else _detect(hetero, user_type)
     if edge_type not in hetero.edge_types:
@@ -172,16 +205,21 @@ def from_hetero(hetero: HeteroData, *, edge_type: EdgeType | None = None, user_t
         if index_name not in keys:
             continue
         _, time_name, env_name = _names(part)
+        edges = _check_index(store[index_name], f"{edge_type} {index_name}")
         label_name = "rating" if part == "train" else index_name.replace("_index", "")
         label = store[label_name] if label_name in keys else None
-        keep = _positive(store[index_name], label, min_rating, f"{edge_type} {label_name}", notes)
-        index[part] = store[index_name][:, keep]
+        keep = _positive(edges, label, min_rating, f"{edge_type} {label_name}", notes)
+        kept = keep.nonzero().view(-1)
+        keep = torch.zeros_like(keep)
+        keep[kept[_first_occurrences(edges[:, kept], f"{edge_type} {index_name}", notes)]] = True
+        index[part] = edges[:, keep]
         if time_name in keys:
             times[part] = store[time_name][keep].double()  # PyG datasets store int seconds
         if env_name in keys:
             envs[part] = store[env_name][keep].long()
     if "train" not in index:
-        raise DataValidationError(f"edge type {edge_type} has no edge_index")
+        raise DataValidationError(f"edge type {edge_type} has no edge_index (it holds "
+                                  f"{', '.join(sorted(keys)) or 'nothing'})")
     ids = list(index.values())
     data = InteractionData(
         num_users=_num_nodes(hetero, edge_type[0], [i[0] for i in ids]),

@@ -2,27 +2,39 @@ r"""Loaders for the interaction file formats that users bring, each returning an
 
 | format | one line | ids | loader |
 |---|---|---|---|
-| LightGCN adjacency lists | ``user item item ...`` (one line per user) | 0-based integers | `load_lightgcn` |
-| pair lists | ``user item`` | 0-based integers | `load_pairs` |
-| RecBole atomic ``.inter`` | tab-separated, typed header ``user_id:token ...`` | tokens, remapped | `load_recbole` |
-| CSV | named columns | tokens, remapped | `load_csv` |
+| ``lightgcn`` | ``user item item ...`` (one line per user) | 0-based integers | `load_lightgcn` |
+| ``pairs`` | ``user item`` | 0-based integers | `load_pairs` |
+| ``uiw`` | ``user item weight`` (a constant such as ``1`` is dropped) | 0-based integers | `load_pairs` |
+| ``uit`` | ``user item time`` (Unix seconds or milliseconds) | 0-based integers | `load_pairs` |
+| ``uirt`` | ``user item rating time`` | 0-based integers | `load_pairs` |
+| ``recbole`` | tab-separated, typed header ``user_id:token ...`` | tokens, remapped | `load_recbole` |
+| ``csv`` | named columns (``userId,movieId,rating,timestamp``, ...) | tokens, remapped | `load_csv` |
 
-`load_dataset` picks the loader from a path, `load_builtin` reads the datasets in
-``$PYG_NEGDIFF_DATA`` (default ``../shared/data``). Nothing is ever downloaded.
+`load_dataset` picks the loader from a path: whitespace-separated files get the layout
+that `pyg_negdiff.data.layout.detect_layout` finds in *all* their lines, or a refusal
+that names ``--format`` when the lines fit more than one; ``data.loaded_as`` says in one
+line what was chosen and why. `load_builtin` reads the datasets in ``$PYG_NEGDIFF_DATA``
+(default ``../shared/data``). Nothing is ever downloaded here (PyG's own datasets are
+`pyg_negdiff.data.pyg_datasets`).
 
-Every loader checks its input: a malformed line raises `DataValidationError` naming the
-file and its 1-based line number. Empty lines are skipped. Repeated (user, item) pairs
-inside a part are dropped; evaluation users without a training interaction are kept, and so
-are evaluation pairs that also appear in training. All of these are reported through
-`InteractionData.note` (which also warns), as is any rating filter.
+Every loader checks its input and drops a UTF-8 byte-order mark. A malformed line raises
+`MalformedLineError` naming the file and its 1-based line number, or, with
+``on_bad_line="skip"``, is skipped with a note that counts the lines skipped. Empty lines
+are skipped. Repeated (user, item) pairs inside a part are dropped; evaluation users
+without a training interaction are kept, and so are evaluation pairs that also appear in
+training. All of these are reported through `InteractionData.note` (which also warns), as
+is any rating filter.
 
 Pre-split files (a train and a test file) keep their parts as given. Their ids are already
-0-based integers, so $U$ and $I$ are one more than the largest id over all files.
-Token ids (RecBole, CSV) are remapped to $0 \ldots U-1$ and $0 \ldots I-1$ in sorted
-order (numeric when every token is an integer); the raw ids are kept as the arrays
+0-based integers, so $U$ and $I$ are one more than the largest id over all files, except
+when the largest id is far above the number of distinct ids (at least
+`REMAP_MIN_IDS` and more than `REMAP_RATIO` times as many): those ids are remapped to
+$0 \ldots n-1$ in increasing order and noted, since memory follows the largest id.
+Token ids (RecBole, CSV) are always remapped to $0 \ldots U-1$ and $0 \ldots I-1$ in sorted
+order (numeric when every token is an integer). Remapped raw ids are kept as the arrays
 ``data.user_ids`` and ``data.item_ids``, position $k$ holding the raw id of new id $k$.
-Those two attributes live on the loaded object only: `InteractionData.with_parts`
-(what a split returns) does not carry them.
+Those attributes (and ``data.weights``, ``data.loaded_as``) live on the loaded object only:
+`InteractionData.with_parts` (what a split returns) does not carry them.
 
 Examples:
     >>> import tempfile
@@ -32,21 +44,38 @@ Examples:
     >>> _ = (root / "test.txt").write_text("0 0\n1 2\n")
     >>> sniff_format(root / "train.txt")
     'lightgcn'
-    >>> load_dataset(root, name="toy")  # a folder with train.txt / test.txt
+    >>> data = load_dataset(root, name="toy")  # a folder with train.txt / test.txt
+    >>> data
     InteractionData(name='toy', users=3, items=3, train=3, test=2)
+    >>> print(data.loaded_as)
+    train.txt as lightgcn: each of the 3 lines starts with a different user and holds 0 to 2 items (adjacency lists); test.txt as lightgcn: as in train.txt
 """
 from __future__ import annotations
 
 import csv
 import os
-import re
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import numpy as np
 import torch
 
+from pyg_negdiff.data.folders import split_files
 from pyg_negdiff.data.interactions import DataValidationError, InteractionData
+from pyg_negdiff.data.layout import (
+    COLUMN_FORMATS,
+    AmbiguousFormatError,
+    Layout,
+    OnBadLine,
+    ParsedFile,
+    TextLines,
+    apply_bad_line_policy,
+    column_layout,
+    detect_layout,
+    parse_columns,
+    parse_lightgcn,
+    read_lines,
+)
 
 __all__ = [
     "default_data_root",
@@ -60,7 +89,9 @@ __all__ = [
 ]
 
 PathLike = str | os.PathLike
-Format = Literal["auto", "lightgcn", "pairs", "recbole", "csv"]
+Format = Literal["auto", "lightgcn", "pairs", "uiw", "uit", "uirt", "recbole", "csv"]
+#: The values of ``format`` (and ``--format``).
+FORMATS = ("auto", "lightgcn", *COLUMN_FORMATS, "recbole", "csv")
 
 #: Environment variable that points at the folder holding the built-in datasets.
 DATA_ENV_VAR = "PYG_NEGDIFF_DATA"
@@ -95,76 +126,11 @@ def default_data_root() -> Path:
 
 
 # ------------------------------------------------------------------ parsing
-# A pair-list line that is neither blank nor exactly two whitespace-separated tokens.
-_BAD_PAIR_LINE = re.compile(r"^(?![ \t]*(?:\S+[ \t]+\S+[ \t]*)?\r?$).*$", re.MULTILINE)
-
-
-def _read_text(path: PathLike) -> tuple[Path, str]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    return path, path.read_text()
-
-
-def _error(path: Path, lineno: int, message: str) -> DataValidationError:
-    return DataValidationError(f"{path}, line {lineno}: {message}")
-
-
-def _int_ids(path: Path, text: str, flat: list[str]) -> np.ndarray:
-    """Whitespace tokens as non-negative ``int64`` ids, in one vectorized conversion.
-
-    The fast path cannot say where a bad token is: only then are the lines walked
-    once more to name the first bad one.
-    """
-    try:
-        values = np.array(flat, dtype=np.int64)
-    except (ValueError, OverflowError):
-        values = None
-    if values is None or (values.size and int(values.min()) < 0):
-        for lineno, line in enumerate(text.split("\n"), start=1):
-            for tok in line.split():
-                try:
-                    value = int(tok)
-                except ValueError:
-                    raise _error(path, lineno, f"{tok!r} is not an integer id") from None
-                if value < 0:
-                    raise _error(path, lineno, f"negative id {value}")
-                if value >= 2**63:
-                    raise _error(path, lineno, f"id {tok} does not fit in 64 bits")
-        raise DataValidationError(f"{path}: the ids could not be read as integers")
-    return values
-
-
-def _read_lightgcn(path: PathLike) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(users, items, largest user id)`` of an adjacency-list file."""
-    path, text = _read_text(path)
-    tokens = [t for t in (line.split() for line in text.split("\n")) if t]
-    counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-    values = _int_ids(path, text, [tok for line in tokens for tok in line])
-    starts = np.zeros(counts.size, dtype=np.int64)
-    starts[1:] = np.cumsum(counts)[:-1]
-    heads = values[starts]
-    is_item = np.ones(values.size, dtype=bool)
-    is_item[starts] = False
-    users = np.repeat(heads, counts - 1)
-    # A line holding only a user is a user without interactions: it still counts for U.
-    return users, values[is_item], int(heads.max()) if heads.size else -1
-
-
-def _read_pairs(path: PathLike) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(users, items, largest user id)`` of a ``user item`` file."""
-    path, text = _read_text(path)
-    # One regular-expression scan checks the columns of every line (a Python loop over
-    # 100k short lines would cost more than the rest of the load).
-    bad = _BAD_PAIR_LINE.search(text)
-    if bad is not None:
-        lineno = text.count("\n", 0, bad.start()) + 1
-        found = bad.group(0).split()
-        raise _error(path, lineno, f"expected 2 columns (user item), got {len(found)}: "
-                                   f"{' '.join(found)!r}")
-    values = _int_ids(path, text, text.split()).reshape(-1, 2)
-    users = values[:, 0]
-    return users, values[:, 1], int(users.max()) if users.size else -1
+#: Integer ids are remapped to contiguous ones when the largest reaches this many...
+REMAP_MIN_IDS = 1_000_000
+#: ... and is more than this many times the number of distinct ids (the memory of an
+#: embedding table follows the largest id, not the number of users or items).
+REMAP_RATIO = 4
 
 
 def _dedup(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -183,25 +149,31 @@ def _dedup(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 def _finish(parts: dict[str, tuple[np.ndarray, np.ndarray]], num_users: int, num_items: int, *,
             name: str, files: dict[str, Path], timestamps: dict[str, np.ndarray] | None = None,
+            weights: dict[str, np.ndarray] | None = None,
             notes: Sequence[str] = ()) -> InteractionData:
     r"""Deduplicates every part, builds the `InteractionData`, and notes what it found.
 
     The checks run in numpy on pair keys $u \cdot I + i$: on ML-1M they take a
-    fraction of the time that building a `PairSet` would.
+    fraction of the time that building a `PairSet` would. Weights, when given, are
+    kept as the attribute ``data.weights`` (part to ``[E]`` float tensor).
     """
     messages = list(notes)
-    tensors, times, keys = {}, {}, {}
+    tensors, times, kept_weights, keys = {}, {}, {}, {}
     for part, (users, items) in parts.items():
         keys[part], keep = _dedup(users * num_items + items)
         time = (timestamps or {}).get(part)
+        weight = (weights or {}).get(part)
         if keep is not None:
             messages.append(f"part {part!r}: dropped {users.size - keep.size} duplicate (user, item) "
                             f"pairs ({files[part].name})")
             users, items = users[keep], items[keep]
             time = None if time is None else time[keep]
+            weight = None if weight is None else weight[keep]
         tensors[part] = torch.from_numpy(np.stack([users, items]).astype(np.int64))
         if time is not None:
             times[part] = torch.from_numpy(time.astype(np.float64))
+        if weight is not None:
+            kept_weights[part] = torch.from_numpy(weight.astype(np.float32))
     train_degree = np.bincount(parts["train"][0], minlength=num_users)
     for part in parts:
         if part == "train":
@@ -219,6 +191,8 @@ def _finish(parts: dict[str, tuple[np.ndarray, np.ndarray]], num_users: int, num
             messages.append(f"part {part!r}: {overlap} pairs also appear in 'train' "
                             f"(they are masked when ranking, so they cannot be hit)")
     data = InteractionData(num_users, num_items, tensors, timestamps=times, name=name)
+    if kept_weights:
+        data.weights = kept_weights
     for message in messages:
         data.note(message)
     return data
@@ -229,38 +203,130 @@ def _default_name(path: Path) -> str:
     return path.resolve().parent.name or "data"
 
 
-def _load_presplit(reader, train_path: PathLike, test_path: PathLike | None,
-                   val_path: PathLike | None, name: str | None, num_users: int | None,
+def _column_layout_of(lines: TextLines) -> Layout:
+    """The column layout of a file read as pairs (`load_pairs` with ``layout="auto"``)."""
+    # The most common width that a column layout has (ties: the narrower).
+    counts = np.bincount(lines.widths, minlength=5)[2:5]
+    width = 2 + int(counts.argmax())
+    layout = column_layout(lines, width)
+    if layout is None:
+        raise AmbiguousFormatError(
+            f"{lines.path}: most lines have {width} columns, which no column layout (user item "
+            f"[weight] [time]) explains; pass layout= (--format): pairs, uiw, uit or uirt")
+    return layout
+
+
+def _read_part(path: Path, format: str, on_bad_line: OnBadLine) -> tuple[ParsedFile, Layout]:
+    lines = read_lines(path)
+    if format == "auto":
+        layout = detect_layout(lines)
+    elif format == "columns":
+        layout = _column_layout_of(lines)
+    else:
+        layout = Layout(format, "format given")
+    if layout.format == "lightgcn":
+        return parse_lightgcn(lines, on_bad_line), layout
+    return parse_columns(lines, layout.format, on_bad_line), layout
+
+
+def _compact(ids: list[np.ndarray], what: str, notes: list[str]) -> np.ndarray | None:
+    r"""Remaps ids in place to $0 \ldots n-1$ when the largest is far above their number.
+
+    Returns the raw id of every new id, or ``None`` when the ids are kept.
+    """
+    ids = list({id(i): i for i in ids}.values())  # an array listed twice is remapped once
+    top = max((int(i.max()) for i in ids if i.size), default=-1)
+    if top + 1 < REMAP_MIN_IDS:
+        return None
+    raw = np.unique(np.concatenate(ids))
+    if top + 1 <= REMAP_RATIO * raw.size:
+        return None
+    for i in ids:
+        i[:] = np.searchsorted(raw, i)
+    notes.append(f"{what} ids reach {top:,} but only {raw.size:,} distinct ones appear: remapped "
+                 f"to 0..{raw.size - 1:,} in increasing order (raw ids in data.{what}_ids)")
+    return raw
+
+
+def _load_presplit(files: dict[str, Path], format: str, *, on_bad_line: OnBadLine,
+                   min_rating: float | None, name: str | None, num_users: int | None,
                    num_items: int | None) -> InteractionData:
+    """Reads the files of a pre-split dataset; the first, ``"train"``, decides the format.
+
+    With ``format="auto"`` the training file's layout comes from `detect_layout`. The other
+    files are read as adjacency lists when it is, else each as its own column layout
+    (a ``user item`` test file beside a ``user item time`` training file is common).
+    """
+    parsed, layouts, notes = {}, {}, []
+    for part, path in files.items():
+        kind = format
+        if format == "auto" and part != "train":
+            kind = "lightgcn" if layouts["train"].format == "lightgcn" else "columns"
+        parsed[part], layouts[part] = _read_part(path, kind, on_bad_line)
+        if kind == "lightgcn" and format == "auto":
+            layouts[part] = Layout("lightgcn", f"as in {files['train'].name}")
+        notes += parsed[part].notes
+    train = files["train"]
+    if parsed["train"].users.size == 0:
+        raise DataValidationError(f"{train}: no interactions in the training file")
+    weights = {p: f.weight for p, f in parsed.items() if f.weight is not None}
+    if min_rating is not None:
+        missing = [files[p].name for p in parsed if p not in weights]
+        if missing:
+            raise DataValidationError(f"min_rating={min_rating:g} needs a weight or rating column, "
+                                      f"which {', '.join(missing)} lack(s) (or hold a constant)")
+        for part, f in parsed.items():
+            keep = f.weight >= min_rating
+            notes.append(f"part {part!r}: kept the {int(keep.sum())} of {keep.size} interactions "
+                         f"with weight >= {min_rating:g}")
+            parsed[part] = ParsedFile(f.users[keep], f.items[keep], f.heads, f.weight[keep],
+                                      None if f.time is None else f.time[keep])
+        weights = {p: f.weight for p, f in parsed.items()}
+    user_ids = item_ids = None
+    if num_users is None:
+        user_ids = _compact([a for f in parsed.values() for a in (f.users, f.heads)], "user", notes)
+    if num_items is None:
+        item_ids = _compact([f.items for f in parsed.values()], "item", notes)
+    max_user = max((int(a.max()) for f in parsed.values() for a in (f.users, f.heads) if a.size),
+                   default=-1)
+    max_item = max((int(f.items.max()) for f in parsed.values() if f.items.size), default=-1)
+    for what, given, top in (("num_users", num_users, max_user), ("num_items", num_items, max_item)):
+        if given is not None and top >= given:
+            raise DataValidationError(f"{what}={given}, but the files hold id {top}")
+    U = max_user + 1 if num_users is None else int(num_users)
+    I = max_item + 1 if num_items is None else int(num_items)
+    times = {p: f.time for p, f in parsed.items() if f.time is not None}
+    data = _finish({p: (f.users, f.items) for p, f in parsed.items()}, U, I,
+                   name=name or _default_name(train), files=files, timestamps=times,
+                   weights=weights, notes=notes)
+    if user_ids is not None:
+        data.user_ids = user_ids
+    if item_ids is not None:
+        data.item_ids = item_ids
+    data.loaded_as = "; ".join(f"{files[p].name} as {layout}" for p, layout in layouts.items())
+    return data
+
+
+def _files(train_path: PathLike, test_path: PathLike | None,
+           val_path: PathLike | None) -> dict[str, Path]:
     files = {"train": Path(train_path)}
     if val_path is not None:
         files["val"] = Path(val_path)
     if test_path is not None:
         files["test"] = Path(test_path)
-    parts, max_user = {}, -1
-    for part, path in files.items():
-        users, items, top = reader(path)
-        parts[part] = (users, items)
-        max_user = max(max_user, top)
-    max_item = max((int(i.max()) for _, i in parts.values() if i.size), default=-1)
-    U = max_user + 1 if num_users is None else int(num_users)
-    I = max_item + 1 if num_items is None else int(num_items)
-    for what, given, top in (("num_users", num_users, max_user), ("num_items", num_items, max_item)):
-        if given is not None and top >= given:
-            raise DataValidationError(f"{what}={given}, but the files hold id {top}")
-    if parts["train"][0].size == 0:
-        raise DataValidationError(f"{files['train']}: no interactions in the training file")
-    return _finish(parts, U, I, name=name or _default_name(files["train"]), files=files)
+    return files
 
 
 # ------------------------------------------------------------------ loaders
 def load_lightgcn(train_path: PathLike, test_path: PathLike | None = None, *,
                   val_path: PathLike | None = None, name: str | None = None,
-                  num_users: int | None = None, num_items: int | None = None) -> InteractionData:
+                  num_users: int | None = None, num_items: int | None = None,
+                  on_bad_line: OnBadLine = "error") -> InteractionData:
     """Loads LightGCN adjacency lists: one line per user, ``user item item ...``.
 
     A line holding only a user id is a user without interactions (it still counts
-    towards $U$). The files of one dataset share 0-based integer ids.
+    towards $U$). The files of one dataset share 0-based integer ids; ids far above
+    their number are remapped (see the module's notes).
 
     Args:
         train_path (str or os.PathLike): The training file, part ``"train"``.
@@ -270,6 +336,8 @@ def load_lightgcn(train_path: PathLike, test_path: PathLike | None = None, *,
         num_users (int, optional): $U$, when the catalogue is larger than the files
             show (default: largest user id + 1).
         num_items (int, optional): $I$ (default: largest item id + 1).
+        on_bad_line (str): ``"error"`` (default) raises on a line with a token that is not
+            a non-negative integer; ``"skip"`` skips such lines, with a note that counts them.
 
     Returns:
         InteractionData: The parts as given in the files.
@@ -278,14 +346,23 @@ def load_lightgcn(train_path: PathLike, test_path: PathLike | None = None, *,
         DataValidationError: A token that is not an integer, or a negative id
             (the message names the file and line).
     """
-    return _load_presplit(_read_lightgcn, train_path, test_path, val_path, name,
-                          num_users, num_items)
+    return _load_presplit(_files(train_path, test_path, val_path), "lightgcn",
+                          on_bad_line=on_bad_line, min_rating=None, name=name,
+                          num_users=num_users, num_items=num_items)
 
 
 def load_pairs(train_path: PathLike, test_path: PathLike | None = None, *,
                val_path: PathLike | None = None, name: str | None = None,
-               num_users: int | None = None, num_items: int | None = None) -> InteractionData:
-    """Loads pair lists: one interaction ``user item`` per line (whitespace-separated).
+               num_users: int | None = None, num_items: int | None = None,
+               layout: str = "auto", min_rating: float | None = None,
+               on_bad_line: OnBadLine = "error") -> InteractionData:
+    r"""Loads one interaction per line: ``user item``, ``user item weight``, ``user item time``
+    or ``user item rating time`` (whitespace-separated).
+
+    With ``layout="auto"`` each file's most common width picks the layout, and the third
+    column is told apart by `pyg_negdiff.data.layout.column_layout`: a constant (``u i 1``,
+    dropped), Unix times (kept as timestamps, for the temporal split) or weights and
+    ratings (kept as ``data.weights``). Lines of another width are malformed.
 
     Args:
         train_path (str or os.PathLike): The training file, part ``"train"``.
@@ -294,16 +371,34 @@ def load_pairs(train_path: PathLike, test_path: PathLike | None = None, *,
         name (str, optional): Label of the dataset (default: the folder of ``train_path``).
         num_users (int, optional): $U$ (default: largest user id + 1).
         num_items (int, optional): $I$ (default: largest item id + 1).
+        layout (str): ``"auto"``, ``"pairs"``, ``"uiw"``, ``"uit"`` or ``"uirt"``.
+        min_rating (float, optional): Keep the interactions with weight $\ge$ this
+            (needs a weight or rating column).
+        on_bad_line (str): ``"error"`` (default) raises on the first malformed line;
+            ``"skip"`` skips malformed lines, with a note that counts them.
 
     Returns:
         InteractionData: The parts as given in the files.
 
     Raises:
-        DataValidationError: A line without exactly two columns, a token that is not
-            an integer, or a negative id (the message names the file and line).
+        DataValidationError: A line of the wrong width, a token that is not an integer,
+            or a negative id (the message names the file and line).
+
+    Examples:
+        >>> import tempfile, warnings
+        >>> from pathlib import Path
+        >>> f = Path(tempfile.mkdtemp()) / "train.txt"
+        >>> _ = f.write_text("0 3 881250949\n0 1 891717742\n1 3 878887116\n")
+        >>> data = load_pairs(f)
+        >>> data.train.tolist(), data.timestamps["train"].tolist()
+        ([[0, 0, 1], [3, 1, 3]], [881250949.0, 891717742.0, 878887116.0])
     """
-    return _load_presplit(_read_pairs, train_path, test_path, val_path, name,
-                          num_users, num_items)
+    if layout != "auto" and layout not in COLUMN_FORMATS:
+        raise ValueError(f"unknown layout {layout!r}; choose from auto, {', '.join(COLUMN_FORMATS)}")
+    return _load_presplit(_files(train_path, test_path, val_path),
+                          "columns" if layout == "auto" else layout, on_bad_line=on_bad_line,
+                          min_rating=min_rating, name=name, num_users=num_users,
+                          num_items=num_items)
 
 
 def _remap(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -345,9 +440,12 @@ def _to_float(values: np.ndarray, lineno: np.ndarray, path: Path, column: str, *
 
 def _from_columns(path: Path, users: np.ndarray, items: np.ndarray, ratings: np.ndarray | None,
                   times: np.ndarray | None, lineno: np.ndarray, *, min_rating: float | None,
-                  columns: dict[str, str], name: str | None,
-                  notes: Sequence[str] = ()) -> InteractionData:
-    """Shared tail of the token-id loaders: rating filter, id remapping, timestamps."""
+                  columns: dict[str, str], name: str | None, kind: str,
+                  notes: Sequence[str] = (), by_name: Sequence[str] = ()) -> InteractionData:
+    """Shared tail of the token-id loaders: rating filter, id remapping, timestamps.
+
+    ``by_name`` lists the roles whose column was found by its name, for the report.
+    """
     notes = list(notes)
     users_raw, items_raw = users, items
     for what, column, raw in (("user", columns["user"], users_raw), ("item", columns["item"], items_raw)):
@@ -372,6 +470,10 @@ def _from_columns(path: Path, users: np.ndarray, items: np.ndarray, ratings: np.
                    name=name or path.stem, files={"train": path},
                    timestamps=None if time is None else {"train": time}, notes=notes)
     data.user_ids, data.item_ids = user_ids, item_ids
+    used = [("user", True), ("item", True), ("rating", min_rating is not None), ("time", time is not None)]
+    data.loaded_as = f"{path.name} as {kind}: " + ", ".join(
+        f"{role} column {columns[role]!r}" + (" (found by name)" if role in by_name else "")
+        for role, on in used if on)
     return data
 
 
@@ -394,7 +496,7 @@ def _locate(header: list[str], wanted: dict[str, str | None], path: Path,
 def load_recbole(inter_path: PathLike, *, min_rating: float | None = 4.0,
                  user_field: str = "user_id", item_field: str = "item_id",
                  rating_field: str = "rating", time_field: str = "timestamp",
-                 name: str | None = None) -> InteractionData:
+                 name: str | None = None, on_bad_line: OnBadLine = "error") -> InteractionData:
     r"""Loads a RecBole atomic ``.inter`` file (tab-separated, typed header).
 
     The header names every column as ``name:type`` (``user_id:token``,
@@ -416,6 +518,8 @@ def load_recbole(inter_path: PathLike, *, min_rating: float | None = 4.0,
             ``data.timestamps["train"]`` when present.
         name (str, optional): Label of the dataset (default: the file name without
             its suffix, ``"ml-100k"`` for ``ml-100k.inter``).
+        on_bad_line (str): ``"error"`` (default) raises on a row whose width differs from
+            the header's; ``"skip"`` skips such rows, with a note that counts them.
 
     Returns:
         InteractionData: One ``"train"`` part, with timestamps when the file has them.
@@ -427,7 +531,7 @@ def load_recbole(inter_path: PathLike, *, min_rating: float | None = 4.0,
     path = Path(inter_path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    raw = path.read_text().replace("\r\n", "\n").split("\n")
+    raw = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n").split("\n")
     lineno = np.array([n + 1 for n, line in enumerate(raw) if line.strip()], dtype=np.int64)
     if lineno.size == 0:
         raise DataValidationError(f"{path}: the file is empty")
@@ -441,25 +545,29 @@ def load_recbole(inter_path: PathLike, *, min_rating: float | None = 4.0,
     # Counting tabs checks every row's width; one split of the joined rows then gives
     # all cells (splitting 100k rows one by one costs several times more).
     tabs = np.fromiter((line.count("\t") for line in body), dtype=np.int64, count=len(body))
-    _check_width(tabs + 1, len(header), numbers, path)
+    notes = []
+    keep = _check_width(tabs + 1, len(header), numbers, path, on_bad_line, notes)
+    if keep is not None:
+        body, numbers = [line for line, k in zip(body, keep) if k], numbers[keep]
     cells = np.array("\t".join(body).split("\t") if body else [], dtype=str).reshape(-1, len(header))
     columns = {"user": user_field, "item": item_field, "rating": rating_field, "time": time_field}
-    notes = []
     if where["rating"] is None and min_rating is not None:
         # Many RecBole files are implicit already: nothing to threshold.
         notes.append(f"no {rating_field!r} column: min_rating={min_rating:g} ignored, every "
                      f"interaction kept")
         min_rating = None
     return _from_columns(path, *_columns(cells, where), numbers, min_rating=min_rating,
-                         columns=columns, name=name, notes=notes)
+                         columns=columns, name=name, kind="recbole", notes=notes)
 
 
-def _check_width(counts: np.ndarray, width: int, lineno: np.ndarray, path: Path) -> None:
-    bad = np.flatnonzero(counts != width)
-    if bad.size:
-        k = int(bad[0])
-        raise DataValidationError(f"{path}, line {lineno[k]}: expected {width} columns as in the "
-                                  f"header, got {counts[k]}")
+def _check_width(counts: np.ndarray, width: int, lineno: np.ndarray, path: Path,
+                 on_bad_line: OnBadLine, notes: list[str]) -> np.ndarray | None:
+    """``None`` when every row has the header's width, else the rows to keep (``"skip"``)."""
+    problems = {int(k): f"expected {width} columns as in the header, got {counts[k]}"
+                for k in np.flatnonzero(counts != width)}
+    if not apply_bad_line_policy(path, lineno, problems, on_bad_line, notes):
+        return None
+    return counts == width
 
 
 def _columns(cells: np.ndarray, where: dict[str, int | None], strip: bool = False) -> tuple:
@@ -472,30 +580,55 @@ def _columns(cells: np.ndarray, where: dict[str, int | None], strip: bool = Fals
     return col("user"), col("item"), col("rating"), col("time")
 
 
-def load_csv(path: PathLike, *, user_col: str = "user", item_col: str = "item",
+#: Column names that `load_csv` recognises, compared without case, ``_``, ``-`` or spaces.
+CSV_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
+    "user": ("user", "userid", "uid", "customerid", "reviewerid", "users"),
+    "item": ("item", "itemid", "iid", "movieid", "movie", "productid", "asin", "bookid", "isbn",
+             "businessid", "artistid", "trackid", "songid", "items"),
+    "time": ("timestamp", "time", "datetime", "date", "ts", "unixreviewtime"),
+    "rating": ("rating", "ratings", "score", "stars", "overall", "bookrating"),
+}
+
+
+def _by_name(header: list[str], role: str) -> str | None:
+    """The header's column for ``role`` among `CSV_COLUMN_NAMES`, or ``None``."""
+    def norm(text: str) -> str:
+        return "".join(c for c in text.lower() if c not in "_- ")
+    wanted = CSV_COLUMN_NAMES[role]
+    hits = [h for h in header if norm(h) in wanted]
+    return min(hits, key=lambda h: wanted.index(norm(h))) if hits else None
+
+
+def load_csv(path: PathLike, *, user_col: str | None = None, item_col: str | None = None,
              time_col: str | None = None, rating_col: str | None = None,
              min_rating: float | None = None, sep: str = ",",
-             name: str | None = None) -> InteractionData:
+             name: str | None = None, on_bad_line: OnBadLine = "error") -> InteractionData:
     r"""Loads a delimited text file with a header row of column names.
 
-    Quoted fields are read as the `csv` module reads them. Ids are tokens,
-    remapped as in `load_recbole` (raw ids in ``data.user_ids`` / ``data.item_ids``);
-    every interaction goes into ``"train"``.
+    Quoted fields are read as the `csv` module reads them; a UTF-8 byte-order mark is
+    dropped. Ids are tokens, remapped as in `load_recbole` (raw ids in
+    ``data.user_ids`` / ``data.item_ids``); every interaction goes into ``"train"``.
+    A column not given is found by its name (`CSV_COLUMN_NAMES`: ``userId``,
+    ``user_id``, ``movieId``, ``item_id``, ``timestamp``, ...); the report in
+    ``data.loaded_as`` says which were.
 
     Args:
         path (str or os.PathLike): The file.
-        user_col (str): Column of user ids.
-        item_col (str): Column of item ids.
+        user_col (str, optional): Column of user ids (default: found by name).
+        item_col (str, optional): Column of item ids (default: found by name).
         time_col (str, optional): Column of timestamps: numbers, or ISO dates
-            (converted to seconds since 1970).
-        rating_col (str, optional): Column of ratings, used by ``min_rating``.
+            (converted to seconds since 1970). Default: found by name; ``""`` reads no time.
+        rating_col (str, optional): Column of ratings, used by ``min_rating``
+            (default: found by name when ``min_rating`` is given).
         min_rating (float, optional): Keep rows with rating $\ge$ this (the usual
             explicit-to-implicit conversion; noted on the result).
         sep (str): Field delimiter.
         name (str, optional): Label of the dataset (default: the file name without its suffix).
+        on_bad_line (str): ``"error"`` (default) raises on a row whose width differs from
+            the header's; ``"skip"`` skips such rows, with a note that counts them.
 
     Returns:
-        InteractionData: One ``"train"`` part, with timestamps when ``time_col`` is given.
+        InteractionData: One ``"train"`` part, with timestamps when there is a time column.
 
     Raises:
         DataValidationError: A missing header column, a row with the wrong number of
@@ -505,19 +638,19 @@ def load_csv(path: PathLike, *, user_col: str = "user", item_col: str = "item",
         >>> import tempfile, warnings
         >>> from pathlib import Path
         >>> f = Path(tempfile.mkdtemp()) / "ratings.csv"
-        >>> _ = f.write_text("user,item,stars\nann,b,5\nbob,a,2\nbob,b,4\n")
+        >>> _ = f.write_text("userId,movieId,stars\nann,b,5\nbob,a,2\nbob,b,4\n")
         >>> with warnings.catch_warnings():
         ...     warnings.simplefilter("ignore")  # the note on the rating filter
         ...     data = load_csv(f, rating_col="stars", min_rating=4)
         >>> data.train.tolist(), data.user_ids.tolist(), data.item_ids.tolist()
         ([[0, 1], [0, 0]], ['ann', 'bob'], ['b'])
+        >>> data.loaded_as
+        "ratings.csv as csv: user column 'userId' (found by name), item column 'movieId' (found by name), rating column 'stars'"
     """
-    if min_rating is not None and rating_col is None:
-        raise ValueError(f"min_rating={min_rating} needs rating_col, the column to threshold")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f, delimiter=sep)
         rows, numbers, header = [], [], None
         for row in reader:
@@ -531,99 +664,136 @@ def load_csv(path: PathLike, *, user_col: str = "user", item_col: str = "item",
             numbers.append(reader.line_num)
     if header is None:
         raise DataValidationError(f"{path}: the file is empty")
-    where = _locate(header, {"user": user_col, "item": item_col, "rating": rating_col,
-                             "time": time_col}, path, header_line=header_line)
+    if len(header) == 1:
+        other = next((c for c in (",", ";", "\t", "|", " ") if c != sep and c in header[0]), None)
+        raise DataValidationError(
+            f"{path}, line {header_line}: the header has one column with sep={sep!r}"
+            + (f"; the file looks separated by {other!r}: pass --sep {other!r}" if other else ""))
+    by_name = []
+    wanted = {"user": user_col, "item": item_col, "time": time_col,
+              "rating": rating_col if rating_col is not None or min_rating is not None else ""}
+    for role, given in wanted.items():
+        if given is None:
+            wanted[role] = _by_name(header, role)
+            if wanted[role] is not None:
+                by_name.append(role)
+            elif role in ("user", "item"):
+                raise DataValidationError(
+                    f"{path}, line {header_line}: no {role} column among {', '.join(header)}; "
+                    f"name it with --{role}-col ({role}_col=)")
+            elif role == "rating":
+                raise ValueError(f"min_rating={min_rating} needs rating_col (--rating-col), the "
+                                 f"column to threshold; none of {', '.join(header)} is named like one")
+    columns = {role: (col or None) for role, col in wanted.items()}
+    where = _locate(header, columns, path, header_line=header_line)
     lineno = np.array(numbers, dtype=np.int64)
-    _check_width(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), len(header),
-                 lineno, path)
+    notes: list[str] = []
+    keep = _check_width(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), len(header),
+                        lineno, path, on_bad_line, notes)
+    if keep is not None:
+        rows, lineno = [r for r, k in zip(rows, keep) if k], lineno[keep]
     if not rows:
         raise DataValidationError(f"{path}, line {header_line}: a header but no rows")
-    columns = {"user": user_col, "item": item_col, "rating": rating_col, "time": time_col}
     cells = np.array(rows, dtype=str)
     return _from_columns(path, *_columns(cells, where, strip=True), lineno, min_rating=min_rating,
-                         columns=columns, name=name)
+                         columns=columns, name=name, kind="csv", notes=notes, by_name=by_name)
 
 
 # --------------------------------------------------------------- dispatcher
-def sniff_format(path: PathLike, max_lines: int = 2000) -> Literal["lightgcn", "pairs"]:
-    """Tells adjacency lists from pair lists by the first ``max_lines`` non-empty lines.
-
-    Any line without exactly two tokens means adjacency lists; otherwise pairs.
-    (A file whose every line has two tokens reads the same either way.)
+def sniff_format(path: PathLike) -> str:
+    """The format of a whitespace-separated id file, from all of its lines.
 
     Args:
         path (str or os.PathLike): A text file of whitespace-separated ids.
-        max_lines (int): Non-empty lines read at most.
 
     Returns:
-        str: ``"lightgcn"`` (adjacency lists) or ``"pairs"``.
+        str: ``"lightgcn"`` (adjacency lists), ``"pairs"``, ``"uiw"``, ``"uit"`` or
+        ``"uirt"``, as `pyg_negdiff.data.layout.detect_layout` decides.
+
+    Raises:
+        AmbiguousFormatError: When the lines fit more than one layout.
     """
-    with Path(path).open() as f:
-        seen = 0
-        for line in f:
-            n = len(line.split())
-            if n == 0:
-                continue
-            if n != 2:
-                return "lightgcn"
-            seen += 1
-            if seen >= max_lines:
-                break
-    return "pairs"
+    return detect_layout(path).format
 
 
-def _split_files(folder: Path) -> dict[str, Path | None]:
-    def first(*names):
-        return next((folder / n for n in names if (folder / n).is_file()), None)
-    return {"train": first("train.txt"), "test": first("test.txt"),
-            "val": first("val.txt", "valid.txt", "validation.txt")}
+#: Options that only `load_csv` reads.
+_CSV_ONLY = ("user_col", "item_col", "time_col", "rating_col", "sep")
+
+
+def _load_text(files: dict[str, Path], format: str, kwargs: dict[str, Any]) -> InteractionData:
+    """Pre-split whitespace-separated files with the `_load_presplit` options in ``kwargs``."""
+    misplaced = [k for k in _CSV_ONLY if k in kwargs]
+    if misplaced:
+        raise ValueError(f"{', '.join(misplaced)} only apply to CSV files; "
+                         f"{files['train']} is read as whitespace-separated ids")
+    options = {"on_bad_line": "error", "min_rating": None, "name": None, "num_users": None,
+               "num_items": None}
+    unknown = set(kwargs) - set(options)
+    if unknown:
+        raise TypeError(f"unexpected options {sorted(unknown)} for {format!r} files")
+    return _load_presplit(files, format, **{**options, **kwargs})
 
 
 def load_dataset(path: PathLike, format: Format = "auto", **kwargs: Any) -> InteractionData:
     """Loads a file or a folder, choosing the loader from what is there.
 
-    - a folder with ``train.txt`` (and ``test.txt``, ``val.txt`` / ``valid.txt`` when
-      present): adjacency lists or pairs, told apart by `sniff_format`;
+    - a folder with ``train.txt``: its parts as `pyg_negdiff.data.folders.split_files`
+      maps them (``valid.txt``, ``test_iid.txt``, an OOD ``test.txt``, ...), each file
+      read in the layout that `pyg_negdiff.data.layout.detect_layout` finds in
+      ``train.txt`` (adjacency lists, or ``user item`` columns with an optional weight and time);
     - a ``.inter`` file, or a folder holding exactly one: `load_recbole`;
-    - a ``.csv`` file, or a folder holding exactly one: `load_csv`;
-    - any other file: adjacency lists or pairs, read as the ``"train"`` part.
+    - a ``.csv`` file, or a folder holding exactly one: `load_csv` (``.tsv``: tab-separated);
+    - any other file: whitespace-separated ids, read as the ``"train"`` part.
+
+    The result says how it was read in one line, ``data.loaded_as``, and for a folder
+    which file became which part, ``data.part_files``.
 
     Args:
         path (str or os.PathLike): A file or a folder.
-        format (str): ``"auto"`` (the rules above), ``"lightgcn"``, ``"pairs"``,
-            ``"recbole"`` or ``"csv"``.
-        **kwargs: Passed on to the loader.
+        format (str): ``"auto"`` (the rules above), ``"lightgcn"``, ``"pairs"``, ``"uiw"``,
+            ``"uit"``, ``"uirt"``, ``"recbole"`` or ``"csv"``.
+        **kwargs: Passed on to the loader (``on_bad_line``, ``min_rating``, ``name``;
+            the CSV column options for CSV files only).
 
     Returns:
         InteractionData: What the loader returns.
+
+    Raises:
+        AmbiguousFormatError: When ``format="auto"`` cannot tell the layout.
+        MalformedLineError: A line that does not fit the layout (with file and line).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
-    if format not in ("auto", "lightgcn", "pairs", "recbole", "csv"):
-        raise ValueError(f"unknown format {format!r}")
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose from {', '.join(FORMATS)}")
     if path.is_dir():
-        files = _split_files(path)
-        if files["train"] is not None and format in ("auto", "lightgcn", "pairs"):
-            kind = sniff_format(files["train"]) if format == "auto" else format
-            loader = load_lightgcn if kind == "lightgcn" else load_pairs
-            return loader(files["train"], files["test"], val_path=files["val"], **kwargs)
+        found = split_files(path) if format not in ("recbole", "csv") else None
+        if found is not None:
+            data = _load_text(found.parts, format, kwargs)
+            data.part_files = found.describe()
+            return data
         for suffix, kind in ((".inter", "recbole"), (".csv", "csv")):
             if format not in ("auto", kind):
                 continue
-            found = sorted(path.glob(f"*{suffix}"))
-            if len(found) == 1:
-                return load_dataset(found[0], kind, **kwargs)
-            if len(found) > 1:
+            hits = sorted(path.glob(f"*{suffix}"))
+            if len(hits) == 1:
+                return load_dataset(hits[0], kind, **kwargs)
+            if len(hits) > 1:
                 raise ValueError(f"{path} holds several {suffix} files "
-                                 f"({', '.join(f.name for f in found)}): pass one of them")
+                                 f"({', '.join(f.name for f in hits)}): pass one of them")
         raise ValueError(f"{path}: found no train.txt, .inter or .csv file to load"
                          + ("" if format == "auto" else f" as {format!r}"))
+    suffix = path.suffix.lower()
+    if format == "auto" and suffix == ".tsv":
+        format, kwargs = "csv", {"sep": "\t", **kwargs}
     if format == "auto":
-        format = {".inter": "recbole", ".csv": "csv"}.get(path.suffix.lower()) or sniff_format(path)
-    loaders = {"lightgcn": load_lightgcn, "pairs": load_pairs, "recbole": load_recbole,
-               "csv": load_csv}
-    return loaders[format](path, **kwargs)
+        format = {".inter": "recbole", ".csv": "csv"}.get(suffix, "auto")
+    if format == "recbole":
+        return load_recbole(path, **kwargs)
+    if format == "csv":
+        return load_csv(path, **kwargs)
+    return _load_text({"train": path}, format, kwargs)
 
 
 def load_builtin(name: str, root: PathLike | None = None, **kwargs: Any) -> InteractionData:
@@ -658,6 +828,9 @@ def load_builtin(name: str, root: PathLike | None = None, **kwargs: Any) -> Inte
             f"holds {name}/; nothing is downloaded.")
     options = {**defaults, **kwargs, "name": name}
     if kind == "recbole":
-        return load_recbole(files[0], **options)
-    loader = load_lightgcn if kind == "lightgcn" else load_pairs
-    return loader(*files, **options)
+        data = load_recbole(files[0], **options)
+    else:
+        loader = load_lightgcn if kind == "lightgcn" else load_pairs
+        data = loader(*files, **options)
+    data.loaded_as = f"{name} (built-in): {data.loaded_as}"
+    return data

@@ -2,38 +2,80 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pyg_negdiff.data.interactions import InteractionData
+from pyg_negdiff.data.pyg_datasets import PYG_DATASETS
 
 Shift = Literal["auto", "none", "random", "popularity", "temporal", "exposure", "mixed"]
 
-#: Names accepted by `prepare_data` besides file paths.
-BUILTIN = ("synthetic", "ml-100k", "ml-1m", "coat", "yahoo-r3")
+#: Names accepted by `prepare_data` besides file paths: ours, then PyG's (`PYG_DATASETS`).
+BUILTIN = ("synthetic", "ml-100k", "ml-1m", "coat", "yahoo-r3", *PYG_DATASETS)
+#: Loading options that the named datasets accept (the others are for files).
+_NAMED_OPTIONS = {"min_rating", "on_bad_line"}
 #: Built-in datasets whose test part was collected under random exposure.
 EXPOSURE_DATASETS = ("coat", "yahoo-r3")
 
 
 def load(spec: str, *, format: str = "auto", root: str | Path | None = None,
-         seed: int = 0) -> InteractionData:
+         seed: int = 0, **options: Any) -> InteractionData:
     """Loads ``spec``: ``"synthetic"``, a built-in dataset name, or a file/directory path.
 
-    Built-in names are read from ``root`` (default: `pyg_negdiff.data.io.default_data_root`);
-    nothing is ever downloaded.
+    Our built-in names are read from ``root`` (default:
+    `pyg_negdiff.data.io.default_data_root`) and never downloaded; PyG's names
+    (`pyg_negdiff.data.pyg_datasets`) use ``root/name`` as PyG's ``root``.
+
+    Args:
+        spec (str): ``"synthetic"``, a name in `BUILTIN`, or a path.
+        format (str): File format of a path (see `pyg_negdiff.data.io.load_dataset`).
+        root (str or os.PathLike, optional): Folder of the named datasets.
+        seed (int): Seed of the synthetic data.
+        **options: Loading options for a path (``on_bad_line``, ``min_rating``, the CSV
+            column options); the named datasets take ``min_rating`` and ``on_bad_line``.
+
+    Returns:
+        InteractionData: The data as loaded, before any split.
     """
     from pyg_negdiff.data.io import load_builtin, load_dataset
 
+    if spec in BUILTIN:
+        misplaced = sorted(set(options) - _NAMED_OPTIONS)
+        if misplaced or (spec == "synthetic" and options):
+            raise ValueError(f"{', '.join(misplaced or sorted(options))}: not an option of the "
+                             f"named dataset {spec!r} (only of files)")
     if spec == "synthetic":
         from pyg_negdiff.data.synthetic import make_synthetic
 
         return make_synthetic(seed=seed)
+    if spec in PYG_DATASETS:
+        from pyg_negdiff.data.pyg_datasets import load_pyg_dataset
+
+        options.pop("on_bad_line", None)  # PyG parses the raw files itself
+        return load_pyg_dataset(spec, None if root is None else Path(root) / spec, **options)
     if spec in BUILTIN:
-        return load_builtin(spec, root=root)
+        return load_builtin(spec, root=root, **options)
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(
             f"{spec!r} is neither a file nor a directory, nor one of {', '.join(BUILTIN)}")
-    return load_dataset(path, format=format)
+    return load_dataset(path, format=format, **options)
+
+
+def load_report(data: InteractionData) -> list[str]:
+    """How ``data`` was read, in lines for the user: the format chosen and why, the parts' files.
+
+    Args:
+        data (InteractionData): What `load` returned (a split's result carries no report).
+
+    Returns:
+        list[str]: ``"format: ..."`` and, for a split folder, ``"parts: ..."``.
+    """
+    lines = []
+    if getattr(data, "loaded_as", None):
+        lines.append(f"format: {data.loaded_as}")
+    if getattr(data, "part_files", None):
+        lines.append(f"parts: {data.part_files}")
+    return lines
 
 
 def split(data: InteractionData, shift: Shift = "auto", *, seed: int = 0) -> InteractionData:
@@ -67,7 +109,7 @@ def split(data: InteractionData, shift: Shift = "auto", *, seed: int = 0) -> Int
 
 
 def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str = "auto",
-                 root: str | Path | None = None, seed: int = 0) -> InteractionData:
+                 root: str | Path | None = None, seed: int = 0, **options: Any) -> InteractionData:
     """`load` then `split`: the data stage of the pipeline in one call.
 
     Args:
@@ -77,10 +119,12 @@ def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str 
             loaded), ``"random"``, ``"popularity"``, ``"temporal"``, ``"exposure"``
             or ``"mixed"``.
         format (str): File format of a path ``spec``: ``"auto"``, ``"lightgcn"``,
-            ``"pairs"``, ``"recbole"`` or ``"csv"`` (ignored for built-in names).
+            ``"pairs"``, ``"uiw"``, ``"uit"``, ``"uirt"``, ``"recbole"`` or ``"csv"``
+            (ignored for built-in names).
         root (str or os.PathLike, optional): Folder of the built-in datasets
             (default: `pyg_negdiff.data.io.default_data_root`).
         seed (int): Seed of the synthetic data and of the split.
+        **options: Loading options, passed to `load`.
 
     Returns:
         InteractionData: The split dataset.
@@ -94,4 +138,4 @@ def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str 
         >>> sorted(data.parts)
         ['test', 'test_ood', 'train', 'val']
     """
-    return split(load(spec, format=format, root=root, seed=seed), shift, seed=seed)
+    return split(load(spec, format=format, root=root, seed=seed, **options), shift, seed=seed)
