@@ -66,6 +66,7 @@ from pyg_negdiff.data.layout import (
     COLUMN_FORMATS,
     AmbiguousFormatError,
     Layout,
+    MalformedLineError,
     OnBadLine,
     ParsedFile,
     TextLines,
@@ -224,9 +225,15 @@ def _read_part(path: Path, format: str, on_bad_line: OnBadLine) -> tuple[ParsedF
         layout = _column_layout_of(lines)
     else:
         layout = Layout(format, "format given")
-    if layout.format == "lightgcn":
-        return parse_lightgcn(lines, on_bad_line), layout
-    return parse_columns(lines, layout.format, on_bad_line), layout
+    try:
+        if layout.format == "lightgcn":
+            return parse_lightgcn(lines, on_bad_line), layout
+        return parse_columns(lines, layout.format, on_bad_line), layout
+    except MalformedLineError as exc:
+        if format not in ("auto", "columns"):
+            raise
+        raise MalformedLineError(f"{exc} (the file was detected as {layout.format}; if that is "
+                                 f"wrong, pass --format)") from None
 
 
 def _compact(ids: list[np.ndarray], what: str, notes: list[str]) -> np.ndarray | None:
