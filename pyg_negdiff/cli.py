@@ -153,6 +153,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
     result = run(config, data, progress=not args.no_progress,
                  checkpoint_path=Path(args.out).with_suffix(".pt") if args.checkpoint else None)
+    from pyg_negdiff.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun, rank 0 reports and writes
+        return 0
     print(f"\nbest epoch {result.best_epoch} (of {len(result.history)}), "
           f"{result.epoch_time:.2f} s per training epoch")
     print(format_table(result_rows(result)))

@@ -82,10 +82,15 @@ class BatchEmbeddings:
         if self.user_ids is None or self.item_ids is None:
             return pairs
         row, item = pairs.rows(self.user_ids)
-        col = torch.searchsorted(self.item_ids, item.to(self.item_ids.device))
-        col = col.clamp_(max=self.item_ids.numel() - 1)
-        keep = self.item_ids[col] == item
-        index = torch.stack([row.to(col.device)[keep], col[keep]])
+        # Rows need not be sorted or distinct (a sharded batch repeats items): match every copy.
+        order = torch.argsort(self.item_ids)
+        ids = self.item_ids[order]
+        item = item.to(ids.device)
+        lo = torch.searchsorted(ids, item)
+        count = torch.searchsorted(ids, item, right=True) - lo
+        first = torch.repeat_interleave(count.cumsum(0) - count, count)
+        slot = torch.repeat_interleave(lo, count) + torch.arange(int(count.sum()), device=ids.device) - first
+        index = torch.stack([torch.repeat_interleave(row.to(ids.device), count), order[slot]])
         return PairSet(index, self.user_ids.numel(), self.item_ids.numel())
 
 
@@ -244,19 +249,23 @@ class NeighborPropagation(Propagation):
     neighbours ($-1$: all of them) and keeps the edges into it, as PyG's
     `NeighborLoader` does with ``subgraph_type="directional"``: the
     computation graph of the seeds, nodes shared between seeds kept once.
-    Edges carry the **full-graph** normalization
+    Edges carry the **full-graph** normalization, reweighted by the inverse
+    probability of keeping them:
 
     $$
-    \hat{A}_{vw} = \frac{1}{\sqrt{d_v d_w}}, \qquad d_v = \deg_{G}(v),
+    \tilde{A}_{vw} = \frac{d_v}{k_v} \cdot \frac{1}{\sqrt{d_v d_w}}, \qquad
+    d_v = \deg_{G}(v), \quad k_v = \min(k, d_v),
     $$
 
-    not the subgraph's degrees, so with an unlimited fan-out every seed's
-    $L$-layer embedding equals full propagation's, and with a finite fan-out
-    the sampled sum estimates the same product with fewer terms. A node with
-    $d_v > k$ neighbours gets $k$ distinct ones, at offsets
-    $(s + \lfloor j d_v / k \rfloor) \bmod d_v$, $j < k$, of its neighbour
-    list with a uniform random start $s$: each neighbour is kept with
-    probability $k / d_v$, in $O(k)$ work per node.
+    not the subgraph's degrees. A node with $d_v > k$ neighbours gets $k$
+    distinct ones, at offsets $(s + \lfloor j d_v / k \rfloor) \bmod d_v$,
+    $j < k$, of its neighbour list with a uniform random start $s$: each
+    neighbour is kept with probability $k_v / d_v$, in $O(k)$ work per node,
+    so the sampled sum $\sum_w \tilde{A}_{vw} \mathbf{e}_w$ is an unbiased
+    estimate of the full layer's $\sum_{w} \hat{A}_{vw} \mathbf{e}_w$
+    (training and full-ranking evaluation see embeddings of the same scale).
+    With an unlimited fan-out $k_v = d_v$: every seed's $L$-layer embedding
+    equals full propagation's.
 
     A step then costs $O(\lvert \mathcal{S} \rvert D)$ activations, with
     $\lvert \mathcal{S} \rvert \le n_0 (1 + k_1 + k_1 k_2 + \cdots)$ nodes
@@ -332,8 +341,8 @@ class NeighborPropagation(Propagation):
 
     # ------------------------------------------------------------ sampling
     def _neighbors(self, nodes: Tensor, fanout: int,
-                   generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        """Sampled in-edges ``(src, dst)`` of ``nodes`` (global ids)."""
+                   generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
+        """Sampled in-edges ``(src, dst)`` of ``nodes`` (global ids) and their weights $d_v / k_v$."""
         start = self.rowptr[nodes]
         deg = self.rowptr[nodes + 1] - start
         take = deg if fanout < 0 else deg.clamp(max=fanout)
@@ -349,7 +358,8 @@ class NeighborPropagation(Propagation):
             s = torch.repeat_interleave(start_off, take)
             sampled = (s + offset * d // torch.repeat_interleave(take, take).clamp(min=1)) % d.clamp(min=1)
             offset = torch.where(d > fanout, sampled, offset)
-        return self.col[torch.repeat_interleave(start, take) + offset], dst
+        scale = torch.repeat_interleave(deg.float() / take.clamp(min=1).float(), take)
+        return self.col[torch.repeat_interleave(start, take) + offset], dst, scale
 
     def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The sampled computation graph of ``seeds``.
@@ -362,26 +372,29 @@ class NeighborPropagation(Propagation):
         Returns:
             tuple: ``node`` ``[N_s]`` global ids (seeds first), ``edge_index``
             ``[2, M_s]`` in local ids (source, target) and ``edge_weight``
-            ``[M_s]`` with the full-graph normalization.
+            ``[M_s]`` with the full-graph normalization times $d_v / k_v$.
         """
         local = self._local
         node = seeds
         local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
-        frontier, srcs, dsts = seeds, [], []
+        frontier, srcs, dsts, scales = seeds, [], [], []
         try:
             for fanout in self.num_neighbors:
                 if frontier.numel() == 0:
                     break
-                src, dst = self._neighbors(frontier, fanout, generator)
+                src, dst, scale = self._neighbors(frontier, fanout, generator)
                 new = torch.unique(src[local[src] < 0])
                 local[new] = torch.arange(node.numel(), node.numel() + new.numel(), device=new.device)
                 node = torch.cat([node, new])
                 srcs.append(src)
                 dsts.append(dst)
+                scales.append(scale)
                 frontier = new
             src = torch.cat(srcs) if srcs else seeds.new_empty(0)
             dst = torch.cat(dsts) if dsts else seeds.new_empty(0)
             weight = self.inv_sqrt_deg[src] * self.inv_sqrt_deg[dst]
+            if scales:
+                weight = weight * torch.cat(scales)
             return node, torch.stack([local[src], local[dst]]), weight
         finally:
             local[node] = -1

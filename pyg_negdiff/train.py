@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from pyg_negdiff import distributed
 from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
@@ -61,6 +62,24 @@ class EpochStats:
     val: dict[str, float] = field(default_factory=dict)
     fhn_ratio: float | None = None
     sampler_logs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class StepStats:
+    """What `Trainer.train_step` returns.
+
+    Attributes:
+        loss (float): The step's training loss.
+        bpr_sum (float): Sum of the per-pair BPR losses.
+        logs (dict[str, float]): The sampler's diagnostics.
+        probe_items (torch.Tensor, optional): Item ids standing for the negatives
+            (for the false-hard-negative ratio).
+    """
+
+    loss: float
+    bpr_sum: float
+    logs: dict[str, float] = field(default_factory=dict)
+    probe_items: Tensor | None = None
 
 
 @dataclass
@@ -162,6 +181,13 @@ class Trainer:
         propagation (Propagation, optional): How a step computes embeddings
             (see `pyg_negdiff.propagation`), built on ``data.train``.
             (default: `FullPropagation`)
+
+    Under ``torchrun`` (or in any initialized `torch.distributed` process
+    group) the trainer is data-parallel (see `pyg_negdiff.distributed`): the
+    ranks split each batch's propagation, gradients are averaged by
+    `DistributedDataParallel`, and only rank 0 evaluates, writes the
+    checkpoint and calls ``callbacks``; ``fit`` returns test metrics on rank 0
+    only.
     """
 
     def __init__(self, model: Recommender, sampler: NegativeSampler, data: InteractionData, *,
@@ -208,6 +234,11 @@ class Trainer:
                              f"and cannot run on a sampled subgraph: use full propagation")
         propagation.check(self.model)
         self.propagation = propagation.to(self.device)
+        distributed.init_from_env()
+        self.rank, self.world_size = distributed.rank_and_world()
+        if self.rank != 0:  # rank 0 evaluates, writes and reports
+            self.checkpoint_path, self.callbacks, self.progress = None, [], False
+        self._propagate = distributed.wrap(self.model, self.propagation, seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
         self.optimizer = torch.optim.Adam(params, lr=lr)
@@ -240,40 +271,13 @@ class Trainer:
         bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not self.progress)
         for b, offset in enumerate(bar):
             index = perm[offset:offset + self.batch_size]
-            users, pos = self.train_index[0, index], self.train_index[1, index]
-            env = self.environments.batch_environments(index) if self.environments is not None else None
-            batch, neg = self._embed_and_sample(users, pos, env, epoch)
-            emb, neg_items = batch.emb, batch.global_items(neg.items)
-            pos_score = emb.score(batch.users, batch.pos_items)
-            neg_score = emb.score_embeddings(batch.users, neg.emb)
-            per_sample = bpr_loss(pos_score, neg_score, neg.weight)
-            if self.penalty is not None:
-                # IRM rescales the score margin; with K negatives it is recovered from the loss.
-                margin = pos_score - neg_score if neg_score.dim() == 1 else None
-                risk = self.penalty(per_sample, env, margin=margin)
-            else:
-                risk = per_sample.mean()
-            user0, pos0 = self.model.ego_embeddings(users, pos)
-            neg0 = self.model.ego_embeddings(users, neg_items)[1] if neg_items is not None else None
-            loss = risk + self.l2 * l2_regularization(user0, pos0, neg0)
-            if neg.aux_loss is not None:
-                loss = loss + neg.aux_loss
-            if not torch.isfinite(loss):
-                self._restore_good_state()
-                where = f"epoch {epoch}, batch {b}"
-                raise NonFiniteLossError(
-                    f"loss became {loss.item()} at {where}; the model was restored to the last good "
-                    f"checkpoint ({self._describe_good_state()}). Lower the learning rate, raise l2, or "
-                    f"check the sampler's auxiliary loss.")
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.item() * index.numel()
-            bpr_total += per_sample.detach().sum().item()
-            for key, value in neg.logs.items():
+            step = self.train_step(index, epoch, where=f"epoch {epoch}, batch {b}")
+            total += step.loss * index.numel()
+            bpr_total += step.bpr_sum
+            for key, value in step.logs.items():
                 logs.setdefault(key, []).append(float(value))
-            if fhn is not None and neg.probe_items is not None:
-                fhn.update(users, batch.global_items(neg.probe_items))
+            if fhn is not None and step.probe_items is not None:
+                fhn.update(self.train_index[0, index], step.probe_items)
             if self.progress and b % 20 == 0:
                 bar.set_postfix(loss=f"{total / (offset + index.numel()):.4f}")
         bar.close()
@@ -282,6 +286,47 @@ class Trainer:
             fhn_ratio=fhn.compute() if fhn is not None and fhn.count else None,
             sampler_logs={k: float(np.mean(v)) for k, v in logs.items()})
 
+    def train_step(self, index: Tensor, epoch: int, *, where: str = "") -> StepStats:
+        """One optimizer step on the training interactions ``index``.
+
+        Args:
+            index (torch.Tensor): ``[B]`` positions in ``data.train``.
+            epoch (int): The current epoch (read by samplers' schedules).
+            where (str): Where the step is, for the error message of a non-finite loss.
+
+        Returns:
+            StepStats: The step's loss and diagnostics.
+        """
+        users, pos = self.train_index[0, index], self.train_index[1, index]
+        env = self.environments.batch_environments(index) if self.environments is not None else None
+        batch, neg = self._embed_and_sample(users, pos, env, epoch)
+        emb, neg_items = batch.emb, batch.global_items(neg.items)
+        pos_score = emb.score(batch.users, batch.pos_items)
+        neg_score = emb.score_embeddings(batch.users, neg.emb)
+        per_sample = bpr_loss(pos_score, neg_score, neg.weight)
+        if self.penalty is not None:
+            # IRM rescales the score margin; with K negatives it is recovered from the loss.
+            margin = pos_score - neg_score if neg_score.dim() == 1 else None
+            risk = self.penalty(per_sample, env, margin=margin)
+        else:
+            risk = per_sample.mean()
+        user0, pos0 = self.model.ego_embeddings(users, pos)
+        neg0 = self.model.ego_embeddings(users, neg_items)[1] if neg_items is not None else None
+        loss = risk + self.l2 * l2_regularization(user0, pos0, neg0)
+        if neg.aux_loss is not None:
+            loss = loss + neg.aux_loss
+        if not torch.isfinite(loss):
+            self._restore_good_state()
+            raise NonFiniteLossError(
+                f"loss became {loss.item()} at {where or f'epoch {epoch}'}; the model was restored to the "
+                f"last good checkpoint ({self._describe_good_state()}). Lower the learning rate, raise l2, "
+                f"or check the sampler's auxiliary loss.")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return StepStats(loss=loss.item(), bpr_sum=per_sample.detach().sum().item(), logs=dict(neg.logs),
+                         probe_items=batch.global_items(neg.probe_items))
+
     def _embed_and_sample(self, users: Tensor, pos: Tensor, env: Tensor | None,
                           epoch: int) -> tuple[BatchEmbeddings, NegativeSample]:
         """The batch's embeddings and its negatives (item ids as rows of ``batch.emb``)."""
@@ -289,7 +334,7 @@ class Trainer:
         # generator, so forward finds the stream where full propagation leaves it.
         cand = (self.sampler.candidate_items(users, pos, self.generator)
                 if self.propagation.needs_candidates else None)
-        batch = self.propagation(self.model, users, pos, cand, self.generator)
+        batch = self._propagate(users, pos, cand, self.generator)
         state = SamplerState(emb=batch.emb, epoch=epoch, num_epochs=self.epochs, generator=self.generator,
                              environments=env)
         if not batch.is_subgraph:
@@ -300,7 +345,7 @@ class Trainer:
     # ---------------------------------------------------------------- fit
     def fit(self) -> TrainResult:
         """Trains with early stopping on validation, restores the best weights, tests once."""
-        has_val = "val" in self.data.parts
+        has_val = "val" in self.data.parts and self.rank == 0
         history: list[EpochStats] = []
         best_value, best_epoch, best_val = -math.inf, -1, {}
         best_state: dict[str, Any] | None = None
@@ -326,9 +371,7 @@ class Trainer:
                 bar.set_postfix({self.monitor: f"{value:.4f}", "best": f"{best_value:.4f}"})
                 for callback in self.callbacks:
                     callback(epoch, stats.val)
-                if self.patience is not None and bad_evals >= self.patience:
-                    stopped_early = True
-                    break
+                stopped_early = self.patience is not None and bad_evals >= self.patience
             else:
                 history.append(stats)
                 if not has_val:
@@ -336,12 +379,15 @@ class Trainer:
                     best_epoch, best_state = epoch, self._state(epoch)
                     self._good_state = best_state
             bar.set_description(f"training (loss {stats.loss:.4f})")
+            if distributed.broadcast_flag(stopped_early):
+                stopped_early = True
+                break
         bar.close()
         if best_state is not None:
             self._load_state(best_state)
-        final = self.embeddings()
+        final = self.embeddings() if self.rank == 0 else None
         test = {part: self.evaluator.evaluate(final, part)
-                for part in self.data.eval_parts if part != "val"}
+                for part in self.data.eval_parts if part != "val" and self.rank == 0}
         return TrainResult(history=history, best_epoch=best_epoch, best_val=best_val, test=test,
                            stopped_early=stopped_early, config=self.config())
 

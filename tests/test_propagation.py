@@ -66,10 +66,11 @@ def test_fanout_bounds_the_subgraph_and_keeps_full_degree_weights():
     assert edge_index.size(1) <= 3 * 2 + 6 * 2
     counts = torch.bincount(edge_index[1], minlength=node.numel())
     assert int(counts.max()) <= 2
-    # Every sampled edge is a real edge, weighted by the full-graph degrees.
+    # Every sampled edge is a real edge, weighted by the full-graph degrees times d_v / k_v.
     src, dst = node[edge_index[0]], node[edge_index[1]]
     full = FullPropagation(graph(data), data.num_users, data.num_items).adj.to_dense()
-    torch.testing.assert_close(weight, full[dst, src])
+    deg = (full > 0).sum(1).float()
+    torch.testing.assert_close(weight, full[dst, src] * deg[dst] / deg[dst].clamp(max=2))
     # Sampled neighbours of one node are distinct.
     pairs = dst * prop.num_nodes + src
     assert pairs.unique().numel() == pairs.numel()
@@ -84,6 +85,19 @@ def test_each_neighbour_is_kept_with_probability_k_over_d():
         node, ei, _ = prop.sample(torch.tensor([0]), g)
         hits.index_add_(0, node[ei[0]], torch.ones(ei.size(1)))
     assert torch.allclose(hits[1:] / 2000, torch.full((10,), 0.3), atol=0.05)
+
+
+def test_sampled_layer_is_an_unbiased_estimate_of_the_full_layer():
+    data = clustered_data()
+    torch.manual_seed(0)
+    model = LightGCN(data.num_users, data.num_items, embedding_dim=8, num_layers=1)
+    users, pos = data.train[0, :5], data.train[1, :5]
+    full = FullPropagation(graph(data), data.num_users, data.num_items)(model, users, pos)
+    prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [3])
+    g = torch.Generator().manual_seed(0)
+    mean = sum(prop(model, users, pos, generator=g).emb.user_layers[:, 1] for _ in range(3000)) / 3000
+    rows = prop(model, users, pos).users
+    torch.testing.assert_close(mean[rows].detach(), full.emb.user_layers[users, 1].detach(), atol=5e-3, rtol=0.05)
 
 
 @pytest.mark.parametrize("sampler_name,kw", [

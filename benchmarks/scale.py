@@ -1,0 +1,242 @@
+"""Full versus neighbour propagation: peak memory, epoch time and accuracy.
+
+Usage (from the repository root; writes benchmarks/results/scale.{json,md}):
+
+    nice -n 10 python benchmarks/scale.py
+
+Three measurements, each mode in a fresh subprocess so that the peak resident
+memory (``ru_maxrss``) of one does not hide the other's:
+
+1. **Memory and step time** on ML-1M and on synthetic graphs of growing size
+   (the largest has ``--sizes``' last entry interactions, ten million by
+   default): ``--steps`` timed training steps after one warm-up step. The
+   epoch time is the mean step time times the steps of an epoch (an
+   extrapolation: on a CPU a full ten-million-interaction epoch takes hours).
+   Memory is the process's peak RSS (``VmHWM``), and the *step* memory is the
+   peak RSS of the timed steps (the mark reset after the warm-up) minus the
+   RSS they started from (graph, parameters, gradients and Adam's moments
+   included there): what one step allocates on top.
+2. **Accuracy** on ML-1M: LightGCN trained ``--epochs`` epochs in each mode with
+   the same seed, test Recall@20 and NDCG@20 at the end (no model selection:
+   both modes are read at the same epoch).
+
+Everything runs on one thread (``torch.set_num_threads(1)``).
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import git_commit  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def _status_mib(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def rss_mib() -> float:
+    """Current resident memory of this process (MiB)."""
+    return _status_mib("VmRSS")
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory since start or since `reset_peak` (MiB)."""
+    return _status_mib("VmHWM")
+
+
+def reset_peak() -> None:
+    """Returns freed heap to the system (glibc ``malloc_trim``), then resets the
+    kernel's peak-RSS mark (``echo 5 > /proc/self/clear_refs``): RSS is then live memory."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def synthetic(num_interactions: int, seed: int = 0):
+    """A power-law bipartite graph: 20 interactions per user on average, items drawn by Zipf-like weights."""
+    from pyg_negdiff.data.interactions import InteractionData
+
+    g = torch.Generator().manual_seed(seed)
+    num_users = max(100, num_interactions // 20)
+    num_items = max(100, num_interactions // 200)
+    weights = (torch.arange(1, num_items + 1, dtype=torch.float) ** -0.8)
+    users = torch.randint(0, num_users, (num_interactions,), generator=g)
+    items = torch.multinomial(weights, num_interactions, replacement=True, generator=g)
+    keys = torch.unique(users * num_items + items)
+    index = torch.stack([keys // num_items, keys % num_items])
+    return InteractionData(num_users, num_items, {"train": index}, name=f"synthetic-{num_interactions}")
+
+
+def load(dataset: str):
+    if dataset == "ml-1m":
+        from pyg_negdiff.data.prepare import prepare_data
+
+        return prepare_data("ml-1m")
+    return synthetic(int(dataset.split("-")[1]))
+
+
+def make(data, mode: str, args, *, epochs: int = 1):
+    from pyg_negdiff.data.graph import bipartite_edge_index
+    from pyg_negdiff.nn import LightGCN
+    from pyg_negdiff.propagation import build_propagation
+    from pyg_negdiff.sampling import build_sampler
+    from pyg_negdiff.train import Trainer
+
+    torch.manual_seed(args.seed)
+    model = LightGCN(data.num_users, data.num_items, embedding_dim=args.dim, num_layers=len(args.fanout))
+    sampler = build_sampler(args.sampler, data.train_pairs())
+    fanout = args.fanout if mode == "neighbor" else None
+    prop = build_propagation(mode, bipartite_edge_index(data.train, data.num_users), data.num_users,
+                             data.num_items, fanout)
+    return Trainer(model, sampler, data, lr=args.lr, batch_size=args.batch_size, epochs=epochs,
+                   eval_every=epochs, patience=None, seed=args.seed, progress=False, propagation=prop)
+
+
+def measure(dataset: str, mode: str, args) -> dict:
+    """Memory and step time of ``mode`` on ``dataset`` (run in its own process)."""
+    data = load(dataset)
+    trainer = make(data, mode, args)
+    num = data.train.size(1)
+    perm = torch.randperm(num, generator=torch.Generator().manual_seed(args.seed))
+    trainer.model.train()
+    trainer.train_step(perm[:args.batch_size], 0)  # warm-up: Adam moments, gradients, cached transpose
+    peak_total = peak_rss_mib()
+    reset_peak()
+    base = rss_mib()
+    times = []
+    for s in range(1, args.steps + 1):
+        t0 = time.perf_counter()
+        trainer.train_step(perm[s * args.batch_size:(s + 1) * args.batch_size], 0)
+        times.append(time.perf_counter() - t0)
+    steps_per_epoch = -(-num // args.batch_size)
+    step = sum(times) / len(times)
+    return {"dataset": dataset, "mode": mode, "num_users": data.num_users, "num_items": data.num_items,
+            "interactions": num, "steps_measured": len(times), "step_time_s": step,
+            "steps_per_epoch": steps_per_epoch, "epoch_time_s": step * steps_per_epoch,
+            "peak_rss_mib": max(peak_total, peak_rss_mib()), "rss_after_warmup_mib": base,
+            "step_peak_mib": peak_rss_mib() - base}
+
+
+def accuracy(mode: str, args) -> dict:
+    """Test metrics on ML-1M after ``args.epochs`` epochs of ``mode``."""
+    data = load("ml-1m")
+    trainer = make(data, mode, args, epochs=args.epochs)
+    t0 = time.perf_counter()
+    result = trainer.fit()
+    return {"mode": mode, "epochs": args.epochs, "wall_s": time.perf_counter() - t0,
+            "epoch_time_s": result.epoch_time, "test": result.test}
+
+
+def child(args) -> None:
+    torch.set_num_threads(1)
+    out = measure(args.dataset, args.mode, args) if args.task == "measure" else accuracy(args.mode, args)
+    print("RESULT " + json.dumps(out))
+
+
+def run_child(task: str, dataset: str, mode: str, argv: list[str]) -> dict:
+    cmd = [sys.executable, __file__, "--child", task, "--dataset", dataset, "--mode", mode, *argv]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+    if proc.returncode != 0 or not line:
+        raise RuntimeError(f"{task} {dataset} {mode} failed:\n{proc.stderr[-3000:]}")
+    out = json.loads(line[-1][len("RESULT "):])
+    print(f"  {task} {dataset} {mode}: {out}", flush=True)
+    return out
+
+
+def markdown(report: dict) -> str:
+    a = report["args"]
+    lines = ["# Full versus neighbour propagation", "",
+             f"LightGCN, {len(a['fanout'])} layers, dim {a['dim']}, batch {a['batch_size']}, "
+             f"{a['sampler']} sampler, fan-out {a['fanout']}, one CPU thread "
+             f"({report['machine']}), commit `{report['git_commit']}`.", "",
+             "## Memory and time per graph", "",
+             f"{a['steps']} timed steps after one warm-up step per mode, each mode in its own process. "
+             "Epoch time = mean step time x steps per epoch (extrapolated). Peak = the process's peak RSS; "
+             "step memory = peak RSS of the timed steps minus the RSS they start from (the graph, the "
+             "parameters, their gradients and Adam's moments are in the latter): what a step adds.", "",
+             "| graph | interactions | mode | step (s) | epoch (s, extrap.) | peak RSS (MiB) | step memory (MiB) |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+    for m in report["measure"]:
+        lines.append(f"| {m['dataset']} | {m['interactions']:,} | {m['mode']} | {m['step_time_s']:.3f} | "
+                     f"{m['epoch_time_s']:.1f} | {m['peak_rss_mib']:.0f} | {m['step_peak_mib']:.0f} |")
+    lines += ["", "Ratios neighbour / full (below 1: neighbour mode uses less):", "",
+              "| graph | epoch time | peak RSS | step memory |", "| --- | ---: | ---: | ---: |"]
+    for r in report["ratios"]:
+        lines.append(f"| {r['dataset']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} | {r['step_memory']:.2f} |")
+    if report.get("accuracy"):
+        lines += ["", f"## ML-1M accuracy after {a['epochs']} epochs (same seed, test part, full ranking)", "",
+                  "| mode | Recall@20 | NDCG@20 | epoch time (s) |", "| --- | ---: | ---: | ---: |"]
+        for r in report["accuracy"]:
+            t = r["test"]["test"]
+            lines.append(f"| {r['mode']} | {t['recall@20']:.4f} | {t['ndcg@20']:.4f} | {r['epoch_time_s']:.1f} |")
+        full, nb = (r["test"]["test"]["recall@20"] for r in report["accuracy"])
+        lines += ["", f"Neighbour / full Recall@20: {nb / full:.3f}."]
+    lines += ["", "Command:", "", "```", report["command"], "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000],
+                        help="interactions of the synthetic graphs")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per measurement")
+    parser.add_argument("--epochs", type=int, default=3, help="ML-1M training epochs per mode (0: skip)")
+    parser.add_argument("--fanout", type=int, nargs="+", default=[20, 10, 5])
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--sampler", default="uniform")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-ml1m", action="store_true", help="skip ML-1M (no data at hand)")
+    parser.add_argument("--child", dest="task", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--dataset", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.task:
+        return child(args)
+    argv = ["--steps", str(args.steps), "--epochs", str(args.epochs), "--fanout", *map(str, args.fanout),
+            "--dim", str(args.dim), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
+            "--sampler", args.sampler, "--seed", str(args.seed)]
+    datasets = ([] if args.no_ml1m else ["ml-1m"]) + [f"synthetic-{n}" for n in args.sizes]
+    report = {"args": {k: v for k, v in vars(args).items() if k not in ("task", "dataset", "mode")},
+              "git_commit": git_commit(), "machine": f"{platform.processor() or platform.machine()}",
+              "command": "nice -n 10 python benchmarks/scale.py " + " ".join(sys.argv[1:]),
+              "measure": [], "ratios": [], "accuracy": []}
+    for dataset in datasets:
+        pair = {mode: run_child("measure", dataset, mode, argv) for mode in ("full", "neighbor")}
+        report["measure"] += list(pair.values())
+        f, n = pair["full"], pair["neighbor"]
+        report["ratios"].append({"dataset": dataset, "epoch_time": n["epoch_time_s"] / f["epoch_time_s"],
+                                 "peak_rss": n["peak_rss_mib"] / f["peak_rss_mib"],
+                                 "step_memory": n["step_peak_mib"] / max(f["step_peak_mib"], 1e-9)})
+    if args.epochs > 0 and not args.no_ml1m:
+        report["accuracy"] = [run_child("accuracy", "ml-1m", mode, argv) for mode in ("full", "neighbor")]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / "scale.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+if __name__ == "__main__":
+    main()
