@@ -42,6 +42,7 @@ from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.experiment import RunConfig, make_trainer
 from pyg_negdiff.metrics import head_items, head_share
 from pyg_negdiff.tune import Objective
+from pyg_negdiff.tune.space import SAMPLER_SPACES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import git_commit  # noqa: E402
@@ -54,10 +55,9 @@ def _no_space(trial: optuna.Trial) -> dict[str, Any]:
     return {}
 
 
-def _curriculum(trial: optuna.Trial) -> dict[str, Any]:
-    """CNSDiff's own constants: how hard the curriculum ends and the contrastive weight."""
-    m = trial.suggest_float("final_hardness", 0.1, 0.9)
-    return {"beta_end": (m * 10.0, (1.0 - m) * 10.0), "cl_weight": trial.suggest_float("cl_weight", 0.0, 0.5)}
+#: CNSDiff's own constants: how hard the curriculum ends and the contrastive weight (the library's
+#: search space, `pyg_negdiff.tune.space.SAMPLER_SPACES`).
+_curriculum = SAMPLER_SPACES["cnsdiff"]
 
 
 def _cl_only(trial: optuna.Trial) -> dict[str, Any]:
