@@ -1,9 +1,17 @@
-"""The ``pyg-negdiff`` command: ``train``, ``tune``, ``run``, ``data inspect``."""
+"""The ``pyg-negdiff`` command: ``train``, ``tune``, ``run``, ``data inspect``.
+
+Every command runs inside one error boundary (`main`): an expected failure (bad
+input, a setting that cannot work, a missing file or driver, an unreachable
+storage, a diverged loss) prints one or two lines saying what went wrong, where,
+and what to do, and exits with status 2; Ctrl-C exits with status 130 after
+saying what was kept. A traceback is printed only with ``--debug``.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -29,6 +37,106 @@ def format_table(rows: dict[str, dict[str, float]], columns: Sequence[str] | Non
     return "\n".join(lines)
 
 
+class CommandError(Exception):
+    """An expected failure of a command, with the message to print (what, where, what to do).
+
+    Args:
+        message (str): One or two lines for the user.
+    """
+
+
+#: `RunConfig` fields whose command-line option is not ``--<field-with-dashes>``.
+OPTIONS = {"embedding_dim": "--dim", "num_layers": "--layers", "sampler_kwargs": "--sampler-arg",
+           "penalty_weight": "--penalty"}
+
+
+def option_name(key: str) -> str:
+    """The command-line option of a `RunConfig` field.
+
+    Args:
+        key (str): The field, e.g. ``"embedding_dim"``.
+
+    Returns:
+        str: The option, e.g. ``"--dim"``.
+
+    Examples:
+        >>> option_name("embedding_dim"), option_name("batch_size")
+        ('--dim', '--batch-size')
+    """
+    return OPTIONS.get(key, "--" + key.replace("_", "-"))
+
+
+def explain(exc: BaseException) -> tuple[str, int]:
+    """The message and exit status of a failure that reached the command line.
+
+    Expected failures get status 2 and a message that names the fix; anything
+    else is a bug, reported in one line with status 1 (``--debug`` shows the traceback).
+
+    Args:
+        exc (BaseException): The exception.
+
+    Returns:
+        tuple[str, int]: The message and the exit status.
+
+    Examples:
+        >>> from pyg_negdiff.experiment import ConfigError
+        >>> explain(ConfigError("embedding_dim", 0, "must be an integer >= 1"))
+        ('--dim 0: must be an integer >= 1', 2)
+    """
+    from pyg_negdiff.experiment import ConfigError
+    from pyg_negdiff.train import NonFiniteLossError
+
+    if isinstance(exc, ConfigError):
+        value = exc.value
+        if exc.key == "sampler_kwargs" and isinstance(value, dict):
+            value = " ".join(f"{k}={v}" for k, v in value.items())
+        return f"{option_name(exc.key)} {value}: {exc.problem}", 2
+    if isinstance(exc, (CommandError, NonFiniteLossError, ValueError)):
+        return str(exc), 2
+    if isinstance(exc, OSError):  # files, folders, disks, sockets: the environment, not a bug
+        if exc.filename is not None and exc.strerror:
+            return f"{exc.filename}: {exc.strerror}; check the path and its permissions", 2
+        return str(exc), 2
+    if isinstance(exc, ModuleNotFoundError):
+        return f"{exc}; install it (pip install {exc.name}) or the extra that provides it", 2
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return "out of memory; lower --batch-size or --dim, or use a smaller dataset", 2
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (f"unexpected {type(exc).__name__}: {first}; this is a bug: rerun with --debug and "
+            f"report the traceback"), 1
+
+
+def check_writable(path: str | Path, option: str = "--out") -> Path:
+    """Checks, before any work, that ``path`` can be written (creating its folder).
+
+    Args:
+        path (str or Path): A file to write later.
+        option (str): The option that gave it, for the message.
+
+    Returns:
+        Path: ``path``.
+
+    Raises:
+        CommandError: When it is a folder, or its folder cannot be made or written.
+
+    Examples:
+        >>> import tempfile, os
+        >>> check_writable(os.path.join(tempfile.mkdtemp(), "runs", "a.json")).name
+        'a.json'
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"{option} {path} is a folder; give a file name, e.g. {path / 'train.json'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"{option} {path}: cannot write in {path.parent} ({exc.strerror or exc}); "
+                           f"choose a writable place with {option}") from None
+    return path
+
+
 def _kv(text: str) -> tuple[str, Any]:
     """Parses ``key=value`` with the value read as JSON when possible (numbers, booleans)."""
     key, sep, value = text.partition("=")
@@ -37,6 +145,10 @@ def _kv(text: str) -> tuple[str, Any]:
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
+        pass
+    try:  # "nan", "inf": numbers to Python, refused by the validation with a clear message
+        return key, float(value)
+    except ValueError:
         return key, value
 
 
@@ -105,6 +217,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_config_from_args(args: argparse.Namespace):
+    """The `RunConfig` of the parsed arguments, validated (`RunConfig.validate`).
+
+    Args:
+        args (argparse.Namespace): Arguments of `add_run_arguments` and ``--seed``.
+
+    Returns:
+        RunConfig: The configuration.
+    """
     from pyg_negdiff.experiment import RunConfig
 
     return RunConfig(model=args.model, embedding_dim=args.embedding_dim, num_layers=args.num_layers,
@@ -114,7 +234,7 @@ def run_config_from_args(args: argparse.Namespace):
                      environments=args.environments, num_environments=args.num_environments,
                      condition_on_environment=args.condition_on_environment,
                      seed=args.seed, device=args.device, propagation=args.propagation,
-                     num_neighbors=args.num_neighbors)
+                     num_neighbors=args.num_neighbors).validate()
 
 
 def load_data(args: argparse.Namespace):
@@ -145,14 +265,76 @@ def result_rows(result) -> dict[str, dict[str, float]]:
     return rows
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from pyg_negdiff.experiment import run
+def checkpoint_for(args: argparse.Namespace) -> Path | None:
+    """The checkpoint of ``train``, checked against ``--resume``/``--overwrite`` before any work.
 
-    data = load_data(args)
-    print(data.summary())
+    An existing checkpoint is never replaced silently: it is continued with
+    ``--resume`` or replaced with ``--overwrite``.
+
+    Args:
+        args (argparse.Namespace): ``train``'s arguments.
+
+    Returns:
+        Path, optional: ``--out`` with the suffix ``.pt``; ``None`` without
+        ``--checkpoint``, ``--resume`` or ``--overwrite``.
+
+    Raises:
+        CommandError: ``--resume`` without a checkpoint, an unreadable one, or an
+            existing one without either flag.
+    """
+    from pyg_negdiff.train import read_checkpoint
+
+    if not (args.checkpoint or args.resume or args.overwrite):
+        return None
+    path = check_writable(Path(args.out).with_suffix(".pt"), "--out")
+    if args.resume:
+        if not path.exists():
+            raise CommandError(f"--resume: there is no checkpoint {path} to continue (the earlier run saved "
+                               f"none); run again without --resume")
+        epoch = read_checkpoint(path)["resume"]["loop"]["epoch"]
+        print(f"resuming from {path}: epoch {epoch} was the last complete one")
+    elif path.exists() and not args.overwrite:
+        raise CommandError(f"checkpoint {path} already exists (an earlier run); add --resume to continue it, "
+                           f"or --overwrite to start over and replace it")
+    return path
+
+
+def _saved_epoch(path: Path | None) -> str:
+    """What an interrupted ``train`` kept, for the Ctrl-C message."""
+    from pyg_negdiff.train import read_checkpoint
+
+    if path is None:
+        return "nothing was saved (add --checkpoint to make a run resumable)"
+    if not path.exists():
+        return f"no epoch had ended, so {path} was not written"
+    epoch = read_checkpoint(path)["resume"]["loop"]["epoch"]
+    return f"{path} holds epoch {epoch}: rerun the same command with --resume to continue"
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Trains one configuration and writes its JSON result (and checkpoint)."""
+    from pyg_negdiff.experiment import run
+    from pyg_negdiff.train import NonFiniteLossError
+
     config = run_config_from_args(args)
-    result = run(config, data, progress=not args.no_progress,
-                 checkpoint_path=Path(args.out).with_suffix(".pt") if args.checkpoint else None)
+    out = check_writable(args.out)
+    checkpoint = checkpoint_for(args)
+    try:
+        data = load_data(args)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt("while loading the data, before training; nothing was written") from None
+    print(data.summary())
+    try:
+        result = run(config, data, progress=not args.no_progress, checkpoint_path=checkpoint,
+                     resume=args.resume)
+    except NonFiniteLossError as exc:
+        if exc.result is None:
+            raise
+        exc.result.save(out)
+        raise CommandError(f"{exc}\nThe history so far and the test metrics of the restored weights "
+                           f"are written to {out}.") from exc
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"during training; {_saved_epoch(checkpoint)}") from None
     from pyg_negdiff.distributed import is_main_process
 
     if not is_main_process():  # under torchrun, rank 0 reports and writes
@@ -160,8 +342,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"\nbest epoch {result.best_epoch} (of {len(result.history)}), "
           f"{result.epoch_time:.2f} s per training epoch")
     print(format_table(result_rows(result)))
-    result.save(args.out)
-    print(f"\nresults written to {args.out}")
+    result.save(out)
+    print(f"\nresults written to {out}")
     return 0
 
 
@@ -191,7 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_arguments(train)
     train.add_argument("--out", default="runs/train.json", help="JSON result file")
     train.add_argument("--checkpoint", action="store_true",
-                       help="also keep the best checkpoint next to the JSON file")
+                       help="keep a checkpoint next to the JSON file (.pt): the best weights and the "
+                            "last epoch, so that an interrupted run can be resumed")
+    again = train.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run saved in the checkpoint (same settings), from its last epoch")
+    again.add_argument("--overwrite", action="store_true",
+                       help="start over, replacing an existing checkpoint")
     train.set_defaults(func=cmd_train)
 
     data = sub.add_parser("data", help="dataset utilities")
@@ -207,20 +395,53 @@ def build_parser() -> argparse.ArgumentParser:
         add_tune_commands = None
     if add_tune_commands is not None:
         add_tune_commands(sub)
+    for command in _commands(parser):
+        command.add_argument("--debug", action="store_true",
+                             help="show the Python traceback of a failure (for bug reports)")
     return parser
 
 
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers that run a command (the leaves of the sub-command tree)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _commands(child)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Runs the ``pyg-negdiff`` command: the one error boundary of the command line.
+
+    Args:
+        argv (Sequence[str], optional): The arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        int: The exit status: ``0`` on success, ``2`` on an expected failure (bad
+        input or settings, a missing file, driver or server, a diverged loss),
+        ``130`` after Ctrl-C, ``1`` on a bug.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
     try:
+        args = build_parser().parse_args(argv)  # inside: Ctrl-C may come while it imports
         return args.func(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if debug:
+            raise
+        print(f"pyg-negdiff: interrupted (Ctrl-C) {str(exc) or 'before anything was written'}",
+              file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError) as exc:  # bad input: say what, no traceback
-        print(f"pyg-negdiff: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # noqa: BLE001 - the boundary: every failure becomes a message
+        if debug:
+            raise
+        message, status = explain(exc)
+        print(f"pyg-negdiff: error: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: the tuning commands import
+    # pyg_negdiff.cli, and its classes (CommandError) must be the ones the boundary catches.
+    from pyg_negdiff.cli import main as _main
+
+    sys.exit(_main())

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import inspect
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
+
+import torch
 
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.metrics import Evaluator
@@ -12,7 +15,29 @@ from pyg_negdiff.nn import build_model
 from pyg_negdiff.nn.base import Recommender
 from pyg_negdiff.sampling import SAMPLERS, build_sampler
 from pyg_negdiff.sampling.base import NegativeSampler
-from pyg_negdiff.train import EpochCallback, Trainer, TrainResult, seed_everything
+from pyg_negdiff.train import EpochCallback, NonFiniteLossError, Trainer, TrainResult, seed_everything
+
+
+class ConfigError(ValueError):
+    """A setting of a `RunConfig` that cannot work, found before any training.
+
+    Args:
+        key (str): The offending `RunConfig` field (the CLI names its option instead).
+        value (Any): The value given.
+        problem (str): What is wrong with it, and what to do.
+
+    Examples:
+        >>> str(ConfigError("embedding_dim", 0, "must be an integer >= 1"))
+        'embedding_dim=0: must be an integer >= 1'
+    """
+
+    def __init__(self, key: str, value: Any, problem: str) -> None:
+        self.key, self.value, self.problem = key, value, problem
+        super().__init__(f"{key}={value!r}: {problem}")
+
+
+#: Sampler constructor arguments the run fills in itself (never given by the user).
+CONTEXT_ARGUMENTS = ("train_pairs", "item_popularity", "embedding_dim", "num_layers", "num_environments")
 
 
 @dataclass
@@ -85,6 +110,151 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def validate(self) -> "RunConfig":
+        """Checks every setting before any work: ranges, names, sampler arguments, device.
+
+        Returns:
+            RunConfig: ``self``, so that ``RunConfig(...).validate()`` chains.
+
+        Raises:
+            ConfigError: On the first setting that cannot work, saying which and why.
+
+        Examples:
+            >>> RunConfig(embedding_dim=0).validate()
+            Traceback (most recent call last):
+            ...
+            pyg_negdiff.experiment.ConfigError: embedding_dim=0: must be an integer >= 1
+        """
+        from pyg_negdiff.metrics import METRICS
+        from pyg_negdiff.nn import MODELS
+
+        def check(key: str, ok: bool, problem: str) -> None:
+            if not ok:
+                raise ConfigError(key, getattr(self, key), problem)
+
+        def integer(key: str, low: int) -> None:
+            value = getattr(self, key)
+            check(key, isinstance(value, int) and not isinstance(value, bool) and value >= low,
+                  f"must be an integer >= {low}")
+
+        def number(key: str, low: float, *, strict: bool = False) -> None:
+            value = getattr(self, key)
+            fine = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            check(key, fine and (value > low if strict else value >= low),
+                  f"must be a finite number {'>' if strict else '>='} {low:g}")
+
+        check("model", self.model.lower() in MODELS, f"unknown backbone; choose from {', '.join(MODELS)}")
+        integer("embedding_dim", 1)
+        integer("num_layers", 0 if self.model.lower() == "mf" else 1)
+        number("lr", 0.0, strict=True)
+        number("l2", 0.0)
+        integer("batch_size", 1)
+        integer("epochs", 1)
+        if self.patience is not None:
+            integer("patience", 1)
+        integer("eval_every", 1)
+        metric, _, k = self.monitor.partition("@")
+        check("monitor", metric in METRICS and k.isdigit() and int(k) >= 1,
+              f"must be <metric>@<k> with a metric of {', '.join(METRICS)}, e.g. ndcg@20")
+        number("penalty_weight", 0.0)
+        integer("num_environments", 1)
+        integer("seed", 0)
+        check("propagation", self.propagation in ("full", "neighbor"), "choose 'full' or 'neighbor'")
+        if self.propagation == "neighbor":
+            fanout = self.num_neighbors or []
+            check("num_neighbors", bool(fanout) and all(isinstance(k, int) and (k >= 1 or k == -1)
+                                                        for k in fanout),
+                  "give one fan-out per layer, each >= 1 or -1 for all neighbours (e.g. 20 10)")
+        else:
+            check("num_neighbors", not self.num_neighbors, "applies to --propagation neighbor only")
+        self._validate_environments()
+        self._validate_sampler()
+        self._validate_device()
+        return self
+
+    def _validate_environments(self) -> None:
+        from pyg_negdiff.causal import STRATEGIES
+
+        if (self.penalty_weight > 0 or self.condition_on_environment) and \
+                self.environments.lower() not in STRATEGIES:
+            raise ConfigError("environments", self.environments,
+                              f"unknown environment strategy; choose from {', '.join(STRATEGIES)}")
+
+    def _validate_sampler(self) -> None:
+        name = self.sampler.lower()
+        if name not in SAMPLERS:
+            raise ConfigError("sampler", self.sampler, f"unknown sampler; choose from {', '.join(SAMPLERS)}")
+        params = inspect.signature(SAMPLERS[name]).parameters
+        if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            valid = [n for n, p in params.items() if n not in CONTEXT_ARGUMENTS
+                     and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            for key in self.sampler_kwargs:
+                if key in CONTEXT_ARGUMENTS:
+                    raise ConfigError("sampler_kwargs", {key: self.sampler_kwargs[key]},
+                                      f"{key!r} is set by the run itself (from the data, --dim, --layers "
+                                      f"or --num-environments), not as a sampler argument")
+                if key not in valid:
+                    raise ConfigError("sampler_kwargs", {key: self.sampler_kwargs[key]},
+                                      f"sampler {name!r} has no argument {key!r}; its arguments are "
+                                      f"{', '.join(valid) or 'none'}")
+                default, value = params[key].default, self.sampler_kwargs[key]
+                if isinstance(default, bool) and not isinstance(value, bool):
+                    raise ConfigError("sampler_kwargs", {key: value}, f"{key!r} takes true or false")
+                if isinstance(default, (int, float)) and not isinstance(default, bool) and \
+                        (isinstance(value, bool) or not isinstance(value, (int, float))):
+                    raise ConfigError("sampler_kwargs", {key: value},
+                                      f"{key!r} takes a number (default {default!r})")
+        for key, value in self.sampler_kwargs.items():
+            if not _finite(value):
+                raise ConfigError("sampler_kwargs", {key: value}, "must be a finite number (not NaN or inf)")
+
+    def _validate_device(self) -> None:
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ConfigError("device", self.device, "not a torch device; use e.g. cpu, cuda or cuda:0") from None
+        if device.type == "cuda":
+            count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+            if count == 0:
+                raise ConfigError("device", self.device, "this PyTorch build sees no CUDA device "
+                                  f"(torch {torch.__version__}, CUDA {torch.version.cuda}); use cpu")
+            if device.index is not None and device.index >= count:
+                raise ConfigError("device", self.device, f"only {count} CUDA device(s): use cuda:0 to "
+                                  f"cuda:{count - 1}")
+        elif device.type == "mps" and not torch.backends.mps.is_available():
+            raise ConfigError("device", self.device, "MPS is not available here; use cpu")
+        elif device.type not in ("cpu", "cuda", "mps"):
+            if not getattr(getattr(torch, device.type, None), "is_available", lambda: False)():
+                raise ConfigError("device", self.device, f"no {device.type} device is available; use cpu")
+
+
+def _finite(value: Any) -> bool:
+    """Whether every number in ``value`` (nested lists, tuples, dicts) is finite."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    return True
+
+
+def check_negatives_exist(data: InteractionData) -> None:
+    """Refuses data where a user owns every item in training: no negative exists for them.
+
+    Args:
+        data (InteractionData): The split data.
+
+    Raises:
+        ValueError: Naming the first such users.
+    """
+    pairs = data.train_pairs()
+    full = (pairs.degree() >= data.num_items).nonzero().view(-1)
+    if full.numel():
+        raise ValueError(f"{data.name}: {full.numel()} user(s) (ids {full[:5].tolist()}) interacted with "
+                         f"all {data.num_items} items in training, so no negative item exists for them; "
+                         f"remove them from the data or hold some of their items out")
+
 
 def sampler_from_config(config: RunConfig, data: InteractionData, model: Recommender) -> NegativeSampler:
     """Builds the configured sampler, passing it the context its constructor asks for.
@@ -105,7 +275,13 @@ def sampler_from_config(config: RunConfig, data: InteractionData, model: Recomme
                              f"condition; use 'cnsdiff' or 'adar'")
         kwargs["num_environments"] = config.num_environments
     kwargs.update(config.sampler_kwargs)
-    return build_sampler(config.sampler, data.train_pairs(), **kwargs)
+    try:
+        return build_sampler(config.sampler, data.train_pairs(), **kwargs)
+    except (TypeError, ValueError) as exc:
+        if not config.sampler_kwargs:
+            raise
+        raise ConfigError("sampler_kwargs", config.sampler_kwargs,
+                          f"sampler {config.sampler!r} refused them: {exc}") from exc
 
 
 def build_environments(config: RunConfig, data: InteractionData):
@@ -120,7 +296,14 @@ def build_environments(config: RunConfig, data: InteractionData):
 
     env = EnvironmentInference(config.environments, num_environments=config.num_environments,
                                seed=config.seed, **config.environment_kwargs)
-    env.fit(data)
+    labels = env.fit(data)
+    mass = labels.sum(0) if labels.dim() == 2 else labels.bincount(minlength=config.num_environments)
+    used = int((mass > 0).sum())
+    if used < config.num_environments:
+        raise ConfigError("num_environments", config.num_environments,
+                          f"only {used} of the {config.num_environments} {config.environments!r} environments "
+                          f"hold a training interaction on {data.name} ({data.num_users} users, "
+                          f"{data.num_items} items); use at most {used}")
     penalty = (VarianceRiskPenalty(weight=config.penalty_weight, **config.penalty_kwargs)
                if config.penalty_weight > 0 else None)
     return env, penalty
@@ -129,7 +312,9 @@ def build_environments(config: RunConfig, data: InteractionData):
 def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequence[EpochCallback] = (),
                  evaluator: Evaluator | None = None, checkpoint_path: str | Path | None = None,
                  progress: bool = True, fhn: bool = False) -> Trainer:
-    """Seeds, then builds the model, sampler, environments and trainer of ``config``."""
+    """Validates, seeds, then builds the model, sampler, environments and trainer of ``config``."""
+    config.validate()
+    check_negatives_exist(data)
     seed_everything(config.seed)
     model = build_model(config.model, data.num_users, data.num_items,
                         **_model_kwargs(config))
@@ -148,12 +333,14 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
 
         propagation = build_propagation(config.propagation, bipartite_edge_index(data.train, data.num_users),
                                         data.num_users, data.num_items, config.num_neighbors)
-    return Trainer(model, sampler, data, lr=config.lr, l2=config.l2, batch_size=config.batch_size,
-                   epochs=config.epochs, eval_every=config.eval_every, patience=config.patience,
-                   monitor=config.monitor, evaluator=evaluator, environments=environments,
-                   penalty=penalty, fhn_reference=fhn_reference, device=config.device,
-                   seed=config.seed, checkpoint_path=checkpoint_path, callbacks=callbacks,
-                   progress=progress, propagation=propagation)
+    trainer = Trainer(model, sampler, data, lr=config.lr, l2=config.l2, batch_size=config.batch_size,
+                      epochs=config.epochs, eval_every=config.eval_every, patience=config.patience,
+                      monitor=config.monitor, evaluator=evaluator, environments=environments,
+                      penalty=penalty, fhn_reference=fhn_reference, device=config.device,
+                      seed=config.seed, checkpoint_path=checkpoint_path, callbacks=callbacks,
+                      progress=progress, propagation=propagation)
+    trainer.run_config = {k: v for k, v in config.to_dict().items() if k != "device"}
+    return trainer
 
 
 def _model_kwargs(config: RunConfig) -> dict[str, Any]:
@@ -163,13 +350,14 @@ def _model_kwargs(config: RunConfig) -> dict[str, Any]:
     return kwargs
 
 
-def run(config: RunConfig, data: InteractionData, **kwargs: Any) -> TrainResult:
+def run(config: RunConfig, data: InteractionData, *, resume: bool = False, **kwargs: Any) -> TrainResult:
     """Trains ``config`` on ``data`` and returns the result (see `make_trainer`).
 
     Args:
         config (RunConfig): The run's settings.
         data (InteractionData): The split dataset (with a ``"train"`` part and the
             parts the evaluation reads).
+        resume (bool): Continue from ``checkpoint_path`` (`Trainer.fit`).
         **kwargs: Passed on to `make_trainer` (``callbacks``, ``evaluator``,
             ``checkpoint_path``, ``progress``, ``fhn``).
 
@@ -177,6 +365,11 @@ def run(config: RunConfig, data: InteractionData, **kwargs: Any) -> TrainResult:
         TrainResult: The training result, its ``config`` updated with
         ``config.to_dict()``.
     """
-    result = make_trainer(config, data, **kwargs).fit()
+    try:
+        result = make_trainer(config, data, **kwargs).fit(resume=resume)
+    except NonFiniteLossError as exc:
+        if exc.result is not None:
+            exc.result.config.update(config.to_dict())
+        raise
     result.config.update(config.to_dict())
     return result

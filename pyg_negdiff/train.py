@@ -29,7 +29,19 @@ from pyg_negdiff.sampling.fhn import FHNRatio
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the model holds the last good checkpoint."""
+    """The training loss became NaN or infinite; the model holds the last good checkpoint.
+
+    Attributes:
+        result (TrainResult, optional): What `Trainer.fit` had when it stopped:
+            the history so far and the test metrics of the restored weights, with
+            ``diverged`` set to the message (the CLI still writes it as JSON).
+    """
+
+    result: "TrainResult | None" = None
+
+
+#: Version of the checkpoint layout written by `Trainer` (refused when it differs).
+CHECKPOINT_FORMAT = 2
 
 
 class Environments(Protocol):
@@ -95,6 +107,8 @@ class TrainResult:
         stopped_early (bool): Whether early stopping ended the run.
         config (dict[str, Any]): The run's settings, for result files (`Trainer.config`;
             `pyg_negdiff.experiment.run` adds the `RunConfig` values).
+        diverged (str, optional): Why training stopped on a non-finite loss
+            (`NonFiniteLossError`); ``None`` when it did not.
     """
 
     history: list[EpochStats]
@@ -103,6 +117,7 @@ class TrainResult:
     test: dict[str, dict[str, float]]
     stopped_early: bool = False
     config: dict[str, Any] = field(default_factory=dict)
+    diverged: str | None = None
 
     @property
     def epoch_time(self) -> float:
@@ -221,6 +236,8 @@ class Trainer:
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
         self.callbacks = list(callbacks)
         self.progress = progress
+        #: Further settings recorded in `config` and checked on resume (`pyg_negdiff.experiment` sets them).
+        self.run_config: dict[str, Any] = {}
 
         self.train_index = data.train.to(self.device)
         if propagation is None:
@@ -343,62 +360,104 @@ class Trainer:
             return batch, self.sampler(batch.users, batch.pos_items, state)
 
     # ---------------------------------------------------------------- fit
-    def fit(self) -> TrainResult:
-        """Trains with early stopping on validation, restores the best weights, tests once."""
+    def fit(self, resume: bool = False) -> TrainResult:
+        """Trains with early stopping on validation, restores the best weights, tests once.
+
+        With a ``checkpoint_path``, the state at the end of every epoch is written
+        there (beside the best weights), so an interrupted run can go on.
+
+        Args:
+            resume (bool): Continue from ``checkpoint_path`` (see `resume_state`):
+                model, optimizer, sampler (with a denoiser's own optimizer), random
+                streams, environment assignment, penalty warm-up, history and
+                early-stopping counters are restored, and training starts at the
+                epoch after the saved one. A resumed run gives the same result as
+                one that was never interrupted.
+
+        Returns:
+            TrainResult: History, best epoch and the test metrics at that epoch.
+
+        Raises:
+            NonFiniteLossError: The loss diverged; its ``result`` holds the
+                history so far and the test metrics of the restored weights.
+        """
         has_val = "val" in self.data.parts and self.rank == 0
-        history: list[EpochStats] = []
-        best_value, best_epoch, best_val = -math.inf, -1, {}
-        best_state: dict[str, Any] | None = None
-        bad_evals, stopped_early = 0, False
-        self._snapshot_good_state(epoch=-1)
-        bar = tqdm(range(self.epochs), desc="training", disable=not self.progress)
-        for epoch in bar:
-            stats = self.train_epoch(epoch)
-            if has_val and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs):
-                t0 = time.perf_counter()
-                stats.val = self.evaluator.evaluate(self.embeddings(), "val")
-                stats.eval_time = time.perf_counter() - t0
-                value = stats.val[self.monitor]
-                if value > best_value:
-                    best_value, best_epoch, best_val, bad_evals = value, epoch, stats.val, 0
-                    best_state = self._state(epoch)
-                    self._good_state = best_state
-                    if self.checkpoint_path is not None:
-                        self._write_checkpoint(best_state)
-                else:
-                    bad_evals += 1
-                history.append(stats)
-                bar.set_postfix({self.monitor: f"{value:.4f}", "best": f"{best_value:.4f}"})
-                for callback in self.callbacks:
-                    callback(epoch, stats.val)
-                stopped_early = self.patience is not None and bad_evals >= self.patience
-            else:
-                history.append(stats)
-                if not has_val:
+        loop = self.resume_state() if resume else {
+            "epoch": -1, "history": [], "best_value": -math.inf, "best_epoch": -1, "best_val": {},
+            "bad_evals": 0, "stopped_early": False}
+        history = [EpochStats(**h) for h in loop["history"]]
+        best_value, best_epoch, best_val = loop["best_value"], loop["best_epoch"], loop["best_val"]
+        bad_evals, stopped_early = loop["bad_evals"], loop["stopped_early"]
+        best_state = self._good_state if best_epoch >= 0 else None
+        if best_state is None:
+            self._snapshot_good_state(epoch=loop["epoch"])
+        first = loop["epoch"] + 1
+        bar = tqdm(range(first, self.epochs if not stopped_early else first), desc="training",
+                   initial=first, total=self.epochs, disable=not self.progress)
+        try:
+            for epoch in bar:
+                stats = self.train_epoch(epoch)
+                evaluate = has_val and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs)
+                if evaluate:
+                    t0 = time.perf_counter()
+                    stats.val = self.evaluator.evaluate(self.embeddings(), "val")
+                    stats.eval_time = time.perf_counter() - t0
+                    value = stats.val[self.monitor]
+                    if value > best_value:
+                        best_value, best_epoch, best_val, bad_evals = value, epoch, stats.val, 0
+                        best_state = self._state(epoch)
+                        self._good_state = best_state
+                    else:
+                        bad_evals += 1
+                    stopped_early = self.patience is not None and bad_evals >= self.patience
+                    bar.set_postfix({self.monitor: f"{value:.4f}", "best": f"{best_value:.4f}"})
+                elif not has_val:
                     # Without validation there is nothing to select on: keep the last epoch.
                     best_epoch, best_state = epoch, self._state(epoch)
                     self._good_state = best_state
-            bar.set_description(f"training (loss {stats.loss:.4f})")
-            if distributed.broadcast_flag(stopped_early):
-                stopped_early = True
-                break
-        bar.close()
+                history.append(stats)
+                if self.checkpoint_path is not None and self.rank == 0:
+                    self._write_checkpoint(self._good_state, {
+                        "epoch": epoch, "history": [asdict(h) for h in history], "best_value": best_value,
+                        "best_epoch": best_epoch, "best_val": best_val, "bad_evals": bad_evals,
+                        "stopped_early": stopped_early})
+                if evaluate:
+                    for callback in self.callbacks:
+                        callback(epoch, stats.val)
+                bar.set_description(f"training (loss {stats.loss:.4f})")
+                if distributed.broadcast_flag(stopped_early):
+                    stopped_early = True
+                    break
+        except NonFiniteLossError as exc:
+            # The model already holds the last good state: test it, so the run is not lost.
+            exc.result = self._finish(history, best_epoch, best_val, stopped_early, diverged=str(exc))
+            raise
+        finally:
+            bar.close()
         if best_state is not None:
             self._load_state(best_state)
+        return self._finish(history, best_epoch, best_val, stopped_early)
+
+    def _finish(self, history: list[EpochStats], best_epoch: int, best_val: dict[str, float],
+                stopped_early: bool, diverged: str | None = None) -> TrainResult:
         final = self.embeddings() if self.rank == 0 else None
         test = {part: self.evaluator.evaluate(final, part)
                 for part in self.data.eval_parts if part != "val" and self.rank == 0}
         return TrainResult(history=history, best_epoch=best_epoch, best_val=best_val, test=test,
-                           stopped_early=stopped_early, config=self.config())
+                           stopped_early=stopped_early, config=self.config(), diverged=diverged)
 
     def config(self) -> dict[str, Any]:
         """The run's settings, for result files."""
         return {"model": repr(self.model), "sampler": repr(self.sampler), "data": self.data.name,
                 "lr": self.lr, "l2": self.l2, "batch_size": self.batch_size, "epochs": self.epochs,
                 "monitor": self.monitor, "seed": self.seed, "device": str(self.device),
-                "penalty": repr(self.penalty) if self.penalty is not None else None}
+                "penalty": repr(self.penalty) if self.penalty is not None else None, **self.run_config}
 
     # --------------------------------------------------------- checkpoints
+    # A checkpoint file holds the best (or last good) weights at its top level,
+    # {"epoch", "model", "sampler", "optimizer"}, which `load_checkpoint` reads, and
+    # under "resume" everything needed to go on from the end of the last epoch.
+    # Only tensors, numbers, strings, lists and dicts: it loads with weights_only=True.
     def _state(self, epoch: int) -> dict[str, Any]:
         return {"epoch": epoch,
                 "model": copy.deepcopy(self.model.state_dict()),
@@ -416,24 +475,124 @@ class Trainer:
     def _restore_good_state(self) -> None:
         if self._good_state is not None:
             self._load_state(self._good_state)
-            if self.checkpoint_path is not None:
-                self._write_checkpoint(self._good_state)
 
     def _describe_good_state(self) -> str:
         epoch = self._good_state["epoch"] if self._good_state else -1
         where = "initial weights" if epoch < 0 else f"end of epoch {epoch}"
-        if self.checkpoint_path is not None:
-            where += f", saved at {self.checkpoint_path}"
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            where += f"; checkpoint {self.checkpoint_path} holds it and the last complete epoch"
         return where
 
-    def _write_checkpoint(self, state: dict[str, Any]) -> None:
+    def _resume_extras(self) -> dict[str, Any]:
+        """Random streams, environment assignment and penalty warm-up of the run so far."""
+        extras: dict[str, Any] = {"generator": self.generator.get_state(),
+                                  "torch_rng": torch.get_rng_state(),
+                                  "config": _plain(self.config())}
+        env = self.environments
+        if env is not None and getattr(env, "_assignment", None) is not None:
+            strategy = getattr(env, "strategy", None)
+            extras["environments"] = {
+                "assignment": env._assignment, "num_updates": env.num_updates,
+                "strategy": {k: v for k, v in vars(strategy).items() if isinstance(v, Tensor)}}
+        if self.penalty is not None and hasattr(self.penalty, "num_calls"):
+            extras["penalty_calls"] = int(self.penalty.num_calls)
+        return extras
+
+    def _write_checkpoint(self, good: dict[str, Any] | None, loop: dict[str, Any]) -> None:
+        state = dict(good or self._state(loop["epoch"]))
+        state["format"] = CHECKPOINT_FORMAT
+        state["resume"] = {"model": self.model.state_dict(), "sampler": self.sampler.state_dict(),
+                           "optimizer": self.optimizer.state_dict(), "loop": loop, **self._resume_extras()}
         self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint_path.with_suffix(self.checkpoint_path.suffix + ".tmp")
         torch.save(state, tmp)
         os.replace(tmp, self.checkpoint_path)  # atomic: a crash never leaves half a file
 
     def load_checkpoint(self, path: str | Path) -> int:
-        """Loads a checkpoint written by this trainer and returns its epoch."""
-        state = torch.load(path, map_location=self.device, weights_only=False)
+        """Loads the best weights of a checkpoint written by this trainer.
+
+        The file is read with ``torch.load(weights_only=True)``: it holds state
+        dicts only, so a checkpoint from elsewhere cannot run code.
+
+        Args:
+            path (str or Path): The checkpoint file.
+
+        Returns:
+            int: The epoch of the loaded weights.
+        """
+        state = read_checkpoint(path, self.device)
         self._load_state(state)
         return int(state["epoch"])
+
+    def resume_state(self) -> dict[str, Any]:
+        """Loads ``checkpoint_path`` to go on from its last epoch (`fit` with ``resume=True``).
+
+        Returns:
+            dict: The loop state: ``epoch`` (the last complete one), ``history``,
+            ``best_value``, ``best_epoch``, ``best_val``, ``bad_evals``, ``stopped_early``.
+
+        Raises:
+            FileNotFoundError: There is no checkpoint to resume.
+            ValueError: The checkpoint was written by a run with other settings.
+        """
+        if self.checkpoint_path is None:
+            raise ValueError("resuming needs the trainer's checkpoint_path")
+        if not self.checkpoint_path.exists():
+            raise FileNotFoundError(f"no checkpoint to resume at {self.checkpoint_path}: "
+                                    f"the interrupted run saved none; start it again without resuming")
+        state = read_checkpoint(self.checkpoint_path, self.device)
+        saved = state["resume"]
+        now = _plain(self.config())
+        diff = {k: (saved["config"].get(k), v) for k, v in now.items()
+                if k != "device" and saved["config"].get(k) != v}
+        if diff:
+            what = "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in diff.items())
+            raise ValueError(f"checkpoint {self.checkpoint_path} was written with other settings ({what}); "
+                             f"resume with the same settings, or start over without resuming")
+        self._good_state = {k: state[k] for k in ("epoch", "model", "sampler", "optimizer")}
+        self._load_state(saved)
+        self.generator.set_state(saved["generator"].to(self.generator.get_state().device))
+        torch.set_rng_state(saved["torch_rng"].cpu())
+        env = saved.get("environments")
+        if env is not None and self.environments is not None:
+            self.environments._assignment = env["assignment"]
+            self.environments._on_device = None
+            self.environments.num_updates = env["num_updates"]
+            for key, value in env["strategy"].items():
+                setattr(self.environments.strategy, key, value)
+        if "penalty_calls" in saved and self.penalty is not None:
+            self.penalty.num_calls = saved["penalty_calls"]
+        return saved["loop"]
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device | None = None) -> dict[str, Any]:
+    """Reads a `Trainer` checkpoint safely, with ``torch.load(weights_only=True)``.
+
+    Args:
+        path (str or Path): The checkpoint file.
+        map_location (str or torch.device, optional): Where to put its tensors.
+
+    Returns:
+        dict: ``epoch``, ``model``, ``sampler`` and ``optimizer`` of the best
+        weights, and ``resume`` with the state at the end of the last epoch.
+
+    Raises:
+        ValueError: The file is not a checkpoint of this library (or of another layout).
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other failure means: not a safe checkpoint
+        raise ValueError(f"{path} is not a pyg_negdiff checkpoint that loads safely "
+                         f"({str(exc).splitlines()[0]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else None
+        raise ValueError(f"{path} is not a pyg_negdiff checkpoint of layout {CHECKPOINT_FORMAT} "
+                         f"(found {found!r}); it cannot be resumed: start over without resuming")
+    return state
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with JSON-only types (what a checkpoint stores and compares)."""
+    return json.loads(json.dumps(values, default=str))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -16,22 +15,20 @@ PARTS = {"test": "IID", "test_ood": "OOD"}
 
 
 def _storage_label(url: str | None) -> str:
-    from pyg_negdiff.tune.study import DEFAULT_DB
+    from pyg_negdiff.tune.study import DEFAULT_DB, mask_url
 
-    url = url or f"sqlite:///{DEFAULT_DB}"
-    scheme, sep, rest = url.partition("://")
-    # Never print a password: hide everything up to the last "@" (a password may hold "@"
-    # or "/"), and a password given as a query parameter.
-    if "@" in rest:
-        rest = "***@" + rest.rsplit("@", 1)[1]
-    rest = re.sub(r"(?i)([?&]password=)[^&]*", r"\1***", rest)
-    return scheme + sep + rest
+    return mask_url(url or f"sqlite:///{DEFAULT_DB}")  # never print a password
 
 
 def _open_study(args: argparse.Namespace, name: str, attrs: dict[str, Any], n_startup_trials: int = 10):
     """Loads or creates the study, checks that it is about ``attrs``, prints its state."""
+    from pyg_negdiff.cli import CommandError
     from pyg_negdiff.tune.study import check_study_attrs, finished_trials, load_study, running_trials
 
+    for option, value, low in (("--trials", args.trials, 1), ("--pruner-warmup", args.pruner_warmup, 0),
+                               ("--heartbeat-interval", args.heartbeat_interval, 1)):
+        if value < low:
+            raise CommandError(f"{option} {value}: must be an integer >= {low}")
     sampler_seed = args.seed if args.sampler_seed is None else args.sampler_seed
     study = load_study(name, args.storage, seed=sampler_seed, pruner=args.pruner, pruner_warmup=args.pruner_warmup,
                        n_startup_trials=n_startup_trials, heartbeat_interval=args.heartbeat_interval,
@@ -58,12 +55,34 @@ def _data_attrs(args: argparse.Namespace) -> dict[str, Any]:
     return {"data": str(args.data), "shift": args.shift, "data_seed": args.seed}
 
 
+def _fixed_settings(base, space) -> dict[str, Any]:
+    """The settings that change a study's objective without being tuned: a resume must keep them."""
+    tuned = {"lr", "l2", "seed", "device", "model", "sampler"}
+    if space.tune_size:
+        tuned |= {"embedding_dim", "num_layers"}
+    if space.tune_penalty:
+        tuned |= {"penalty_weight", "num_environments"}
+    return {k: v for k, v in base.to_dict().items() if k not in tuned}
+
+
+def _run_study(study: optuna.Study, objective, args: argparse.Namespace) -> None:
+    """`run_study`, with Ctrl-C saying what the study kept."""
+    from pyg_negdiff.tune.study import finished_trials, run_study
+
+    try:
+        run_study(study, objective, args.trials, show_progress_bar=not args.no_progress)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"during tuning; study {study.study_name!r} keeps its {finished_trials(study)} finished trials "
+            f"(the interrupted one is marked FAIL): rerun the same command to resume") from None
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """Runs (or resumes, or joins) one study and exports its best parameters."""
     from pyg_negdiff.cli import format_table, load_data, run_config_from_args
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import SearchSpace
-    from pyg_negdiff.tune.study import export_best, run_study
+    from pyg_negdiff.tune.study import export_best
 
     optuna.logging.set_verbosity(optuna.logging.INFO if args.verbose else optuna.logging.WARNING)
     space = SearchSpace(args.model, args.sampler, tune_penalty=args.tune_penalty,
@@ -71,10 +90,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     base = run_config_from_args(args)
     name = args.study_name or f"{Path(args.data).name}-{args.shift}-{args.model}-{args.sampler}"
     study = _open_study(args, name, {**_data_attrs(args), "model": args.model, "sampler": args.sampler,
-                                     "tune_penalty": args.tune_penalty, "fixed_size": args.fixed_size})
+                                     "tune_penalty": args.tune_penalty, "fixed_size": args.fixed_size,
+                                     **_fixed_settings(base, space)})
     data = load_data(args)
     print(data.summary())
-    run_study(study, Objective(data, space, base), args.trials, show_progress_bar=not args.no_progress)
+    _run_study(study, Objective(data, space, base), args)
     export = args.export or Path("runs") / f"{name}.best.json"
     best = export_best(study, export)
     print(f"\nbest trial #{best['trial']}: val {base.monitor} = {best['value']:.4f} "
@@ -94,24 +114,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pyg_negdiff.metrics import head_items, head_share
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import backbone_space
-    from pyg_negdiff.tune.study import export_best, finished_trials, run_study
+    from pyg_negdiff.tune.study import export_best, finished_trials
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     start = time.perf_counter()
     base = RunConfig(model=args.model, embedding_dim=args.embedding_dim, num_layers=args.num_layers,
                      sampler="uniform", lr=1e-2, l2=1e-4, batch_size=args.batch_size,
-                     epochs=args.epochs, patience=args.patience, seed=args.seed)
+                     epochs=args.epochs, patience=args.patience, seed=args.seed).validate()
     name = args.study_name or f"run-{Path(args.data).name}-{args.shift}-{args.model}-backbone"
     study = _open_study(args, name, {**_data_attrs(args), "model": args.model, "sampler": "uniform",
                                      "embedding_dim": args.embedding_dim, "num_layers": args.num_layers,
-                                     "epochs": args.epochs}, n_startup_trials=max(2, args.trials // 2))
+                                     "epochs": args.epochs, "batch_size": args.batch_size,
+                                     "patience": args.patience}, n_startup_trials=max(2, args.trials // 2))
     data = load_data(args)
     print(data.summary())
     if finished_trials(study) < args.trials:
         print(f"tuning lr and l2 with uniform negatives on validation NDCG@20 "
               f"({args.model}, dim {args.embedding_dim}, {args.num_layers} layers, <= {args.epochs} epochs)")
     space = lambda trial: backbone_space(trial, args.model, tune_size=False)  # noqa: E731
-    run_study(study, Objective(data, space, base), args.trials, show_progress_bar=not args.no_progress)
+    _run_study(study, Objective(data, space, base), args)
     out = Path(args.out)
     best = export_best(study, out / f"{name}.best.json")
     lr, l2 = best["config"]["lr"], best["config"]["l2"]
