@@ -350,6 +350,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_data_inspect(args: argparse.Namespace) -> int:
     from pyg_negdiff.data.diagnostics import plot_popularity, shift_report
 
+    if args.plot:
+        check_writable(args.plot, "--plot")
     data = load_data(args)
     print(data.summary())
     print()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
@@ -288,7 +289,9 @@ def build_environments(config: RunConfig, data: InteractionData):
     """The environment inference and penalty of the configured run.
 
     Environments are built when the penalty or the environment condition is on,
-    the penalty when ``penalty_weight > 0``; each is ``None`` otherwise.
+    the penalty when ``penalty_weight > 0``; each is ``None`` otherwise. Some
+    environments left without a training interaction give a warning; most of
+    them (``num_environments`` above twice the filled ones) a `ConfigError`.
     """
     if config.penalty_weight <= 0 and not config.condition_on_environment:
         return None, None
@@ -300,10 +303,12 @@ def build_environments(config: RunConfig, data: InteractionData):
     mass = labels.sum(0) if labels.dim() == 2 else labels.bincount(minlength=config.num_environments)
     used = int((mass > 0).sum())
     if used < config.num_environments:
-        raise ConfigError("num_environments", config.num_environments,
-                          f"only {used} of the {config.num_environments} {config.environments!r} environments "
-                          f"hold a training interaction on {data.name} ({data.num_users} users, "
-                          f"{data.num_items} items); use at most {used}")
+        problem = (f"only {used} of the {config.num_environments} {config.environments!r} environments "
+                   f"hold a training interaction on {data.name} ({data.num_users} users, "
+                   f"{data.num_items} items); use at most {used}")
+        if 2 * used < config.num_environments:  # mostly empty: the setting is wrong, not the data small
+            raise ConfigError("num_environments", config.num_environments, problem)
+        warnings.warn(f"num_environments={config.num_environments}: {problem}", UserWarning, stacklevel=2)
     penalty = (VarianceRiskPenalty(weight=config.penalty_weight, **config.penalty_kwargs)
                if config.penalty_weight > 0 else None)
     return env, penalty

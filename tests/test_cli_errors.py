@@ -237,7 +237,12 @@ def interrupt(tmp_path: Path, argv: list[str], ready: str, delay: float):
             break
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=120)
+    try:
+        rest, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rest, _ = proc.communicate()
+        pytest.fail("the command did not end after SIGINT:\n" + "".join(seen) + rest)
     return proc.returncode, "".join(seen) + rest
 
 
@@ -316,3 +321,20 @@ def test_resumed_study_refuses_other_settings(cli, tmp_path, small):
                         (["--penalty", "0.5"], "penalty_weight")):
         refused(cli(*argv, *change, cwd=tmp_path), "study 's' was created for", fix, "--study-name")
     refused(cli(*argv[:-2], "--trials", "0", cwd=tmp_path), "--trials 0", ">= 1")
+
+
+def test_unwritable_export_is_refused_before_tuning(cli, tmp_path, small):
+    folder = readonly_folder(tmp_path)
+    code, out, err = cli("tune", "--data", small, "--sampler", "uniform", *FAST, "--trials", "1",
+                         "--export", folder / "best.json", cwd=tmp_path)
+    refused((code, out, err), "--export", "writable")
+    assert "study" not in out  # refused before the study was opened
+
+
+def test_ctrl_c_during_tuning_says_the_study_resumes(tmp_path, small):
+    argv = ["tune", "--data", small, "--sampler", "uniform", "--epochs", "400", "--patience", "1000",
+            "--dim", "8", "--trials", "3", "--study-name", "s"]
+    code, text = interrupt(tmp_path, argv, ready="train:", delay=3.0)
+    assert "Traceback" not in text, text
+    assert code == 130, text
+    assert "during tuning" in text and "rerun the same command to resume" in text, text

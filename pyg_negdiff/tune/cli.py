@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,22 @@ def _data_attrs(args: argparse.Namespace) -> dict[str, Any]:
     return {"data": str(args.data), "shift": args.shift, "data_seed": args.seed}
 
 
+def _no_traceback(record: logging.LogRecord) -> bool:
+    record.exc_info, record.exc_text = None, None  # "Trial 3 failed ...": the line, not the traceback
+    return True
+
+
+def _optuna_logging(args: argparse.Namespace, level: int) -> None:
+    """Optuna's log at ``level``; a failed trial logs one line (its traceback only with ``--debug``)."""
+    optuna.logging.set_verbosity(level)
+    # On the logger that reports failed trials: Optuna swaps its handlers for the progress bar.
+    source = logging.getLogger("optuna.study._optimize")
+    if args.debug:
+        source.removeFilter(_no_traceback)
+    else:
+        source.addFilter(_no_traceback)
+
+
 def _fixed_settings(base, space) -> dict[str, Any]:
     """The settings that change a study's objective without being tuned: a resume must keep them."""
     tuned = {"lr", "l2", "seed", "device", "model", "sampler"}
@@ -79,23 +96,23 @@ def _run_study(study: optuna.Study, objective, args: argparse.Namespace) -> None
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Runs (or resumes, or joins) one study and exports its best parameters."""
-    from pyg_negdiff.cli import format_table, load_data, run_config_from_args
+    from pyg_negdiff.cli import check_writable, format_table, load_data, run_config_from_args
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import SearchSpace
     from pyg_negdiff.tune.study import export_best
 
-    optuna.logging.set_verbosity(optuna.logging.INFO if args.verbose else optuna.logging.WARNING)
+    _optuna_logging(args, optuna.logging.INFO if args.verbose else optuna.logging.WARNING)
     space = SearchSpace(args.model, args.sampler, tune_penalty=args.tune_penalty,
                         tune_size=not args.fixed_size)
     base = run_config_from_args(args)
     name = args.study_name or f"{Path(args.data).name}-{args.shift}-{args.model}-{args.sampler}"
+    export = check_writable(args.export or Path("runs") / f"{name}.best.json", "--export")
     study = _open_study(args, name, {**_data_attrs(args), "model": args.model, "sampler": args.sampler,
                                      "tune_penalty": args.tune_penalty, "fixed_size": args.fixed_size,
                                      **_fixed_settings(base, space)})
     data = load_data(args)
     print(data.summary())
     _run_study(study, Objective(data, space, base), args)
-    export = args.export or Path("runs") / f"{name}.best.json"
     best = export_best(study, export)
     print(f"\nbest trial #{best['trial']}: val {base.monitor} = {best['value']:.4f} "
           f"({best['finished_trials']} finished trials)")
@@ -109,19 +126,20 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: tune the backbone once, then compare the diffusion samplers at their defaults
     with uniform and the best heuristic, all with the same learning rate and L2 weight."""
-    from pyg_negdiff.cli import format_table, load_data
+    from pyg_negdiff.cli import check_writable, format_table, load_data
     from pyg_negdiff.experiment import RunConfig, make_trainer
     from pyg_negdiff.metrics import head_items, head_share
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import backbone_space
     from pyg_negdiff.tune.study import export_best, finished_trials
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    _optuna_logging(args, optuna.logging.WARNING)
     start = time.perf_counter()
     base = RunConfig(model=args.model, embedding_dim=args.embedding_dim, num_layers=args.num_layers,
                      sampler="uniform", lr=1e-2, l2=1e-4, batch_size=args.batch_size,
                      epochs=args.epochs, patience=args.patience, seed=args.seed).validate()
     name = args.study_name or f"run-{Path(args.data).name}-{args.shift}-{args.model}-backbone"
+    check_writable(Path(args.out) / f"{name}.best.json", "--out")
     study = _open_study(args, name, {**_data_attrs(args), "model": args.model, "sampler": "uniform",
                                      "embedding_dim": args.embedding_dim, "num_layers": args.num_layers,
                                      "epochs": args.epochs, "batch_size": args.batch_size,
