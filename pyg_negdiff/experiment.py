@@ -167,7 +167,7 @@ class RunConfig:
                                                         for k in fanout),
                   "give one fan-out per layer, each >= 1 or -1 for all neighbours (e.g. 20 10)")
         else:
-            check("num_neighbors", not self.num_neighbors, "applies to --propagation neighbor only")
+            check("num_neighbors", not self.num_neighbors, "applies to --propagation 'neighbor' only")
         self._validate_environments()
         self._validate_sampler()
         self._validate_device()
