@@ -109,6 +109,13 @@ def refused(result, *fix: str, status: int = 2) -> str:
     return err
 
 
+def message_lines(err: str) -> list[str]:
+    """The error message's lines: from the ``pyg-negdiff:`` line on (notes may come before)."""
+    lines = err.strip().splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("pyg-negdiff: "))
+    return lines[first:]
+
+
 def readonly_folder(tmp: Path) -> Path:
     """A folder this process cannot write into (root ignores permissions: /sys then)."""
     folder = tmp / "readonly"
@@ -185,7 +192,7 @@ def test_user_owning_every_item_is_refused_with_the_user_named(cli, tmp_path, fi
 # ---------------------------------------------------------------------- data
 @pytest.mark.parametrize("name, fix", [
     ("absent.txt", ["absent.txt", "neither a file nor a directory"]),
-    ("empty.txt", ["empty.txt", "no interactions"]),
+    ("empty.txt", ["empty.txt", "no data lines"]),
     ("words.txt", ["words.txt, line 1", "not an integer"]),
     ("negative.txt", ["negative.txt, line 2", "negative id"]),
 ])
@@ -201,7 +208,7 @@ def test_nan_loss_names_the_checkpoint_and_still_writes_the_results(cli, tmp_pat
     err = refused(cli("train", "--data", "coat", "--data-root", DATA_ROOT, "--epochs", "3", "--dim", "8",
                       "--no-progress", "--lr", "1e30", "--checkpoint", "--out", out),
                   "loss became nan", "Lower the learning rate", str(out.with_suffix(".pt")), str(out))
-    assert len(err.strip().splitlines()) == 2
+    assert len(message_lines(err)) == 2
     result = json.loads(out.read_text())
     assert result["diverged"].startswith("loss became nan")
     assert result["history"] and result["test"]["test_ood"]["ndcg@20"] >= 0
@@ -297,7 +304,7 @@ def test_refused_database_connection_is_one_line_with_no_secret(cli, tmp_path, s
                          "--storage", url)
     refused((code, out, err), "cannot open the study storage", "127.0.0.1:9", "check that the server runs")
     assert "note: postgresql:// storage uses the installed psycopg2 driver" in out
-    assert len(err.strip().splitlines()) == 1
+    assert len(message_lines(err)) == 1
     for secret in ("pw0rd-1", "zzz-2"):
         assert secret not in out + err
 
