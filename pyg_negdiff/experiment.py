@@ -101,7 +101,14 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
-        """Builds a config, refusing unknown keys (a typo must not pass silently)."""
+        """Builds a config, refusing unknown keys (a typo must not pass silently).
+
+        Args:
+            values (dict): Field names to values.
+
+        Returns:
+            RunConfig: The config.
+        """
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:

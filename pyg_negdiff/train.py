@@ -128,6 +128,11 @@ class TrainResult:
         return asdict(self)
 
     def save(self, path: str | Path) -> None:
+        """Writes `to_dict` as JSON, creating the parent folder.
+
+        Args:
+            path (str or os.PathLike): The JSON file.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2))
@@ -272,7 +277,14 @@ class Trainer:
 
     # ------------------------------------------------------------ one epoch
     def train_epoch(self, epoch: int) -> EpochStats:
-        """Runs one pass over the training interactions and returns its statistics."""
+        """Runs one pass over the training interactions and returns its statistics.
+
+        Args:
+            epoch (int): The epoch, counted from 0 (samplers' schedules read it).
+
+        Returns:
+            EpochStats: The epoch's losses, time and mean sampler logs.
+        """
         self.model.train()
         self.sampler.train()
         self.sampler.start_epoch(epoch, self.epochs)

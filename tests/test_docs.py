@@ -170,21 +170,6 @@ def test_public_callables_document_their_arguments():
                           "('name (type): description') for:\n" + "\n".join(problems))
 
 
-#: Files whose public methods are being rewritten in other work right now: their owners write the
-#: missing ``Args:`` sections, and the integrator removes each path here once that has landed.
-#: Every other file of the package is checked by `test_public_methods_document_their_arguments`.
-METHOD_ARGS_PENDING = {
-    "pyg_negdiff/train.py",
-    "pyg_negdiff/cli.py",
-    "pyg_negdiff/tune/cli.py",
-    "pyg_negdiff/tune/study.py",
-    "pyg_negdiff/experiment.py",
-    "pyg_negdiff/data/io.py",
-    "pyg_negdiff/data/prepare.py",
-    "pyg_negdiff/data/hetero.py",
-}
-
-
 def _public_methods():
     """``(dotted path, file, function)`` of every public method that a public class has from the
     package (its own or inherited), once per function; ``file`` is relative to the checkout."""
@@ -217,19 +202,16 @@ def test_public_methods_document_their_arguments():
     """Every public method that takes arguments names them in an ``Args:`` section.
 
     An override without a docstring inherits its base method's (as ``inspect.getdoc`` does), so
-    a sampler's ``forward`` is covered by `NegativeSampler.forward`. The files of
-    `METHOD_ARGS_PENDING` are left out until their owners fill them in.
+    a sampler's ``forward`` is covered by `NegativeSampler.forward`.
     """
     import inspect
 
-    assert all((ROOT / path).is_file() for path in METHOD_ARGS_PENDING), \
-        f"METHOD_ARGS_PENDING names files that do not exist: {sorted(METHOD_ARGS_PENDING)}"
     methods = list(_public_methods())
     assert len(methods) > 50  # the collection found the package's classes
     problems = []
     for path, file, func in methods:
         missing = _undocumented(func, inspect.getdoc(func) or "", PARAM_SECTIONS)
-        if missing and file not in METHOD_ARGS_PENDING:
+        if missing:
             problems.append(f"{path} ({file}): {', '.join(missing)}")
     assert not problems, ("public methods whose docstring has no 'Args:' entry "
                           "('name (type): description') for:\n" + "\n".join(problems))
