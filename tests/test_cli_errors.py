@@ -233,10 +233,17 @@ def test_existing_checkpoint_is_not_overwritten_silently(cli, tmp_path, files):
 
 
 # -------------------------------------------------------------------- Ctrl-C
+def _hear_sigint() -> None:
+    """A test run started in the background inherits SIGINT ignored (POSIX shells do that to
+    background jobs), and Python keeps it ignored: restore the default before the child runs."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(tmp_path: Path, argv: list[str], ready: str, delay: float):
     """Starts ``python -m pyg_negdiff.cli ARGV``, sends SIGINT once ``ready`` shows, returns the result."""
     proc = subprocess.Popen([sys.executable, "-u", "-m", "pyg_negdiff.cli", *argv], env=ENV, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_hear_sigint)
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -262,7 +269,8 @@ def test_ctrl_c_during_start_up(tmp_path):
                              "import sys, pyg_negdiff.cli as c; print('main', flush=True); "
                              "sys.exit(c.main(sys.argv[1:]))",
                              "train", "--data", "ml-1m", "--data-root", DATA_ROOT, *FAST, "--out", out],
-                            env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_hear_sigint)
     assert proc.stdout.readline().strip() == "main"
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
