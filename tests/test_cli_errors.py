@@ -95,6 +95,15 @@ def files():
         (tmp / "empty.txt").write_text("")
         (tmp / "words.txt").write_text("alice book\nbob pen\n")
         (tmp / "negative.txt").write_text("0 1\n1 -2\n")
+        # The data issue's cases: "u i 1" lines behind two malformed leading lines, a layout
+        # that cannot be told apart, and a split folder with two validation files.
+        (tmp / "uiw_leading.txt").write_text("0\n0 1\n" + "".join(f"{u} {i} 1\n" for u in range(4)
+                                                                 for i in (u, u + 3)))
+        (tmp / "ambiguous.txt").write_text("0 4 7\n1 5 2\n2 6 3\n")
+        folder = tmp / "two_vals"
+        folder.mkdir()
+        for name in ("train.txt", "val.txt", "valid.txt", "test.txt"):
+            (folder / name).write_text("0 1\n1 2\n2 0\n")
         yield tmp
 
 
@@ -195,10 +204,18 @@ def test_user_owning_every_item_is_refused_with_the_user_named(cli, tmp_path, fi
     ("empty.txt", ["empty.txt", "no data lines"]),
     ("words.txt", ["words.txt, line 1", "not an integer"]),
     ("negative.txt", ["negative.txt, line 2", "negative id"]),
+    ("uiw_leading.txt", ["uiw_leading.txt, line 1", "expected 3 columns", "--on-bad-line skip"]),
+    ("ambiguous.txt", ["cannot tell the format", "--format"]),
+    ("two_vals", ["val.txt and valid.txt", "keep one"]),
 ])
 def test_bad_data_file_is_refused(cli, tmp_path, files, name, fix):
     refused(cli("train", "--data", files / name, *FAST, "--out", tmp_path / "r.json"), *fix)
     refused(cli("data", "inspect", "--data", files / name), *fix)
+
+
+def test_csv_options_on_a_whitespace_file_are_refused(cli, tmp_path, files):
+    refused(cli("data", "inspect", "--data", files / "negative.txt", "--user-col", "u"),
+            "only apply to CSV files")
 
 
 # ------------------------------------------------------------ NaN, debug, bug
