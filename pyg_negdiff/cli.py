@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from pyg_negdiff.data.prepare import BUILTIN
 
 
 def format_table(rows: dict[str, dict[str, float]], columns: Sequence[str] | None = None) -> str:
@@ -158,7 +157,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     Args:
         parser (argparse.ArgumentParser): The (sub)command's parser.
     """
-    from pyg_negdiff.data.io import FORMATS
+    from pyg_negdiff.data.io import FORMATS  # imports torch: inside the error boundary
+    from pyg_negdiff.data.prepare import BUILTIN
 
     parser.add_argument("--data", default="synthetic",
                         help=f"a path, or one of {', '.join(BUILTIN)} (default: synthetic)")

@@ -299,6 +299,23 @@ def test_ctrl_c_during_start_up(tmp_path):
     assert not out.exists()
 
 
+def test_ctrl_c_while_torch_is_imported_is_one_line(tmp_path):
+    # `import pyg_negdiff` and the command module load without torch, so the error boundary is
+    # in place before any heavy import: a Ctrl-C while torch loads ends in the one-line message.
+    proc = subprocess.Popen([sys.executable, "-m", "pyg_negdiff.cli", "data", "inspect", "--data", "synthetic"],
+                            env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_hear_sigint)
+    deadline = time.monotonic() + 60
+    maps = Path(f"/proc/{proc.pid}/maps")
+    while time.monotonic() < deadline and proc.poll() is None and "libtorch" not in maps.read_text():
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert "Traceback" not in text, text
+    assert proc.returncode == 130, text
+    assert "interrupted (Ctrl-C)" in text, text
+
+
 @needs_coat
 def test_ctrl_c_during_training_keeps_a_resumable_checkpoint(tmp_path):
     out = tmp_path / "r.json"
