@@ -40,7 +40,6 @@ import torch
 
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.experiment import RunConfig, make_trainer
-from pyg_negdiff.metrics import head_items, head_share
 from pyg_negdiff.tune import Objective
 from pyg_negdiff.tune.space import SAMPLER_SPACES
 
@@ -140,11 +139,8 @@ def train_once(data: InteractionData, config: RunConfig) -> dict[str, Any]:
     """One seeded run: test metrics at the best validation epoch, head@20, diagnostics, time."""
     trainer = make_trainer(config, data, progress=False)
     result = trainer.fit()
-    emb = trainer.embeddings()
-    popularity = data.item_popularity()
     ood = "test_ood" if "test_ood" in data.parts else "test"
-    users = torch.unique(data.parts[ood][0])
-    head = head_share(emb.user, emb.item, head_items(popularity), users, data.seen_pairs(ood), k=20)
+    head = trainer.evaluator.head_share(trainer.embeddings(), ood)
     tail = result.history[-3:]
     logs = {k: float(np.mean([h.sampler_logs[k] for h in tail if k in h.sampler_logs]))
             for k in DIAGNOSTICS if any(k in h.sampler_logs for h in tail)}

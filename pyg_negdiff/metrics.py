@@ -240,6 +240,26 @@ class Evaluator:
                     out[f"{m}@{k}/worst"] = min(vals)
         return out
 
+    @torch.no_grad()
+    def head_share(self, emb: Embeddings, part: str = "test", k: int = 20, fraction: float = 0.1) -> float:
+        r"""`head_share` of the users of ``part``, with the items seen before ``part``
+        masked and the head taken from the training popularity (`head_items`).
+
+        Args:
+            emb (Embeddings): The model's embeddings of all users and items.
+            part (str): The evaluation part whose users' lists are counted.
+            k (int): List length. (default: ``20``)
+            fraction (float): Share of items in the head. (default: ``0.1``)
+
+        Returns:
+            float: The share of the top-$k$ lists taken by head items.
+        """
+        if part not in self.data.parts:
+            raise KeyError(f"no part {part!r} in {self.data.name}; it has {list(self.data.parts)}")
+        head = head_items(self.data.item_popularity(), fraction)
+        users = torch.unique(self.data.parts[part][0])
+        return head_share(emb.user, emb.item, head, users, self.seen(part), k=k, batch_size=self.batch_size)
+
     def evaluate_all(self, emb: Embeddings, parts: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
         """Metrics for several parts at once: ``{part: {metric: value}}``.
 

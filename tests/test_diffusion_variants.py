@@ -238,3 +238,17 @@ def test_adar_reference_gradient_pushes_the_reference_down():
         assert reaches_reference_only and bool(item.grad.abs().sum() > 0)
     with pytest.raises(ValueError, match="gradient"):
         ADARSampler(pairs, gradient="positive")
+
+
+def test_evaluator_head_share_is_the_function_on_the_parts_users_and_seen_items():
+    from pyg_negdiff.metrics import Evaluator
+
+    data = make_synthetic(num_users=40, num_items=30, seed=1)
+    g = torch.Generator().manual_seed(0)
+    emb = Embeddings(torch.randn(40, 1, 4, generator=g), torch.randn(30, 1, 4, generator=g))
+    users = torch.unique(data.parts["test_ood"][0])
+    expected = head_share(emb.user, emb.item, head_items(data.item_popularity()), users,
+                          data.seen_pairs("test_ood"), k=5)
+    assert Evaluator(data).head_share(emb, "test_ood", k=5) == pytest.approx(expected)
+    with pytest.raises(KeyError, match="no part"):
+        Evaluator(data).head_share(emb, "nope")

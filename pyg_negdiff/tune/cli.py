@@ -128,7 +128,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     with uniform and the best heuristic, all with the same learning rate and L2 weight."""
     from pyg_negdiff.cli import check_writable, format_table, load_data
     from pyg_negdiff.experiment import RunConfig, make_trainer
-    from pyg_negdiff.metrics import head_items, head_share
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import backbone_space
     from pyg_negdiff.tune.study import export_best, finished_trials
@@ -157,19 +156,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"best trial #{best['trial']} (val ndcg@20 {best['value']:.4f}): lr={lr:.3g}, l2={l2:.3g}")
 
     ood = "test_ood" if "test_ood" in data.parts else "test"
-    head = head_items(data.item_popularity())
-    head_users = data.parts[ood][0].unique()
     results: dict[str, dict[str, float]] = {}
     for sampler in ["uniform", *args.heuristics, *args.samplers]:
         print(f"training {sampler} (default constants, lr={lr:.3g}, l2={l2:.3g}) ...")
         trainer = make_trainer(RunConfig.from_dict({**base.to_dict(), "sampler": sampler, "lr": lr, "l2": l2}),
                                data, progress=not args.no_progress)
         result = trainer.fit()
-        emb = trainer.embeddings()
         row = {"val ndcg@20": result.best_val.get("ndcg@20", float("nan"))}
         row.update({f"{PARTS.get(part, part)} {metric}": value for part, metrics in result.test.items()
                     for metric, value in metrics.items() if metric in ("recall@20", "ndcg@20")})
-        row["head@20"] = head_share(emb.user, emb.item, head, head_users, data.seen_pairs(ood))
+        row["head@20"] = trainer.evaluator.head_share(trainer.embeddings(), ood)
         results[sampler] = row
     best_heuristic = (max(args.heuristics, key=lambda h: results[h]["val ndcg@20"]) if args.heuristics else None)
     key = f"{PARTS.get(ood, ood)} ndcg@20"
