@@ -47,6 +47,28 @@ from pyg_negdiff.nn.base import Embeddings, Recommender
 from pyg_negdiff.propagation import BatchEmbeddings, Propagation
 
 
+def launched_world_size() -> int:
+    """Number of processes this one runs with: the initialized process group's
+    size, else the ``WORLD_SIZE`` that ``torchrun`` sets (1 outside both).
+
+    Read before any process group exists, it tells whether a command was
+    started under ``torchrun`` (the tuning commands refuse to be).
+
+    Returns:
+        int: The world size $W$.
+
+    Raises:
+        ValueError: ``WORLD_SIZE`` is not a positive integer.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_world_size()
+    value = os.environ.get("WORLD_SIZE", "1")
+    if not value.strip().isdigit() or int(value) < 1:
+        raise ValueError(f"WORLD_SIZE={value!r} in the environment is not a positive integer; "
+                         f"torchrun sets it: unset it outside torchrun")
+    return int(value)
+
+
 def init_from_env(backend: str | None = None) -> bool:
     """Joins the process group that ``torchrun`` describes in the environment.
 
@@ -62,7 +84,7 @@ def init_from_env(backend: str | None = None) -> bool:
     """
     if dist.is_available() and dist.is_initialized():
         return dist.get_world_size() > 1
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if launched_world_size() == 1:
         return False
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     dist.init_process_group(backend)
@@ -295,4 +317,4 @@ def wrap(model: Recommender, propagation: Propagation, seed: int = 0) -> Propaga
 
 
 __all__ = ["PropagationModule", "ShardedPropagation", "broadcast_flag", "init_from_env", "is_main_process",
-           "rank_and_world", "shard_bounds", "wrap"]
+           "launched_world_size", "rank_and_world", "shard_bounds", "wrap"]

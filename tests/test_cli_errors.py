@@ -34,6 +34,7 @@ for line in sys.stdin:
         os.dup2(os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
         os.dup2(os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 2)
         os.chdir(req["cwd"])
+        os.environ.update(req["env"])
         sys.argv = ["pyg-negdiff", *req["argv"]]
         code = 0
         try:
@@ -61,11 +62,12 @@ class CLI:
         assert self.proc.stdout.readline().strip() == "ready"
         self.count = 0
 
-    def __call__(self, *argv: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    def __call__(self, *argv: str, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> tuple[int, str, str]:
         self.count += 1
         out, err = self.tmp / f"{self.count}.out", self.tmp / f"{self.count}.err"
         request = {"argv": [str(a) for a in argv], "cwd": str(cwd or self.tmp),
-                   "stdout": str(out), "stderr": str(err)}
+                   "stdout": str(out), "stderr": str(err), "env": env or {}}
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         status = int(self.proc.stdout.readline())
@@ -378,6 +380,35 @@ def test_unwritable_export_is_refused_before_tuning(cli, tmp_path, small):
                          "--export", folder / "best.json", cwd=tmp_path)
     refused((code, out, err), "--export", "writable")
     assert "study" not in out  # refused before the study was opened
+
+
+#: What torchrun sets for rank 1 of 2; the master is unreachable, so joining a group would fail or hang.
+TORCHRUN_ENV = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
+                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "9"}
+
+
+@pytest.mark.parametrize("command", [["tune", "--sampler", "uniform", *FAST], ["run", "--epochs", "1"]])
+def test_study_under_torchrun_is_refused_before_anything_starts(cli, tmp_path, small, command):
+    code, out, err = cli(*command, "--data", small, "--trials", "1", cwd=tmp_path, env=TORCHRUN_ENV)
+    err = refused((code, out, err), "torchrun (WORLD_SIZE=2)", "--storage postgresql://",
+                  "one `pyg-negdiff tune", "use torchrun for `pyg-negdiff train`")
+    assert len(message_lines(err)) == 1
+    assert out == "" and not (tmp_path / "runs").exists()  # no storage opened, no data loaded
+
+
+def test_refuse_distributed_reads_torchrun_environment(monkeypatch):
+    from pyg_negdiff.tune import refuse_distributed
+
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    refuse_distributed()  # one process
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    refuse_distributed()  # torchrun --nproc-per-node 1
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="WORLD_SIZE=2"):
+        refuse_distributed()
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ValueError, match="not a positive integer"):
+        refuse_distributed()
 
 
 def test_ctrl_c_during_tuning_says_the_study_resumes(tmp_path, small):

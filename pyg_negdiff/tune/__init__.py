@@ -17,6 +17,7 @@ from pyg_negdiff.tune.study import (
     load_study,
     make_pruner,
     make_storage,
+    refuse_distributed,
     run_study,
     running_trials,
 )
@@ -25,4 +26,5 @@ __all__ = [
     "SearchSpace", "SAMPLER_SPACES", "backbone_space", "penalty_space", "Objective",
     "load_study", "run_study", "export_best", "finished_trials", "running_trials",
     "fail_stale_trials", "check_study_attrs", "default_storage", "make_storage", "make_pruner",
+    "refuse_distributed",
 ]

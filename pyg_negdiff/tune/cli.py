@@ -99,8 +99,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from pyg_negdiff.cli import check_writable, format_table, load_data, run_config_from_args
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import SearchSpace
-    from pyg_negdiff.tune.study import export_best
+    from pyg_negdiff.tune.study import export_best, refuse_distributed
 
+    refuse_distributed()  # under torchrun: before any storage, data or process group
     _optuna_logging(args, optuna.logging.INFO if args.verbose else optuna.logging.WARNING)
     space = SearchSpace(args.model, args.sampler, tune_penalty=args.tune_penalty,
                         tune_size=not args.fixed_size)
@@ -130,8 +131,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pyg_negdiff.experiment import RunConfig, make_trainer
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import backbone_space
-    from pyg_negdiff.tune.study import export_best, finished_trials
+    from pyg_negdiff.tune.study import export_best, finished_trials, refuse_distributed
 
+    refuse_distributed()  # under torchrun: before any storage, data or process group
     _optuna_logging(args, optuna.logging.WARNING)
     start = time.perf_counter()
     base = RunConfig(model=args.model, embedding_dim=args.embedding_dim, num_layers=args.num_layers,

@@ -33,8 +33,8 @@ from pyg_negdiff.train import NonFiniteLossError
 
 __all__ = [
     "FINISHED", "PrunerName", "StorageError", "default_storage", "mask_url", "resolve_url", "make_storage", "make_pruner", "load_study",
-    "check_study_attrs", "finished_trials", "running_trials", "fail_stale_trials", "run_study",
-    "export_best",
+    "check_study_attrs", "finished_trials", "running_trials", "fail_stale_trials", "refuse_distributed",
+    "run_study", "export_best",
 ]
 
 PrunerName = Literal["median", "hyperband", "none"]
@@ -415,6 +415,32 @@ def fail_stale_trials(study: optuna.Study) -> int:
     return len(before - {t.number for t in running_trials(study)})
 
 
+def refuse_distributed() -> None:
+    """Refuses to run a study in one of several ``torchrun`` processes.
+
+    Under ``torchrun`` every rank would run its own copy of the study (each
+    asking for trials of its own) or, with the trials' trainers joining one
+    process group, ranks would wait on each other's unrelated trials. A study
+    scales *across* trials instead: several single-process workers on one
+    shared storage. Call it before opening a storage or loading data.
+
+    Raises:
+        ValueError: ``WORLD_SIZE`` (or the initialized process group) says
+            more than one process, with the fix in the message.
+
+    Examples:
+        >>> refuse_distributed()  # one process: nothing to refuse
+    """
+    from pyg_negdiff.distributed import launched_world_size
+
+    world_size = launched_world_size()
+    if world_size > 1:
+        raise ValueError(
+            f"an Optuna study does not run under torchrun (WORLD_SIZE={world_size}): every rank would run "
+            f"its own copy. Scale a study with several workers on one shared storage (one `pyg-negdiff tune "
+            f"--storage postgresql://...` per worker), and use torchrun for `pyg-negdiff train`")
+
+
 def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int, *,
               show_progress_bar: bool = False, max_failures: int | None = None) -> int:
     """Runs trials until the study holds ``n_trials`` finished (complete or pruned) ones.
@@ -437,6 +463,9 @@ def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], n
     Returns:
         int: The number of trials this call ran.
 
+    Raises:
+        ValueError: Under ``torchrun`` with more than one process (`refuse_distributed`).
+
     Examples:
         >>> study = load_study("doc-run", "sqlite:///:memory:", pruner="none")
         >>> run_study(study, lambda trial: trial.suggest_float("x", 0, 1), 3)
@@ -446,6 +475,7 @@ def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], n
     """
     if n_trials < 1:
         raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+    refuse_distributed()
     max_failures = n_trials if max_failures is None else max_failures
     fail_stale_trials(study)
     ran = failures = 0
