@@ -82,6 +82,7 @@ def explain(exc: BaseException) -> tuple[str, int]:
         >>> explain(ConfigError("embedding_dim", 0, "must be an integer >= 1"))
         ('--dim 0: must be an integer >= 1', 2)
     """
+    from pyg_negdiff.distributed import RankZeroAborted
     from pyg_negdiff.experiment import ConfigError
     from pyg_negdiff.train import NonFiniteLossError
 
@@ -90,7 +91,7 @@ def explain(exc: BaseException) -> tuple[str, int]:
         if exc.key == "sampler_kwargs" and isinstance(value, dict):
             value = " ".join(f"{k}={v}" for k, v in value.items())
         return f"{option_name(exc.key)} {value}: {exc.problem}", 2
-    if isinstance(exc, (CommandError, NonFiniteLossError, ValueError)):
+    if isinstance(exc, (CommandError, NonFiniteLossError, RankZeroAborted, ValueError)):
         return str(exc), 2
     if isinstance(exc, OSError):  # files, folders, disks, sockets: the environment, not a bug
         if exc.filename is not None and exc.strerror:

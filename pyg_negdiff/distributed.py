@@ -29,11 +29,17 @@ generator seeded per rank: a run is reproducible for a fixed world size.
 With `FullPropagation` every rank propagates the whole graph: the result is
 the same, but nothing is gained; distribute neighbour-mode runs.
 
-Only rank 0 evaluates, writes checkpoints and results, and reports to Optuna;
-the others follow its early-stopping decision.
+Only rank 0 evaluates, writes checkpoints and results, and calls the epoch
+callbacks (an Optuna objective reports there). After every epoch it
+broadcasts its decision (`broadcast_decision`): go on, stop early, or abort
+because it raised (a callback's `optuna.TrialPruned`, a full disk); on abort
+the other ranks leave `Trainer.fit` with `RankZeroAborted` instead of waiting
+forever in the next collective. A checkpoint holds every rank's own random
+streams (`gather_states`), so a run resumes on the same number of ranks.
 """
 from __future__ import annotations
 
+import enum
 import os
 import warnings
 from typing import Sequence
@@ -111,20 +117,78 @@ def is_main_process() -> bool:
     return rank_and_world()[0] == 0
 
 
-def broadcast_flag(flag: bool) -> bool:
-    """Rank 0's ``flag`` on every rank (``flag`` itself without a process group).
+class EpochDecision(enum.IntEnum):
+    """What rank 0 tells every rank at the end of an epoch (`broadcast_decision`)."""
+
+    #: Train the next epoch.
+    CONTINUE = 0
+    #: Early stopping ended the run: leave the loop and finish normally.
+    STOP = 1
+    #: Rank 0 raised (in evaluation, a checkpoint write or a callback): leave ``fit``.
+    ABORT = 2
+
+
+class RankZeroAborted(RuntimeError):
+    """Raised by `Trainer.fit` on every rank but 0 when rank 0 stopped the run with an exception.
+
+    Rank 0 raises its own exception (e.g. a callback's `optuna.TrialPruned`);
+    the others learn of it through `broadcast_decision` and raise this one,
+    so that no rank waits forever in a collective that rank 0 never reaches.
+    The ranks are still in step afterwards: the process group stays usable.
+    """
+
+
+def broadcast_decision(decision: EpochDecision, device: torch.device | str | None = None) -> EpochDecision:
+    """Rank 0's ``decision`` on every rank (``decision`` itself without a process group).
+
+    Every rank must call it at the same point (it is a collective).
 
     Args:
-        flag (bool): This rank's value (only rank 0's counts).
+        decision (EpochDecision): This rank's value (only rank 0's counts).
+        device (torch.device or str, optional): Where the one-element message
+            lives: the training device (``nccl`` sends CUDA tensors only).
+            (default: CPU)
 
     Returns:
-        bool: Rank 0's value.
+        EpochDecision: Rank 0's value.
+
+    Examples:
+        >>> broadcast_decision(EpochDecision.STOP)  # one process
+        <EpochDecision.STOP: 1>
     """
     if rank_and_world()[1] == 1:
-        return flag
-    value = torch.tensor([int(flag)])
+        return decision
+    value = torch.tensor([int(decision)], device=device)
     dist.broadcast(value, src=0)
-    return bool(value.item())
+    return EpochDecision(int(value.item()))
+
+
+def gather_states(state: Tensor, device: torch.device | str | None = None) -> list[Tensor]:
+    """Every rank's ``state`` (e.g. a random generator's), on every rank.
+
+    Every rank must call it at the same point (it is a collective), with a
+    tensor of the same size and type (a generator's ``get_state()`` is).
+
+    Args:
+        state (torch.Tensor): This rank's state.
+        device (torch.device or str, optional): Where the exchange runs
+            (``nccl`` sends CUDA tensors only). (default: CPU)
+
+    Returns:
+        list[torch.Tensor]: One state per rank, on the CPU, rank $r$'s at index $r$.
+
+    Examples:
+        >>> state = torch.Generator().manual_seed(0).get_state()
+        >>> torch.equal(gather_states(state)[0], state)  # one process
+        True
+    """
+    world_size = rank_and_world()[1]
+    if world_size == 1:
+        return [state]
+    local = state.to(device)
+    parts = [torch.empty_like(local) for _ in range(world_size)]
+    dist.all_gather(parts, local)
+    return [part.cpu() for part in parts]
 
 
 def shard_bounds(size: int, world_size: int) -> list[int]:
@@ -294,6 +358,20 @@ class PropagationModule(torch.nn.Module):
         return self.propagation(self.model, users, pos_items, candidates, generator)
 
 
+def sampling_generator(module: torch.nn.Module) -> torch.Generator | None:
+    """This rank's own neighbour-sampling generator in a module made by `wrap`.
+
+    Args:
+        module (torch.nn.Module): What `wrap` returned.
+
+    Returns:
+        torch.Generator, optional: `ShardedPropagation.generator`; ``None`` in
+        one process, where the sampling draws from the trainer's generator.
+    """
+    propagation = getattr(module, "module", module).propagation  # DistributedDataParallel wraps it
+    return propagation.generator if isinstance(propagation, ShardedPropagation) else None
+
+
 def wrap(model: Recommender, propagation: Propagation, seed: int = 0) -> PropagationModule | torch.nn.Module:
     """The module a trainer calls for a step's embeddings: plain in one process,
     sharded and wrapped in `DistributedDataParallel` in several.
@@ -316,5 +394,6 @@ def wrap(model: Recommender, propagation: Propagation, seed: int = 0) -> Propaga
     return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
-__all__ = ["PropagationModule", "ShardedPropagation", "broadcast_flag", "init_from_env", "is_main_process",
-           "launched_world_size", "rank_and_world", "shard_bounds", "wrap"]
+__all__ = ["EpochDecision", "PropagationModule", "RankZeroAborted", "ShardedPropagation", "broadcast_decision",
+           "gather_states", "init_from_env", "is_main_process", "launched_world_size", "rank_and_world",
+           "sampling_generator", "shard_bounds", "wrap"]

@@ -1,6 +1,7 @@
 """The training loop: BPR with any sampler, optional environment penalty, early stopping."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -207,7 +208,12 @@ class Trainer:
     ranks split each batch's propagation, gradients are averaged by
     `DistributedDataParallel`, and only rank 0 evaluates, writes the
     checkpoint and calls ``callbacks``; ``fit`` returns test metrics on rank 0
-    only.
+    only. When rank 0 raises after an epoch (a callback's
+    `optuna.TrialPruned`, any exception), it re-raises it and the other ranks
+    raise `pyg_negdiff.distributed.RankZeroAborted`. Every rank gets the same
+    ``checkpoint_path``: rank 0 writes it (with every rank's own
+    neighbour-sampling and global random state) and every rank reads it to
+    resume, on the same number of ranks.
     """
 
     def __init__(self, model: Recommender, sampler: NegativeSampler, data: InteractionData, *,
@@ -258,8 +264,8 @@ class Trainer:
         self.propagation = propagation.to(self.device)
         distributed.init_from_env()
         self.rank, self.world_size = distributed.rank_and_world()
-        if self.rank != 0:  # rank 0 evaluates, writes and reports
-            self.checkpoint_path, self.callbacks, self.progress = None, [], False
+        if self.rank != 0:  # rank 0 evaluates, writes and reports; every rank reads a checkpoint to resume
+            self.callbacks, self.progress = [], False
         self._propagate = distributed.wrap(self.model, self.propagation, seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
@@ -384,7 +390,9 @@ class Trainer:
                 streams, environment assignment, penalty warm-up, history and
                 early-stopping counters are restored, and training starts at the
                 epoch after the saved one. A resumed run gives the same result as
-                one that was never interrupted.
+                one that was never interrupted. Under ``torchrun`` every rank
+                resumes from the same file and restores its own random streams;
+                the world size must be the one that wrote it.
 
         Returns:
             TrainResult: History, best epoch and the test metrics at that epoch.
@@ -392,6 +400,10 @@ class Trainer:
         Raises:
             NonFiniteLossError: The loss diverged; its ``result`` holds the
                 history so far and the test metrics of the restored weights.
+            RankZeroAborted: On ranks other than 0, when rank 0 raised after
+                an epoch (in evaluation, the checkpoint write or a callback);
+                rank 0 raises its own exception. The checkpoint, if any, holds
+                the last epoch rank 0 wrote.
         """
         has_val = "val" in self.data.parts and self.rank == 0
         loop = self.resume_state() if resume else {
@@ -406,38 +418,54 @@ class Trainer:
         first = loop["epoch"] + 1
         bar = tqdm(range(first, self.epochs if not stopped_early else first), desc="training",
                    initial=first, total=self.epochs, disable=not self.progress)
+        Decision = distributed.EpochDecision
         try:
             for epoch in bar:
                 stats = self.train_epoch(epoch)
-                evaluate = has_val and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs)
-                if evaluate:
-                    t0 = time.perf_counter()
-                    stats.val = self.evaluator.evaluate(self.embeddings(), "val")
-                    stats.eval_time = time.perf_counter() - t0
-                    value = stats.val[self.monitor]
-                    if value > best_value:
-                        best_value, best_epoch, best_val, bad_evals = value, epoch, stats.val, 0
-                        best_state = self._state(epoch)
+                # A collective: gathered here, where every rank is, for rank 0 to write.
+                ranks = self._gather_rank_states() if self.checkpoint_path is not None else None
+                try:
+                    evaluate = has_val and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs)
+                    if evaluate:
+                        t0 = time.perf_counter()
+                        stats.val = self.evaluator.evaluate(self.embeddings(), "val")
+                        stats.eval_time = time.perf_counter() - t0
+                        value = stats.val[self.monitor]
+                        if value > best_value:
+                            best_value, best_epoch, best_val, bad_evals = value, epoch, stats.val, 0
+                            best_state = self._state(epoch)
+                            self._good_state = best_state
+                        else:
+                            bad_evals += 1
+                        stopped_early = self.patience is not None and bad_evals >= self.patience
+                        bar.set_postfix({self.monitor: f"{value:.4f}", "best": f"{best_value:.4f}"})
+                    elif not has_val:
+                        # Without validation there is nothing to select on: keep the last epoch.
+                        best_epoch, best_state = epoch, self._state(epoch)
                         self._good_state = best_state
-                    else:
-                        bad_evals += 1
-                    stopped_early = self.patience is not None and bad_evals >= self.patience
-                    bar.set_postfix({self.monitor: f"{value:.4f}", "best": f"{best_value:.4f}"})
-                elif not has_val:
-                    # Without validation there is nothing to select on: keep the last epoch.
-                    best_epoch, best_state = epoch, self._state(epoch)
-                    self._good_state = best_state
-                history.append(stats)
-                if self.checkpoint_path is not None and self.rank == 0:
-                    self._write_checkpoint(self._good_state, {
-                        "epoch": epoch, "history": [asdict(h) for h in history], "best_value": best_value,
-                        "best_epoch": best_epoch, "best_val": best_val, "bad_evals": bad_evals,
-                        "stopped_early": stopped_early})
-                if evaluate:
-                    for callback in self.callbacks:
-                        callback(epoch, stats.val)
+                    history.append(stats)
+                    if self.checkpoint_path is not None and self.rank == 0:
+                        self._write_checkpoint(self._good_state, {
+                            "epoch": epoch, "history": [asdict(h) for h in history], "best_value": best_value,
+                            "best_epoch": best_epoch, "best_val": best_val, "bad_evals": bad_evals,
+                            "stopped_early": stopped_early}, ranks)
+                    if evaluate:
+                        for callback in self.callbacks:
+                            callback(epoch, stats.val)
+                except BaseException:
+                    # The other ranks wait in the broadcast below: release them, then raise here.
+                    # A failing broadcast must not hide the exception that matters.
+                    with contextlib.suppress(Exception):
+                        distributed.broadcast_decision(Decision.ABORT, self.device)
+                    raise
                 bar.set_description(f"training (loss {stats.loss:.4f})")
-                if distributed.broadcast_flag(stopped_early):
+                decision = distributed.broadcast_decision(
+                    Decision.STOP if stopped_early else Decision.CONTINUE, self.device)
+                if decision == Decision.ABORT:
+                    raise distributed.RankZeroAborted(
+                        f"rank 0 stopped the run with an exception after epoch {epoch} (rank 0's own "
+                        f"error says which); rank {self.rank} left training without a result")
+                if decision == Decision.STOP:
                     stopped_early = True
                     break
         except NonFiniteLossError as exc:
@@ -495,11 +523,25 @@ class Trainer:
             where += f"; checkpoint {self.checkpoint_path} holds it and the last complete epoch"
         return where
 
-    def _resume_extras(self) -> dict[str, Any]:
+    def _gather_rank_states(self) -> dict[str, list[Tensor]] | None:
+        """Every rank's own random streams (a collective), ``None`` in one process.
+
+        The training generator, the model and the optimizer are the same on
+        every rank; the neighbour sampling and the global stream are each rank's own.
+        """
+        if self.world_size == 1:
+            return None
+        sampling = distributed.sampling_generator(self._propagate)
+        return {"sampling": distributed.gather_states(sampling.get_state(), self.device),
+                "torch_rng": distributed.gather_states(torch.get_rng_state(), self.device)}
+
+    def _resume_extras(self, ranks: dict[str, list[Tensor]] | None = None) -> dict[str, Any]:
         """Random streams, environment assignment and penalty warm-up of the run so far."""
         extras: dict[str, Any] = {"generator": self.generator.get_state(),
                                   "torch_rng": torch.get_rng_state(),
-                                  "config": _plain(self.config())}
+                                  "config": _plain(self.config()), "world_size": self.world_size}
+        if ranks is not None:
+            extras["ranks"] = ranks
         env = self.environments
         if env is not None and getattr(env, "_assignment", None) is not None:
             strategy = getattr(env, "strategy", None)
@@ -510,11 +552,13 @@ class Trainer:
             extras["penalty_calls"] = int(self.penalty.num_calls)
         return extras
 
-    def _write_checkpoint(self, good: dict[str, Any] | None, loop: dict[str, Any]) -> None:
+    def _write_checkpoint(self, good: dict[str, Any] | None, loop: dict[str, Any],
+                          ranks: dict[str, list[Tensor]] | None = None) -> None:
         state = dict(good or self._state(loop["epoch"]))
         state["format"] = CHECKPOINT_FORMAT
         state["resume"] = {"model": self.model.state_dict(), "sampler": self.sampler.state_dict(),
-                           "optimizer": self.optimizer.state_dict(), "loop": loop, **self._resume_extras()}
+                           "optimizer": self.optimizer.state_dict(), "loop": loop,
+                           **self._resume_extras(ranks)}
         self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint_path.with_suffix(self.checkpoint_path.suffix + ".tmp")
         torch.save(state, tmp)
@@ -561,10 +605,18 @@ class Trainer:
             what = "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in diff.items())
             raise ValueError(f"checkpoint {self.checkpoint_path} was written with other settings ({what}); "
                              f"resume with the same settings, or start over without resuming")
+        if saved.get("world_size", 1) != self.world_size:
+            raise ValueError(f"checkpoint {self.checkpoint_path} was written by {saved.get('world_size', 1)} "
+                             f"process(es), this run has {self.world_size}: resume with the same number "
+                             f"(torchrun --nproc-per-node), or start over without resuming")
         self._good_state = {k: state[k] for k in ("epoch", "model", "sampler", "optimizer")}
         self._load_state(saved)
         self.generator.set_state(saved["generator"].to(self.generator.get_state().device))
-        torch.set_rng_state(saved["torch_rng"].cpu())
+        torch.set_rng_state(saved["torch_rng"].cpu())  # rank 0's, as it was when it wrote the file
+        if self.world_size > 1:  # each rank's own streams, as gathered at the end of the epoch
+            distributed.sampling_generator(self._propagate).set_state(saved["ranks"]["sampling"][self.rank].cpu())
+            if self.rank != 0:
+                torch.set_rng_state(saved["ranks"]["torch_rng"][self.rank].cpu())
         env = saved.get("environments")
         if env is not None and self.environments is not None:
             self.environments._assignment = env["assignment"]
