@@ -106,7 +106,7 @@ def make(data, mode: str, args, *, epochs: int = 1):
     sampler = build_sampler(args.sampler, data.train_pairs())
     fanout = args.fanout if mode == "neighbor" else None
     prop = build_propagation(mode, bipartite_edge_index(data.train, data.num_users), data.num_users,
-                             data.num_items, fanout)
+                             data.num_items, fanout, engine=args.engine)
     return Trainer(model, sampler, data, lr=args.lr, batch_size=args.batch_size, epochs=epochs,
                    eval_every=epochs, patience=None, seed=args.seed, progress=False, propagation=prop)
 
@@ -129,7 +129,16 @@ def measure(dataset: str, mode: str, args) -> dict:
         times.append(time.perf_counter() - t0)
     steps_per_epoch = -(-num // args.batch_size)
     step = sum(times) / len(times)
-    return {"dataset": dataset, "mode": mode, "num_users": data.num_users, "num_items": data.num_items,
+    sub = {}
+    if mode == "neighbor":  # the size of a step's computation graph (one more draw, same kind of batch)
+        users, pos = data.train[0, perm[:args.batch_size]], data.train[1, perm[:args.batch_size]]
+        cand = trainer.sampler.candidate_items(users, pos, trainer.generator)
+        items = torch.unique(pos if cand is None else torch.cat([pos, cand.flatten()]))
+        node, edge_index, _ = trainer.propagation.sample(
+            torch.cat([torch.unique(users), items + data.num_users]), trainer.generator)
+        sub = {"subgraph_nodes": node.numel(), "subgraph_edges": edge_index.size(1),
+               "engine": trainer.propagation.engine}
+    return {**sub, "dataset": dataset, "mode": mode, "num_users": data.num_users, "num_items": data.num_items,
             "interactions": num, "steps_measured": len(times), "step_time_s": step,
             "steps_per_epoch": steps_per_epoch, "epoch_time_s": step * steps_per_epoch,
             "peak_rss_mib": max(peak_total, peak_rss_mib()), "rss_after_warmup_mib": base,
@@ -137,13 +146,16 @@ def measure(dataset: str, mode: str, args) -> dict:
 
 
 def accuracy(mode: str, args) -> dict:
-    """Test metrics on ML-1M after ``args.epochs`` epochs of ``mode``."""
+    """Test metrics on ML-1M after each of ``args.epochs`` epochs of ``mode`` (no model selection)."""
     data = load("ml-1m")
     trainer = make(data, mode, args, epochs=args.epochs)
-    t0 = time.perf_counter()
-    result = trainer.fit()
-    return {"mode": mode, "epochs": args.epochs, "wall_s": time.perf_counter() - t0,
-            "epoch_time_s": result.epoch_time, "test": result.test}
+    curve, times = [], []
+    for epoch in range(args.epochs):
+        stats = trainer.train_epoch(epoch)
+        times.append(stats.train_time)
+        curve.append(trainer.evaluator.evaluate(trainer.embeddings(), "test"))
+    return {"mode": mode, "epochs": args.epochs, "epoch_time_s": sum(times) / len(times),
+            "test": {"test": curve[-1]}, "curve": curve}
 
 
 def child(args) -> None:
@@ -152,16 +164,34 @@ def child(args) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def run_child(task: str, dataset: str, mode: str, argv: list[str]) -> dict:
-    cmd = [sys.executable, __file__, "--child", task, "--dataset", dataset, "--mode", mode, *argv]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    line = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
+def _child_cmd(task: str, dataset: str, mode: str, argv: list[str]) -> list[str]:
+    return [sys.executable, __file__, "--child", task, "--dataset", dataset, "--mode", mode, *argv]
+
+
+def _result(proc: subprocess.CompletedProcess | subprocess.Popen, stdout: str, stderr: str, what: str) -> dict:
+    line = [x for x in stdout.splitlines() if x.startswith("RESULT ")]
     if proc.returncode != 0 or not line:
-        raise RuntimeError(f"{task} {dataset} {mode} failed:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{what} failed:\n{stderr[-3000:]}")
     out = json.loads(line[-1][len("RESULT "):])
-    print(f"  {task} {dataset} {mode}: {out}", flush=True)
+    print(f"  {what}: {json.dumps(out)[:400]}", flush=True)
     return out
+
+
+def run_child(task: str, dataset: str, mode: str, argv: list[str]) -> dict:
+    """One measurement in a fresh process (so that one's peak RSS does not hide another's)."""
+    proc = subprocess.run(_child_cmd(task, dataset, mode, argv), capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return _result(proc, proc.stdout, proc.stderr, f"{task} {dataset} {mode}")
+
+
+def run_children_pinned(task: str, dataset: str, modes: list[str], argv: list[str]) -> list[dict]:
+    """The modes side by side, one CPU core each (``taskset``): the same conditions for both."""
+    procs = [subprocess.Popen(["taskset", "-c", str(i % os.cpu_count()), *_child_cmd(task, dataset, m, argv)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+             for i, m in enumerate(modes)]
+    outs = [p.communicate() for p in procs]
+    return [_result(p, o, e, f"{task} {dataset} {m}") for p, (o, e), m in zip(procs, outs, modes)]
 
 
 def markdown(report: dict) -> str:
@@ -174,24 +204,33 @@ def markdown(report: dict) -> str:
              f"{a['steps']} timed steps after one warm-up step per mode, each mode in its own process. "
              "Epoch time = mean step time x steps per epoch (extrapolated). Peak = the process's peak RSS; "
              "step memory = peak RSS of the timed steps minus the RSS they start from (the graph, the "
-             "parameters, their gradients and Adam's moments are in the latter): what a step adds.", "",
-             "| graph | interactions | mode | step (s) | epoch (s, extrap.) | peak RSS (MiB) | step memory (MiB) |",
-             "| --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+             "parameters and Adam's moments are in the latter): what a step adds. Neighbour mode: engine "
+             f"{report['measure'][-1].get('engine', '?')!r}, sparse gradients, SparseAdam for the table.", "",
+             "| graph | interactions | nodes | mode | nodes in a step | step (s) | epoch (s, extrap.) | "
+             "peak RSS (MiB) | step memory (MiB) |",
+             "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     for m in report["measure"]:
-        lines.append(f"| {m['dataset']} | {m['interactions']:,} | {m['mode']} | {m['step_time_s']:.3f} | "
-                     f"{m['epoch_time_s']:.1f} | {m['peak_rss_mib']:.0f} | {m['step_peak_mib']:.0f} |")
+        lines.append(f"| {m['dataset']} | {m['interactions']:,} | {m['num_users'] + m['num_items']:,} | "
+                     f"{m['mode']} | {m.get('subgraph_nodes', m['num_users'] + m['num_items']):,} | "
+                     f"{m['step_time_s']:.3f} | {m['epoch_time_s']:.1f} | {m['peak_rss_mib']:.0f} | "
+                     f"{m['step_peak_mib']:.0f} |")
     lines += ["", "Ratios neighbour / full (below 1: neighbour mode uses less):", "",
               "| graph | epoch time | peak RSS | step memory |", "| --- | ---: | ---: | ---: |"]
     for r in report["ratios"]:
         lines.append(f"| {r['dataset']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} | {r['step_memory']:.2f} |")
     if report.get("accuracy"):
-        lines += ["", f"## ML-1M accuracy after {a['epochs']} epochs (same seed, test part, full ranking)", "",
-                  "| mode | Recall@20 | NDCG@20 | epoch time (s) |", "| --- | ---: | ---: | ---: |"]
-        for r in report["accuracy"]:
-            t = r["test"]["test"]
-            lines.append(f"| {r['mode']} | {t['recall@20']:.4f} | {t['ndcg@20']:.4f} | {r['epoch_time_s']:.1f} |")
-        full, nb = (r["test"]["test"]["recall@20"] for r in report["accuracy"])
-        lines += ["", f"Neighbour / full Recall@20: {nb / full:.3f}."]
+        acc = {r["mode"]: r for r in report["accuracy"]}
+        epochs = len(acc["full"]["curve"])
+        lines += ["", f"## ML-1M test accuracy per epoch (same seed, full ranking, no model selection)", "",
+                  f"Both modes trained side by side, one core each; epoch time is the mean training time "
+                  f"of an epoch (full {acc['full']['epoch_time_s']:.1f} s, neighbour "
+                  f"{acc['neighbor']['epoch_time_s']:.1f} s).", "",
+                  "| epoch | Recall@20 full | Recall@20 neighbour | ratio | NDCG@20 full | NDCG@20 neighbour |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for e in range(epochs):
+            f, n = acc["full"]["curve"][e], acc["neighbor"]["curve"][e]
+            lines.append(f"| {e + 1} | {f['recall@20']:.4f} | {n['recall@20']:.4f} | "
+                         f"{n['recall@20'] / f['recall@20']:.3f} | {f['ndcg@20']:.4f} | {n['ndcg@20']:.4f} |")
     lines += ["", "Command:", "", "```", report["command"], "```", ""]
     return "\n".join(lines)
 
@@ -205,7 +244,11 @@ def main() -> None:
     parser.add_argument("--fanout", type=int, nargs="+", default=[20, 10, 5])
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--engine", default="auto", choices=["auto", "pyg", "torch"],
+                        help="neighbour-sampling engine (see NeighborPropagation)")
+    parser.add_argument("--only", choices=["measure", "accuracy"], default=None,
+                        help="run one part only (results of the other are kept from the last report)")
     parser.add_argument("--sampler", default="uniform")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-ml1m", action="store_true", help="skip ML-1M (no data at hand)")
@@ -217,21 +260,26 @@ def main() -> None:
         return child(args)
     argv = ["--steps", str(args.steps), "--epochs", str(args.epochs), "--fanout", *map(str, args.fanout),
             "--dim", str(args.dim), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
-            "--sampler", args.sampler, "--seed", str(args.seed)]
+            "--sampler", args.sampler, "--seed", str(args.seed), "--engine", args.engine]
     datasets = ([] if args.no_ml1m else ["ml-1m"]) + [f"synthetic-{n}" for n in args.sizes]
+    previous = json.loads((RESULTS / "scale.json").read_text()) if args.only and (RESULTS / "scale.json").exists() \
+        else {}
     report = {"args": {k: v for k, v in vars(args).items() if k not in ("task", "dataset", "mode")},
               "git_commit": git_commit(), "machine": f"{platform.processor() or platform.machine()}",
               "command": "nice -n 10 python benchmarks/scale.py " + " ".join(sys.argv[1:]),
-              "measure": [], "ratios": [], "accuracy": []}
-    for dataset in datasets:
-        pair = {mode: run_child("measure", dataset, mode, argv) for mode in ("full", "neighbor")}
-        report["measure"] += list(pair.values())
-        f, n = pair["full"], pair["neighbor"]
-        report["ratios"].append({"dataset": dataset, "epoch_time": n["epoch_time_s"] / f["epoch_time_s"],
-                                 "peak_rss": n["peak_rss_mib"] / f["peak_rss_mib"],
-                                 "step_memory": n["step_peak_mib"] / max(f["step_peak_mib"], 1e-9)})
-    if args.epochs > 0 and not args.no_ml1m:
-        report["accuracy"] = [run_child("accuracy", "ml-1m", mode, argv) for mode in ("full", "neighbor")]
+              "measure": previous.get("measure", []), "ratios": previous.get("ratios", []),
+              "accuracy": previous.get("accuracy", [])}
+    if args.only != "accuracy":
+        report["measure"], report["ratios"] = [], []
+        for dataset in datasets:
+            pair = {mode: run_child("measure", dataset, mode, argv) for mode in ("full", "neighbor")}
+            report["measure"] += list(pair.values())
+            f, n = pair["full"], pair["neighbor"]
+            report["ratios"].append({"dataset": dataset, "epoch_time": n["epoch_time_s"] / f["epoch_time_s"],
+                                     "peak_rss": n["peak_rss_mib"] / f["peak_rss_mib"],
+                                     "step_memory": n["step_peak_mib"] / max(f["step_peak_mib"], 1e-9)})
+    if args.only != "measure" and args.epochs > 0 and not args.no_ml1m:
+        report["accuracy"] = run_children_pinned("accuracy", "ml-1m", ["full", "neighbor"], argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(report, indent=2))
     (RESULTS / "scale.md").write_text(markdown(report))

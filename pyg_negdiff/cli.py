@@ -214,6 +214,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="full: the whole graph every step; neighbor: the batch's sampled subgraph")
     parser.add_argument("--num-neighbors", type=int, nargs="+", default=None, metavar="K",
                         help="fan-out per layer of --propagation neighbor, -1 for all (e.g. 20 10 5)")
+    parser.add_argument("--neighbor-engine", default="auto", choices=["auto", "pyg", "torch"],
+                        help="neighbour sampling of --propagation neighbor: PyG's NeighborSampler (needs "
+                             "pyg-lib or torch-sparse), plain PyTorch, or auto (pyg when installed)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -235,7 +238,7 @@ def run_config_from_args(args: argparse.Namespace):
                      environments=args.environments, num_environments=args.num_environments,
                      condition_on_environment=args.condition_on_environment,
                      seed=args.seed, device=args.device, propagation=args.propagation,
-                     num_neighbors=args.num_neighbors).validate()
+                     num_neighbors=args.num_neighbors, neighbor_engine=args.neighbor_engine).validate()
 
 
 def load_data(args: argparse.Namespace):

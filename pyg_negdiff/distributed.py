@@ -263,6 +263,20 @@ class ShardedPropagation(Propagation):
         """
         self.inner.check(model)
 
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}({self.inner!r}, world_size={self.world_size})"
+
+    def sparse_parameters(self, model: Recommender) -> list[torch.nn.Parameter]:
+        """The inner strategy's (see `Propagation.sparse_parameters`).
+
+        Args:
+            model (Recommender): The backbone.
+
+        Returns:
+            list: Parameters with sparse gradients.
+        """
+        return self.inner.sparse_parameters(model)
+
     def embeddings(self, model: Recommender) -> Embeddings:
         """The inner strategy's full embeddings (see `Propagation.embeddings`).
 
@@ -388,6 +402,10 @@ def wrap(model: Recommender, propagation: Propagation, seed: int = 0) -> Propaga
     if world_size == 1:
         return PropagationModule(model, propagation)
     sharded = ShardedPropagation(propagation, rank, world_size, seed)
+    if propagation.sparse_parameters(model):
+        # DDP decides which gradients to all-reduce as sparse tensors from the
+        # embedding modules' ``sparse`` flag (the propagation gathers rows sparsely itself).
+        model.embedding.sparse = True
     device = model.embedding.weight.device
     module = PropagationModule(model, sharded.to(device))
     ids = [device.index] if device.type == "cuda" else None

@@ -74,6 +74,9 @@ class RunConfig:
             (sampled subgraph of the batch, see `pyg_negdiff.propagation`).
         num_neighbors (list[int], optional): Fan-out per layer of ``"neighbor"``
             propagation (``-1``: all neighbours).
+        neighbor_engine (str): Neighbour-sampling engine of ``"neighbor"``
+            propagation: ``"auto"``, ``"pyg"`` (PyG's ``NeighborSampler``) or
+            ``"torch"`` (see `NeighborPropagation`).
     """
 
     model: str = "lightgcn"
@@ -98,6 +101,7 @@ class RunConfig:
     device: str = "cpu"
     propagation: str = "full"
     num_neighbors: list[int] | None = None
+    neighbor_engine: str = "auto"
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -173,6 +177,11 @@ class RunConfig:
             check("num_neighbors", bool(fanout) and all(isinstance(k, int) and (k >= 1 or k == -1)
                                                         for k in fanout),
                   "give one fan-out per layer, each >= 1 or -1 for all neighbours (e.g. 20 10)")
+            from pyg_negdiff.propagation import resolve_engine
+            try:
+                resolve_engine(self.neighbor_engine)
+            except ValueError as exc:
+                check("neighbor_engine", False, str(exc))
         else:
             check("num_neighbors", not self.num_neighbors, "applies to --propagation 'neighbor' only")
         self._validate_environments()
@@ -344,7 +353,8 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
         from pyg_negdiff.propagation import build_propagation
 
         propagation = build_propagation(config.propagation, bipartite_edge_index(data.train, data.num_users),
-                                        data.num_users, data.num_items, config.num_neighbors)
+                                        data.num_users, data.num_items, config.num_neighbors,
+                                        engine=config.neighbor_engine)
     trainer = Trainer(model, sampler, data, lr=config.lr, l2=config.l2, batch_size=config.batch_size,
                       epochs=config.epochs, eval_every=config.eval_every, patience=config.patience,
                       monitor=config.monitor, evaluator=evaluator, environments=environments,

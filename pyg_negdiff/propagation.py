@@ -19,6 +19,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor
+import torch_geometric.typing as pyg_typing
 from torch_geometric.utils import degree
 
 from pyg_negdiff.data.graph import gcn_adjacency
@@ -146,6 +147,18 @@ class Propagation(ABC):
             model (Recommender): The backbone.
         """
 
+    def sparse_parameters(self, model: Recommender) -> list[torch.nn.Parameter]:
+        """Parameters of ``model`` that this strategy gives sparse gradients
+        (the trainer steps them with `torch.optim.SparseAdam`, see `pyg_negdiff.optim`).
+
+        Args:
+            model (Recommender): The backbone.
+
+        Returns:
+            list: None by default.
+        """
+        return []
+
     @abstractmethod
     def embeddings(self, model: Recommender) -> Embeddings:
         """Embeddings of all users and items, without gradients (for evaluation).
@@ -197,6 +210,9 @@ class FullPropagation(Propagation):
         super().__init__(edge_index, num_users, num_items)
         self.adj = gcn_adjacency(edge_index, self.num_nodes)
 
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}()"
+
     def __call__(self, model: Recommender, users: Tensor, pos_items: Tensor,
                  candidates: Tensor | None = None,
                  generator: torch.Generator | None = None) -> BatchEmbeddings:
@@ -246,9 +262,15 @@ class NeighborPropagation(Propagation):
     items (`NegativeSampler.candidate_items`: DNS, AHNS and MixGCF
     candidates, the diffusion samplers' random negative). Hop $h$ takes, for
     every node first reached at hop $h-1$, up to ``num_neighbors[h-1]`` of its
-    neighbours ($-1$: all of them) and keeps the edges into it, as PyG's
-    `NeighborLoader` does with ``subgraph_type="directional"``: the
-    computation graph of the seeds, nodes shared between seeds kept once.
+    neighbours ($-1$: all of them), without replacement, and keeps the edges
+    into it: the computation graph of the seeds (PyG's
+    ``subgraph_type="directional"``), nodes shared between seeds kept once.
+    This is what PyG's `LinkNeighborLoader` does for a batch of links with
+    ``NegativeSampling("triplet")`` negatives; here the negatives are the
+    sampler's own candidates, so the seeds go to the loader's engine,
+    `torch_geometric.sampler.NeighborSampler`, directly
+    (``sample_from_nodes``).
+
     Edges carry the **full-graph** normalization, reweighted by the inverse
     probability of keeping them:
 
@@ -257,24 +279,41 @@ class NeighborPropagation(Propagation):
     d_v = \deg_{G}(v), \quad k_v = \min(k, d_v),
     $$
 
-    not the subgraph's degrees. A node with $d_v > k$ neighbours gets $k$
-    distinct ones, at offsets $(s + \lfloor j d_v / k \rfloor) \bmod d_v$,
-    $j < k$, of its neighbour list with a uniform random start $s$: each
-    neighbour is kept with probability $k_v / d_v$, in $O(k)$ work per node,
-    so the sampled sum $\sum_w \tilde{A}_{vw} \mathbf{e}_w$ is an unbiased
-    estimate of the full layer's $\sum_{w} \hat{A}_{vw} \mathbf{e}_w$
-    (training and full-ranking evaluation see embeddings of the same scale).
-    With an unlimited fan-out $k_v = d_v$: every seed's $L$-layer embedding
-    equals full propagation's.
+    not the subgraph's degrees. Each of $v$'s $d_v$ neighbours is kept with
+    probability $k_v / d_v$ (with replacement: $k_v = k$ draws, each
+    neighbour drawn $k / d_v$ times on average), so the sampled sum
+    $\sum_w \tilde{A}_{vw} \mathbf{e}_w$ is an unbiased estimate of the full
+    layer's $\sum_{w} \hat{A}_{vw} \mathbf{e}_w$ (training and full-ranking
+    evaluation see embeddings of the same scale). With an unlimited fan-out
+    $k_v = d_v$: every seed's $L$-layer embedding equals full propagation's.
 
     A step then costs $O(\lvert \mathcal{S} \rvert D)$ activations, with
     $\lvert \mathcal{S} \rvert \le n_0 (1 + k_1 + k_1 k_2 + \cdots)$ nodes
-    for $n_0$ seeds: bounded by the fan-out, not by the graph.
+    for $n_0$ seeds: bounded by the fan-out, not by the graph. The seeds'
+    layer-0 rows are gathered with **sparse gradients**
+    (``sparse_gradients=True``): the backward pass and the optimizer
+    (`torch.optim.SparseAdam`, see `pyg_negdiff.optim`) touch only the
+    subgraph's rows, so no step allocates a gradient of the whole table.
 
-    The sampling is vectorized PyTorch over the graph's CSR. (PyG's own
-    `torch_geometric.sampler.NeighborSampler` needs ``pyg-lib`` or
-    ``torch-sparse``, which have no wheels for every PyTorch release; this
-    class needs neither.)
+    Two sampling engines:
+
+    - ``"pyg"``: PyG's `NeighborSampler`, which needs ``pyg-lib`` or
+      ``torch-sparse`` (`.ci/pyg_wheel.sh` builds the latter for PyTorch
+      releases without a wheel). Its draws come from PyTorch's global
+      generator, which is seeded from ``generator`` around each call and
+      then restored, so runs are reproducible. With ``pyg-lib`` it samples
+      without replacement. ``torch-sparse``'s sampling without replacement
+      is not uniform (its Floyd step draws from $[0, j)$ instead of
+      $[0, j]$; the tests measure inclusion rates of 0.21 to 0.35 where
+      $k/d = 0.3$), so with ``torch-sparse`` alone the engine draws $k$
+      neighbours *with* replacement, each draw weighted $d_v / k$ (still
+      unbiased; a node with $d_v \le k$ then gets $k$ draws rather than all
+      its neighbours, so its layer is noisier).
+    - ``"torch"``: vectorized PyTorch over the graph's CSR, needing neither
+      (a node with $d_v > k$ neighbours gets $k$ distinct ones, at offsets
+      $(s + \lfloor j d_v / k \rfloor) \bmod d_v$, $j < k$, with a uniform
+      random start $s$: each kept with probability $k / d_v$).
+    - ``"auto"`` (default): ``"pyg"`` with ``pyg-lib``, else ``"torch"``.
 
     Evaluation (`embeddings`) is full-ranking: all nodes, layer by layer, in
     chunks of ``chunk_size`` target nodes (PyG's layer-wise inference), so
@@ -289,6 +328,10 @@ class NeighborPropagation(Propagation):
             neighbours; one entry per backbone layer.
         chunk_size (int): Target nodes per chunk of layer-wise inference.
             (default: ``65536``)
+        engine (str): ``"auto"``, ``"pyg"`` or ``"torch"`` (see above).
+            (default: ``"auto"``)
+        sparse_gradients (bool): Gather layer-0 rows with sparse gradients.
+            (default: ``True``)
 
     Examples:
         >>> from pyg_negdiff.data.graph import bipartite_edge_index
@@ -307,7 +350,8 @@ class NeighborPropagation(Propagation):
     needs_candidates = True
 
     def __init__(self, edge_index: Tensor, num_users: int, num_items: int,
-                 num_neighbors: Sequence[int], *, chunk_size: int = 2 ** 16) -> None:
+                 num_neighbors: Sequence[int], *, chunk_size: int = 2 ** 16, engine: str = "auto",
+                 sparse_gradients: bool = True) -> None:
         super().__init__(edge_index, num_users, num_items)
         self.num_neighbors = [int(k) for k in num_neighbors]
         if any(k == 0 or k < -1 for k in self.num_neighbors):
@@ -315,19 +359,35 @@ class NeighborPropagation(Propagation):
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         self.chunk_size = chunk_size
+        self.engine = resolve_engine(engine)
+        self.sparse_gradients = bool(sparse_gradients)
         # CSR by target: the neighbours whose messages node v receives.
         src, dst = edge_index
         order = torch.argsort(dst * self.num_nodes + src)
         self.col = src[order]
         deg = degree(dst, self.num_nodes, dtype=torch.long)
         self.rowptr = torch.cat([deg.new_zeros(1), deg.cumsum(0)])
+        self.deg = deg
         inv_sqrt = deg.double().pow(-0.5)
         self.inv_sqrt_deg = inv_sqrt.masked_fill_(deg == 0, 0.0).float()
         # Global -> local id map, reset after each use: O(N) ints, allocated once.
         self._local = torch.full((self.num_nodes,), -1, dtype=torch.long)
+        self._pyg_sampler = None
+        # torch-sparse's draw without replacement is not uniform (its Floyd step draws from
+        # [0, j) instead of [0, j]: measured inclusion 0.21-0.35 for k/d = 0.3); with
+        # replacement it is, and d/k per draw is then still an unbiased weight.
+        self.replace = self.engine == "pyg" and not pyg_typing.WITH_PYG_LIB
+        if self.engine == "pyg":
+            from torch_geometric.data import Data
+            from torch_geometric.sampler import NeighborSampler
+            with warnings.catch_warnings():  # "without pyg-lib is deprecated": torch-sparse is what we have
+                warnings.simplefilter("ignore")
+                self._pyg_sampler = NeighborSampler(
+                    Data(edge_index=edge_index.cpu(), num_nodes=self.num_nodes), self.num_neighbors,
+                    subgraph_type="directional", replace=self.replace)
 
     def to(self, device: torch.device | str) -> "NeighborPropagation":
-        """Moves the graph (see `Propagation.to`).
+        """Moves the graph (see `Propagation.to`; PyG's engine samples on the CPU).
 
         Args:
             device (torch.device or str): Target device.
@@ -335,14 +395,30 @@ class NeighborPropagation(Propagation):
         Returns:
             NeighborPropagation: ``self``.
         """
-        for name in ("col", "rowptr", "inv_sqrt_deg", "_local"):
+        for name in ("col", "rowptr", "deg", "inv_sqrt_deg", "_local"):
             setattr(self, name, getattr(self, name).to(device))
         return self
 
+    def __repr__(self) -> str:
+        engine = self.engine + ("+replace" if self.replace else "")
+        return (f"{self.__class__.__name__}(num_neighbors={self.num_neighbors}, engine={engine!r}, "
+                f"sparse_gradients={self.sparse_gradients})")
+
+    def sparse_parameters(self, model: Recommender) -> list[torch.nn.Parameter]:
+        """The embedding table, unless ``sparse_gradients=False`` (see `Propagation.sparse_parameters`).
+
+        Args:
+            model (Recommender): The backbone.
+
+        Returns:
+            list: ``[model.embedding.weight]`` or nothing.
+        """
+        return [model.embedding.weight] if self.sparse_gradients else []
+
     # ------------------------------------------------------------ sampling
     def _neighbors(self, nodes: Tensor, fanout: int,
-                   generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
-        """Sampled in-edges ``(src, dst)`` of ``nodes`` (global ids) and their weights $d_v / k_v$."""
+                   generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """Sampled in-edges ``(src, dst)`` of ``nodes`` (global ids), the ``"torch"`` engine."""
         start = self.rowptr[nodes]
         deg = self.rowptr[nodes + 1] - start
         take = deg if fanout < 0 else deg.clamp(max=fanout)
@@ -358,8 +434,41 @@ class NeighborPropagation(Propagation):
             s = torch.repeat_interleave(start_off, take)
             sampled = (s + offset * d // torch.repeat_interleave(take, take).clamp(min=1)) % d.clamp(min=1)
             offset = torch.where(d > fanout, sampled, offset)
-        scale = torch.repeat_interleave(deg.float() / take.clamp(min=1).float(), take)
-        return self.col[torch.repeat_interleave(start, take) + offset], dst, scale
+        return self.col[torch.repeat_interleave(start, take) + offset], dst
+
+    def _sample_torch(self, seeds: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """``node`` (seeds first) and local ``edge_index`` (source, target), the ``"torch"`` engine."""
+        local = self._local
+        node = seeds
+        local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
+        frontier, srcs, dsts = seeds, [], []
+        try:
+            for fanout in self.num_neighbors:
+                if frontier.numel() == 0:
+                    break
+                src, dst = self._neighbors(frontier, fanout, generator)
+                new = torch.unique(src[local[src] < 0])
+                local[new] = torch.arange(node.numel(), node.numel() + new.numel(), device=new.device)
+                node = torch.cat([node, new])
+                srcs.append(src)
+                dsts.append(dst)
+                frontier = new
+            src = torch.cat(srcs) if srcs else seeds.new_empty(0)
+            dst = torch.cat(dsts) if dsts else seeds.new_empty(0)
+            return node, torch.stack([local[src], local[dst]])
+        finally:
+            local[node] = -1
+
+    def _sample_pyg(self, seeds: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """``node`` (seeds first) and local ``edge_index`` (source, target), PyG's engine."""
+        from torch_geometric.sampler import NodeSamplerInput
+
+        with torch.random.fork_rng(devices=[]):
+            if generator is not None:  # PyG's engine draws from the global generator
+                device = generator.device
+                torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator, device=device)))
+            out = self._pyg_sampler.sample_from_nodes(NodeSamplerInput(input_id=None, node=seeds.cpu()))
+        return out.node.to(seeds.device), torch.stack([out.row, out.col]).to(seeds.device)
 
     def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
         """The sampled computation graph of ``seeds``.
@@ -374,30 +483,13 @@ class NeighborPropagation(Propagation):
             ``[2, M_s]`` in local ids (source, target) and ``edge_weight``
             ``[M_s]`` with the full-graph normalization times $d_v / k_v$.
         """
-        local = self._local
-        node = seeds
-        local[seeds] = torch.arange(seeds.numel(), device=seeds.device)
-        frontier, srcs, dsts, scales = seeds, [], [], []
-        try:
-            for fanout in self.num_neighbors:
-                if frontier.numel() == 0:
-                    break
-                src, dst, scale = self._neighbors(frontier, fanout, generator)
-                new = torch.unique(src[local[src] < 0])
-                local[new] = torch.arange(node.numel(), node.numel() + new.numel(), device=new.device)
-                node = torch.cat([node, new])
-                srcs.append(src)
-                dsts.append(dst)
-                scales.append(scale)
-                frontier = new
-            src = torch.cat(srcs) if srcs else seeds.new_empty(0)
-            dst = torch.cat(dsts) if dsts else seeds.new_empty(0)
-            weight = self.inv_sqrt_deg[src] * self.inv_sqrt_deg[dst]
-            if scales:
-                weight = weight * torch.cat(scales)
-            return node, torch.stack([local[src], local[dst]]), weight
-        finally:
-            local[node] = -1
+        sample = self._sample_pyg if self.engine == "pyg" else self._sample_torch
+        node, edge_index = sample(seeds, generator)
+        src, dst = node[edge_index[0]], node[edge_index[1]]
+        # k_v: the in-edges kept for v (every expanded node keeps min(k, d_v) of them).
+        kept = torch.bincount(edge_index[1], minlength=node.numel())[edge_index[1]]
+        weight = self.inv_sqrt_deg[src] * self.inv_sqrt_deg[dst] * (self.deg[dst] / kept).float()
+        return node, edge_index, weight
 
     @staticmethod
     def _adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> Tensor:
@@ -431,7 +523,8 @@ class NeighborPropagation(Propagation):
         seeds = torch.cat([user_ids, item_ids + self.num_users])
         node, edge_index, edge_weight = self.sample(seeds, generator)
         adj = self._adjacency(edge_index, edge_weight.to(model.embedding.weight.dtype), node.numel())
-        layers = model.propagate_layers(adj, x=model.embedding.weight[node])
+        x = torch.nn.functional.embedding(node, model.embedding.weight, sparse=self.sparse_gradients)
+        layers = model.propagate_layers(adj, x=x)
         nu, ni = user_ids.numel(), item_ids.numel()
         emb = Embeddings(layers[:nu], layers[nu:nu + ni], model.pooling)
         B = pos_items.numel()
@@ -482,8 +575,31 @@ class NeighborPropagation(Propagation):
         return Embeddings(stacked[:self.num_users], stacked[self.num_users:], model.pooling)
 
 
+def resolve_engine(engine: str) -> str:
+    """The neighbour-sampling engine ``engine`` names, ``"auto"`` resolved.
+
+    Args:
+        engine (str): ``"auto"``, ``"pyg"`` or ``"torch"``.
+
+    Returns:
+        str: ``"pyg"`` or ``"torch"``.
+
+    Raises:
+        ValueError: Unknown name, or ``"pyg"`` without ``pyg-lib`` or ``torch-sparse``.
+    """
+    available = pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE
+    if engine == "auto":  # torch-sparse's sampler draws with replacement (see NeighborPropagation)
+        return "pyg" if pyg_typing.WITH_PYG_LIB else "torch"
+    if engine not in ("pyg", "torch"):
+        raise ValueError(f"unknown neighbour-sampling engine {engine!r}; choose 'auto', 'pyg' or 'torch'")
+    if engine == "pyg" and not available:
+        raise ValueError("neighbour-sampling engine 'pyg' needs pyg-lib or torch-sparse, and neither is "
+                         "installed: install one (see the Scaling out page), or use engine 'torch'")
+    return engine
+
+
 def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: int,
-                      num_neighbors: Sequence[int] | None = None) -> Propagation:
+                      num_neighbors: Sequence[int] | None = None, engine: str = "auto") -> Propagation:
     """Builds a propagation strategy by name.
 
     Args:
@@ -492,6 +608,8 @@ def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: 
         num_users (int): Number of users $U$.
         num_items (int): Number of items $I$.
         num_neighbors (Sequence[int], optional): Fan-out per hop (``"neighbor"`` only).
+        engine (str): Neighbour-sampling engine (``"neighbor"`` only, see
+            `NeighborPropagation`). (default: ``"auto"``)
 
     Returns:
         Propagation: The strategy.
@@ -503,9 +621,9 @@ def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: 
     if name == "neighbor":
         if not num_neighbors:
             raise ValueError("propagation 'neighbor' needs num_neighbors (one fan-out per layer, -1 for all)")
-        return NeighborPropagation(edge_index, num_users, num_items, num_neighbors)
+        return NeighborPropagation(edge_index, num_users, num_items, num_neighbors, engine=engine)
     raise ValueError(f"unknown propagation {name!r}; choose 'full' or 'neighbor'")
 
 
 __all__ = ["BatchEmbeddings", "FullPropagation", "NeighborPropagation", "Propagation",
-           "build_propagation"]
+           "build_propagation", "resolve_engine"]

@@ -22,6 +22,7 @@ from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.loss import bpr_loss, l2_regularization
+from pyg_negdiff.optim import build_optimizer
 from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
 from pyg_negdiff.propagation import BatchEmbeddings, FullPropagation, Propagation
@@ -269,7 +270,7 @@ class Trainer:
         self._propagate = distributed.wrap(self.model, self.propagation, seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
-        self.optimizer = torch.optim.Adam(params, lr=lr)
+        self.optimizer = build_optimizer(params, lr, sparse=self.propagation.sparse_parameters(self.model))
         self._good_state: dict[str, Any] | None = None
 
     # ----------------------------------------------------------- embeddings
@@ -335,7 +336,7 @@ class Trainer:
         users, pos = self.train_index[0, index], self.train_index[1, index]
         env = self.environments.batch_environments(index) if self.environments is not None else None
         batch, neg = self._embed_and_sample(users, pos, env, epoch)
-        emb, neg_items = batch.emb, batch.global_items(neg.items)
+        emb = batch.emb
         pos_score = emb.score(batch.users, batch.pos_items)
         neg_score = emb.score_embeddings(batch.users, neg.emb)
         per_sample = bpr_loss(pos_score, neg_score, neg.weight)
@@ -345,8 +346,10 @@ class Trainer:
             risk = self.penalty(per_sample, env, margin=margin)
         else:
             risk = per_sample.mean()
-        user0, pos0 = self.model.ego_embeddings(users, pos)
-        neg0 = self.model.ego_embeddings(users, neg_items)[1] if neg_items is not None else None
+        # Layer-0 rows of the batch (the ego embeddings), taken from the propagated tables so
+        # that their gradient flows the same way as the rest (sparse in neighbour mode).
+        user0, pos0 = emb.user_layers[batch.users, 0], emb.item_layers[batch.pos_items, 0]
+        neg0 = emb.item_layers[neg.items, 0] if neg.items is not None else None
         loss = risk + self.l2 * l2_regularization(user0, pos0, neg0)
         if neg.aux_loss is not None:
             loss = loss + neg.aux_loss
@@ -491,7 +494,8 @@ class Trainer:
         return {"model": repr(self.model), "sampler": repr(self.sampler), "data": self.data.name,
                 "lr": self.lr, "l2": self.l2, "batch_size": self.batch_size, "epochs": self.epochs,
                 "monitor": self.monitor, "seed": self.seed, "device": str(self.device),
-                "penalty": repr(self.penalty) if self.penalty is not None else None, **self.run_config}
+                "penalty": repr(self.penalty) if self.penalty is not None else None,
+                "propagation_strategy": repr(self.propagation), **self.run_config}
 
     # --------------------------------------------------------- checkpoints
     # A checkpoint file holds the best (or last good) weights at its top level,

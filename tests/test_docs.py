@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: Packages whose ``__all__`` must be covered by the API reference (the top level re-exports).
 PACKAGES = ["pyg_negdiff", "pyg_negdiff.data", "pyg_negdiff.nn", "pyg_negdiff.sampling",
-            "pyg_negdiff.diffusion", "pyg_negdiff.causal", "pyg_negdiff.tune"]
+            "pyg_negdiff.diffusion", "pyg_negdiff.causal", "pyg_negdiff.tune", "pyg_negdiff.propagation",
+            "pyg_negdiff.distributed", "pyg_negdiff.optim"]
 #: On the line right before a fence, ``<!-- skip-test: why -->`` (or ``<!-- skip-test --> why``)
 #: keeps that block out of the test. Use it sparingly.
 SKIP_MARK = re.compile(r"<!--\s*skip-test\b:?\s*(?P<reason>.*?)\s*-->(?P<after>.*)")

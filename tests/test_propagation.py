@@ -4,9 +4,17 @@ import torch
 from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.nn import MF, NGCF, LightGCN
-from pyg_negdiff.propagation import FullPropagation, NeighborPropagation, build_propagation
+from pyg_negdiff.propagation import FullPropagation, NeighborPropagation, build_propagation, resolve_engine
 from pyg_negdiff.sampling import build_sampler
 from pyg_negdiff.train import Trainer
+
+
+import torch_geometric.typing as pyg_typing
+
+HAS_PYG_ENGINE = pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE
+#: Both sampling engines where PyG's backend is installed (CI builds torch-sparse: .ci/sparse.sh).
+ENGINES = ["torch", pytest.param("pyg", marks=pytest.mark.skipif(
+    not HAS_PYG_ENGINE, reason="PyG's NeighborSampler needs pyg-lib or torch-sparse"))]
 
 
 def clustered_data(seed=0, U=60, I=45, clusters=3):
@@ -24,28 +32,32 @@ def graph(data):
     return bipartite_edge_index(data.train, data.num_users)
 
 
-def trainer(data, sampler_name, propagation, *, seed=0, batch_size=64, layers=2, **sampler_kw):
+def trainer(data, sampler_name, propagation, *, seed=0, batch_size=64, layers=2, engine="auto",
+            sparse_gradients=True, **sampler_kw):
     torch.manual_seed(seed)
     model = LightGCN(data.num_users, data.num_items, embedding_dim=8, num_layers=layers)
     if sampler_name in ("cnsdiff", "adar"):
         sampler_kw.setdefault("embedding_dim", 8)
     sampler = build_sampler(sampler_name, data.train_pairs(), **sampler_kw)
     prop = None if propagation == "full" else NeighborPropagation(
-        graph(data), data.num_users, data.num_items, num_neighbors=propagation)
+        graph(data), data.num_users, data.num_items, num_neighbors=propagation, engine=engine,
+        sparse_gradients=sparse_gradients)
     return Trainer(model, sampler, data, lr=1e-2, batch_size=batch_size, epochs=2, seed=seed,
                    progress=False, propagation=prop)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("layers", [1, 2, 3])
 @pytest.mark.parametrize("model_cls", [LightGCN, NGCF])
-def test_unlimited_fanout_seed_embeddings_equal_full(layers, model_cls):
+def test_unlimited_fanout_seed_embeddings_equal_full(layers, model_cls, engine):
     data = clustered_data()
     torch.manual_seed(0)
     model = model_cls(data.num_users, data.num_items, embedding_dim=8, num_layers=layers).eval()
     users, pos = data.train[0, :20], data.train[1, :20]
     cand = torch.randint(0, data.num_items, (20, 3))
     full = FullPropagation(graph(data), data.num_users, data.num_items)(model, users, pos, cand)
-    sub = NeighborPropagation(graph(data), data.num_users, data.num_items, [-1] * layers)(model, users, pos, cand)
+    sub = NeighborPropagation(graph(data), data.num_users, data.num_items, [-1] * layers,
+                              engine=engine)(model, users, pos, cand)
     assert sub.is_subgraph and not full.is_subgraph
     assert sub.emb.item.size(0) < data.num_items or layers == 0
     torch.testing.assert_close(sub.emb.user[sub.users], full.emb.user[users], atol=1e-5, rtol=1e-5)
@@ -55,9 +67,10 @@ def test_unlimited_fanout_seed_embeddings_equal_full(layers, model_cls):
     assert torch.equal(sub.global_items(sub.candidates), cand)
 
 
-def test_fanout_bounds_the_subgraph_and_keeps_full_degree_weights():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fanout_bounds_the_subgraph_and_keeps_full_degree_weights(engine):
     data = clustered_data(U=80, I=60)
-    prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [2, 2])
+    prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [2, 2], engine=engine)
     seeds = torch.tensor([0, 1, 2])
     g = torch.Generator().manual_seed(0)
     node, edge_index, weight = prop.sample(seeds, g)
@@ -70,15 +83,18 @@ def test_fanout_bounds_the_subgraph_and_keeps_full_degree_weights():
     src, dst = node[edge_index[0]], node[edge_index[1]]
     full = FullPropagation(graph(data), data.num_users, data.num_items).adj.to_dense()
     deg = (full > 0).sum(1).float()
-    torch.testing.assert_close(weight, full[dst, src] * deg[dst] / deg[dst].clamp(max=2))
-    # Sampled neighbours of one node are distinct.
-    pairs = dst * prop.num_nodes + src
-    assert pairs.unique().numel() == pairs.numel()
+    # k_v: min(k, d_v) distinct neighbours, or k draws with replacement (torch-sparse alone).
+    kept = torch.full_like(deg[dst], 2.0) if prop.replace else deg[dst].clamp(max=2)
+    torch.testing.assert_close(weight, full[dst, src] * deg[dst] / kept)
+    if not prop.replace:  # sampled neighbours of one node are distinct
+        pairs = dst * prop.num_nodes + src
+        assert pairs.unique().numel() == pairs.numel()
 
 
-def test_each_neighbour_is_kept_with_probability_k_over_d():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_each_neighbour_is_kept_with_probability_k_over_d(engine):
     edge_index = bipartite_edge_index(torch.stack([torch.zeros(10, dtype=torch.long), torch.arange(10)]), 1)
-    prop = NeighborPropagation(edge_index, 1, 10, [3])
+    prop = NeighborPropagation(edge_index, 1, 10, [3], engine=engine)
     g = torch.Generator().manual_seed(0)
     hits = torch.zeros(11)
     for _ in range(2000):
@@ -113,8 +129,10 @@ def test_unlimited_fanout_step_loss_equals_full_propagation(sampler_name, kw):
     sub = trainer(data, sampler_name, [-1, -1], batch_size=10_000, **kw)
     a, b = full.train_epoch(0), sub.train_epoch(0)
     assert abs(a.loss - b.loss) < 1e-5
-    # Several steps: same parameters (the same negatives were drawn).
-    full, sub = trainer(data, sampler_name, "full", **kw), trainer(data, sampler_name, [-1, -1], **kw)
+    # Several steps: same parameters (the same negatives were drawn). Dense gradients and
+    # Adam here: SparseAdam is lazy (rows outside a batch keep their moments), a different optimizer.
+    full = trainer(data, sampler_name, "full", **kw)
+    sub = trainer(data, sampler_name, [-1, -1], sparse_gradients=False, **kw)
     for epoch in range(2):
         assert full.train_epoch(epoch).loss == pytest.approx(sub.train_epoch(epoch).loss, abs=1e-5)
     torch.testing.assert_close(full.model.embedding.weight, sub.model.embedding.weight, atol=1e-5, rtol=1e-4)
@@ -141,6 +159,45 @@ def test_neighbor_training_learns_and_is_reproducible():
     assert runs[0].test["test"]["recall@20"] > before
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_sampling_is_reproducible_from_the_generator_and_leaves_the_global_stream(engine):
+    data = clustered_data(U=80, I=60)
+    prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [2, 2], engine=engine)
+    seeds = torch.tensor([0, 1, 2, 85])
+    torch.manual_seed(123)
+    draws = [prop.sample(seeds, torch.Generator().manual_seed(s)) for s in (0, 0, 1)]
+    assert torch.equal(draws[0][1], draws[1][1]) and torch.equal(draws[0][0], draws[1][0])
+    assert not (draws[0][0].numel() == draws[2][0].numel() and torch.equal(draws[0][1], draws[2][1]))
+    after = torch.rand(1)
+    torch.manual_seed(123)
+    assert torch.equal(after, torch.rand(1))  # the global generator was not advanced
+
+
+def test_sparse_gradients_touch_only_the_subgraph_rows():
+    data = clustered_data()
+    sub = trainer(data, "uniform", [2, 2], batch_size=8)
+    dense = trainer(data, "uniform", [2, 2], batch_size=8, sparse_gradients=False)
+    assert type(sub.optimizer).__name__ == "SparseAdam"
+    assert type(dense.optimizer).__name__ == "Adam"
+    weight = sub.model.embedding.weight
+    before = weight.detach().clone()
+    index = torch.arange(8)
+    captured = {}
+    weight.register_hook(lambda grad: captured.setdefault("grad", grad))
+    sub.train_step(index, 0)
+    grad = captured["grad"]
+    assert grad.is_sparse
+    touched = grad.coalesce().indices()[0]
+    assert 0 < touched.numel() < weight.size(0)
+    # Rows outside the subgraph do not move; the step's gradient equals the dense one.
+    moved = (weight.detach() != before).any(1).nonzero().flatten()
+    assert set(moved.tolist()) <= set(touched.tolist())
+    dense.model.embedding.weight.register_hook(lambda grad: captured.setdefault("dense", grad))
+    dense.train_step(index, 0)
+    assert not captured["dense"].is_sparse
+    torch.testing.assert_close(grad.to_dense(), captured["dense"])
+
+
 def test_bad_configurations_are_refused():
     data = clustered_data()
     with pytest.raises(ValueError, match="num_neighbors must be positive"):
@@ -149,6 +206,9 @@ def test_bad_configurations_are_refused():
         build_propagation("neighbor", graph(data), data.num_users, data.num_items)
     with pytest.raises(ValueError, match="unknown propagation"):
         build_propagation("nope", graph(data), data.num_users, data.num_items)
+    with pytest.raises(ValueError, match="unknown neighbour-sampling engine"):
+        resolve_engine("fast")
+    assert resolve_engine("auto") == ("pyg" if pyg_typing.WITH_PYG_LIB else "torch")
     with pytest.raises(ValueError, match="one fan-out per layer"):
         trainer(data, "uniform", [-1], layers=2).train_epoch(0)
     prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [-1, -1])
@@ -169,12 +229,21 @@ def test_cli_options_reach_the_trainer():
     from pyg_negdiff.experiment import make_trainer
 
     args = build_parser().parse_args(["train", "--data", "x", "--propagation", "neighbor",
-                                      "--num-neighbors", "4", "-1", "--layers", "2", "--dim", "8"])
+                                      "--num-neighbors", "4", "-1", "--layers", "2", "--dim", "8",
+                                      "--neighbor-engine", "torch"])
     config = run_config_from_args(args)
     assert (config.propagation, config.num_neighbors) == ("neighbor", [4, -1])
     trainer = make_trainer(config, clustered_data(), progress=False)
     assert isinstance(trainer.propagation, NeighborPropagation)
-    assert trainer.propagation.num_neighbors == [4, -1]
+    assert trainer.propagation.num_neighbors == [4, -1] and trainer.propagation.engine == "torch"
+    assert trainer.config()["propagation_strategy"] == repr(trainer.propagation)
+    if not HAS_PYG_ENGINE:
+        from pyg_negdiff.experiment import ConfigError
+
+        config.neighbor_engine = "pyg"
+        with pytest.raises(ConfigError, match="needs pyg-lib or torch-sparse"):
+            config.validate()
+        config.neighbor_engine = "torch"
     config.propagation = "full"
     with pytest.raises(ValueError, match="'neighbor' only"):
         make_trainer(config, clustered_data(), progress=False)
