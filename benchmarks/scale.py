@@ -107,6 +107,8 @@ def make(data, mode: str, args, *, epochs: int = 1):
     fanout = args.fanout if mode == "neighbor" else None
     prop = build_propagation(mode, bipartite_edge_index(data.train, data.num_users), data.num_users,
                              data.num_items, fanout, engine=args.engine)
+    if mode == "neighbor":
+        prop.sparse_gradients = not args.dense_gradients
     return Trainer(model, sampler, data, lr=args.lr, batch_size=args.batch_size, epochs=epochs,
                    eval_every=epochs, patience=None, seed=args.seed, progress=False, propagation=prop)
 
@@ -194,13 +196,18 @@ def run_children_pinned(task: str, dataset: str, modes: list[str], argv: list[st
     return [_result(p, o, e, f"{task} {dataset} {m}") for p, (o, e), m in zip(procs, outs, modes)]
 
 
+def _setting(a: dict) -> str:
+    return (f"LightGCN, {len(a['fanout'])} layers, dim {a['dim']}, batch {a['batch_size']}, lr {a['lr']}, "
+            f"{a['sampler']} sampler, neighbour fan-out {a['fanout']}"
+            + (", dense gradients" if a.get("dense_gradients") else ", sparse gradients (SparseAdam)"))
+
+
 def markdown(report: dict) -> str:
-    a = report["args"]
+    a = report.get("part_args", {}).get("measure", report["args"])
     lines = ["# Full versus neighbour propagation", "",
-             f"LightGCN, {len(a['fanout'])} layers, dim {a['dim']}, batch {a['batch_size']}, "
-             f"{a['sampler']} sampler, fan-out {a['fanout']}, one CPU thread "
-             f"({report['machine']}), commit `{report['git_commit']}`.", "",
-             "## Memory and time per graph", "",
+             f"One CPU thread per process ({report['machine']}); commits: " + ", ".join(f"{k} `{v}`" for k, v in report.get(
+                 "commits", {}).items()) + ".", "",
+             "## Memory and time per graph", "", _setting(a) + ".", "",
              f"{a['steps']} timed steps after one warm-up step per mode, each mode in its own process. "
              "Epoch time = mean step time x steps per epoch (extrapolated). Peak = the process's peak RSS; "
              "step memory = peak RSS of the timed steps minus the RSS they start from (the graph, the "
@@ -222,6 +229,7 @@ def markdown(report: dict) -> str:
         acc = {r["mode"]: r for r in report["accuracy"]}
         epochs = len(acc["full"]["curve"])
         lines += ["", f"## ML-1M test accuracy per epoch (same seed, full ranking, no model selection)", "",
+                  _setting(report.get("part_args", {}).get("accuracy", report["args"])) + ".", "",
                   f"Both modes trained side by side, one core each; epoch time is the mean training time "
                   f"of an epoch (full {acc['full']['epoch_time_s']:.1f} s, neighbour "
                   f"{acc['neighbor']['epoch_time_s']:.1f} s).", "",
@@ -231,7 +239,10 @@ def markdown(report: dict) -> str:
             f, n = acc["full"]["curve"][e], acc["neighbor"]["curve"][e]
             lines.append(f"| {e + 1} | {f['recall@20']:.4f} | {n['recall@20']:.4f} | "
                          f"{n['recall@20'] / f['recall@20']:.3f} | {f['ndcg@20']:.4f} | {n['ndcg@20']:.4f} |")
-    lines += ["", "Command:", "", "```", report["command"], "```", ""]
+    commands = report.get("commands") or {"all": report["command"]}
+    lines += ["", "Commands (the part each wrote):", "", "```"]
+    lines += [f"{cmd}    # {part}" for part, cmd in commands.items()]
+    lines += ["```", ""]
     return "\n".join(lines)
 
 
@@ -247,6 +258,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--engine", default="auto", choices=["auto", "pyg", "torch"],
                         help="neighbour-sampling engine (see NeighborPropagation)")
+    parser.add_argument("--dense-gradients", action="store_true",
+                        help="neighbour mode with dense gradients and Adam (default: sparse, SparseAdam)")
     parser.add_argument("--only", choices=["measure", "accuracy"], default=None,
                         help="run one part only (results of the other are kept from the last report)")
     parser.add_argument("--sampler", default="uniform")
@@ -260,7 +273,8 @@ def main() -> None:
         return child(args)
     argv = ["--steps", str(args.steps), "--epochs", str(args.epochs), "--fanout", *map(str, args.fanout),
             "--dim", str(args.dim), "--batch-size", str(args.batch_size), "--lr", str(args.lr),
-            "--sampler", args.sampler, "--seed", str(args.seed), "--engine", args.engine]
+            "--sampler", args.sampler, "--seed", str(args.seed), "--engine", args.engine,
+            *(["--dense-gradients"] if args.dense_gradients else [])]
     datasets = ([] if args.no_ml1m else ["ml-1m"]) + [f"synthetic-{n}" for n in args.sizes]
     previous = json.loads((RESULTS / "scale.json").read_text()) if args.only and (RESULTS / "scale.json").exists() \
         else {}
@@ -268,7 +282,9 @@ def main() -> None:
               "git_commit": git_commit(), "machine": f"{platform.processor() or platform.machine()}",
               "command": "nice -n 10 python benchmarks/scale.py " + " ".join(sys.argv[1:]),
               "measure": previous.get("measure", []), "ratios": previous.get("ratios", []),
-              "accuracy": previous.get("accuracy", [])}
+              "accuracy": previous.get("accuracy", []),
+              "commits": previous.get("commits", {}), "commands": previous.get("commands", {}),
+              "part_args": previous.get("part_args", {})}
     if args.only != "accuracy":
         report["measure"], report["ratios"] = [], []
         for dataset in datasets:
@@ -278,8 +294,14 @@ def main() -> None:
             report["ratios"].append({"dataset": dataset, "epoch_time": n["epoch_time_s"] / f["epoch_time_s"],
                                      "peak_rss": n["peak_rss_mib"] / f["peak_rss_mib"],
                                      "step_memory": n["step_peak_mib"] / max(f["step_peak_mib"], 1e-9)})
+        report["commits"]["measure"] = report["git_commit"]
+        report["commands"]["measure"] = report["command"]
+        report["part_args"]["measure"] = report["args"]
     if args.only != "measure" and args.epochs > 0 and not args.no_ml1m:
         report["accuracy"] = run_children_pinned("accuracy", "ml-1m", ["full", "neighbor"], argv)
+        report["commits"]["accuracy"] = report["git_commit"]
+        report["commands"]["accuracy"] = report["command"]
+        report["part_args"]["accuracy"] = report["args"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(report, indent=2))
     (RESULTS / "scale.md").write_text(markdown(report))
