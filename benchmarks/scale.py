@@ -225,24 +225,23 @@ def markdown(report: dict) -> str:
               "| graph | epoch time | peak RSS | step memory |", "| --- | ---: | ---: | ---: |"]
     for r in report["ratios"]:
         lines.append(f"| {r['dataset']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} | {r['step_memory']:.2f} |")
-    if report.get("accuracy"):
-        acc = {r["mode"]: r for r in report["accuracy"]}
+    for run in report.get("accuracy_runs", []):
+        acc = {r["mode"]: r for r in run["results"]}
         epochs = len(acc["full"]["curve"])
-        lines += ["", f"## ML-1M test accuracy per epoch (same seed, full ranking, no model selection)", "",
-                  _setting(report.get("part_args", {}).get("accuracy", report["args"])) + ".", "",
-                  f"Both modes trained side by side, one core each; epoch time is the mean training time "
-                  f"of an epoch (full {acc['full']['epoch_time_s']:.1f} s, neighbour "
-                  f"{acc['neighbor']['epoch_time_s']:.1f} s).", "",
+        lines += ["", f"## ML-1M test accuracy per epoch, fan-out {run['args']['fanout']}", "",
+                  _setting(run["args"]) + f"; commit `{run['commit']}`. Same seed, full ranking, no model "
+                  f"selection; both modes trained side by side, one core each; mean epoch time full "
+                  f"{acc['full']['epoch_time_s']:.1f} s, neighbour {acc['neighbor']['epoch_time_s']:.1f} s.", "",
                   "| epoch | Recall@20 full | Recall@20 neighbour | ratio | NDCG@20 full | NDCG@20 neighbour |",
                   "| ---: | ---: | ---: | ---: | ---: | ---: |"]
         for e in range(epochs):
             f, n = acc["full"]["curve"][e], acc["neighbor"]["curve"][e]
             lines.append(f"| {e + 1} | {f['recall@20']:.4f} | {n['recall@20']:.4f} | "
                          f"{n['recall@20'] / f['recall@20']:.3f} | {f['ndcg@20']:.4f} | {n['ndcg@20']:.4f} |")
-    commands = report.get("commands") or {"all": report["command"]}
-    lines += ["", "Commands (the part each wrote):", "", "```"]
-    lines += [f"{cmd}    # {part}" for part, cmd in commands.items()]
-    lines += ["```", ""]
+        lines += ["", "```", run["command"], "```"]
+    if "measure" in report.get("commands", {}):
+        lines += ["", "Memory and time:", "", "```", report["commands"]["measure"], "```"]
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -282,7 +281,7 @@ def main() -> None:
               "git_commit": git_commit(), "machine": f"{platform.processor() or platform.machine()}",
               "command": "nice -n 10 python benchmarks/scale.py " + " ".join(sys.argv[1:]),
               "measure": previous.get("measure", []), "ratios": previous.get("ratios", []),
-              "accuracy": previous.get("accuracy", []),
+              "accuracy_runs": previous.get("accuracy_runs", []),
               "commits": previous.get("commits", {}), "commands": previous.get("commands", {}),
               "part_args": previous.get("part_args", {})}
     if args.only != "accuracy":
@@ -298,10 +297,13 @@ def main() -> None:
         report["commands"]["measure"] = report["command"]
         report["part_args"]["measure"] = report["args"]
     if args.only != "measure" and args.epochs > 0 and not args.no_ml1m:
-        report["accuracy"] = run_children_pinned("accuracy", "ml-1m", ["full", "neighbor"], argv)
-        report["commits"]["accuracy"] = report["git_commit"]
-        report["commands"]["accuracy"] = report["command"]
-        report["part_args"]["accuracy"] = report["args"]
+        run = {"args": report["args"], "commit": report["git_commit"], "command": report["command"],
+               "results": run_children_pinned("accuracy", "ml-1m", ["full", "neighbor"], argv)}
+        # One run per setting: a rerun of the same fan-out and gradients replaces the old one.
+        key = (run["args"]["fanout"], run["args"]["dense_gradients"], run["args"]["epochs"])
+        report["accuracy_runs"] = [r for r in report["accuracy_runs"]
+                                   if (r["args"]["fanout"], r["args"]["dense_gradients"], r["args"]["epochs"]) != key]
+        report["accuracy_runs"].append(run)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(report, indent=2))
     (RESULTS / "scale.md").write_text(markdown(report))
