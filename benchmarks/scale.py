@@ -202,6 +202,43 @@ def _setting(a: dict) -> str:
             + (", dense gradients" if a.get("dense_gradients") else ", sparse gradients (SparseAdam)"))
 
 
+def _setting_key(a: dict, seed: bool = True) -> tuple:
+    """Runs of one setting (fan-out, gradients, epochs, and the seed when ``seed``)."""
+    key = (tuple(a["fanout"]), a["dense_gradients"], a["epochs"], a["lr"], a["batch_size"])
+    return key + ((a["seed"],) if seed else ())
+
+
+def _mean_std(values: list[float], digits: int = 4) -> str:
+    t = torch.tensor(values, dtype=torch.float64)
+    if t.numel() == 1:
+        return f"{t.item():.{digits}f}"
+    return f"{t.mean().item():.{digits}f} ± {t.std().item():.{digits}f}"
+
+
+def _accuracy_table(runs: list[dict]) -> list[str]:
+    """One setting's ML-1M curves: per epoch, mean ± std over seeds and the seed-paired ratio."""
+    a = runs[0]["args"]
+    seeds = [r["args"]["seed"] for r in runs]
+    curves = [{r["mode"]: r["curve"] for r in run["results"]} for run in runs]
+    times = {m: sum(r["epoch_time_s"] for run in runs for r in run["results"] if r["mode"] == m) / len(runs)
+             for m in ("full", "neighbor")}
+    lines = ["", f"## ML-1M test accuracy per epoch, fan-out {a['fanout']}", "",
+             _setting(a) + f"; seeds {seeds}; commits " + ", ".join(sorted({f"`{r['commit'][:10]}`" for r in runs}))
+             + ". Same seed for both modes, full ranking, no model selection; both modes trained side by side, "
+             f"one core each; mean epoch time full {times['full']:.1f} s, neighbour {times['neighbor']:.1f} s.", "",
+             "| epoch | Recall@20 full | Recall@20 neighbour | neighbour / full (paired) | NDCG@20 full | "
+             "NDCG@20 neighbour |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for e in range(len(curves[0]["full"])):
+        full = [c["full"][e] for c in curves]
+        nb = [c["neighbor"][e] for c in curves]
+        ratio = [n["recall@20"] / f["recall@20"] for f, n in zip(full, nb)]
+        lines.append(f"| {e + 1} | {_mean_std([f['recall@20'] for f in full])} | "
+                     f"{_mean_std([n['recall@20'] for n in nb])} | {_mean_std(ratio, 3)} | "
+                     f"{_mean_std([f['ndcg@20'] for f in full])} | {_mean_std([n['ndcg@20'] for n in nb])} |")
+    lines += ["", "```", *sorted({r["command"] for r in runs}), "```"]
+    return lines
+
+
 def markdown(report: dict) -> str:
     a = report.get("part_args", {}).get("measure", report["args"])
     lines = ["# Full versus neighbour propagation", "",
@@ -225,20 +262,11 @@ def markdown(report: dict) -> str:
               "| graph | epoch time | peak RSS | step memory |", "| --- | ---: | ---: | ---: |"]
     for r in report["ratios"]:
         lines.append(f"| {r['dataset']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} | {r['step_memory']:.2f} |")
+    groups: dict[tuple, list[dict]] = {}
     for run in report.get("accuracy_runs", []):
-        acc = {r["mode"]: r for r in run["results"]}
-        epochs = len(acc["full"]["curve"])
-        lines += ["", f"## ML-1M test accuracy per epoch, fan-out {run['args']['fanout']}", "",
-                  _setting(run["args"]) + f"; commit `{run['commit']}`. Same seed, full ranking, no model "
-                  f"selection; both modes trained side by side, one core each; mean epoch time full "
-                  f"{acc['full']['epoch_time_s']:.1f} s, neighbour {acc['neighbor']['epoch_time_s']:.1f} s.", "",
-                  "| epoch | Recall@20 full | Recall@20 neighbour | ratio | NDCG@20 full | NDCG@20 neighbour |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
-        for e in range(epochs):
-            f, n = acc["full"]["curve"][e], acc["neighbor"]["curve"][e]
-            lines.append(f"| {e + 1} | {f['recall@20']:.4f} | {n['recall@20']:.4f} | "
-                         f"{n['recall@20'] / f['recall@20']:.3f} | {f['ndcg@20']:.4f} | {n['ndcg@20']:.4f} |")
-        lines += ["", "```", run["command"], "```"]
+        groups.setdefault(_setting_key(run["args"], seed=False), []).append(run)
+    for runs in groups.values():
+        lines += _accuracy_table(sorted(runs, key=lambda r: r["args"]["seed"]))
     if "measure" in report.get("commands", {}):
         lines += ["", "Memory and time:", "", "```", report["commands"]["measure"], "```"]
     lines.append("")
@@ -299,10 +327,9 @@ def main() -> None:
     if args.only != "measure" and args.epochs > 0 and not args.no_ml1m:
         run = {"args": report["args"], "commit": report["git_commit"], "command": report["command"],
                "results": run_children_pinned("accuracy", "ml-1m", ["full", "neighbor"], argv)}
-        # One run per setting: a rerun of the same fan-out and gradients replaces the old one.
-        key = (run["args"]["fanout"], run["args"]["dense_gradients"], run["args"]["epochs"])
+        # One run per setting and seed: a rerun replaces the old one.
         report["accuracy_runs"] = [r for r in report["accuracy_runs"]
-                                   if (r["args"]["fanout"], r["args"]["dense_gradients"], r["args"]["epochs"]) != key]
+                                   if _setting_key(r["args"]) != _setting_key(run["args"])]
         report["accuracy_runs"].append(run)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "scale.json").write_text(json.dumps(report, indent=2))

@@ -224,6 +224,19 @@ def test_bad_configurations_are_refused():
     torch.testing.assert_close(emb.user, mf.embedding.weight[:data.num_users].detach())
 
 
+def test_pyg_engine_without_its_backend_is_a_config_error(monkeypatch):
+    from pyg_negdiff.experiment import ConfigError, RunConfig
+
+    monkeypatch.setattr(pyg_typing, "WITH_PYG_LIB", False)
+    monkeypatch.setattr(pyg_typing, "WITH_TORCH_SPARSE", False)
+    assert resolve_engine("auto") == "torch"
+    config = RunConfig(propagation="neighbor", num_neighbors=[4, 4, 4], neighbor_engine="pyg")
+    with pytest.raises(ConfigError, match="needs pyg-lib or torch-sparse"):
+        config.validate()
+    config.neighbor_engine = "torch"
+    config.validate()
+
+
 def test_cli_options_reach_the_trainer():
     from pyg_negdiff.cli import build_parser, run_config_from_args
     from pyg_negdiff.experiment import make_trainer
@@ -237,13 +250,6 @@ def test_cli_options_reach_the_trainer():
     assert isinstance(trainer.propagation, NeighborPropagation)
     assert trainer.propagation.num_neighbors == [4, -1] and trainer.propagation.engine == "torch"
     assert trainer.config()["propagation_strategy"] == repr(trainer.propagation)
-    if not HAS_PYG_ENGINE:
-        from pyg_negdiff.experiment import ConfigError
-
-        config.neighbor_engine = "pyg"
-        with pytest.raises(ConfigError, match="needs pyg-lib or torch-sparse"):
-            config.validate()
-        config.neighbor_engine = "torch"
     config.propagation = "full"
     with pytest.raises(ValueError, match="'neighbor' only"):
         make_trainer(config, clustered_data(), progress=False)
