@@ -2,22 +2,29 @@
 
 Usage (from the repository root; writes benchmarks/results/scale.{json,md}):
 
-    nice -n 10 python benchmarks/scale.py
+    python benchmarks/scale.py --only measure --sizes 1000000 3000000 10000000 30000000 --epochs 0
+    python benchmarks/scale.py --only accuracy --epochs 8 --fanout 20 10 5 [--seed S]
+    python benchmarks/scale.py --only report --docs docs/scaling.md
 
-Three measurements, each mode in a fresh subprocess so that the peak resident
-memory (``ru_maxrss``) of one does not hide the other's:
+Each ``--only`` part keeps the other parts' results from the last ``scale.json``
+(accuracy runs are kept per fan-out, gradients, epochs and seed); ``report``
+only rewrites ``scale.md`` and the page's block from ``scale.json``.
 
-1. **Memory and step time** on ML-1M and on synthetic graphs of growing size
-   (the largest has ``--sizes``' last entry interactions, ten million by
-   default): ``--steps`` timed training steps after one warm-up step. The
+Two measurements, each mode in a fresh subprocess so that the peak resident
+memory of one does not hide the other's:
+
+1. **Memory and step time** (``measure``) on ML-1M and on synthetic graphs of
+   growing size: ``--steps`` timed training steps after one warm-up step. The
    epoch time is the mean step time times the steps of an epoch (an
    extrapolation: on a CPU a full ten-million-interaction epoch takes hours).
    Memory is the process's peak RSS (``VmHWM``), and the *step* memory is the
    peak RSS of the timed steps (the mark reset after the warm-up) minus the
-   RSS they started from (graph, parameters, gradients and Adam's moments
-   included there): what one step allocates on top.
-2. **Accuracy** on ML-1M: LightGCN trained ``--epochs`` epochs in each mode with
-   the same seed, test Recall@20 and NDCG@20 at the end (no model selection:
+   RSS they started from (graph, parameters and Adam's moments included
+   there): what one step allocates on top. Neighbour mode also reports the
+   nodes and edges of one step's sampled subgraph.
+2. **Accuracy** (``accuracy``) on ML-1M: LightGCN trained ``--epochs`` epochs
+   in each mode with the same seed, the two modes side by side on one core
+   each; test Recall@20 and NDCG@20 after every epoch (no model selection:
    both modes are read at the same epoch).
 
 Everything runs on one thread (``torch.set_num_threads(1)``).
@@ -273,6 +280,24 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+DOC_START, DOC_END = "<!-- scale:start -->", "<!-- scale:end -->"
+
+
+def docs_block(report: dict) -> str:
+    """The report as the Scaling out page shows it: no title, headings one level down."""
+    body = markdown(report).split("\n", 2)[2]  # drop the title line and the blank line after it
+    return "\n".join("#" + line if line.startswith("## ") else line for line in body.splitlines()).strip()
+
+
+def update_docs(page: Path, report: dict) -> None:
+    """Writes `docs_block` between the page's scale markers."""
+    text = page.read_text()
+    if text.count(DOC_START) != 1 or text.count(DOC_END) != 1:
+        raise SystemExit(f"{page} needs one {DOC_START} and one {DOC_END} line")
+    head, rest = text.split(DOC_START, 1)
+    page.write_text(head + DOC_START + "\n" + docs_block(report) + "\n" + DOC_END + rest.split(DOC_END, 1)[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000],
@@ -287,8 +312,12 @@ def main() -> None:
                         help="neighbour-sampling engine (see NeighborPropagation)")
     parser.add_argument("--dense-gradients", action="store_true",
                         help="neighbour mode with dense gradients and Adam (default: sparse, SparseAdam)")
-    parser.add_argument("--only", choices=["measure", "accuracy"], default=None,
-                        help="run one part only (results of the other are kept from the last report)")
+    parser.add_argument("--only", choices=["measure", "accuracy", "report"], default=None,
+                        help="run one part only (results of the other are kept from the last report); "
+                             "report: run nothing, rewrite scale.md (and --docs) from scale.json")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder of scale.json and scale.md")
+    parser.add_argument("--docs", type=Path, default=None,
+                        help="also write the tables between the scale markers of this page (docs/scaling.md)")
     parser.add_argument("--sampler", default="uniform")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-ml1m", action="store_true", help="skip ML-1M (no data at hand)")
@@ -303,9 +332,15 @@ def main() -> None:
             "--sampler", args.sampler, "--seed", str(args.seed), "--engine", args.engine,
             *(["--dense-gradients"] if args.dense_gradients else [])]
     datasets = ([] if args.no_ml1m else ["ml-1m"]) + [f"synthetic-{n}" for n in args.sizes]
-    previous = json.loads((RESULTS / "scale.json").read_text()) if args.only and (RESULTS / "scale.json").exists() \
+    previous = json.loads((args.out / "scale.json").read_text()) if args.only and (args.out / "scale.json").exists() \
         else {}
-    report = {"args": {k: v for k, v in vars(args).items() if k not in ("task", "dataset", "mode")},
+    if args.only == "report":
+        (args.out / "scale.md").write_text(markdown(previous))
+        if args.docs:
+            update_docs(args.docs, previous)
+        return
+    report = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                       if k not in ("task", "dataset", "mode")},
               "git_commit": git_commit(), "machine": f"{platform.processor() or platform.machine()}",
               "command": "nice -n 10 python benchmarks/scale.py " + " ".join(sys.argv[1:]),
               "measure": previous.get("measure", []), "ratios": previous.get("ratios", []),
@@ -331,9 +366,11 @@ def main() -> None:
         report["accuracy_runs"] = [r for r in report["accuracy_runs"]
                                    if _setting_key(r["args"]) != _setting_key(run["args"])]
         report["accuracy_runs"].append(run)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(report, indent=2))
-    (RESULTS / "scale.md").write_text(markdown(report))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scale.json").write_text(json.dumps(report, indent=2))
+    (args.out / "scale.md").write_text(markdown(report))
+    if args.docs:
+        update_docs(args.docs, report)
     print(markdown(report))
 
 
