@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 
 def git_commit() -> str:
-    """The checked-out commit, with ``-dirty`` when the tree has changes; ``unknown`` outside git."""
+    """The checked-out commit, with ``-dirty`` when the tree has changes; ``unknown`` outside git.
+
+    Changes under ``benchmarks/results`` do not count: a benchmark that runs in
+    several parts writes its results there between them, and they are output,
+    not the code that produced them.
+    """
+    root = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=root,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"],
+                               capture_output=True, text=True, cwd=root).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
