@@ -390,6 +390,11 @@ def wrap(model: Recommender, propagation: Propagation, seed: int = 0) -> Propaga
     """The module a trainer calls for a step's embeddings: plain in one process,
     sharded and wrapped in `DistributedDataParallel` in several.
 
+    When the propagation gives the embedding table sparse gradients
+    (`NeighborPropagation`), the model's ``embedding`` module is marked
+    ``sparse=True``: that flag is how DDP learns to all-reduce its gradient
+    as a sparse tensor.
+
     Args:
         model (Recommender): The backbone (already on its device).
         propagation (Propagation): The strategy.

@@ -22,9 +22,9 @@ from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.loss import bpr_loss, l2_regularization
-from pyg_negdiff.optim import build_optimizer
 from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
+from pyg_negdiff.optim import build_optimizer
 from pyg_negdiff.propagation import BatchEmbeddings, FullPropagation, Propagation
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.fhn import FHNRatio
