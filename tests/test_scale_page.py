@@ -1,5 +1,5 @@
 """The Scaling out page shows what benchmarks/results/scale.json holds, and the benchmark runs."""
-import importlib.util
+import importlib
 import json
 import os
 import subprocess
@@ -14,11 +14,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def _scale():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("scale", ROOT / "benchmarks" / "scale.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # scale.py imports its sibling _common
+    return importlib.import_module("scale")
 
 
 def test_page_block_and_scale_md_are_the_report_of_scale_json():
