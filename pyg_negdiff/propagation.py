@@ -463,11 +463,14 @@ class NeighborPropagation(Propagation):
         """``node`` (seeds first) and local ``edge_index`` (source, target), PyG's engine."""
         from torch_geometric.sampler import NodeSamplerInput
 
-        with torch.random.fork_rng(devices=[]):
-            if generator is not None:  # PyG's engine draws from the global generator
-                device = generator.device
-                torch.manual_seed(int(torch.randint(2 ** 62, (1,), generator=generator, device=device)))
-            out = self._pyg_sampler.sample_from_nodes(NodeSamplerInput(input_id=None, node=seeds.cpu()))
+        draw = NodeSamplerInput(input_id=None, node=seeds.cpu())
+        if generator is None:  # PyG's engine draws from the global generator
+            out = self._pyg_sampler.sample_from_nodes(draw)
+        else:  # seeded from ours, the global stream left where it was
+            seed = int(torch.randint(2 ** 62, (1,), generator=generator, device=generator.device))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                out = self._pyg_sampler.sample_from_nodes(draw)
         return out.node.to(seeds.device), torch.stack([out.row, out.col]).to(seeds.device)
 
     def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:

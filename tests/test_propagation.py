@@ -171,6 +171,9 @@ def test_sampling_is_reproducible_from_the_generator_and_leaves_the_global_strea
     after = torch.rand(1)
     torch.manual_seed(123)
     assert torch.equal(after, torch.rand(1))  # the global generator was not advanced
+    # Without a generator the draws come from the global stream, and differ call to call.
+    a, b = prop.sample(seeds)[1], prop.sample(seeds)[1]
+    assert not (a.shape == b.shape and torch.equal(a, b))
 
 
 def test_sparse_gradients_touch_only_the_subgraph_rows():
