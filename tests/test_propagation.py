@@ -117,13 +117,15 @@ def test_sampled_layer_is_an_unbiased_estimate_of_the_full_layer():
 
 
 @pytest.mark.parametrize("sampler_name,kw", [
-    ("uniform", {}), ("dns", {"num_candidates": 8}), ("ahns", {"num_candidates": 8}),
+    ("uniform", {}), ("popularity", {"num_negatives": 2}), ("dns", {"num_candidates": 8}), ("ahns", {"num_candidates": 8}),
     ("mixgcf", {"num_candidates": 8}), ("cnsdiff", {"num_steps": 4, "start_step": 1, "max_step": 4,
                                                   "step_stride": 1, "probe": True}),
     ("adar", {"num_steps": 4}),
 ])
 def test_unlimited_fanout_step_loss_equals_full_propagation(sampler_name, kw):
     data = clustered_data()
+    if sampler_name == "popularity":
+        kw = {**kw, "item_popularity": data.item_popularity()}
     # One step: the whole training set in one batch.
     full = trainer(data, sampler_name, "full", batch_size=10_000, **kw)
     sub = trainer(data, sampler_name, [-1, -1], batch_size=10_000, **kw)
@@ -215,9 +217,13 @@ def test_bad_configurations_are_refused():
     with pytest.raises(ValueError, match="one fan-out per layer"):
         trainer(data, "uniform", [-1], layers=2).train_epoch(0)
     prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [-1, -1])
-    sampler = build_sampler("popularity", data.train_pairs(), item_popularity=data.item_popularity())
+
+    class OwnDraws(type(build_sampler("uniform", data.train_pairs()))):
+        subgraph_ready = False  # a third-party sampler that draws its items its own way
+
     with pytest.raises(ValueError, match="cannot run on a sampled subgraph"):
-        Trainer(LightGCN(data.num_users, data.num_items, 8, 2), sampler, data, propagation=prop, progress=False)
+        Trainer(LightGCN(data.num_users, data.num_items, 8, 2), OwnDraws(data.train_pairs()), data,
+                propagation=prop, progress=False)
     other = NeighborPropagation(graph(data), data.num_users + 1, data.num_items, [-1, -1])
     with pytest.raises(ValueError, match="the propagation's graph"):
         Trainer(LightGCN(data.num_users, data.num_items, 8, 2), build_sampler("uniform", data.train_pairs()),

@@ -97,7 +97,9 @@ class NegativeSampler(torch.nn.Module, ABC):
     whose item draws go through `uniform_candidates` works this way;
     `num_candidate_items` says how many it draws per pair (1 by default: the
     diffusion samplers' random negative). A sampler that draws items another
-    way sets ``subgraph_ready = False``.
+    way overrides `candidate_items` with its draw and reads it back with
+    `replayed_candidates` (as `PopularitySampler` does), or sets
+    ``subgraph_ready = False``.
 
     Args:
         train_pairs (PairSet): The training positives, never returned as negatives.
@@ -170,14 +172,33 @@ class NegativeSampler(torch.nn.Module, ABC):
         Returns:
             torch.Tensor: ``[B, M]`` item ids.
         """
-        if self._replay is not None:
-            out, self._replay = self._replay, None
-            if tuple(out.shape) != (users.numel(), num_samples):
-                raise RuntimeError(f"{type(self).__name__} drew {num_samples} items for {users.numel()} "
-                                   f"pairs but declared {tuple(out.shape)} in candidate_items")
-            return out
+        replayed = self.replayed_candidates(users, num_samples)
+        if replayed is not None:
+            return replayed
         out = self.train_pairs.sample_complement(users, num_samples, generator)
         return out.to(users.device)
+
+    def replayed_candidates(self, users: Tensor, num_samples: int) -> Tensor | None:
+        """Inside `subgraph`, the pre-drawn ``[B, M]`` candidates (once); else ``None``.
+
+        A sampler that draws its items its own way (not with
+        `uniform_candidates`) overrides `candidate_items` with that draw and
+        reads it back here in `forward`.
+
+        Args:
+            users (torch.Tensor): ``[B]`` user ids.
+            num_samples (int): Items per user $M$.
+
+        Returns:
+            torch.Tensor, optional: ``[B, M]`` rows of the subgraph's item table.
+        """
+        if self._replay is None:
+            return None
+        out, self._replay = self._replay, None
+        if tuple(out.shape) != (users.numel(), num_samples):
+            raise RuntimeError(f"{type(self).__name__} drew {num_samples} items for {users.numel()} "
+                               f"pairs but declared {tuple(out.shape)} in candidate_items")
+        return out
 
     def start_epoch(self, epoch: int, num_epochs: int) -> None:
         """Hook called by the trainer before each epoch (schedules, warm-up).

@@ -58,9 +58,6 @@ class PopularitySampler(NegativeSampler):
         [0, 0]
     """
 
-    #: Draws its items itself, not through `uniform_candidates`: full propagation only.
-    subgraph_ready = False
-
     def __init__(self, train_pairs: PairSet, item_popularity: Tensor, alpha: float = 0.75, *,
                  num_negatives: int = 1, max_rounds: int = 8, chunk_size: int = 2 ** 22) -> None:
         super().__init__(train_pairs)
@@ -135,9 +132,31 @@ class PopularitySampler(NegativeSampler):
                for s in range(0, users.numel(), rows)]
         return torch.cat(out).to(users.device)
 
+    @property
+    def num_candidate_items(self) -> int:
+        """Items per (user, positive) pair: the ``num_negatives`` negatives themselves."""
+        return self.num_negatives
+
+    def candidate_items(self, users: Tensor, pos_items: Tensor,
+                        generator: torch.Generator | None = None) -> Tensor:
+        """Draws now the ``[B, K]`` negatives the next `forward` returns (for a subgraph to hold them).
+
+        Args:
+            users (torch.Tensor): ``[B]`` users of the batch.
+            pos_items (torch.Tensor): ``[B]`` their positives.
+            generator (torch.Generator, optional): Source of randomness.
+
+        Returns:
+            torch.Tensor: ``[B, K]`` item ids.
+        """
+        return self.sample(users.unsqueeze(-1).expand(-1, self.num_negatives), generator)
+
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         flat = users.unsqueeze(-1).expand(-1, self.num_negatives)
-        items = self.sample(flat, state.generator)
+        # On a subgraph the draw was made (on global ids) by candidate_items; the same stream otherwise.
+        items = self.replayed_candidates(users, self.num_negatives)
+        if items is None:
+            items = self.sample(flat, state.generator)
         if self.num_negatives == 1:
             items = items.squeeze(-1)
         return NegativeSample(emb=state.emb.item[items], items=items)
