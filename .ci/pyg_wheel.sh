@@ -14,7 +14,9 @@ for pkg in "$@"; do
     MAX_JOBS="${MAX_JOBS:-2}" FORCE_ONLY_CPU=1 timeout 2700 python -m pip wheel -q "$pkg" \
       --no-build-isolation --no-deps -w "$cache"
   fi
-  # Dependencies (scipy for torch-sparse) come from the index; the extension from the cache.
-  python -m pip install -q --find-links "$cache" "$pkg"
+  # The cached wheel itself (a newer sdist on the index must not trigger a build here);
+  # its dependencies (scipy for torch-sparse) come from the index.
+  wheel=$(ls -t "$cache"/"$module"-*.whl | head -n 1)
+  python -m pip install -q "$wheel"
   python -c "import $module; print('ci: $pkg', $module.__version__)"
 done
