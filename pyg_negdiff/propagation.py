@@ -262,7 +262,8 @@ class NeighborPropagation(Propagation):
     items (`NegativeSampler.candidate_items`: DNS, AHNS and MixGCF
     candidates, the diffusion samplers' random negative). Hop $h$ takes, for
     every node first reached at hop $h-1$, up to ``num_neighbors[h-1]`` of its
-    neighbours ($-1$: all of them), without replacement, and keeps the edges
+    neighbours ($-1$: all of them), without replacement (but see the
+    engines below), and keeps the edges
     into it: the computation graph of the seeds (PyG's
     ``subgraph_type="directional"``), nodes shared between seeds kept once.
     This is what PyG's `LinkNeighborLoader` does for a batch of links with
@@ -489,7 +490,7 @@ class NeighborPropagation(Propagation):
         sample = self._sample_pyg if self.engine == "pyg" else self._sample_torch
         node, edge_index = sample(seeds, generator)
         src, dst = node[edge_index[0]], node[edge_index[1]]
-        # k_v: the in-edges kept for v (every expanded node keeps min(k, d_v) of them).
+        # k_v: the in-edges kept for v (min(k, d_v) without replacement, k draws with it).
         kept = torch.bincount(edge_index[1], minlength=node.numel())[edge_index[1]]
         weight = self.inv_sqrt_deg[src] * self.inv_sqrt_deg[dst] * (self.deg[dst] / kept).float()
         return node, edge_index, weight
