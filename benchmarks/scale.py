@@ -246,36 +246,57 @@ def _accuracy_table(runs: list[dict]) -> list[str]:
     return lines
 
 
-def markdown(report: dict) -> str:
-    a = report.get("part_args", {}).get("measure", report["args"])
-    lines = ["# Full versus neighbour propagation", "",
-             f"One CPU thread per process ({report['machine']}); commits: " + ", ".join(f"{k} `{v}`" for k, v in report.get(
-                 "commits", {}).items()) + ".", "",
-             "## Memory and time per graph", "", _setting(a) + ".", "",
+def _measure_table(run: dict) -> list[str]:
+    """One memory-and-time run: every graph in both modes, and their ratios."""
+    a = run["args"]
+    engine = next((m["engine"] for m in run["measure"] if "engine" in m), "?")
+    lines = ["", f"## Memory and time per graph, batch {a['batch_size']}, fan-out {a['fanout']}", "",
+             _setting(a) + f"; engine {engine!r}; commit `{run['commit'][:10]}`.", "",
              f"{a['steps']} timed steps after one warm-up step per mode, each mode in its own process. "
              "Epoch time = mean step time x steps per epoch (extrapolated). Peak = the process's peak RSS; "
              "step memory = peak RSS of the timed steps minus the RSS they start from (the graph, the "
-             "parameters and Adam's moments are in the latter): what a step adds. Neighbour mode: engine "
-             f"{report['measure'][-1].get('engine', '?')!r}, sparse gradients, SparseAdam for the table.", "",
+             "parameters and Adam's moments are in the latter): what a step adds.", "",
              "| graph | interactions | nodes | mode | nodes in a step | step (s) | epoch (s, extrap.) | "
              "peak RSS (MiB) | step memory (MiB) |",
              "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
-    for m in report["measure"]:
+    for m in run["measure"]:
         lines.append(f"| {m['dataset']} | {m['interactions']:,} | {m['num_users'] + m['num_items']:,} | "
                      f"{m['mode']} | {m.get('subgraph_nodes', m['num_users'] + m['num_items']):,} | "
                      f"{m['step_time_s']:.3f} | {m['epoch_time_s']:.1f} | {m['peak_rss_mib']:.0f} | "
                      f"{m['step_peak_mib']:.0f} |")
     lines += ["", "Ratios neighbour / full (below 1: neighbour mode uses less):", "",
               "| graph | epoch time | peak RSS | step memory |", "| --- | ---: | ---: | ---: |"]
-    for r in report["ratios"]:
+    for r in run["ratios"]:
         lines.append(f"| {r['dataset']} | {r['epoch_time']:.2f} | {r['peak_rss']:.2f} | {r['step_memory']:.2f} |")
+    lines += ["", "```", run["command"], "```"]
+    return lines
+
+
+def _measure_key(a: dict) -> tuple:
+    return (tuple(a["fanout"]), a["batch_size"], a["dense_gradients"], a["dim"])
+
+
+def measure_runs(report: dict) -> list[dict]:
+    """The report's memory-and-time runs (a report of one run, as first written, counts as one)."""
+    if "measure_runs" in report:
+        return report["measure_runs"]
+    if report.get("measure"):
+        return [{"args": report["part_args"]["measure"], "commit": report["commits"]["measure"],
+                 "command": report["commands"]["measure"], "measure": report["measure"],
+                 "ratios": report["ratios"]}]
+    return []
+
+
+def markdown(report: dict) -> str:
+    lines = ["# Full versus neighbour propagation", "",
+             f"One CPU thread per process ({report['machine']})."]
+    for run in measure_runs(report):
+        lines += _measure_table(run)
     groups: dict[tuple, list[dict]] = {}
     for run in report.get("accuracy_runs", []):
         groups.setdefault(_setting_key(run["args"], seed=False), []).append(run)
     for runs in groups.values():
         lines += _accuracy_table(sorted(runs, key=lambda r: r["args"]["seed"]))
-    if "measure" in report.get("commands", {}):
-        lines += ["", "Memory and time:", "", "```", report["commands"]["measure"], "```"]
     lines.append("")
     return "\n".join(lines)
 
@@ -335,6 +356,10 @@ def main() -> None:
     previous = json.loads((args.out / "scale.json").read_text()) if args.only and (args.out / "scale.json").exists() \
         else {}
     if args.only == "report":
+        previous = {**previous, "measure_runs": measure_runs(previous)}
+        for key in ("measure", "ratios", "commits", "commands", "part_args"):  # the first layout
+            previous.pop(key, None)
+        (args.out / "scale.json").write_text(json.dumps(previous, indent=2))
         (args.out / "scale.md").write_text(markdown(previous))
         if args.docs:
             update_docs(args.docs, previous)
@@ -343,22 +368,20 @@ def main() -> None:
                        if k not in ("task", "dataset", "mode")},
               "git_commit": git_commit(), "machine": f"{platform.processor() or platform.machine()}",
               "command": "nice -n 10 python benchmarks/scale.py " + " ".join(sys.argv[1:]),
-              "measure": previous.get("measure", []), "ratios": previous.get("ratios", []),
-              "accuracy_runs": previous.get("accuracy_runs", []),
-              "commits": previous.get("commits", {}), "commands": previous.get("commands", {}),
-              "part_args": previous.get("part_args", {})}
+              "measure_runs": measure_runs(previous), "accuracy_runs": previous.get("accuracy_runs", [])}
     if args.only != "accuracy":
-        report["measure"], report["ratios"] = [], []
+        run = {"args": report["args"], "commit": report["git_commit"], "command": report["command"],
+               "measure": [], "ratios": []}
         for dataset in datasets:
             pair = {mode: run_child("measure", dataset, mode, argv) for mode in ("full", "neighbor")}
-            report["measure"] += list(pair.values())
+            run["measure"] += list(pair.values())
             f, n = pair["full"], pair["neighbor"]
-            report["ratios"].append({"dataset": dataset, "epoch_time": n["epoch_time_s"] / f["epoch_time_s"],
-                                     "peak_rss": n["peak_rss_mib"] / f["peak_rss_mib"],
-                                     "step_memory": n["step_peak_mib"] / max(f["step_peak_mib"], 1e-9)})
-        report["commits"]["measure"] = report["git_commit"]
-        report["commands"]["measure"] = report["command"]
-        report["part_args"]["measure"] = report["args"]
+            run["ratios"].append({"dataset": dataset, "epoch_time": n["epoch_time_s"] / f["epoch_time_s"],
+                                  "peak_rss": n["peak_rss_mib"] / f["peak_rss_mib"],
+                                  "step_memory": n["step_peak_mib"] / max(f["step_peak_mib"], 1e-9)})
+        # One run per setting: a rerun replaces the old one.
+        report["measure_runs"] = [r for r in report["measure_runs"]
+                                  if _measure_key(r["args"]) != _measure_key(run["args"])] + [run]
     if args.only != "measure" and args.epochs > 0 and not args.no_ml1m:
         run = {"args": report["args"], "commit": report["git_commit"], "command": report["command"],
                "results": run_children_pinned("accuracy", "ml-1m", ["full", "neighbor"], argv)}
