@@ -367,7 +367,7 @@ def main() -> None:
     report = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
                        if k not in ("task", "dataset", "mode")},
               "git_commit": git_commit(), "machine": f"{platform.processor() or platform.machine()}",
-              "command": "nice -n 10 python benchmarks/scale.py " + " ".join(sys.argv[1:]),
+              "command": "python benchmarks/scale.py " + " ".join(sys.argv[1:]),
               "measure_runs": measure_runs(previous), "accuracy_runs": previous.get("accuracy_runs", [])}
     if args.only != "accuracy":
         run = {"args": report["args"], "commit": report["git_commit"], "command": report["command"],
