@@ -46,7 +46,7 @@ class CommandError(Exception):
 
 #: `RunConfig` fields whose command-line option is not ``--<field-with-dashes>``.
 OPTIONS = {"embedding_dim": "--dim", "num_layers": "--layers", "sampler_kwargs": "--sampler-arg",
-           "penalty_weight": "--penalty"}
+           "penalty_weight": "--penalty", "sparse_gradients": "--dense-gradients"}
 
 
 def option_name(key: str) -> str:
@@ -90,6 +90,8 @@ def explain(exc: BaseException) -> tuple[str, int]:
         value = exc.value
         if exc.key == "sampler_kwargs" and isinstance(value, dict):
             value = " ".join(f"{k}={v}" for k, v in value.items())
+        if isinstance(value, bool):  # a flag: its name says it all
+            return f"{option_name(exc.key)}: {exc.problem}", 2
         return f"{option_name(exc.key)} {value}: {exc.problem}", 2
     if isinstance(exc, (CommandError, NonFiniteLossError, RankZeroAborted, ValueError)):
         return str(exc), 2
@@ -217,6 +219,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--neighbor-engine", default="auto", choices=["auto", "pyg", "torch"],
                         help="neighbour sampling of --propagation neighbor: PyG's NeighborSampler (needs "
                              "pyg-lib or torch-sparse), plain PyTorch, or auto (pyg when installed)")
+    parser.add_argument("--dense-gradients", action="store_true",
+                        help="--propagation neighbor with dense embedding gradients and Adam instead of "
+                             "sparse ones and SparseAdam (e.g. where the backend cannot all-reduce sparse tensors)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -238,7 +243,8 @@ def run_config_from_args(args: argparse.Namespace):
                      environments=args.environments, num_environments=args.num_environments,
                      condition_on_environment=args.condition_on_environment,
                      seed=args.seed, device=args.device, propagation=args.propagation,
-                     num_neighbors=args.num_neighbors, neighbor_engine=args.neighbor_engine).validate()
+                     num_neighbors=args.num_neighbors, neighbor_engine=args.neighbor_engine,
+                     sparse_gradients=not args.dense_gradients).validate()
 
 
 def load_data(args: argparse.Namespace):

@@ -77,6 +77,9 @@ class RunConfig:
         neighbor_engine (str): Neighbour-sampling engine of ``"neighbor"``
             propagation: ``"auto"``, ``"pyg"`` (PyG's ``NeighborSampler``) or
             ``"torch"`` (see `NeighborPropagation`).
+        sparse_gradients (bool): ``"neighbor"`` propagation gathers the
+            subgraph's embedding rows with sparse gradients (SparseAdam);
+            ``False``: dense gradients and Adam.
     """
 
     model: str = "lightgcn"
@@ -102,6 +105,7 @@ class RunConfig:
     propagation: str = "full"
     num_neighbors: list[int] | None = None
     neighbor_engine: str = "auto"
+    sparse_gradients: bool = True
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
@@ -184,6 +188,7 @@ class RunConfig:
                 check("neighbor_engine", False, str(exc))
         else:
             check("num_neighbors", not self.num_neighbors, "applies to --propagation 'neighbor' only")
+            check("sparse_gradients", self.sparse_gradients, "applies to --propagation 'neighbor' only")
         self._validate_environments()
         self._validate_sampler()
         self._validate_device()
@@ -354,7 +359,8 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
 
         propagation = build_propagation(config.propagation, bipartite_edge_index(data.train, data.num_users),
                                         data.num_users, data.num_items, config.num_neighbors,
-                                        engine=config.neighbor_engine)
+                                        engine=config.neighbor_engine,
+                                        sparse_gradients=config.sparse_gradients)
     trainer = Trainer(model, sampler, data, lr=config.lr, l2=config.l2, batch_size=config.batch_size,
                       epochs=config.epochs, eval_every=config.eval_every, patience=config.patience,
                       monitor=config.monitor, evaluator=evaluator, environments=environments,

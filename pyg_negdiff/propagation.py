@@ -603,7 +603,8 @@ def resolve_engine(engine: str) -> str:
 
 
 def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: int,
-                      num_neighbors: Sequence[int] | None = None, engine: str = "auto") -> Propagation:
+                      num_neighbors: Sequence[int] | None = None, engine: str = "auto",
+                      sparse_gradients: bool = True) -> Propagation:
     """Builds a propagation strategy by name.
 
     Args:
@@ -614,6 +615,8 @@ def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: 
         num_neighbors (Sequence[int], optional): Fan-out per hop (``"neighbor"`` only).
         engine (str): Neighbour-sampling engine (``"neighbor"`` only, see
             `NeighborPropagation`). (default: ``"auto"``)
+        sparse_gradients (bool): Sparse embedding gradients (``"neighbor"``
+            only). (default: ``True``)
 
     Returns:
         Propagation: The strategy.
@@ -625,7 +628,8 @@ def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: 
     if name == "neighbor":
         if not num_neighbors:
             raise ValueError("propagation 'neighbor' needs num_neighbors (one fan-out per layer, -1 for all)")
-        return NeighborPropagation(edge_index, num_users, num_items, num_neighbors, engine=engine)
+        return NeighborPropagation(edge_index, num_users, num_items, num_neighbors, engine=engine,
+                                   sparse_gradients=sparse_gradients)
     raise ValueError(f"unknown propagation {name!r}; choose 'full' or 'neighbor'")
 
 

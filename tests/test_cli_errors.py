@@ -145,6 +145,7 @@ needs_coat = pytest.mark.skipif(not (DATA_ROOT / "coat").exists(), reason="share
 # ------------------------------------------------------------------ settings
 @pytest.mark.parametrize("argv, fix", [
     (["--dim", "0"], ["--dim 0", "integer >= 1"]),
+    (["--dense-gradients"], ["--dense-gradients:", "'neighbor' only"]),
     (["--dim", "-4"], ["--dim -4", "integer >= 1"]),
     (["--penalty", "-1"], ["--penalty -1", ">= 0"]),
     (["--layers", "-1"], ["--layers -1", ">= 1"]),

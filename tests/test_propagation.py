@@ -258,7 +258,14 @@ def test_cli_options_reach_the_trainer():
     trainer = make_trainer(config, clustered_data(), progress=False)
     assert isinstance(trainer.propagation, NeighborPropagation)
     assert trainer.propagation.num_neighbors == [4, -1] and trainer.propagation.engine == "torch"
+    assert trainer.propagation.sparse_gradients and type(trainer.optimizer).__name__ == "SparseAdam"
+    config.sparse_gradients = False
+    trainer = make_trainer(config, clustered_data(), progress=False)
+    assert not trainer.propagation.sparse_gradients and type(trainer.optimizer).__name__ == "Adam"
     assert trainer.config()["propagation_strategy"] == repr(trainer.propagation)
     config.propagation = "full"
     with pytest.raises(ValueError, match="'neighbor' only"):
         make_trainer(config, clustered_data(), progress=False)
+    config.num_neighbors = None  # dense gradients alone are refused in full mode too
+    with pytest.raises(ValueError, match="'neighbor' only"):
+        config.validate()
