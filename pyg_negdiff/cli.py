@@ -9,7 +9,10 @@ saying what was kept. A traceback is printed only with ``--debug``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -421,6 +424,34 @@ def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     return [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _commands(child)]
 
 
+#: Imported before anything else runs, with Ctrl-C held back until they are done: a
+#: KeyboardInterrupt in the middle of one leaves it half-initialized, and libraries that import
+#: them catch broad exceptions, so an interrupt there came out as an unrelated error (numpy
+#: "has no attribute", "cannot load module more than once") or was swallowed and the run went on.
+HEAVY_IMPORTS = ("torch", "torch_geometric")
+
+
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Holds SIGINT back inside the block and raises KeyboardInterrupt after it if one came."""
+    pending: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    if previous is not signal.default_int_handler:  # ignored (a background job) or someone else's
+        signal.signal(signal.SIGINT, previous)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``pyg-negdiff`` command: the one error boundary of the command line.
 
@@ -435,7 +466,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
-        args = build_parser().parse_args(argv)  # inside: Ctrl-C may come while it imports
+        with _sigint_deferred():  # Ctrl-C while torch, numpy, scipy or PyG import: after them
+            for module in HEAVY_IMPORTS:
+                importlib.import_module(module)
+            parser = build_parser()
+        args = parser.parse_args(argv)
         return args.func(args)
     except KeyboardInterrupt as exc:
         if debug:

@@ -302,6 +302,28 @@ def test_ctrl_c_during_start_up(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("delay", [0.05, 0.15, 0.25, 0.3, 0.35, 0.45])
+def test_ctrl_c_at_any_moment_of_the_imports_is_one_line(tmp_path, delay):
+    # A KeyboardInterrupt inside numpy's, scipy's or torch-sparse's import used to come out as
+    # "numpy has no attribute ...", "cannot load module more than once", or to be swallowed by
+    # a library (the run went on and wrote its results): the CLI now holds Ctrl-C back until
+    # those imports are done.
+    out = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-u", "-c",
+                             "import sys, pyg_negdiff.cli as c; print('main', flush=True); "
+                             "sys.exit(c.main(sys.argv[1:]))",
+                             "train", "--data", "synthetic", *FAST, "--out", out],
+                            env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_hear_sigint)
+    assert proc.stdout.readline().strip() == "main"
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    text, _ = proc.communicate(timeout=120)
+    assert "Traceback" not in text and "error" not in text, text
+    assert proc.returncode == 130 and "interrupted (Ctrl-C)" in text, text
+    assert not out.exists()
+
+
 def test_ctrl_c_while_torch_is_imported_is_one_line(tmp_path):
     # `import pyg_negdiff` and the command module load without torch, so the error boundary is
     # in place before any heavy import: a Ctrl-C while torch loads ends in the one-line message.
@@ -419,3 +441,32 @@ def test_ctrl_c_during_tuning_says_the_study_resumes(tmp_path, small):
     assert "Traceback" not in text, text
     assert code == 130, text
     assert "during tuning" in text and "rerun the same command to resume" in text, text
+
+
+def test_an_error_raised_while_optuna_handles_ctrl_c_is_a_ctrl_c(monkeypatch):
+    # Seen in a CI-like run: SIGINT during Optuna's post-trial bookkeeping surfaced as its
+    # `AssertionError("Should not reach.")`, raised while the KeyboardInterrupt was handled.
+    import argparse
+
+    import optuna
+
+    import pyg_negdiff.tune.study as study_module
+    from pyg_negdiff.tune.cli import _run_study
+
+    def interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise AssertionError("Should not reach.")
+
+    def broken(*args, **kwargs):
+        raise AssertionError("a real bug")
+
+    study = optuna.create_study(study_name="s")
+    args = argparse.Namespace(trials=1, no_progress=True)
+    monkeypatch.setattr(study_module, "run_study", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="during tuning; study 's' keeps its 0 finished trials"):
+        _run_study(study, None, args)
+    monkeypatch.setattr(study_module, "run_study", broken)
+    with pytest.raises(AssertionError, match="a real bug"):
+        _run_study(study, None, args)

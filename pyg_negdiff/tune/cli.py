@@ -88,10 +88,25 @@ def _run_study(study: optuna.Study, objective, args: argparse.Namespace) -> None
 
     try:
         run_study(study, objective, args.trials, show_progress_bar=not args.no_progress)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Exception) as exc:
+        # A Ctrl-C that lands in Optuna's own bookkeeping after a trial can surface as another
+        # error raised while handling it (its "Should not reach." assertion): still a Ctrl-C.
+        if not _caused_by_interrupt(exc):
+            raise
         raise KeyboardInterrupt(
             f"during tuning; study {study.study_name!r} keeps its {finished_trials(study)} finished trials "
-            f"(the interrupted one is marked FAIL): rerun the same command to resume") from None
+            f"(the interrupted one is not among them): rerun the same command to resume") from None
+
+
+def _caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a KeyboardInterrupt or was raised while one was being handled."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
