@@ -277,14 +277,8 @@ def _measure_key(a: dict) -> tuple:
 
 
 def measure_runs(report: dict) -> list[dict]:
-    """The report's memory-and-time runs (a report of one run, as first written, counts as one)."""
-    if "measure_runs" in report:
-        return report["measure_runs"]
-    if report.get("measure"):
-        return [{"args": report["part_args"]["measure"], "commit": report["commits"]["measure"],
-                 "command": report["commands"]["measure"], "measure": report["measure"],
-                 "ratios": report["ratios"]}]
-    return []
+    """The report's memory-and-time runs."""
+    return report.get("measure_runs", [])
 
 
 def markdown(report: dict) -> str:
@@ -356,10 +350,6 @@ def main() -> None:
     previous = json.loads((args.out / "scale.json").read_text()) if args.only and (args.out / "scale.json").exists() \
         else {}
     if args.only == "report":
-        previous = {**previous, "measure_runs": measure_runs(previous)}
-        for key in ("measure", "ratios", "commits", "commands", "part_args"):  # the first layout
-            previous.pop(key, None)
-        (args.out / "scale.json").write_text(json.dumps(previous, indent=2))
         (args.out / "scale.md").write_text(markdown(previous))
         if args.docs:
             update_docs(args.docs, previous)
