@@ -185,9 +185,11 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         csv_options.add_argument(f"--{role}-col", default=None, metavar="NAME",
                                  help=f"column of the {what}")
     csv_options.add_argument("--sep", default=None, help="field delimiter of a CSV file (default: ,)")
-    parser.add_argument("--shift", default="auto",
-                        choices=["auto", "none", "holdout", "random", "popularity", "temporal",
-                                 "exposure", "mixed"])
+    from pyg_negdiff.data.prepare import SHIFTS
+
+    parser.add_argument("--shift", default="auto", choices=["auto", "none", "holdout", *SHIFTS],
+                        help="the split (default: auto); longtail: a popularity split whose OOD "
+                             "test holds only items outside the top third by popularity")
     parser.add_argument("--data-root", default=None,
                         help="folder of the built-in datasets (default: $PYG_NEGDIFF_DATA or ../shared/data)")
     parser.add_argument("--seed", type=int, default=0)

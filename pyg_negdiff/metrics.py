@@ -1,7 +1,6 @@
 """Full-ranking evaluation with PyG's ``LinkPred*`` metrics."""
 from __future__ import annotations
 
-import math
 from typing import Iterable, Sequence
 
 import torch
@@ -14,6 +13,7 @@ from torch_geometric.metrics import (
     LinkPredRecall,
 )
 
+from pyg_negdiff.data.diagnostics import head_items  # re-exported: public here since 0.1
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.nn.base import Embeddings
@@ -48,31 +48,6 @@ def top_k_items(user_emb: Tensor, item_emb: Tensor, seen: PairSet | None, users:
         row, col = seen.rows(users)
         scores[row.to(scores.device), col.to(scores.device)] = float("-inf")
     return scores.topk(min(k, scores.size(1)), dim=1).indices
-
-
-def head_items(popularity: Tensor, fraction: float = 0.1) -> Tensor:
-    r"""Boolean ``[I]`` mask of the $\lceil f I \rceil$ most popular items (ties broken by item id).
-
-    Args:
-        popularity (torch.Tensor): ``[I]`` training interaction count of every item.
-        fraction (float): The share $f \in (0, 1]$ of items called the head. (default: ``0.1``)
-
-    Returns:
-        torch.Tensor: ``[I]`` booleans, ``True`` for head items.
-
-    Examples:
-        >>> head_items(torch.tensor([5, 0, 9, 1, 2, 2, 0, 3, 1, 7]), fraction=0.2).nonzero().view(-1).tolist()
-        [2, 9]
-    """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
-    num = popularity.numel()
-    count = min(num, max(1, math.ceil(fraction * num)))
-    # A stable sort on -popularity keeps the lower id first among equals: deterministic.
-    order = torch.sort(-popularity.to(torch.float64), stable=True).indices[:count]
-    mask = torch.zeros(num, dtype=torch.bool, device=popularity.device)
-    mask[order] = True
-    return mask
 
 
 @torch.no_grad()

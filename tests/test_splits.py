@@ -59,6 +59,7 @@ SPLITS = {
     "random": lambda d, s: split_random(d, seed=s),
     "popularity": lambda d, s: split_popularity(d, seed=s),
     "popularity_oodval": lambda d, s: split_popularity(d, seed=s, val_from="ood"),
+    "popularity_longtail": lambda d, s: split_popularity(d, seed=s, ood_items="tail"),
     "temporal_global": lambda d, s: split_temporal(d, iid_test_ratio=0.1, seed=s),
     "temporal_user": lambda d, s: split_temporal(d, mode="user", seed=s),
     "mixed": lambda d, s: split_mixed(d, iid_test_ratio=0.1, seed=s),
@@ -189,6 +190,33 @@ def test_popularity_ood_is_flat_and_iid_follows_train():
     assert abs(g_iid - g_train) < 0.15
     # no item loses more than half of its interactions to the OOD test
     assert (out.item_popularity("test_ood") <= data.item_popularity() // 2).all()
+
+
+def test_longtail_ood_tests_only_items_outside_the_head():
+    data = toy(U=400, I=90, time=False, env=False)
+    out = quiet(split_popularity, data, seed=0, ood_items="tail")
+    order = torch.sort(-data.item_popularity().double(), stable=True).indices
+    head, tail = order[:30], order[30:]  # the top third of 90 items
+    ood = out.item_popularity("test_ood")
+    assert int(ood[head].sum()) == 0 and int(ood[tail].sum()) > 0
+    # the IID parts still hold the head
+    assert int(out.item_popularity("test")[head].sum()) > int(out.item_popularity("test")[tail].sum())
+    # "all" (the default) does test head items
+    assert int(quiet(split_popularity, data, seed=0).item_popularity("test_ood")[head].sum()) > 0
+    with pytest.raises(ValueError, match="ood_items"):
+        split_popularity(data, ood_items="head")
+    with pytest.raises(ValueError, match="head_fraction"):
+        split_popularity(data, ood_items="tail", head_fraction=1.0)
+
+
+def test_longtail_is_a_shift_of_the_cli_and_of_prepare_data():
+    from pyg_negdiff.data.prepare import SHIFTS, split
+
+    data = toy(U=400, I=90, time=False, env=False)
+    assert "longtail" in SHIFTS
+    a = quiet(split, data, "longtail", seed=3)
+    b = quiet(split_popularity, data, seed=3, ood_items="tail")
+    assert all(torch.equal(a.parts[k], b.parts[k]) for k in b.parts)
 
 
 def test_popularity_validation_from_ood():

@@ -45,6 +45,31 @@ GROUP_NAMES = ("head", "mid", "tail")
 GroupBy = Literal["items", "interactions"]
 
 
+def head_items(popularity: Tensor, fraction: float = 0.1) -> Tensor:
+    r"""Boolean ``[I]`` mask of the $\lceil f I \rceil$ most popular items (ties broken by item id).
+
+    Args:
+        popularity (torch.Tensor): ``[I]`` training interaction count of every item.
+        fraction (float): The share $f \in (0, 1]$ of items called the head. (default: ``0.1``)
+
+    Returns:
+        torch.Tensor: ``[I]`` booleans, ``True`` for head items.
+
+    Examples:
+        >>> head_items(torch.tensor([5, 0, 9, 1, 2, 2, 0, 3, 1, 7]), fraction=0.2).nonzero().view(-1).tolist()
+        [2, 9]
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
+    num = popularity.numel()
+    count = min(num, max(1, math.ceil(fraction * num)))
+    # A stable sort on -popularity keeps the lower id first among equals: deterministic.
+    order = torch.sort(-popularity.to(torch.float64), stable=True).indices[:count]
+    mask = torch.zeros(num, dtype=torch.bool, device=popularity.device)
+    mask[order] = True
+    return mask
+
+
 def gini(counts: Tensor) -> float:
     r"""Gini coefficient of a popularity vector, over all its entries (zeros included).
 

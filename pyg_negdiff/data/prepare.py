@@ -7,7 +7,8 @@ from typing import Any, Literal
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pyg_datasets import PYG_DATASETS
 
-Shift = Literal["auto", "none", "random", "popularity", "temporal", "exposure", "mixed"]
+Shift = Literal["auto", "none", "holdout", "random", "popularity", "longtail", "temporal", "exposure",
+                "mixed"]
 
 #: Names accepted by `prepare_data` besides file paths: ours, then PyG's (`PYG_DATASETS`).
 BUILTIN = ("synthetic", "ml-100k", "ml-1m", "coat", "yahoo-r3", *PYG_DATASETS)
@@ -100,12 +101,33 @@ def split(data: InteractionData, shift: Shift = "auto", *, seed: int = 0) -> Int
         return splits.carve_validation(data, seed=seed)
     if shift == "none":
         return data
-    fn = {"random": splits.split_random, "popularity": splits.split_popularity,
-          "temporal": splits.split_temporal, "exposure": splits.split_exposure,
-          "mixed": splits.split_mixed}.get(shift)
+    fn = SHIFTS.get(shift)
     if fn is None:
         raise ValueError(f"unknown shift {shift!r}")
     return fn(data, seed=seed)
+
+
+def _longtail(data: InteractionData, seed: int = 0) -> InteractionData:
+    from pyg_negdiff.data.splits import split_popularity
+
+    return split_popularity(data, seed=seed, ood_items="tail")
+
+
+def _lazy(name: str):
+    def split(data: InteractionData, seed: int = 0) -> InteractionData:
+        from pyg_negdiff.data import splits
+
+        return getattr(splits, name)(data, seed=seed)
+    split.__name__ = name
+    return split
+
+
+#: ``--shift`` name -> the split it applies with its defaults (``"auto"``, ``"none"`` and
+#: ``"holdout"`` are handled by `split`). ``"longtail"`` is `split_popularity` with a long-tail
+#: OOD test (``ood_items="tail"``).
+SHIFTS = {"random": _lazy("split_random"), "popularity": _lazy("split_popularity"),
+          "longtail": _longtail, "temporal": _lazy("split_temporal"),
+          "exposure": _lazy("split_exposure"), "mixed": _lazy("split_mixed")}
 
 
 def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str = "auto",
@@ -116,8 +138,9 @@ def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str 
         spec (str): ``"synthetic"``, a built-in dataset name (`BUILTIN`), or a file or
             folder path (read by `pyg_negdiff.data.io.load_dataset`).
         shift (str): The split: ``"auto"`` (see `split`), ``"none"`` (the parts as
-            loaded), ``"random"``, ``"popularity"``, ``"temporal"``, ``"exposure"``
-            or ``"mixed"``.
+            loaded), ``"holdout"``, ``"random"``, ``"popularity"``, ``"longtail"``
+            (a popularity split whose OOD test holds only items outside the top
+            third), ``"temporal"``, ``"exposure"`` or ``"mixed"``.
         format (str): File format of a path ``spec``: ``"auto"``, ``"lightgcn"``,
             ``"pairs"``, ``"uiw"``, ``"uit"``, ``"uirt"``, ``"recbole"`` or ``"csv"``
             (ignored for built-in names).

@@ -434,7 +434,8 @@ def carve_validation(data: InteractionData, val_ratio: float = 0.1, seed: int = 
 def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: float = 0.1,
                      ood_ratio: float = 0.1, seed: int = 0, *, max_item_fraction: float = 0.5,
                      val_from: Literal["iid", "ood"] = "iid",
-                     min_user_interactions: int = 2) -> InteractionData:
+                     min_user_interactions: int = 2, ood_items: Literal["all", "tail"] = "all",
+                     head_fraction: float = 1 / 3) -> InteractionData:
     r"""Popularity shift: an OOD test with near-uniform item frequency (MACR, BC-Loss, DR-GNN).
 
     All parts are pooled ($N$ interactions, $n_i$ of item $i$). The OOD test
@@ -453,6 +454,13 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
     From the rest, ``"test"`` (IID) and ``"val"`` are drawn per user at random
     as in `split_random`; they follow the training popularity.
 
+    With ``ood_items="tail"`` (the *long-tail* OOD test of the published
+    popularity-shift splits), the head $\mathcal{H}$, the
+    $\lceil h I \rceil$ most popular items of the pool ($h$ = ``head_fraction``,
+    a third by default; `pyg_negdiff.data.diagnostics.head_items`), gives nothing to
+    the OOD test: $a_i = 0$ for $i \in \mathcal{H}$. The shifted test then
+    asks for items that a popularity ranking never puts first.
+
     Args:
         data (InteractionData): Interactions; all parts are pooled.
         val_ratio (float): Share $\rho_{val}$ of all interactions in ``"val"``.
@@ -465,6 +473,10 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
             never sees the shifted distribution); ``"ood"`` draws it from the
             capped sample, so validation is shifted like ``"test_ood"``.
         min_user_interactions (int): Users with fewer interactions stay in train only.
+        ood_items (str): ``"all"`` lets every item give OOD interactions;
+            ``"tail"`` only the items outside the head (the long-tail OOD test).
+        head_fraction (float): $h \in (0, 1)$, the share of items (the most
+            popular of the pool) kept out of a ``"tail"`` OOD test.
 
     Returns:
         InteractionData: Parts ``"train"``, ``"val"``, ``"test"``, ``"test_ood"``.
@@ -483,12 +495,19 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
         ['test', 'test_ood', 'train', 'val']
         >>> round(gini(out.item_popularity("train")), 2), round(gini(out.item_popularity("test_ood")), 2)
         (0.51, 0.0)
+        >>> tail = split_popularity(data, seed=0, ood_items="tail")  # the long-tail OOD test
+        >>> head = data.item_popularity().argsort(descending=True)[:34]
+        >>> int(tail.item_popularity("test_ood")[head].sum())  # no head item is tested
+        0
     """
     _check_ratios(val_ratio=val_ratio, test_ratio=test_ratio, ood_ratio=ood_ratio)
     if not 0.0 < max_item_fraction < 1.0:
         raise ValueError(f"'max_item_fraction' must be in (0, 1), got {max_item_fraction}")
     _check_choice("val_from", val_from, ("iid", "ood"))
-    what = "popularity split"
+    _check_choice("ood_items", ood_items, ("all", "tail"))
+    if not 0.0 < head_fraction < 1.0:
+        raise ValueError(f"'head_fraction' must be in (0, 1), got {head_fraction}")
+    what = "popularity split" if ood_items == "all" else "long-tail popularity split"
     notes: list[str] = []
     pool = _gather(data, None, notes, what)
     gen = _generator(seed)
@@ -500,6 +519,10 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
     n_items = torch.bincount(items, minlength=data.num_items)
     eligible_items = torch.bincount(items[~small], minlength=data.num_items)
     available = torch.minimum((n_items.double() * max_item_fraction).floor().long(), eligible_items)
+    if ood_items == "tail":
+        from pyg_negdiff.data.diagnostics import head_items
+
+        available[head_items(n_items, head_fraction)] = 0
     n_ood = round(ood_ratio * n)
     n_val_ood = round(val_ratio * n) if val_from == "ood" else 0
     budget = n_ood + n_val_ood
