@@ -412,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
         add_tune_commands = None
     if add_tune_commands is not None:
         add_tune_commands(sub)
+        from pyg_negdiff.bench.cli import add_bench_command
+
+        add_bench_command(sub)
     for command in _commands(parser):
         command.add_argument("--debug", action="store_true",
                              help="show the Python traceback of a failure (for bug reports)")

@@ -244,3 +244,53 @@ class Evaluator:
                 (default: every evaluation part of the data)
         """
         return {p: self.evaluate(emb, p) for p in (parts or self.data.eval_parts)}
+
+
+def popularity_ranking(data: InteractionData) -> Embeddings:
+    r"""A reference ranker with no model: every user gets the items by training popularity.
+
+    $s(u, i) = n_i$, the training interaction count of item $i$, as ``[U, 1]``
+    and ``[I, 1]`` embeddings, so `Evaluator` ranks it like a model (seen items
+    masked). A trained model below this row has learned little beyond popularity.
+
+    Args:
+        data (InteractionData): The split data (its ``"train"`` part is counted).
+
+    Returns:
+        Embeddings: User embeddings of ones and item embeddings $n_i$.
+
+    Examples:
+        >>> import torch
+        >>> data = InteractionData(2, 3, {"train": torch.tensor([[0, 1, 1], [2, 2, 0]])})
+        >>> emb = popularity_ranking(data)
+        >>> (emb.user @ emb.item.t())[0].tolist()
+        [1.0, 0.0, 2.0]
+    """
+    popularity = data.item_popularity().to(torch.float32).view(-1, 1)
+    return Embeddings.from_tensors(torch.ones(data.num_users, 1), popularity)
+
+
+def random_ranking(data: InteractionData, seed: int = 0, dim: int = 64) -> Embeddings:
+    r"""A reference ranker with no model: a uniformly random ranking for every user.
+
+    User and item embeddings are i.i.d. standard normal. For a fixed user row
+    $\mathbf{e}_u$ the scores $\mathbf{e}_u^\top \mathbf{e}_i$ are i.i.d. over
+    items, so each user's ranking is a uniformly random permutation.
+
+    Args:
+        data (InteractionData): The data (only its sizes are read).
+        seed (int): Seed of the draw.
+        dim (int): Embedding size.
+
+    Returns:
+        Embeddings: ``[U, dim]`` and ``[I, dim]`` random embeddings.
+
+    Examples:
+        >>> import torch
+        >>> data = InteractionData(2, 3, {"train": torch.tensor([[0, 1], [2, 0]])})
+        >>> tuple(random_ranking(data, seed=0).item.shape)
+        (3, 64)
+    """
+    g = torch.Generator().manual_seed(int(seed))
+    return Embeddings.from_tensors(torch.randn(data.num_users, dim, generator=g),
+                                   torch.randn(data.num_items, dim, generator=g))
