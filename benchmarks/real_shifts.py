@@ -24,6 +24,7 @@ from pathlib import Path
 import optuna
 import torch
 
+from pyg_negdiff.bench.protocol import study_trials
 from pyg_negdiff.bench import (
     DEFAULT_ROWS,
     REAL_SCENARIOS,
@@ -50,7 +51,7 @@ def report(out: Path) -> tuple[str, dict]:
     for name in SCENARIOS:
         log = out / name / "runs.jsonl"
         if log.exists():
-            summary = summarize(RunLog(log).records, name)
+            summary = summarize(RunLog(log).records, name, study_trials(out / name, name))
             if summary["rows"]:
                 summaries[name] = summary
     real = [summaries[n] for n in REAL_SCENARIOS if n in summaries]

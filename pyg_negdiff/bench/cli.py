@@ -40,6 +40,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     import optuna
 
     from pyg_negdiff.bench import Budget, Plan, RunLog, Scenario, markdown, run_scenario, summarize
+    from pyg_negdiff.bench.protocol import study_trials
     from pyg_negdiff.bench.rows import resolve_rows
     from pyg_negdiff.cli import CommandError, check_writable, load_data
 
@@ -88,7 +89,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         log = run_scenario(scenario.name, data, plan, out, budget=budget, commit=_version(), progress=progress)
     finally:
         bar.close()
-    summary = summarize(RunLog(out / "runs.jsonl").records, scenario.name)
+    summary = summarize(RunLog(out / "runs.jsonl").records, scenario.name, study_trials(out, scenario.name))
     table = markdown(summary)
     (out / "report.md").write_text(f"# Benchmark report: {scenario.name}\n\n{table}")
     (out / "report.json").write_text(json.dumps(summary, indent=2))

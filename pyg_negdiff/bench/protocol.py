@@ -195,7 +195,13 @@ class _TrialObjective(Objective):
     def __call__(self, trial: optuna.Trial) -> float:
         config = self.config(trial)
         trial.set_user_attr("config", config.to_dict())
-        record = train_run(config, self.data, self.oracle, trial=trial, fhn=self.fhn)
+        try:
+            record = train_run(config, self.data, self.oracle, trial=trial, fhn=self.fhn)
+        except optuna.TrialPruned:
+            # Counted in the budget like a finished trial; its partial run measures nothing.
+            self.log.append({**self.context, "kind": "trial", "trial": trial.number, "pruned": True,
+                             "config": config.to_dict()})
+            raise
         if record["oracle"] is not None:
             trial.set_user_attr("oracle_select", oracle_choice(record["oracle"]).get("select"))
         self.log.append({**self.context, "kind": "trial", "trial": trial.number, "config": config.to_dict(),
@@ -225,6 +231,26 @@ def _best_config(study: optuna.Study, key: str = "value") -> dict[str, Any] | No
         return None
     best = max(complete, key=lambda t: (t.value if key == "value" else t.user_attrs[key], -t.number))
     return best.user_attrs["config"]
+
+
+def study_trials(out: str | Path, scenario: str) -> dict[str, int]:
+    """Finished (complete, pruned or failed) trials per row of ``scenario``, from the Optuna journal.
+
+    Args:
+        out (str or os.PathLike): The benchmark folder.
+        scenario (str): The scenario label.
+    """
+    path = Path(out) / "optuna-journal.log"
+    if not path.exists():
+        return {}
+    storage = journal_storage(path)
+    counts = {}
+    for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
+        name, _, row = summary.study_name.rpartition("/")
+        if name == scenario:
+            study = optuna.load_study(study_name=summary.study_name, storage=storage)
+            counts[row] = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+    return counts
 
 
 def journal_storage(path: str | Path) -> optuna.storages.BaseStorage:

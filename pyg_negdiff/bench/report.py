@@ -58,12 +58,16 @@ def _oracle_value(record: dict[str, Any]) -> float | None:
     return None
 
 
-def summarize(records: list[dict[str, Any]], scenario: str) -> dict[str, Any]:
+def summarize(records: list[dict[str, Any]], scenario: str,
+              trials: dict[str, int] | None = None) -> dict[str, Any]:
     """One scenario's table as data.
 
     Args:
         records (list[dict]): The run log's records (any scenarios: ``scenario`` is picked).
         scenario (str): The scenario.
+        trials (dict[str, int], optional): Finished trials per row, as the Optuna
+            studies count them (`pyg_negdiff.bench.protocol.study_trials`); by
+            default the trials the run log holds.
 
     Returns:
         dict: ``rows`` (one entry per trained and reference row), ``best_heuristic``,
@@ -74,10 +78,11 @@ def summarize(records: list[dict[str, Any]], scenario: str) -> dict[str, Any]:
     for r in mine:
         if r["kind"] == "seed":
             seeds.setdefault(r["row"], {}).setdefault(r["selection"], {})[r["seed"]] = r
-    trials = {}
-    for r in mine:
-        if r["kind"] == "trial":
-            trials[r["row"]] = trials.get(r["row"], 0) + 1
+    if trials is None:
+        trials = {}
+        for r in mine:
+            if r["kind"] == "trial":
+                trials[r["row"]] = trials.get(r["row"], 0) + 1
 
     def val(row: str) -> float:
         return float(np.mean([r["val"]["ndcg@20"] for r in seeds[row]["iid"].values()]))
@@ -131,7 +136,7 @@ def summarize(records: list[dict[str, Any]], scenario: str) -> dict[str, Any]:
                      "val_ndcg": _stat([r["val"]["ndcg@20"] for r in refs]),
                      "oracle_ndcg": _stat([(r.get("oracle_scores") or {}).get("eval") for r in refs]),
                      "head@20": _stat([r["head@20"] for r in refs])})
-    runs = [r for r in mine if r["kind"] in ("trial", "seed")]
+    runs = [r for r in mine if r["kind"] in ("trial", "seed") and not r.get("pruned")]
     budget = next((r["budget"] for r in runs), None)
     return {"scenario": scenario, "rows": rows, "best_heuristic": best_heuristic, "best_sampler": best_sampler,
             "budget": budget, "trials_per_row": trials,
@@ -152,6 +157,14 @@ def _delta(paired: dict[str, Any] | None) -> str:
     return text
 
 
+def _oracle_cell(row: dict[str, Any]) -> str:
+    """The oracle's score on the evaluation half, beside validation's choice scored on that half."""
+    text = _pm(row.get("oracle_ndcg"))
+    if row.get("iid_on_eval_half") is not None:
+        text += f" (val. sel. {row['iid_on_eval_half'][0]:.4f})"
+    return text
+
+
 def markdown(summary: dict[str, Any]) -> str:
     """One scenario's table in Markdown (the benchmark report and the docs block)."""
     budget = summary.get("budget") or {}
@@ -161,7 +174,7 @@ def markdown(summary: dict[str, Any]) -> str:
              f"Budget: up to {budget.get('epochs', '-')} epochs, patience {budget.get('patience', '-')}, "
              f"batch {budget.get('batch_size', '-')}; {summary['cpu_hours']:.2f} CPU hours.", "",
              "| row | OOD NDCG@20 (val. selection) | Δ vs uniform | Δ vs best heuristic "
-             "| OOD NDCG@20 (oracle selection) | IID NDCG@20 | val NDCG@20 | OOD Recall@20 | head@20 "
+             "| OOD NDCG@20, evaluation half: oracle selection (val. selection) | IID NDCG@20 | val NDCG@20 | OOD Recall@20 | head@20 "
              "| best epoch / run | trials | seeds |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in summary["rows"]:
@@ -171,7 +184,7 @@ def markdown(summary: dict[str, Any]) -> str:
         epochs = "-" if r.get("best_epoch") is None else f"{r['best_epoch'][0]:.0f} / {r['epochs_run'][0]:.0f}"
         head = "-" if r.get("head@20") is None else f"{r['head@20'][0]:.2f}"
         lines.append(f"| {name} | {_pm(r['ood_ndcg'])} | {_delta(r.get('vs_uniform'))} "
-                     f"| {_delta(r.get('vs_best_heuristic'))} | {_pm(r.get('oracle_ndcg'))} "
+                     f"| {_delta(r.get('vs_best_heuristic'))} | {_oracle_cell(r)} "
                      f"| {_pm(r.get('iid_ndcg'))} | {_pm(r.get('val_ndcg'))} | {_pm(r.get('ood_recall'))} "
                      f"| {head} | {epochs} | {r.get('trials', '-')} | {len(r['seeds'])} |")
     return "\n".join(lines) + "\n"

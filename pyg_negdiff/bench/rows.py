@@ -21,7 +21,7 @@ from pyg_negdiff.metrics import popularity_ranking, random_ranking
 from pyg_negdiff.nn.base import Embeddings
 from pyg_negdiff.tune.space import SAMPLER_SPACES
 
-__all__ = ["Row", "ROWS", "HEURISTICS", "DEFAULT_ROWS", "REFERENCES", "resolve_rows"]
+__all__ = ["Row", "ROWS", "HEURISTICS", "DEFAULT_ROWS", "POOL_ROWS", "REFERENCES", "resolve_rows"]
 
 Kind = Literal["baseline", "heuristic", "synthesized"]
 Space = Callable[[optuna.Trial], dict[str, Any]]
@@ -64,10 +64,16 @@ def _suggests_anything(space: Space) -> bool:
     return bool(space(trial))
 
 
-def _row(name: str, kind: Kind, sampler: str | None = None, **fixed: Any) -> Row:
+def _row(name: str, kind: Kind, sampler: str | None = None, space: Space | None = None, **fixed: Any) -> Row:
     sampler = sampler or name
-    space = SAMPLER_SPACES.get(sampler)
+    space = space or SAMPLER_SPACES.get(sampler)
     return Row(name, sampler, kind, dict(fixed), space if space and _suggests_anything(space) else None)
+
+
+def _hardness_only(trial: optuna.Trial) -> dict[str, Any]:
+    """CNSDiff's curriculum end without the contrastive weight (fixed by the row)."""
+    m = trial.suggest_float("final_hardness", 0.1, 0.9)
+    return {"beta_end": (m * 10.0, (1.0 - m) * 10.0)}
 
 
 #: Every row the benchmark knows, by name.
@@ -79,7 +85,21 @@ ROWS: dict[str, Row] = {r.name: r for r in (
     _row("ahns", "heuristic"),
     _row("cnsdiff", "synthesized"),
     _row("adar", "synthesized"),
+    # Issue 22, hypothesis 1: the anchor pool, then one change at a time on the popularity pool.
+    _row("cnsdiff-pool-popularity", "synthesized", "cnsdiff", anchor_pool="popularity"),
+    _row("cnsdiff-pool-dns", "synthesized", "cnsdiff", anchor_pool="dns"),
+    _row("cnsdiff-pool-mixture", "synthesized", "cnsdiff", anchor_pool="mixture"),
+    # the real negative at full weight, the synthesized one as a second BPR term weighted lambda
+    _row("cnsdiff-pool-popularity-separate", "synthesized", "cnsdiff", anchor_pool="popularity",
+         combine="separate"),
+    _row("cnsdiff-separate", "synthesized", "cnsdiff", combine="separate"),
+    # no contrastive term
+    _row("cnsdiff-pool-popularity-nocl", "synthesized", "cnsdiff", _hardness_only, anchor_pool="popularity",
+         cl_weight=0.0),
 )}
+#: The rows of issue 22's first hypothesis (the anchor pool).
+POOL_ROWS = ("cnsdiff-pool-popularity", "cnsdiff-pool-dns", "cnsdiff-pool-mixture",
+             "cnsdiff-pool-popularity-separate", "cnsdiff-separate", "cnsdiff-pool-popularity-nocl")
 #: The heuristics "best heuristic" is chosen among.
 HEURISTICS = ("popularity", "dns", "mixgcf", "ahns")
 #: What ``pyg-negdiff bench`` runs by default.

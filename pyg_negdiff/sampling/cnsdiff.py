@@ -18,6 +18,7 @@ from pyg_negdiff.diffusion import (
     ScheduleMode,
 )
 from pyg_negdiff.diffusion.gaussian import randn
+from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
 from pyg_negdiff.sampling.generative import DenoiserTraining, DiffusionSampler, to_unit_rms
 
@@ -59,7 +60,10 @@ class CNSDiffSampler(DiffusionSampler):
     library's diffusion ablation as constructor options.
 
     For a batch of (user $u$, positive $i$) pairs with pooled embeddings
-    $\mathbf{e}_u, \mathbf{e}_i$ and a uniformly drawn non-positive $j$:
+    $\mathbf{e}_u, \mathbf{e}_i$ and a real non-positive $j$ from the anchor
+    pool (``anchor_pool``, `pyg_negdiff.sampling.anchors`: uniform by default,
+    popularity-weighted $\propto n_j^{\alpha}$, DNS's hardest of $M$, or a
+    mixture of the last two):
 
     1. **Candidates.** For every level $t_k \in \{t_{\text{start}},
         t_{\text{start}} + \Delta, \ldots\} \cap [1, t_{\max}]$ a start point
@@ -198,6 +202,13 @@ class CNSDiffSampler(DiffusionSampler):
         combine (str): ``"mix"`` or ``"separate"`` (step 4). (default: ``"mix"``)
         separate_weight (float): $w$ of ``combine="separate"``. (default: ``1.0``)
         synthesize (bool): ``False``: uniform negatives plus the contrastive term. (default: ``True``)
+        anchor_pool (str): Where $j$ comes from: ``"uniform"``, ``"popularity"``,
+            ``"dns"`` or ``"mixture"`` (`AnchorPool`). (default: ``"uniform"``)
+        pool_alpha (float): $\alpha$ of the popularity pool. (default: ``0.75``)
+        pool_candidates (int): $M$ of the DNS pool. (default: ``32``)
+        pool_mix (float): Share of popularity draws in the mixture. (default: ``0.5``)
+        item_popularity (torch.Tensor, optional): ``[I]`` training counts, for the
+            popularity and mixture pools (the run passes them).
         preset (str, optional): ``"published"`` sets every option of `PUBLISHED`;
             giving one of them a different, non-default value as well is an error.
             (default: ``None``)
@@ -230,9 +241,11 @@ class CNSDiffSampler(DiffusionSampler):
                  selection: Literal["hardest", "band"] = "hardest",
                  gradient: Literal["detach", "straight-through", "linear"] = "straight-through",
                  combine: Literal["mix", "separate"] = "mix", separate_weight: float = 1.0,
-                 synthesize: bool = True, preset: Literal["published"] | None = None) -> None:
+                 synthesize: bool = True, anchor_pool: PoolName = "uniform", pool_alpha: float = 0.75,
+                 pool_candidates: int = 32, pool_mix: float = 0.5, item_popularity: Tensor | None = None,
+                 preset: Literal["published"] | None = None) -> None:
         o = {k: v for k, v in locals().items()
-             if k not in ("self", "train_pairs", "embedding_dim", "preset", "__class__")}
+             if k not in ("self", "train_pairs", "embedding_dim", "preset", "item_popularity", "__class__")}
         if preset is not None:
             o = self._apply_preset(preset, o)
         for name, value, allowed in (("contrast_scope", o["contrast_scope"], ("pair", "batch")),
@@ -278,6 +291,14 @@ class CNSDiffSampler(DiffusionSampler):
         self.anchor, self.selection, self.gradient = o["anchor"], o["selection"], o["gradient"]
         self.combine, self.separate_weight = o["combine"], o["separate_weight"]
         self.synthesize = o["synthesize"]
+        self.pool = AnchorPool(train_pairs, o["anchor_pool"], item_popularity=item_popularity,
+                               alpha=o["pool_alpha"], num_candidates=o["pool_candidates"], mix=o["pool_mix"])
+        self.subgraph_ready = self.pool.subgraph_ready
+
+    @property
+    def num_candidate_items(self) -> int:
+        """Uniform items drawn per pair: the anchor pool's (1 for the uniform pool)."""
+        return self.pool.num_candidate_items
 
     @classmethod
     def _apply_preset(cls, preset: str, options: dict[str, Any]) -> dict[str, Any]:
@@ -442,7 +463,7 @@ class CNSDiffSampler(DiffusionSampler):
     # ------------------------------------------------------------ forward
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         emb, generator = state.emb, state.generator
-        rand_items = self.uniform_candidates(users, 1, generator).squeeze(-1)
+        rand_items = self.pool(self, users, state)
         pos_emb, rand_emb = emb.item[pos_items], emb.item[rand_items]
         user_emb = emb.user[users].detach()
         x0, scale = to_unit_rms(pos_emb.detach())
@@ -501,5 +522,6 @@ class CNSDiffSampler(DiffusionSampler):
                 f"noise_scale={self.diffusion.schedule.scale}, beta={self.beta_start}->{self.beta_end}, "
                 f"{options}, denoiser_training={self.denoiser_training!r}"
                 + (f", num_environments={self.env_embedding.num_environments}" if self.env_embedding else "")
+                + (f", anchor_pool={self.pool.pool!r}" if self.pool.pool != "uniform" else "")
                 + (f", preset={self.preset!r}" if self.preset else "")
                 + ")")
