@@ -63,7 +63,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
               "budget": asdict(budget)}
     _check_plan(out, record, "re-running the same command resumes")
     check_writable(out / "report.md", "--out")
-    (out / _PLAN_FILE).write_text(json.dumps(record, indent=2))
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = load_data(args)
@@ -71,6 +70,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if "val" not in data.parts:
         raise CommandError(f"{data.name} has no validation part to select on; choose a --shift that makes one "
                            f"(e.g. --shift random)")
+    if not any(part in data.parts for part in ("test", "test_ood")):
+        raise CommandError(f"{data.name} has no test part to compare on; choose a --shift that makes one "
+                           f"(e.g. --shift random)")
+    # Written once the data loaded: a mistyped --data must not claim the folder for its settings.
+    (out / _PLAN_FILE).write_text(json.dumps(record, indent=2))
     if "test_ood" not in data.parts:
         print("pyg-negdiff: note: this split has no shifted (OOD) test part; the table compares the test part "
               "(pick the shift with --shift)", file=sys.stderr)

@@ -46,8 +46,8 @@ from pyg_negdiff.tune.objective import Objective
 __all__ = ["Plan", "RunLog", "run_scenario", "train_run", "backbone_space"]
 
 #: Sampler diagnostics kept in the run log (mean over the last three epochs).
-DIAGNOSTICS = ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos", "mix_ratio",
-               "hardness_level", "transition_at_1", "transition_at_T")
+DIAGNOSTICS = ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos", "mix_ratio", "hard_level",
+               "hard_distance", "head_share@20", "transition_at_1", "transition_at_T", "hardness")
 
 
 def backbone_space(trial: optuna.Trial) -> dict[str, Any]:

@@ -187,6 +187,22 @@ def markdown(summary: dict[str, Any]) -> str:
                      f"| {_delta(r.get('vs_best_heuristic'))} | {_oracle_cell(r)} "
                      f"| {_pm(r.get('iid_ndcg'))} | {_pm(r.get('val_ndcg'))} | {_pm(r.get('ood_recall'))} "
                      f"| {head} | {epochs} | {r.get('trials', '-')} | {len(r['seeds'])} |")
+    diagnosed = [r for r in summary["rows"] if r.get("diagnostics")]
+    if diagnosed:
+        lines += ["", "Mechanism diagnostics (mean over each run's last three epochs, then over seeds): "
+                  "$s_{uh} \\ge s_{ui}$ is the share of synthesized negatives scored at or above the positive, "
+                  "σ(−margin) the mean $\\sigma(s^-_u - s_{ui})$ of the BPR negative, ‖∇e_j‖ the gradient norm "
+                  "reaching the real negative's row, λ the mix share, t* the chosen level.", "",
+                  "| row | s_uh ≥ s_ui | σ(−margin) | ‖∇e_j‖ | cos(h, e_i) | λ | t* | hardness |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in diagnosed:
+            d = r["diagnostics"]
+
+            def cell(key: str) -> str:
+                return f"{d[key]:.3f}" if key in d else "-"
+            lines.append(f"| {r['row']} | {cell('hard_above_pos')} | {cell('neg_sigmoid')} | {cell('neg_grad_norm')} "
+                         f"| {cell('cos_hard_pos')} | {cell('mix_ratio')} | {cell('hard_level')} "
+                         f"| {cell('hardness')} |")
     return "\n".join(lines) + "\n"
 
 

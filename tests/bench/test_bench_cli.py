@@ -78,3 +78,16 @@ def test_bench_refuses_bad_budgets_before_any_work(tmp_path, capsys, flag, value
     assert main(["bench", "--data", str(folder), "--out", str(tmp_path / "b"), flag, value]) == 2
     assert flag in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+def test_bench_refuses_data_without_test_or_validation_and_keeps_the_folder_free(tmp_path, capsys):
+    folder = write_split_folder(tmp_path / "split")
+    (folder / "test.txt").unlink()
+    (folder / "test_iid.txt").unlink()
+    out = tmp_path / "bench"
+    assert main(["bench", "--data", str(folder), "--shift", "none", "--out", str(out), *ARGS]) == 2
+    assert "no test part" in capsys.readouterr().err
+    assert not (out / "plan.json").exists()
+    # the folder is not claimed: the corrected command runs there
+    full = write_split_folder(tmp_path / "split2")
+    assert main(["bench", "--data", str(full), "--out", str(out), *ARGS]) == 0
