@@ -21,3 +21,16 @@ def git_commit() -> str:
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def replace_block(page: Path, start: str, end: str, block: str) -> None:
+    """Writes ``block`` between the ``start`` and ``end`` marker lines of ``page`` (each exactly once).
+
+    The generated parts of the docs pages are written this way, so that a test can regenerate
+    them from the result files and compare.
+    """
+    text = page.read_text()
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise SystemExit(f"{page} needs one {start} and one {end} line")
+    head, rest = text.split(start, 1)
+    page.write_text(head + start + "\n" + block.strip() + "\n" + end + rest.split(end, 1)[1])

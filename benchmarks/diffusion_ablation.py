@@ -44,7 +44,7 @@ from pyg_negdiff.tune import Objective
 from pyg_negdiff.tune.space import SAMPLER_SPACES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import git_commit  # noqa: E402
+from _common import git_commit, replace_block  # noqa: E402
 from run_benchmarks import prepare  # noqa: E402
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
@@ -335,14 +335,10 @@ def update_docs(page: Path, out: Path, table_md: str, commits: list[str]) -> Non
     assets = page.parent / "ablation"
     assets.mkdir(parents=True, exist_ok=True)
     shutil.copy(out / "ood_ndcg.png", assets / "ood_ndcg.png")
-    text = page.read_text()
-    if text.count(DOC_START) != 1 or text.count(DOC_END) != 1:
-        raise SystemExit(f"{page} needs one {DOC_START} and one {DOC_END} line")
     block = (f"Produced by `python benchmarks/diffusion_ablation.py --report --out {out} --docs {page}` "
              f"from runs of commit(s) {', '.join(commits)}.\n\n![ablation](ablation/ood_ndcg.png)\n\n"
              + table_md.strip())
-    head, rest = text.split(DOC_START, 1)
-    page.write_text(head + DOC_START + "\n" + block + "\n" + DOC_END + rest.split(DOC_END, 1)[1])
+    replace_block(page, DOC_START, DOC_END, block)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,7 +39,7 @@ from pyg_negdiff.bench import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import git_commit  # noqa: E402
+from _common import git_commit, replace_block  # noqa: E402
 
 DOC_START, DOC_END = "<!-- real-shifts:start -->", "<!-- real-shifts:end -->"
 
@@ -70,11 +70,7 @@ def report(out: Path) -> tuple[str, dict]:
 
 def update_docs(page: Path, block: str) -> None:
     """Writes ``block`` between the page's real-shifts markers."""
-    text = page.read_text()
-    if text.count(DOC_START) != 1 or text.count(DOC_END) != 1:
-        raise SystemExit(f"{page} needs one {DOC_START} and one {DOC_END} line")
-    head, rest = text.split(DOC_START, 1)
-    page.write_text(head + DOC_START + "\n" + block.strip() + "\n" + DOC_END + rest.split(DOC_END, 1)[1])
+    replace_block(page, DOC_START, DOC_END, block)
 
 
 def main(argv: list[str] | None = None) -> None:

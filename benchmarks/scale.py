@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import git_commit  # noqa: E402
+from _common import git_commit, replace_block  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -306,11 +306,7 @@ def docs_block(report: dict) -> str:
 
 def update_docs(page: Path, report: dict) -> None:
     """Writes `docs_block` between the page's scale markers."""
-    text = page.read_text()
-    if text.count(DOC_START) != 1 or text.count(DOC_END) != 1:
-        raise SystemExit(f"{page} needs one {DOC_START} and one {DOC_END} line")
-    head, rest = text.split(DOC_START, 1)
-    page.write_text(head + DOC_START + "\n" + docs_block(report) + "\n" + DOC_END + rest.split(DOC_END, 1)[1])
+    replace_block(page, DOC_START, DOC_END, docs_block(report))
 
 
 def main() -> None:
