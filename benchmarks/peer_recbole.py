@@ -72,9 +72,9 @@ Everything else of the LightGCN path runs on torch 2.13 with deprecation warning
 Commands of the results on the Benchmarks page (two cores: the ML-100K parity on core 1 while
 ML-1M runs on core 0; ``--docs`` rewrites the page's block from the JSON)::
 
-    taskset -c 0 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-1m --epochs 1 --seeds 0
+    taskset -c 0 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-1m --epochs 1 --seeds 0 --max-batches 40
     taskset -c 1 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-100k --epochs 20 --seeds 0 1 2
-    taskset -c 0,1 venv-peer/bin/python benchmarks/peer_recbole.py --cnsdiff --threads 2
+    taskset -c 0,1 venv-peer/bin/python benchmarks/peer_recbole.py --cnsdiff --threads 2 --max-batches 80
     python benchmarks/peer_recbole.py --report --docs docs/benchmarks.md
 
 Results go to ``benchmarks/results/peer_recbole.{json,md}`` (``--out`` changes the stem):
@@ -207,9 +207,12 @@ def child_recbole(args: argparse.Namespace) -> dict[str, Any]:
         train_data.get_model(model)  # what Trainer.fit does for dynamic negatives
     setup = time.perf_counter() - start
     times, cpu, losses = [], [], []
+    batches = len(train_data)
+    timed = min(batches, args.max_batches or batches)
     for epoch in range(args.epochs):
-        with Clock() as c:
-            loss = trainer._train_epoch(train_data, epoch, show_progress=False)
+        with Clock() as c:  # RecBole's own epoch loop; --max-batches cuts its data loader short
+            loss = trainer._train_epoch(train_data if timed == batches else FirstBatches(train_data, timed),
+                                        epoch, show_progress=False)
         times.append(c.wall)
         cpu.append(c.cpu)
         losses.append(float(loss if not isinstance(loss, tuple) else sum(loss)))
@@ -234,10 +237,60 @@ def child_recbole(args: argparse.Namespace) -> dict[str, Any]:
     ours = Evaluator(data, ks=(20,), metrics=("recall", "ndcg")).evaluate(
         Embeddings(user_emb.unsqueeze(1), item_emb.unsqueeze(1)), "test")
     return {"setup_s": setup, "epoch_times": times, "epoch_cpu": cpu, "losses": losses, "eval_times": evals,
-            "eval_cpu": eval_cpu, "metrics": {k: float(v) for k, v in own.items()},
+            "eval_cpu": eval_cpu, "batches_per_epoch": batches, "batches_timed": timed,
+            "metrics": {k: float(v) for k, v in own.items()},
             "metrics_our_evaluator": {k: float(v) for k, v in ours.items()},
             "missing": {"users": data.num_users - users.numel(), "items": data.num_items - items.numel()},
             "shims": shims, "rss_after_imports_mib": base}
+
+
+class FirstBatches:
+    """The first ``n`` batches of a RecBole data loader, for ``Trainer._train_epoch`` (``--max-batches``)."""
+
+    def __init__(self, loader, n: int) -> None:
+        self.loader, self.n, self.shuffle = loader, n, loader.shuffle
+
+    def __iter__(self):
+        for b, batch in enumerate(self.loader):
+            if b == self.n:
+                break
+            yield batch
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def first_batches(trainer, epoch: int, n: int) -> float:
+    """The first ``n`` steps of `Trainer.train_epoch` (``--max-batches``); returns their mean loss."""
+    import torch
+
+    trainer.model.train()
+    trainer.sampler.train()
+    trainer.sampler.start_epoch(epoch, trainer.epochs)
+    perm = torch.randperm(trainer.train_index.size(1), generator=trainer.generator, device=trainer.device)
+    losses = [trainer.train_step(perm[b * trainer.batch_size:(b + 1) * trainer.batch_size], epoch).loss
+              for b in range(n)]
+    return sum(losses) / n
+
+
+def recbole_init(weight, num_users: int, num_items: int) -> None:
+    r"""Redraws our one ``[U + I, D]`` table at RecBole's scale, in place.
+
+    Both libraries draw Xavier-uniform embeddings, $\mathcal{U}(-a, a)$ with
+    $a = \sqrt{6 / (n + D)}$ for an $n \times D$ table, but RecBole has two tables, of $U + 1$
+    users and $I + 1$ items (a padding row each), so its rows start larger than ours, where
+    $n = U + I$. This draws users with $n = U + 1$ and items with $n = I + 1$, to tell the
+    initialization apart from the rest of training (``--init recbole``).
+    """
+    import math
+
+    import torch
+
+    dim = weight.size(1)
+    with torch.no_grad():
+        for rows, n in ((slice(0, num_users), num_users + 1), (slice(num_users, None), num_items + 1)):
+            bound = math.sqrt(6.0 / (n + dim))
+            weight[rows].uniform_(-bound, bound)
 
 
 def child_ours(args: argparse.Namespace) -> dict[str, Any]:
@@ -256,14 +309,18 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
                        epochs=args.epochs, patience=None, seed=args.seed)
     evaluator = Evaluator(data, ks=(20,), metrics=("recall", "ndcg"))
     trainer = make_trainer(config, data, evaluator=evaluator, progress=False)
+    if args.init == "recbole":
+        recbole_init(trainer.model.embedding.weight, data.num_users, data.num_items)
     setup = time.perf_counter() - start
     times, cpu, losses = [], [], []
+    batches = -(-data.train.size(1) // args.batch_size)
+    timed = min(batches, args.max_batches or batches)
     for epoch in range(args.epochs):
         with Clock() as c:
-            stats = trainer.train_epoch(epoch)
+            loss = trainer.train_epoch(epoch).loss if timed == batches else first_batches(trainer, epoch, timed)
         times.append(c.wall)
         cpu.append(c.cpu)
-        losses.append(stats.loss)
+        losses.append(loss)
         print(f"pyg_negdiff {args.sampler} seed {args.seed} epoch {epoch}: {c.cpu:.2f} CPU s, {c.wall:.2f} s",
               file=sys.stderr)
     evals, eval_cpu, metrics = [], [], {}
@@ -274,7 +331,7 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
         eval_cpu.append(c.cpu)
     metrics = {k: float(v) for k, v in metrics.items()}
     return {"setup_s": setup, "epoch_times": times, "epoch_cpu": cpu, "losses": losses, "eval_times": evals,
-            "eval_cpu": eval_cpu, "metrics": metrics,
+            "eval_cpu": eval_cpu, "batches_per_epoch": batches, "batches_timed": timed, "metrics": metrics,
             "metrics_our_evaluator": metrics, "sampler": repr(trainer.sampler), "rss_after_imports_mib": base}
 
 
@@ -335,7 +392,7 @@ def run_child(args: argparse.Namespace, work: Path, library: str, sampler: str, 
     out = work / f"run-{library}-{sampler}-{seed}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", library, "--sampler", sampler,
            "--seed", str(seed), "--workdir", str(work), "--child-out", str(out), "--threads", str(threads)]
-    for name in ("epochs", "dim", "layers", "lr", "l2", "batch_size", "candidates", "eval_repeats"):
+    for name in ("epochs", "dim", "layers", "lr", "l2", "batch_size", "candidates", "eval_repeats", "init", "max_batches"):
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -348,7 +405,8 @@ def run_child(args: argparse.Namespace, work: Path, library: str, sampler: str, 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     return {k: getattr(args, k) for k in ("epochs", "dim", "layers", "lr", "l2", "batch_size", "candidates",
-                                          "eval_repeats", "threads", "seeds", "samplers", "split_seed")}
+                                          "eval_repeats", "threads", "seeds", "samplers", "split_seed",
+                                          "libraries", "init", "max_batches")}
 
 
 def command_line() -> str:
@@ -365,7 +423,7 @@ def run_comparison(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for sampler in args.samplers:
             order = LIBRARIES if turn % 2 == 0 else LIBRARIES[::-1]
             turn += 1
-            for library in order:
+            for library in (lib for lib in order if lib in args.libraries):
                 records.append(run_child(args, work, library, sampler, seed, args.threads))
     return {"data": Path(args.data).name, "data_repr": repr(data), "users": data.num_users,
             "items": data.num_items, "train": data.train.size(1), "test": data.parts["test"].size(1),
@@ -396,7 +454,9 @@ def summarize(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for r in entry["records"]:
         row = out.setdefault(r["sampler"], {}).setdefault(r["library"], {})
-        values = {"epoch_cpu": statistics.median(r["epoch_cpu"]), "epoch": statistics.median(r["epoch_times"]),
+        scale = r.get("batches_per_epoch", 1) / r.get("batches_timed", 1)  # 1 unless --max-batches
+        values = {"epoch_cpu": scale * statistics.median(r["epoch_cpu"]),
+                  "epoch": scale * statistics.median(r["epoch_times"]),
                   "eval_cpu": min(r["eval_cpu"]), "eval": min(r["eval_times"]), "rss": r["peak_rss_mib"],
                   "rss_base": r["rss_after_imports_mib"], "setup": r["setup_s"],
                   "recall": r["metrics"]["recall@20"], "ndcg": r["metrics"]["ndcg@20"],
@@ -425,13 +485,20 @@ def markdown(report: dict[str, Any]) -> str:
         s = entry["settings"]
         rows = summarize(entry)
         seeds = s["seeds"]
+        init = s.get("init", "ours")
+        base = report.get(entry["data"]) if key != entry["data"] else None
+        base_rows = summarize(base) if base else {}
         parts.append(
-            f"**{entry['data_repr']}**: LightGCN, {s['dim']} dimensions, {s['layers']} layers, batches of "
+            f"**{key}: {entry['data_repr']}**{', our embeddings drawn at RecBole’s initial scale (`--init recbole`)' if init == 'recbole' else ''}: LightGCN, {s['dim']} dimensions, {s['layers']} layers, batches of "
             f"{s['batch_size']}, Adam lr {s['lr']:g}, L2 {s['l2']:g}, {s['epochs']} epochs, DNS with "
             f"{s['candidates']} candidates; seeds {seeds}; {s['threads']} torch thread, CPU "
             f"{entry['records'][0]['affinity']}. `{entry['command']}` (commit `{entry['commit'][:12]}`, "
             f"{entry['date']}; torch {entry['versions']['torch']}, RecBole {entry['versions']['recbole']}, "
-            f"numpy {entry['versions']['numpy']}, scipy {entry['versions']['scipy']}).\n")
+            f"numpy {entry['versions']['numpy']}, scipy {entry['versions']['scipy']})."
+            + (f" **Timing only**: each epoch is timed on its first {s['max_batches']} of "
+               f"{entry['records'][0]['batches_per_epoch']} batches and scaled to the whole epoch; "
+               f"the metrics are those of a model after {s['epochs']} × {s['max_batches']} steps, "
+               f"not a trained one." if s.get("max_batches") else "") + "\n")
         lines = ["| sampler | library | CPU s/epoch | wall s/epoch | eval CPU s | eval wall s | peak RSS MiB "
                  "(after imports) | setup s | Recall@20 | NDCG@20 | Recall@20, our evaluator "
                  "| NDCG@20, our evaluator |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -446,6 +513,7 @@ def markdown(report: dict[str, Any]) -> str:
                  "| ΔRecall@20 (ours − RecBole) | ΔNDCG@20 | within the seed spread |",
                  "|---|---|---|---|---|---|---|"]
         for sampler, libs in rows.items():
+            libs = {**base_rows.get(sampler, {}), **libs}  # RecBole from the entry of the same data
             if set(libs) != set(LIBRARIES):
                 continue
             o, b = libs["pyg_negdiff"], libs["recbole"]
@@ -458,6 +526,8 @@ def markdown(report: dict[str, Any]) -> str:
                          f"{'met' if epoch <= TARGETS['epoch'] else 'not met'} | {ev:.2f} ({_ratio(o, b, 'eval'):.2f}), "
                          f"target ≤ 0.20 {'met' if ev <= TARGETS['eval'] else 'not met'} | {_ratio(o, b, 'rss'):.2f} "
                          f"| {dr:+.4f} | {dn:+.4f} | {spread} |")
+        if base_rows:
+            lines.append(f"\nRecBole's side of this comparison: the runs of `{entry['data']}` above.")
         parts.append("\n".join(lines) + "\n")
     if "cnsdiff" in report:
         c = report["cnsdiff"]
@@ -499,7 +569,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--candidates", type=int, default=32, help="DNS candidates M, both libraries")
     parser.add_argument("--eval-repeats", type=int, default=3)
+    parser.add_argument("--max-batches", type=int, default=0,
+                        help="time only the first N batches of each epoch and scale to a whole epoch (0: all)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every child")
+    parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
+    parser.add_argument("--init", choices=["ours", "recbole"], default="ours",
+                        help="our embeddings' initial scale: ours, or RecBole's (see recbole_init)")
+    parser.add_argument("--tag", default=None, help="the result entry's name (default: the data's name)")
     parser.add_argument("--cnsdiff", action="store_true", help="time one epoch of our CNSDiff instead")
     parser.add_argument("--report", action="store_true", help="only rewrite the Markdown (and --docs) from the JSON")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "peer_recbole"), help="output stem")
@@ -528,7 +604,7 @@ def main() -> None:
                       "date": datetime.date.today().isoformat(), "affinity": sorted(os.sched_getaffinity(0))})
         # Read again: another run (another dataset) may have written the file meanwhile.
         report = json.loads(json_path.read_text()) if json_path.exists() else {}
-        report["cnsdiff" if args.cnsdiff else entry["data"]] = entry
+        report["cnsdiff" if args.cnsdiff else (args.tag or entry["data"])] = entry
         stem.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report)
