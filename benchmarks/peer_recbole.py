@@ -38,8 +38,8 @@ plus `Evaluator.evaluate`) and keeps the fastest. RecBole's trained embeddings a
 by *our* evaluator, so that a metric-definition difference is told apart from a training one.
 
 **CNSDiff beside the authors' code** (``--cnsdiff``): one ML-1M epoch of our CNSDiff
-(its defaults, LightGCN 64 dimensions, 3 layers, batches of 2048) at ``--threads 2`` (wall and
-CPU seconds), set beside
+(its defaults, LightGCN 64 dimensions, 3 layers, batches of 2048; with ``--max-batches``, its
+first batches scaled to the epoch) at ``--threads 2`` (wall and CPU seconds), set beside
 the 555.9 s per ML-1M epoch at 2 threads that issue 26 of this project reports for the
 authors' public CNSDiff training loop (measured 2026-11-22). Their code is neither run nor
 copied here.
@@ -75,6 +75,8 @@ ML-1M runs on core 0; ``--docs`` rewrites the page's block from the JSON)::
     taskset -c 0 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-1m --epochs 1 --seeds 0 --max-batches 40
     taskset -c 1 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-100k --epochs 20 --seeds 0 1 2
     taskset -c 0,1 venv-peer/bin/python benchmarks/peer_recbole.py --cnsdiff --threads 2 --max-batches 80
+    taskset -c 1 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-100k --epochs 20 --seeds 0 1 2 \\
+        --libraries pyg_negdiff --init recbole --tag ml-100k-recbole-init
     python benchmarks/peer_recbole.py --report --docs docs/benchmarks.md
 
 Results go to ``benchmarks/results/peer_recbole.{json,md}`` (``--out`` changes the stem):
@@ -490,7 +492,7 @@ def markdown(report: dict[str, Any]) -> str:
         base_rows = summarize(base) if base else {}
         parts.append(
             f"**{key}: {entry['data_repr']}**{', our embeddings drawn at RecBole’s initial scale (`--init recbole`)' if init == 'recbole' else ''}: LightGCN, {s['dim']} dimensions, {s['layers']} layers, batches of "
-            f"{s['batch_size']}, Adam lr {s['lr']:g}, L2 {s['l2']:g}, {s['epochs']} epochs, DNS with "
+            f"{s['batch_size']}, Adam lr {s['lr']:g}, L2 {s['l2']:g}, {s['epochs']} epoch{'s' if s['epochs'] != 1 else ''}, DNS with "
             f"{s['candidates']} candidates; seeds {seeds}; {s['threads']} torch thread, CPU "
             f"{entry['records'][0]['affinity']}. `{entry['command']}` (commit `{entry['commit'][:12]}`, "
             f"{entry['date']}; torch {entry['versions']['torch']}, RecBole {entry['versions']['recbole']}, "
@@ -532,15 +534,22 @@ def markdown(report: dict[str, Any]) -> str:
     if "cnsdiff" in report:
         c = report["cnsdiff"]
         r, a = c["record"], c["authors"]
-        wall, cpu = statistics.median(r["epoch_times"]), statistics.median(r["epoch_cpu"])
+        scale = r.get("batches_per_epoch", 1) / r.get("batches_timed", 1)
+        wall, cpu = scale * statistics.median(r["epoch_times"]), scale * statistics.median(r["epoch_cpu"])
+        timed = (f", timed on its first {r['batches_timed']} of {r['batches_per_epoch']} batches and scaled"
+                 if scale != 1 else "")
+        threads = r["threads"]
         parts.append(
-            f"**CNSDiff on {c['data_repr']}**, one training epoch at {r['threads']} torch threads (CPUs "
-            f"{r['affinity']}): ours {wall:.1f} s wall, {cpu:.1f} CPU s over the threads (`{r['sampler']}`, "
-            f"LightGCN {c['settings']['dim']} dimensions, {c['settings']['layers']} layers, batches of "
-            f"{c['settings']['batch_size']}; `{c['command']}`, commit `{c['commit'][:12]}`, {c['date']}), "
-            f"against {a['epoch_time_s']} s for the authors' training loop at {a['threads']} threads "
-            f"({a['source']}, measured {a['measured']}): {a['epoch_time_s'] / wall:.1f} times less wall time, "
-            f"a number on paper (other days, other loads, the authors' own settings).\n")
+            f"**CNSDiff on {c['data_repr']}**, one training epoch at {threads} torch threads (CPUs "
+            f"{r['affinity']}{timed}; `CNSDiffSampler` at its defaults, LightGCN {c['settings']['dim']} dimensions, "
+            f"{c['settings']['layers']} layers, batches of {c['settings']['batch_size']}; `{c['command']}`, "
+            f"commit `{c['commit'][:12]}`, {c['date']}): ours {cpu:.1f} CPU s over the {threads} threads, "
+            f"{wall:.1f} s wall on the shared cores. On an idle machine that work takes between "
+            f"{cpu / threads:.1f} s (both threads busy throughout) and {cpu:.1f} s of wall time (CPU time may also "
+            f"count threads that spin while waiting for work, so both bounds may lean high). The authors' "
+            f"training loop: {a['epoch_time_s']} s at {a['threads']} threads ({a['source']}, measured "
+            f"{a['measured']}), {a['epoch_time_s'] / cpu:.1f} to {a['epoch_time_s'] * threads / cpu:.1f} times "
+            f"ours: a number on paper (another day, another load, the authors' own settings).\n")
     return "\n".join(parts).strip() + "\n"
 
 
