@@ -101,7 +101,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # this checkout's package, as the children
-from _common import git_commit  # noqa: E402  (sibling module of this script)
+from _common import git_commit, replace_block  # noqa: E402  (sibling module of this script)
 
 DOC_START, DOC_END = "<!-- peer-recbole:start -->", "<!-- peer-recbole:end -->"
 LIBRARIES = ("pyg_negdiff", "recbole")
@@ -553,15 +553,6 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(parts).strip() + "\n"
 
 
-def update_docs(page: Path, text: str) -> None:
-    content = page.read_text()
-    if content.count(DOC_START) != 1 or content.count(DOC_END) != 1:
-        raise ValueError(f"{page} needs one {DOC_START} and one {DOC_END}")
-    head, rest = content.split(DOC_START, 1)
-    _, tail = rest.split(DOC_END, 1)
-    page.write_text(f"{head}{DOC_START}\n{text.strip()}\n{DOC_END}{tail}")
-
-
 # --------------------------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -619,7 +610,7 @@ def main() -> None:
     text = markdown(report)
     md_path.write_text(text)
     if args.docs:
-        update_docs(Path(args.docs), text)
+        replace_block(Path(args.docs), DOC_START, DOC_END, text)
     print(text)
     print(f"written to {json_path} and {md_path}", file=sys.stderr)
 
