@@ -7,8 +7,10 @@ installed (``.ci/chromium.sh`` installs Debian's ``chromium``). Set
 """
 from __future__ import annotations
 
+import contextlib
 import doctest
 import importlib
+import io
 import os
 import re
 import shlex
@@ -427,8 +429,15 @@ def test_site_is_self_contained_and_versioned(site):
         html = page.read_text()
         assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html, \
             f"{page.relative_to(site)} loads a web font (mkdocs.yml: theme.font: false)"
-    assert "<loc>" in (site / "sitemap.xml").read_text(), "empty sitemap: set site_url in mkdocs.yml"
     home = (site / "index.html").read_text()
+    # No made-up address: the site and repository URLs come only from the environment.
+    mkdocs_yml = (ROOT / "mkdocs.yml").read_text()
+    assert re.search(r"^site_url: !ENV \[PYG_NEGDIFF_SITE_URL, null\]$", mkdocs_yml, flags=re.M)
+    assert re.search(r"^repo_url: !ENV \[PYG_NEGDIFF_REPO_URL, null\]$", mkdocs_yml, flags=re.M)
+    for placeholder in ("pyg-negdiff.github.io", "github.com/pyg-negdiff"):
+        assert placeholder not in home, f"a placeholder URL ({placeholder}) is on the home page"
+    if os.environ.get("PYG_NEGDIFF_SITE_URL"):
+        assert "<loc>" in (site / "sitemap.xml").read_text(), "empty sitemap despite PYG_NEGDIFF_SITE_URL"
     assert f"pyg_negdiff {pyg_negdiff.__version__}" in home, "the footer does not show the version"
     changelog = (site / "changelog" / "index.html").read_text()
     assert "Unreleased" in changelog and pyg_negdiff.__version__ in changelog
@@ -442,12 +451,27 @@ def test_release_metadata_agrees():
     import pyg_negdiff
 
     version = pyg_negdiff.__version__
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["version"] == version
-    assert re.search(rf"^## \[{re.escape(version)}\]", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    # One place: setuptools reads the version from pyg_negdiff.__version__.
+    assert "version" not in project and "version" in project["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "pyg_negdiff.__version__"}
+    assert re.search(rf"^## \[{re.escape(version)}\] - \d{{4}}-\d\d-\d\d$",
+                     (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
     for path in (ROOT / "README.md", DOCS / "cite.md"):
         cited = re.findall(r"version\s*=\s*\{([^}]*)\}", path.read_text())
         assert cited == [version], f"{path.name}: the library's BibTeX gives version {cited}, not {version}"
+    cff = (ROOT / "CITATION.cff").read_text()
+    assert re.findall(r"^version:\s*(\S+)$", cff, flags=re.M) == [version], "CITATION.cff: version"
+    assert "@inproceedings{fey2019pyg" in (DOCS / "cite.md").read_text()
+    assert "@inproceedings{akiba2019optuna" in (DOCS / "cite.md").read_text()
+
+    from pyg_negdiff.cli import build_parser
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        build_parser().parse_args(["--version"])
+    assert out.getvalue().strip() == f"pyg-negdiff {version}"
     assert project["license"]["text"] == "MIT"
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
