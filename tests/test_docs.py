@@ -445,6 +445,22 @@ def test_site_is_self_contained_and_versioned(site):
     assert "Unreleased" in changelog and pyg_negdiff.__version__ in changelog
 
 
+@pytest.mark.docs
+def test_site_has_what_a_pyg_user_expects(site):
+    """Dark mode, search suggestions and highlighting, the source of every API entry, the output
+    of the Python examples, and a 404 page that finds the site root wherever it is served."""
+    home = (site / "index.html").read_text()
+    assert 'data-md-color-scheme="slate"' in home, "no dark palette toggle (mkdocs.yml theme.palette)"
+    for feature in ("search.suggest", "search.highlight"):
+        assert f'"{feature}"' in home, f"theme.features lacks {feature}"
+    api = (site / "api" / "sampling" / "index.html").read_text()
+    assert api.count("Source code in") >= len([p for page, p in api_entries() if page == "sampling.md"]) // 2
+    assert "example-output" in home and "test_ood: Recall@20" in home, "the home example's output is missing"
+    not_found = (site / "404.html").read_text()
+    assert "pyg_negdiff-site-root.txt" in not_found and (site / "assets" / "pyg_negdiff-site-root.txt").is_file()
+    assert 'href="/assets/' not in not_found, "404.html still links from the server root"
+
+
 def test_release_metadata_agrees():
     """CHANGELOG.md has a section for the package version, the BibTeX entries of the README and
     the Cite page give that version, and LICENSE is the license pyproject.toml declares."""
@@ -709,3 +725,63 @@ def test_step_lists_render_in_chromium(site, tmp_path, page):
     assert "data-mjx-error" not in proc.stdout
 
     _screenshot(exe, tmp_path, url, page.replace("/", "-"))
+
+
+def _serve_with_404(folder: Path, not_found: Path):
+    """A static server of ``folder`` that answers a missing path with the site's 404.html (as
+    GitHub Pages and most static hosts do) and records each request's path and status."""
+    import functools
+    import http.server
+    import threading
+
+    log: list[tuple[str, int]] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def send_error(self, code, message=None, explain=None):
+            if code != 404:
+                return super().send_error(code, message, explain)
+            body = not_found.read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log_request(self, code="-", size="-"):
+            log.append((self.path, int(code) if str(code).isdigit() else 0))
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, log
+
+
+@pytest.mark.docs
+def test_404_page_works_below_any_base_path(site, tmp_path):
+    """The site served from a sub-folder it was not built for: a missing page deep below it gets
+    the 404 page with its stylesheets and a working link home."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; or .ci/chromium.sh)")
+    hosted = tmp_path / "www"
+    shutil.copytree(site, hosted / "docs" / "v0")
+    server, log = _serve_with_404(hosted, hosted / "docs" / "v0" / "404.html")
+    try:
+        port = server.server_address[1]
+        proc = _run_chromium(exe, tmp_path / "profile", "--dump-dom",
+                             f"http://127.0.0.1:{port}/docs/v0/no/such/page/")
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dom = proc.stdout
+    assert '<base href="/docs/v0/">' in dom, "the 404 page did not find the site root"
+    # Every stylesheet the page links is served from the site root (Chromium's preload scanner
+    # may also try them below the missing page before the <base> script has run: harmless 404s).
+    linked = set(re.findall(r'<link rel="stylesheet" href="([^"]+\.css)"', (site / "404.html").read_text()))
+    served = {path for path, code in log if code == 200}
+    assert linked and {f"/docs/v0/{href}" for href in linked} <= served, (linked, log)
+    assert "404 - Not found" in dom
