@@ -31,7 +31,7 @@ def test_every_output_follows_its_command_and_is_filled():
             f"no output for '{m.group('command')}': run python docs/hooks/own_data_outputs.py"
         assert "Traceback" not in body and str(ROOT) not in body
     commands = " ".join(m.group("command") for m in outputs)
-    for needed in ("--min-rating", "--shift longtail", "data inspect", " train ", " run "):
+    for needed in ("--min-rating", "--shift longtail", "data inspect", " train ", " run ", " bench "):
         assert needed in commands + " "
 
 
