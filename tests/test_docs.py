@@ -585,15 +585,20 @@ def ordered_lists(text: str) -> list[tuple[int, int]]:
 
 
 class _ListCounter(HTMLParser):
-    """Counts the direct ``<li>`` children of each ``<ol>`` inside ``<article>``."""
+    """Counts the direct ``<li>`` children of each ``<ol>`` inside ``<article>`` (but the
+    footnotes' list, which the footnotes extension writes from ``[^name]:`` lines)."""
 
     def __init__(self):
         super().__init__()
-        self.lists, self._open, self._article = [], [], False
+        self.lists, self._open, self._article, self._footnotes = [], [], False, 0
 
     def handle_starttag(self, tag, attrs):
         self._article = self._article or tag == "article"
         if not self._article:
+            return
+        if tag == "div" and ("class", "footnote") in attrs or self._footnotes and tag == "div":
+            self._footnotes += 1
+        if self._footnotes:
             return
         if tag in ("ol", "ul"):
             self._open.append(len(self.lists) if tag == "ol" else None)
@@ -603,6 +608,9 @@ class _ListCounter(HTMLParser):
             self.lists[self._open[-1]] += 1
 
     def handle_endtag(self, tag):
+        if self._footnotes:
+            self._footnotes -= tag == "div"
+            return
         if tag == "article":
             self._article = False
         elif tag in ("ol", "ul") and self._article and self._open:
