@@ -30,6 +30,9 @@ def test_every_output_follows_its_command_and_is_filled():
         assert body.startswith("```text\n") and len(body) > 200, \
             f"no output for '{m.group('command')}': run python docs/hooks/own_data_outputs.py"
         assert "Traceback" not in body and str(ROOT) not in body
+    reports = list(tool.REPORT.finditer(text))
+    assert reports and all("| row |" in m.group("body") for m in reports), \
+        "the bench report is missing: run python docs/hooks/own_data_outputs.py --only bench"
     commands = " ".join(m.group("command") for m in outputs)
     for needed in ("--min-rating", "--shift longtail", "data inspect", " train ", " run ", " bench "):
         assert needed in commands + " "

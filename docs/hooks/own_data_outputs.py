@@ -9,7 +9,9 @@ It executes the page's ``<!-- own-data:csv -->`` Python block in a temporary fol
 ``ratings.csv``), then runs each ``<!-- own-data:output COMMAND -->`` command there
 (``pyg-negdiff`` as ``python -m pyg_negdiff.cli``, stdout and stderr together, unbuffered, 100
 columns) and replaces what stands between that marker and the next ``<!-- own-data:end -->``
-with a ``text`` block of the output. Paths of this checkout are shortened to
+with a ``text`` block of the output; a ``<!-- own-data:report FILE -->`` block after it gets
+the Markdown report FILE that the command wrote (``bench``'s ``runs/bench/report.md``), rendered
+as tables. ``--only TEXT`` re-runs only the commands that contain TEXT. Paths of this checkout are shortened to
 ``.../pyg_negdiff/...``, as in an installed copy. tests/test_own_data_page.py checks the page
 against a re-run of the deterministic commands.
 """
@@ -26,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "tutorials" / "own-data.md"
 CSV_BLOCK = re.compile(r"<!-- own-data:csv -->\n```python\n(?P<code>.*?)\n```", flags=re.S)
+REPORT = re.compile(r"(?P<open><!-- own-data:report (?P<file>[^>]*?) -->\n)(?P<body>.*?)(?P<close><!-- own-data:end -->)",
+                    flags=re.S)
 OUTPUT = re.compile(r"(?P<open><!-- own-data:output (?P<command>[^>]*?) -->\n)(?P<body>.*?)(?P<close><!-- own-data:end -->)",
                     flags=re.S)
 
@@ -54,18 +58,41 @@ def clean(output: str) -> str:
     return "\n".join(line.rstrip() for line in output.strip().splitlines())
 
 
-def main() -> int:
+def report(path: Path) -> str:
+    """A report file as page content: its headings dropped (the page has its own), in the
+    benchmark tables' style."""
+    lines = [line for line in path.read_text().strip().splitlines() if not line.startswith("#")]
+    body = "\n".join(lines).strip()
+    return f'<div class="benchmark-results" markdown>\n\n{body}\n\n</div>\n'
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=None, help="re-run only the commands that contain this")
+    args = parser.parse_args(argv)
     text = PAGE.read_text()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         write_csv(text, folder)
 
         def fill(m: re.Match) -> str:
+            if args.only and args.only not in m.group("command"):
+                return m.group(0)
             print(f"running: {m.group('command')}", flush=True)
             body = f"```text\n{run(m.group('command'), folder)}\n```\n"
             return m.group("open") + body + m.group("close")
 
         text = OUTPUT.sub(fill, text)
+
+        def fill_report(m: re.Match) -> str:
+            path = folder / m.group("file")
+            if not path.is_file():  # its command was not re-run this time
+                return m.group(0)
+            return m.group("open") + report(path) + m.group("close")
+
+        text = REPORT.sub(fill_report, text)
     PAGE.write_text(text)
     print(f"updated {PAGE.relative_to(ROOT)}")
     return 0
