@@ -88,7 +88,9 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-__version__ = "0.1.0"
+#: The one place the version is written: pyproject.toml reads it (setuptools dynamic version),
+#: and so do `pyg-negdiff --version`, the docs footer and the cite page.
+__version__ = "0.2.0"
 
 __all__ = [
     # data

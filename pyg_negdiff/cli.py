@@ -383,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pyg-negdiff",
         description="Graph recommenders with diffusion-based and causal negative sampling.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {importlib.import_module('pyg_negdiff').__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train one model and print its metrics")

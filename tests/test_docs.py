@@ -7,8 +7,10 @@ installed (``.ci/chromium.sh`` installs Debian's ``chromium``). Set
 """
 from __future__ import annotations
 
+import contextlib
 import doctest
 import importlib
+import io
 import os
 import re
 import shlex
@@ -312,9 +314,11 @@ def test_docs_cli_commands_parse():
     assert commands, "the docs show no pyg-negdiff command at all"
     for page, line, args in commands:
         try:
-            build_parser().parse_args(shlex.split(args))
-        except SystemExit:
-            pytest.fail(f"docs/{page}:{line}: 'pyg-negdiff {args}' is rejected by the CLI parser")
+            with contextlib.redirect_stdout(io.StringIO()):
+                build_parser().parse_args(shlex.split(args))
+        except SystemExit as exc:
+            if exc.code != 0:  # --version and --help exit 0 after printing
+                pytest.fail(f"docs/{page}:{line}: 'pyg-negdiff {args}' is rejected by the CLI parser")
 
 
 def test_getting_started_states_the_run_defaults():
@@ -427,11 +431,34 @@ def test_site_is_self_contained_and_versioned(site):
         html = page.read_text()
         assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html, \
             f"{page.relative_to(site)} loads a web font (mkdocs.yml: theme.font: false)"
-    assert "<loc>" in (site / "sitemap.xml").read_text(), "empty sitemap: set site_url in mkdocs.yml"
     home = (site / "index.html").read_text()
+    # No made-up address: the site and repository URLs come only from the environment.
+    mkdocs_yml = (ROOT / "mkdocs.yml").read_text()
+    assert re.search(r"^site_url: !ENV \[PYG_NEGDIFF_SITE_URL, null\]$", mkdocs_yml, flags=re.M)
+    assert re.search(r"^repo_url: !ENV \[PYG_NEGDIFF_REPO_URL, null\]$", mkdocs_yml, flags=re.M)
+    for placeholder in ("pyg-negdiff.github.io", "github.com/pyg-negdiff"):
+        assert placeholder not in home, f"a placeholder URL ({placeholder}) is on the home page"
+    if os.environ.get("PYG_NEGDIFF_SITE_URL"):
+        assert "<loc>" in (site / "sitemap.xml").read_text(), "empty sitemap despite PYG_NEGDIFF_SITE_URL"
     assert f"pyg_negdiff {pyg_negdiff.__version__}" in home, "the footer does not show the version"
     changelog = (site / "changelog" / "index.html").read_text()
     assert "Unreleased" in changelog and pyg_negdiff.__version__ in changelog
+
+
+@pytest.mark.docs
+def test_site_has_what_a_pyg_user_expects(site):
+    """Dark mode, search suggestions and highlighting, the source of every API entry, the output
+    of the Python examples, and a 404 page that finds the site root wherever it is served."""
+    home = (site / "index.html").read_text()
+    assert 'data-md-color-scheme="slate"' in home, "no dark palette toggle (mkdocs.yml theme.palette)"
+    for feature in ("search.suggest", "search.highlight"):
+        assert f'"{feature}"' in home, f"theme.features lacks {feature}"
+    api = (site / "api" / "sampling" / "index.html").read_text()
+    assert api.count("Source code in") >= len([p for page, p in api_entries() if page == "sampling.md"]) // 2
+    assert "example-output" in home and "test_ood: Recall@20" in home, "the home example's output is missing"
+    not_found = (site / "404.html").read_text()
+    assert "pyg_negdiff-site-root.txt" in not_found and (site / "assets" / "pyg_negdiff-site-root.txt").is_file()
+    assert 'href="/assets/' not in not_found, "404.html still links from the server root"
 
 
 def test_release_metadata_agrees():
@@ -442,12 +469,27 @@ def test_release_metadata_agrees():
     import pyg_negdiff
 
     version = pyg_negdiff.__version__
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["version"] == version
-    assert re.search(rf"^## \[{re.escape(version)}\]", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = pyproject["project"]
+    # One place: setuptools reads the version from pyg_negdiff.__version__.
+    assert "version" not in project and "version" in project["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "pyg_negdiff.__version__"}
+    assert re.search(rf"^## \[{re.escape(version)}\] - \d{{4}}-\d\d-\d\d$",
+                     (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
     for path in (ROOT / "README.md", DOCS / "cite.md"):
         cited = re.findall(r"version\s*=\s*\{([^}]*)\}", path.read_text())
         assert cited == [version], f"{path.name}: the library's BibTeX gives version {cited}, not {version}"
+    cff = (ROOT / "CITATION.cff").read_text()
+    assert re.findall(r"^version:\s*(\S+)$", cff, flags=re.M) == [version], "CITATION.cff: version"
+    assert "@inproceedings{fey2019pyg" in (DOCS / "cite.md").read_text()
+    assert "@inproceedings{akiba2019optuna" in (DOCS / "cite.md").read_text()
+
+    from pyg_negdiff.cli import build_parser
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        build_parser().parse_args(["--version"])
+    assert out.getvalue().strip() == f"pyg-negdiff {version}"
     assert project["license"]["text"] == "MIT"
     assert (ROOT / "LICENSE").read_text().startswith("MIT License")
 
@@ -543,15 +585,20 @@ def ordered_lists(text: str) -> list[tuple[int, int]]:
 
 
 class _ListCounter(HTMLParser):
-    """Counts the direct ``<li>`` children of each ``<ol>`` inside ``<article>``."""
+    """Counts the direct ``<li>`` children of each ``<ol>`` inside ``<article>`` (but the
+    footnotes' list, which the footnotes extension writes from ``[^name]:`` lines)."""
 
     def __init__(self):
         super().__init__()
-        self.lists, self._open, self._article = [], [], False
+        self.lists, self._open, self._article, self._footnotes = [], [], False, 0
 
     def handle_starttag(self, tag, attrs):
         self._article = self._article or tag == "article"
         if not self._article:
+            return
+        if tag == "div" and ("class", "footnote") in attrs or self._footnotes and tag == "div":
+            self._footnotes += 1
+        if self._footnotes:
             return
         if tag in ("ol", "ul"):
             self._open.append(len(self.lists) if tag == "ol" else None)
@@ -561,6 +608,9 @@ class _ListCounter(HTMLParser):
             self.lists[self._open[-1]] += 1
 
     def handle_endtag(self, tag):
+        if self._footnotes:
+            self._footnotes -= tag == "div"
+            return
         if tag == "article":
             self._article = False
         elif tag in ("ol", "ul") and self._article and self._open:
@@ -683,3 +733,63 @@ def test_step_lists_render_in_chromium(site, tmp_path, page):
     assert "data-mjx-error" not in proc.stdout
 
     _screenshot(exe, tmp_path, url, page.replace("/", "-"))
+
+
+def _serve_with_404(folder: Path, not_found: Path):
+    """A static server of ``folder`` that answers a missing path with the site's 404.html (as
+    GitHub Pages and most static hosts do) and records each request's path and status."""
+    import functools
+    import http.server
+    import threading
+
+    log: list[tuple[str, int]] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def send_error(self, code, message=None, explain=None):
+            if code != 404:
+                return super().send_error(code, message, explain)
+            body = not_found.read_bytes()
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def log_request(self, code="-", size="-"):
+            log.append((self.path, int(code) if str(code).isdigit() else 0))
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, log
+
+
+@pytest.mark.docs
+def test_404_page_works_below_any_base_path(site, tmp_path):
+    """The site served from a sub-folder it was not built for: a missing page deep below it gets
+    the 404 page with its stylesheets and a working link home."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install chromium; or .ci/chromium.sh)")
+    hosted = tmp_path / "www"
+    shutil.copytree(site, hosted / "docs" / "v0")
+    server, log = _serve_with_404(hosted, hosted / "docs" / "v0" / "404.html")
+    try:
+        port = server.server_address[1]
+        proc = _run_chromium(exe, tmp_path / "profile", "--dump-dom",
+                             f"http://127.0.0.1:{port}/docs/v0/no/such/page/")
+    finally:
+        server.shutdown()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dom = proc.stdout
+    assert '<base href="/docs/v0/">' in dom, "the 404 page did not find the site root"
+    # Every stylesheet the page links is served from the site root (Chromium's preload scanner
+    # may also try them below the missing page before the <base> script has run: harmless 404s).
+    linked = set(re.findall(r'<link rel="stylesheet" href="([^"]+\.css)"', (site / "404.html").read_text()))
+    served = {path for path, code in log if code == 200}
+    assert linked and {f"/docs/v0/{href}" for href in linked} <= served, (linked, log)
+    assert "404 - Not found" in dom
