@@ -7,6 +7,7 @@ from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.sampling.adar import ADARSampler
 from pyg_negdiff.sampling.ahns import AHNSSampler
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
+from pyg_negdiff.sampling.candidates import CandidateSampler
 from pyg_negdiff.sampling.cnsdiff import CNSDiffSampler
 from pyg_negdiff.sampling.dns import DNSSampler
 from pyg_negdiff.sampling.fhn import FHNRatio
@@ -55,6 +56,7 @@ __all__ = [
     "NegativeSampler",
     "SamplerState",
     "NegativeSample",
+    "CandidateSampler",
     "UniformSampler",
     "PopularitySampler",
     "DNSSampler",
