@@ -9,6 +9,8 @@ from pyg_negdiff.sampling.ahns import AHNSSampler
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.candidates import CandidateSampler
 from pyg_negdiff.sampling.cnsdiff import CNSDiffSampler
+from pyg_negdiff.sampling.diffusion_base import DiffusionSampler
+from pyg_negdiff.sampling.diffusion_config import DiffusionConfig
 from pyg_negdiff.sampling.dns import DNSSampler
 from pyg_negdiff.sampling.fhn import FHNRatio
 from pyg_negdiff.sampling.mixgcf import MixGCFSampler
@@ -62,6 +64,8 @@ __all__ = [
     "DNSSampler",
     "MixGCFSampler",
     "AHNSSampler",
+    "DiffusionSampler",
+    "DiffusionConfig",
     "CNSDiffSampler",
     "ADARSampler",
     "FHNRatio",
