@@ -160,8 +160,9 @@ class DiffusionSampler(NegativeSampler):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # `inspect.signature(cls)` lists the flat keywords, which RunConfig validates against.
-        if hasattr(cls.__init__, "own_options"):
-            cls.__signature__ = ClassSignature(flat_signature(cls))
+        # A subclass with an undecorated __init__ of its own gets the plain signature of it.
+        recorded = hasattr(cls.__init__, "own_options")
+        cls.__signature__ = ClassSignature(flat_signature(cls)) if recorded else None
 
     def __init__(self, train_pairs: PairSet, diffusion: DiffusionConfig, *, embedding_dim: int | None = None,
                  user_dim: int | None = None) -> None:

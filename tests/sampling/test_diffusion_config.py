@@ -90,3 +90,16 @@ def test_the_config_checks_its_fields():
     with pytest.raises(ValueError, match="num_environments must be >= 1"):
         CNSDiffSampler(pairs(), 8, num_environments=0)
     assert DiffusionConfig(num_environments=2, environment_dim=4).condition_dim(8) == 12
+
+
+def test_a_subclass_keeps_the_signature_of_its_own_constructor():
+    class Flat(CNSDiffSampler):
+        pass
+
+    class Own(CNSDiffSampler):
+        def __init__(self, train_pairs, embedding_dim, *, strength=1.0):
+            super().__init__(train_pairs, embedding_dim)
+
+    assert "num_steps" in inspect.signature(Flat).parameters
+    assert list(inspect.signature(Own).parameters) == ["train_pairs", "embedding_dim", "strength"]
+    assert repr(Own(pairs(), 8)).startswith("Own(embedding_dim=8")
