@@ -3,6 +3,7 @@ embedding space they diffuse in, the parts built from one `DiffusionConfig`,
 how their denoiser learns, the uniform warm-up and the nearest-item probe."""
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from contextlib import contextmanager
@@ -124,7 +125,8 @@ class DiffusionSampler(NegativeSampler):
     **Construction.** The schedule, the process (``diffusion``), the denoiser
     and the environment embedding are built from one `DiffusionConfig`,
     recorded as ``diffusion_config`` beside the subclass's own arguments
-    (``init_options``, see `register_to_config`); ``repr`` shows both.
+    (``init_options``, see `register_to_config`); ``repr`` shows the recorded
+    values that differ from the defaults, as the flat keywords that rebuild the sampler.
 
     Args:
         train_pairs (PairSet): Training positives.
@@ -191,6 +193,7 @@ class DiffusionSampler(NegativeSampler):
         self.register_buffer("head", head_items(popularity), persistent=False)
         self._diagnose_head = False
         self.init_options: dict[str, Any] = {}
+        self.option_defaults: dict[str, Any] = {}
         self.diffusion_config = diffusion
 
     @classmethod
@@ -208,8 +211,15 @@ class DiffusionSampler(NegativeSampler):
         return options, diffusion
 
     def __repr__(self) -> str:
-        own = ", ".join(f"{k}={v!r}" for k, v in self.init_options.items() if k not in self.context_arguments)
-        return f"{type(self).__name__}({own + ', ' if own else ''}diffusion={self.diffusion_config!r})"
+        # The recorded call, as the flat keywords that rebuild it: the values that differ from
+        # the defaults (so a new option leaves the repr of existing settings unchanged).
+        unset = inspect.Parameter.empty
+        own = {k: v for k, v in self.init_options.items()
+               if k not in self.context_arguments and (self.option_defaults[k] is unset
+                                                       or v != self.option_defaults[k])}
+        shared = {k: v for k, v in vars(self.diffusion_config).items() if v != getattr(self.diffusion_defaults, k)}
+        options = {**own, **shared}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in options.items())})"
 
     def denoiser_parameters(self) -> Iterator[torch.nn.Parameter]:
         """What the diffusion loss trains: the denoiser and the environment embedding."""

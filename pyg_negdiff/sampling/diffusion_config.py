@@ -173,7 +173,8 @@ def register_to_config(init: Callable[..., None]) -> Callable[..., None]:
     ``diffusion_defaults``) and any `DiffusionConfig` field as a flat keyword,
     which overrides that field. Its own arguments, bound with their defaults,
     and the resolved config go through the class's ``resolve`` hook (presets)
-    and are recorded as ``init_options`` and ``diffusion_config``; the wrapped
+    and are recorded as ``init_options`` and ``diffusion_config`` (with the
+    defaults of the own arguments as ``option_defaults``); the wrapped
     ``__init__`` is then called with ``diffusion`` set to the config.
 
     Args:
@@ -185,6 +186,8 @@ def register_to_config(init: Callable[..., None]) -> Callable[..., None]:
     signature = inspect.signature(init)
     own = [n for n, p in signature.parameters.items()
            if n not in ("self", "train_pairs", "diffusion") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    defaults = {n: signature.parameters[n].default for n in own}
 
     @functools.wraps(init)
     def recording_init(self, train_pairs, *args: Any, diffusion: DiffusionConfig | None = None,
@@ -200,6 +203,7 @@ def register_to_config(init: Callable[..., None]) -> Callable[..., None]:
         options, config = type(self).resolve(options, config)
         init(self, train_pairs, **options, diffusion=config)
         self.init_options, self.diffusion_config = dict(options), config
+        self.option_defaults = defaults
 
     recording_init.own_options = tuple(own)
     return recording_init
