@@ -12,30 +12,12 @@ from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.diffusion.gaussian import randn
 from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
+from pyg_negdiff.sampling.curriculum import sample_beta
 from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
 from pyg_negdiff.sampling.diffusion_config import FIELDS, DiffusionConfig, Gradient, register_to_config
 
 #: Earlier names of ``gradient`` values, still accepted.
 GRADIENT_ALIASES = {"straight-through": "anchor"}
-
-
-def sample_beta(a: float, b: float, num: int, generator: torch.Generator | None = None,
-                device: torch.device | str | None = None) -> Tensor:
-    r"""``[num]`` draws of $\mathrm{Beta}(a, b)$ as $X / (X + Y)$, $X \sim \Gamma(a)$, $Y \sim \Gamma(b)$.
-
-    Unlike `torch.distributions.Beta`, it draws from ``generator``.
-
-    Examples:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> x = sample_beta(9.0, 1.0, 10000, g)
-        >>> bool(x.min() >= 0 and x.max() <= 1), round(x.mean().item(), 1)
-        (True, 0.9)
-    """
-    gen_device = generator.device if generator is not None else device
-    x = torch._standard_gamma(torch.full((num,), float(a), device=gen_device), generator=generator)
-    y = torch._standard_gamma(torch.full((num,), float(b), device=gen_device), generator=generator)
-    out = x / (x + y).clamp_min(torch.finfo(x.dtype).tiny)
-    return out.to(device) if device is not None else out
 
 
 #: The settings of the authors' published code (SELFRec-based), for ``preset="published"``.
