@@ -92,7 +92,7 @@ def test_every_public_name_is_in_the_api_reference(package):
 
 
 #: Docstring sections that list a callable's parameters (``Attributes:`` for dataclasses).
-PARAM_SECTIONS = ("Args", "Arguments", "Parameters")
+PARAM_SECTIONS = ("Args", "Arguments", "Parameters", "Other Parameters")
 SECTION = re.compile(r"^(?P<name>[A-Z][\w ]*):\s*$")
 ENTRY = re.compile(r"^(?P<name>\w+)(?: \(|:)")
 

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-import pyg_negdiff.sampling.dns as dns
+import pyg_negdiff.sampling.candidates as candidates
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.nn import NGCF, LightGCN
@@ -349,7 +349,7 @@ def test_blocked_scoring_gives_the_same_negatives(name, pooling, monkeypatch):
     users, pos = batch(index)
     sampler = make(name, pairs, num_negatives=2)
     whole = sampler(users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(0)))
-    monkeypatch.setattr(dns, "CHUNK_SIZE", 1)  # one row per block
+    monkeypatch.setattr(candidates, "CHUNK_SIZE", 1)  # one row per block
     rows = sampler(users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(0)))
     assert torch.equal(whole.probe_items, rows.probe_items)
     assert torch.allclose(whole.emb, rows.emb)

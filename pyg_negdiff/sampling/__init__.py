@@ -7,7 +7,10 @@ from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.sampling.adar import ADARSampler
 from pyg_negdiff.sampling.ahns import AHNSSampler
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
+from pyg_negdiff.sampling.candidates import CandidateSampler
 from pyg_negdiff.sampling.cnsdiff import CNSDiffSampler
+from pyg_negdiff.sampling.diffusion_base import DiffusionSampler
+from pyg_negdiff.sampling.diffusion_config import DiffusionConfig
 from pyg_negdiff.sampling.dns import DNSSampler
 from pyg_negdiff.sampling.fhn import FHNRatio
 from pyg_negdiff.sampling.mixgcf import MixGCFSampler
@@ -55,11 +58,14 @@ __all__ = [
     "NegativeSampler",
     "SamplerState",
     "NegativeSample",
+    "CandidateSampler",
     "UniformSampler",
     "PopularitySampler",
     "DNSSampler",
     "MixGCFSampler",
     "AHNSSampler",
+    "DiffusionSampler",
+    "DiffusionConfig",
     "CNSDiffSampler",
     "ADARSampler",
     "FHNRatio",

@@ -1,22 +1,18 @@
 r"""ADAR: a negative made by noising the positive up to the point where it stops being preferred."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.diffusion import (
-    EnvironmentEmbedding,
-    GaussianDiffusion,
-    MLPDenoiser,
-    NoiseSchedule,
-    Prediction,
-    ScheduleMode,
-)
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
-from pyg_negdiff.sampling.generative import DenoiserTraining, DiffusionSampler, to_unit_rms
+from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
+from pyg_negdiff.sampling.diffusion_config import DiffusionConfig, register_to_config
+
+#: Earlier names of ``combine`` values, still accepted.
+COMBINE_ALIASES = {"add": "separate"}
 
 
 class ADARSampler(DiffusionSampler):
@@ -53,10 +49,11 @@ class ADARSampler(DiffusionSampler):
     The negative is then $\mathbf{x}_{t^*}$ (``generation="forward"``), or
     $\mathbf{x}_{t^*}$ denoised back from $t^*$ by a denoiser conditioned on the
     user's row (``"denoise"``). It joins the reference as a second negative
-    (``combine="add"``, BPR then averages over both) or replaces it
+    (``combine="separate"``, formerly ``"add"``, still accepted: BPR then averages
+    over both) or replaces it
     (``"replace"``). With ``gradient="detach"`` synthesized rows are constants
     for the model's loss, so with ``"replace"`` no embedding of a real
-    non-positive item gets a gradient from BPR any more; ``"add"`` keeps that
+    non-positive item gets a gradient from BPR any more; ``"separate"`` keeps that
     signal. With ``gradient="reference"`` the synthesized row's gradient goes to
     the reference item it stands beside, so every BPR term that pushes a
     positive up also pushes a real item down.
@@ -67,7 +64,7 @@ class ADARSampler(DiffusionSampler):
     (``transition_at_1``, ``transition_at_T``, before clipping). $t^*$ is
     clipped to $[t_{\min}, t_{\max}]$; with ``skip_edge_cases`` a pair whose
     $t^*$ is an edge case gets no synthesized term, and its whole BPR weight goes
-    to the reference (``combine="add"``; with ``"replace"`` the reference takes
+    to the reference (``combine="separate"``; with ``"replace"`` the reference takes
     the synthesized row's place).
 
     **Defaults.** The published method (``forward_noise=True``,
@@ -88,13 +85,33 @@ class ADARSampler(DiffusionSampler):
         train_pairs (PairSet): Training positives, never drawn as the reference.
         embedding_dim (int, optional): Size $D'$ of the pooled embeddings
             (``model.output_dim``); required for ``generation="denoise"``.
+        generation (str): ``"forward"`` or ``"denoise"``. (default: ``"forward"``)
+        combine (str): ``"separate"`` (two BPR terms; ``"add"`` is its former name) or
+            ``"replace"``, as in `CNSDiffSampler`. (default: ``"separate"``)
+        t_min (int): Smallest step used, $t_{\min} \ge 1$. (default: ``1``)
+        t_max (int, optional): Largest step used, $t_{\max} \le T$. (default: ``None``, $T$)
+        skip_edge_cases (bool): Drop the synthesized term of pairs whose $t^*$ is
+            $1$ or $T$ before clipping. (default: ``True``)
+        forward_noise (bool): ``False`` takes the mean of the forward process,
+            $\mathbf{x}_{t^*} = \sqrt{\bar\alpha_{t^*}}\,\mathbf{e}_i$: the positive shrunk
+            until its score meets the reference's, with no random direction for
+            the user's gradient to follow. (default: ``False``; the published method: ``True``)
+        synthesized_weight (float, optional): With ``combine="separate"``, weigh the
+            reference's BPR term $1$ and the synthesized one $w$ instead of
+            averaging the two. (default: ``None``, the average)
+        gradient (str): ``"detach"``: the synthesized row is a constant;
+            ``"reference"``: $\mathbf{n} = \mathbf{e}_j + \mathrm{sg}(\mathbf{x}_{t^*} - \mathbf{e}_j)$,
+            its BPR gradient pushes the real reference item down. (default: ``"reference"``)
+        diffusion (DiffusionConfig, optional): The shared settings as one record
+            (`DiffusionConfig`); the flat keywords below override its fields.
+            (default: ``None``, the defaults below)
+
+    Other Parameters:
         num_steps (int): Diffusion steps $T$. (default: ``50``)
         schedule (str): ``"linear"``, ``"linear-var"`` or ``"cosine"``. (default: ``"cosine"``)
         noise_scale (float): Schedule scale. (default: ``1.0``)
         beta_min (float): Lower noise bound of the linear modes. (default: ``1e-4``)
         beta_max (float): Upper noise bound of the linear modes. (default: ``0.02``)
-        generation (str): ``"forward"`` or ``"denoise"``. (default: ``"forward"``)
-        combine (str): ``"add"`` or ``"replace"``. (default: ``"add"``)
         prediction (str): Denoiser target, ``"x0"`` or ``"epsilon"``. (default: ``"x0"``)
         reweight (bool): Timestep reweighting of the diffusion loss. (default: ``False``)
         sampling_noise (bool): Posterior noise in the reverse chain. (default: ``False``)
@@ -108,25 +125,12 @@ class ADARSampler(DiffusionSampler):
             (default: ``None``)
         environment_dim (int): Size of the environment embedding. (default: ``16``)
         dropout (float): Denoiser input dropout while training. (default: ``0.0``)
+        sampling_dropout (bool): Keep that dropout on while sampling. (default: ``False``)
         denoiser_training (str): ``"alternate"`` or ``"joint"``. (default: ``"alternate"``)
         denoiser_lr (float): Learning rate of the denoiser in alternate mode. (default: ``1e-3``)
         diffusion_weight (float): Weight of the diffusion loss in the reported loss. (default: ``1e-6``)
         warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
         probe (bool): Report the nearest real item of each synthesized negative. (default: ``False``)
-        t_min (int): Smallest step used, $t_{\min} \ge 1$. (default: ``1``)
-        t_max (int, optional): Largest step used, $t_{\max} \le T$. (default: ``None``, $T$)
-        skip_edge_cases (bool): Drop the synthesized term of pairs whose $t^*$ is
-            $1$ or $T$ before clipping. (default: ``True``)
-        forward_noise (bool): ``False`` takes the mean of the forward process,
-            $\mathbf{x}_{t^*} = \sqrt{\bar\alpha_{t^*}}\,\mathbf{e}_i$: the positive shrunk
-            until its score meets the reference's, with no random direction for
-            the user's gradient to follow. (default: ``False``; the published method: ``True``)
-        synthesized_weight (float, optional): With ``combine="add"``, weigh the
-            reference's BPR term $1$ and the synthesized one $w$ instead of
-            averaging the two. (default: ``None``, the average)
-        gradient (str): ``"detach"``: the synthesized row is a constant;
-            ``"reference"``: $\mathbf{n} = \mathbf{e}_j + \mathrm{sg}(\mathbf{x}_{t^*} - \mathbf{e}_j)$,
-            its BPR gradient pushes the real reference item down. (default: ``"reference"``)
 
     Examples:
         >>> sampler = ADARSampler(PairSet(torch.tensor([[0], [0]]), num_users=1, num_items=4), num_steps=4)
@@ -136,17 +140,16 @@ class ADARSampler(DiffusionSampler):
         [2, 4, 1, 4]
     """
 
-    def __init__(self, train_pairs: PairSet, embedding_dim: int | None = None, *, num_steps: int = 50,
-                 schedule: ScheduleMode = "cosine", noise_scale: float = 1.0, beta_min: float = 1e-4,
-                 beta_max: float = 0.02, generation: Literal["forward", "denoise"] = "forward",
-                 combine: Literal["add", "replace"] = "add", prediction: Prediction = "x0",
-                 reweight: bool = False, sampling_noise: bool = False, reverse_steps: int | None = 2,
-                 hidden_channels: int = 64, num_environments: int | None = None,
-                 environment_dim: int = 16, dropout: float = 0.0, denoiser_training: DenoiserTraining = "alternate",
-                 denoiser_lr: float = 1e-3, diffusion_weight: float = 1e-6, warmup_epochs: int = 0,
-                 probe: bool = False, t_min: int = 1, t_max: int | None = None,
+    diffusion_defaults = DiffusionConfig(num_steps=50, schedule="cosine", noise_scale=1.0)
+
+    @register_to_config
+    def __init__(self, train_pairs: PairSet, embedding_dim: int | None = None, *,
+                 generation: Literal["forward", "denoise"] = "forward",
+                 combine: Literal["separate", "replace"] = "separate", t_min: int = 1, t_max: int | None = None,
                  skip_edge_cases: bool = True, gradient: Literal["detach", "reference"] = "reference",
-                 forward_noise: bool = False, synthesized_weight: float | None = None) -> None:
+                 forward_noise: bool = False, synthesized_weight: float | None = None,
+                 diffusion: DiffusionConfig) -> None:
+        num_steps = diffusion.num_steps
         if not 1 <= t_min <= (t_max if t_max is not None else num_steps) <= num_steps:
             raise ValueError(f"need 1 <= t_min <= t_max <= num_steps, got {t_min}, {t_max}, {num_steps}")
         if synthesized_weight is not None and synthesized_weight < 0:
@@ -155,33 +158,35 @@ class ADARSampler(DiffusionSampler):
             raise ValueError(f"gradient must be 'detach' or 'reference', got {gradient!r}")
         if generation not in ("forward", "denoise"):
             raise ValueError(f"generation must be 'forward' or 'denoise', got {generation!r}")
-        if combine not in ("replace", "add"):
-            raise ValueError(f"combine must be 'replace' or 'add', got {combine!r}")
-        denoiser = env_embedding = None
-        if generation == "denoise":
-            if embedding_dim is None:
-                raise ValueError("generation='denoise' needs embedding_dim (the backbone's output_dim)")
-            cond_dim = self.condition_dim(embedding_dim, num_environments, environment_dim)
-            denoiser = MLPDenoiser(embedding_dim, hidden_channels, cond_dim=cond_dim, dropout=dropout)
-            if num_environments:
-                env_embedding = EnvironmentEmbedding(num_environments, environment_dim)
-        elif num_environments is not None:
+        if combine not in ("replace", "separate"):
+            raise ValueError(f"combine must be 'replace' or 'separate' (formerly 'add'), got {combine!r}")
+        if generation == "denoise" and embedding_dim is None:
+            raise ValueError("generation='denoise' needs embedding_dim (the backbone's output_dim)")
+        if generation != "denoise" and diffusion.num_environments is not None:
             raise ValueError("num_environments conditions the denoiser: it needs generation='denoise'")
-        diffusion = GaussianDiffusion(NoiseSchedule(num_steps, schedule, noise_scale, beta_min, beta_max),
-                                      prediction=prediction, reweight=reweight)
-        super().__init__(train_pairs, diffusion=diffusion, denoiser=denoiser,
-                         denoiser_training=denoiser_training, denoiser_lr=denoiser_lr,
-                         diffusion_weight=diffusion_weight, warmup_epochs=warmup_epochs, probe=probe,
-                         env_embedding=env_embedding)
+        # Only "denoise" has a denoiser, conditioned on the user's row.
+        denoise = embedding_dim if generation == "denoise" else None
+        super().__init__(train_pairs, diffusion, embedding_dim=denoise, user_dim=denoise)
         self.embedding_dim = embedding_dim
         self.generation, self.combine = generation, combine
-        self.sampling_noise = sampling_noise
-        self.reverse_steps = reverse_steps
         self.t_min, self.t_max = t_min, t_max if t_max is not None else num_steps
         self.skip_edge_cases = skip_edge_cases
         self.gradient = gradient
         self.forward_noise = forward_noise
         self.synthesized_weight = synthesized_weight
+
+    @classmethod
+    def resolve(cls, options: dict[str, Any], diffusion: DiffusionConfig) -> tuple[dict[str, Any], DiffusionConfig]:
+        """Accepts ``combine="add"``, the former name of ``"separate"`` (see `DiffusionSampler.resolve`).
+
+        Args:
+            options (dict): The own arguments of the call.
+            diffusion (DiffusionConfig): The shared settings of the call.
+
+        Returns:
+            tuple: ``(options, diffusion)``.
+        """
+        return {**options, "combine": COMBINE_ALIASES.get(options["combine"], options["combine"])}, diffusion
 
     def transition_step(self, pos_score: Tensor, ref_score: Tensor) -> Tensor:
         r"""The transition point $t^*$ of every pair (see the class description).
@@ -249,10 +254,3 @@ class ADARSampler(DiffusionSampler):
                       torch.einsum("bd,bkd->bk", user_emb, neg.detach()), ref_emb)
         sample = NegativeSample(emb=neg, items=ref_items, aux_loss=diffusion_term, logs=logs, weight=weight)
         return self.with_probe(sample, users, synthesized, emb.item, real=ref_items)
-
-    def __repr__(self) -> str:
-        s = self.diffusion.schedule
-        return (f"{self.__class__.__name__}(generation={self.generation!r}, combine={self.combine!r}, "
-                f"num_steps={s.num_steps}, schedule={s.mode!r}, t_range=({self.t_min}, {self.t_max}), "
-                f"skip_edge_cases={self.skip_edge_cases}, gradient={self.gradient!r}, "
-                f"forward_noise={self.forward_noise})")

@@ -5,11 +5,11 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
-from pyg_negdiff.sampling.dns import chosen_negatives, draw_candidates, score_candidates
+from pyg_negdiff.sampling.base import NegativeSample, SamplerState
+from pyg_negdiff.sampling.candidates import CandidateSampler, chosen_negatives, score_candidates
 
 
-class AHNSSampler(NegativeSampler):
+class AHNSSampler(CandidateSampler):
     r"""Adaptive hardness negative sampling of Lai et al., ["Adaptive Hardness
     Negative Sampling for Collaborative Filtering"](https://arxiv.org/abs/2401.05191)
     (AHNS, AAAI 2024).
@@ -66,15 +66,10 @@ class AHNSSampler(NegativeSampler):
     def __init__(self, train_pairs: PairSet, num_candidates: int = 32, alpha: float = 1.0,
                  beta: float = 0.1, p: float = -2.0, *, num_negatives: int = 1,
                  eps: float = 1e-6) -> None:
-        super().__init__(train_pairs)
-        if num_candidates < 1 or num_negatives < 1:
-            raise ValueError(f"num_candidates and num_negatives must be >= 1, got "
-                             f"{num_candidates} and {num_negatives}")
+        super().__init__(train_pairs, num_candidates, num_negatives)
         if beta <= 0 or eps <= 0:
             raise ValueError(f"beta and eps must be positive, got {beta} and {eps}")
-        self.num_candidates = num_candidates
         self.alpha, self.beta, self.p = alpha, beta, p
-        self.num_negatives = num_negatives
         self.eps = eps
 
     def target(self, pos_score: Tensor) -> Tensor:
@@ -97,13 +92,8 @@ class AHNSSampler(NegativeSampler):
                                scores.amax(-1, keepdim=True))
         return (scores - target).abs().argmin(dim=-1)
 
-    @property
-    def num_candidate_items(self) -> int:
-        """Items drawn per pair, $K M$ (see `NegativeSampler.candidate_items`)."""
-        return self.num_negatives * self.num_candidates
-
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
-        cand = draw_candidates(self, users, self.num_negatives, self.num_candidates, state.generator)
+        cand = self.draw(users, state.generator)
         scores = score_candidates(state, users, cand)
         with torch.no_grad():
             pos_score = state.emb.score(users, pos_items)

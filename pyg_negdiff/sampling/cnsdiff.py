@@ -9,37 +9,15 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.diffusion import (
-    EnvironmentEmbedding,
-    GaussianDiffusion,
-    MLPDenoiser,
-    NoiseSchedule,
-    Prediction,
-    ScheduleMode,
-)
 from pyg_negdiff.diffusion.gaussian import randn
 from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
-from pyg_negdiff.sampling.generative import DenoiserTraining, DiffusionSampler, to_unit_rms
+from pyg_negdiff.sampling.curriculum import sample_beta
+from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
+from pyg_negdiff.sampling.diffusion_config import FIELDS, DiffusionConfig, Gradient, register_to_config
 
-
-def sample_beta(a: float, b: float, num: int, generator: torch.Generator | None = None,
-                device: torch.device | str | None = None) -> Tensor:
-    r"""``[num]`` draws of $\mathrm{Beta}(a, b)$ as $X / (X + Y)$, $X \sim \Gamma(a)$, $Y \sim \Gamma(b)$.
-
-    Unlike `torch.distributions.Beta`, it draws from ``generator``.
-
-    Examples:
-        >>> g = torch.Generator().manual_seed(0)
-        >>> x = sample_beta(9.0, 1.0, 10000, g)
-        >>> bool(x.min() >= 0 and x.max() <= 1), round(x.mean().item(), 1)
-        (True, 0.9)
-    """
-    gen_device = generator.device if generator is not None else device
-    x = torch._standard_gamma(torch.full((num,), float(a), device=gen_device), generator=generator)
-    y = torch._standard_gamma(torch.full((num,), float(b), device=gen_device), generator=generator)
-    out = x / (x + y).clamp_min(torch.finfo(x.dtype).tiny)
-    return out.to(device) if device is not None else out
+#: Earlier names of ``gradient`` values, still accepted.
+GRADIENT_ALIASES = {"straight-through": "anchor"}
 
 
 #: The settings of the authors' published code (SELFRec-based), for ``preset="published"``.
@@ -84,8 +62,10 @@ class CNSDiffSampler(DiffusionSampler):
         ``"band"``: the highest-scoring candidate *below* the positive,
         $k^* = \arg\max_{k:\, s_{uc_k} < s_{ui}} s_{uc_k}$, or the lowest when
         none is below: the margin of the synthesized negative can always be won.
-    3. **Gradient** (``gradient``). ``"detach"`` (published): $\mathbf{h}$ is a
-        constant. ``"straight-through"``: $\mathbf{h} = \mathbf{e}_a +
+    3. **Gradient** (``gradient``: which real rows the synthesized row's BPR
+        gradient reaches, the meaning it has in `ADARSampler` too). ``"detach"``
+        (published): none, $\mathbf{h}$ is a constant. ``"anchor"`` (formerly
+        ``"straight-through"``, still accepted): $\mathbf{h} = \mathbf{e}_a +
         \mathrm{sg}(\mathbf{c}_{k^*} - \mathbf{e}_a)$, so the BPR gradient of the
         synthesized negative reaches the anchor's embedding. ``"linear"``:
         $\mathbf{h} = \mathbf{m} + \mathrm{sg}(\mathbf{c}_{k^*} - \mathbf{m})$ with
@@ -159,11 +139,6 @@ class CNSDiffSampler(DiffusionSampler):
         train_pairs (PairSet): Training positives, never drawn as the random negative.
         embedding_dim (int): Size $D'$ of the backbone's pooled embeddings
             (``model.output_dim``).
-        num_steps (int): Diffusion steps $T$. (default: ``20``)
-        schedule (str): ``"linear"``, ``"linear-var"`` or ``"cosine"``. (default: ``"linear-var"``)
-        noise_scale (float): Schedule scale. (default: ``10.0``; published ``0.1``)
-        beta_min (float): Lower noise bound. (default: ``1e-4``)
-        beta_max (float): Upper noise bound. (default: ``0.02``)
         start_step (int): First level $t_{\text{start}}$. (default: ``10``)
         step_stride (int): Level stride $\Delta$. (default: ``4``)
         max_step (int): Last level allowed, $t_{\max} \le T$. (default: ``20``)
@@ -174,6 +149,36 @@ class CNSDiffSampler(DiffusionSampler):
         temperature (float): $\tau_c$. (default: ``2.0``)
         positive_noise (float): $\sigma_p$, relative to the row's RMS. (default: ``0.01``)
         contrast_scope (str): ``"pair"`` or ``"batch"``. (default: ``"pair"``)
+        full_chain (bool): Run the reverse chain from $T$ whatever the level (the
+            published code). (default: ``False``)
+        condition_on_user (bool): Condition the denoiser on the user's row. (default: ``False``)
+        anchor (str): ``"positive"`` or ``"negative"`` (step 1). (default: ``"negative"``)
+        selection (str): ``"hardest"`` or ``"band"`` (step 2). (default: ``"hardest"``)
+        gradient (str): ``"detach"``, ``"anchor"`` (or its former name
+            ``"straight-through"``) or ``"linear"`` (step 3). (default: ``"anchor"``)
+        combine (str): ``"mix"`` or ``"separate"`` (step 4). (default: ``"mix"``)
+        separate_weight (float): $w$ of ``combine="separate"``. (default: ``1.0``)
+        synthesize (bool): ``False``: uniform negatives plus the contrastive term. (default: ``True``)
+        anchor_pool (str): Where $j$ comes from: ``"uniform"``, ``"popularity"``,
+            ``"dns"`` or ``"mixture"`` (`AnchorPool`). (default: ``"uniform"``)
+        pool_alpha (float): $\alpha$ of the popularity pool. (default: ``0.75``)
+        pool_candidates (int): $M$ of the DNS pool. (default: ``32``)
+        pool_mix (float): Share of popularity draws in the mixture. (default: ``0.5``)
+        item_popularity (torch.Tensor, optional): ``[I]`` training counts, for the
+            popularity and mixture pools (the run passes them; not part of the record).
+        preset (str, optional): ``"published"`` sets every option of `PUBLISHED`;
+            giving one of them a different, non-default value as well is an error.
+            (default: ``None``)
+        diffusion (DiffusionConfig, optional): The shared settings as one record
+            (`DiffusionConfig`); the flat keywords below override its fields.
+            (default: ``None``, the defaults below)
+
+    Other Parameters:
+        num_steps (int): Diffusion steps $T$. (default: ``20``)
+        schedule (str): ``"linear"``, ``"linear-var"`` or ``"cosine"``. (default: ``"linear-var"``)
+        noise_scale (float): Schedule scale. (default: ``10.0``; published ``0.1``)
+        beta_min (float): Lower noise bound. (default: ``1e-4``)
+        beta_max (float): Upper noise bound. (default: ``0.02``)
         diffusion_weight (float): $\lambda_d$. (default: ``1e-6``)
         prediction (str): Denoiser target, ``"x0"`` or ``"epsilon"``. (default: ``"x0"``)
         reweight (bool): Timestep reweighting of the diffusion loss. (default: ``False``)
@@ -181,10 +186,7 @@ class CNSDiffSampler(DiffusionSampler):
         reverse_steps (int, optional): Denoiser calls per candidate: the chain from
             $t_k$ to $0$ is respaced to this many jumps (`GaussianDiffusion.reverse`);
             ``None`` takes all $t_k$ steps. (default: ``2``)
-        full_chain (bool): Run the reverse chain from $T$ whatever the level (the
-            published code). (default: ``False``)
         hidden_channels (int): Denoiser width. (default: ``64``)
-        condition_on_user (bool): Condition the denoiser on the user's row. (default: ``False``)
         num_environments (int, optional): $K$: condition the denoiser on the batch's
             environments as well (see `DiffusionSampler`; the trainer must be given
             ``environments``). (default: ``None``, no environment condition)
@@ -195,23 +197,6 @@ class CNSDiffSampler(DiffusionSampler):
         denoiser_lr (float): Learning rate of the denoiser in alternate mode. (default: ``1e-3``)
         warmup_epochs (int): Epochs of uniform sampling first. (default: ``0``)
         probe (bool): Report the nearest real item of each negative. (default: ``False``)
-        anchor (str): ``"positive"`` or ``"negative"`` (step 1). (default: ``"negative"``)
-        selection (str): ``"hardest"`` or ``"band"`` (step 2). (default: ``"hardest"``)
-        gradient (str): ``"detach"``, ``"straight-through"`` or ``"linear"`` (step 3).
-            (default: ``"straight-through"``)
-        combine (str): ``"mix"`` or ``"separate"`` (step 4). (default: ``"mix"``)
-        separate_weight (float): $w$ of ``combine="separate"``. (default: ``1.0``)
-        synthesize (bool): ``False``: uniform negatives plus the contrastive term. (default: ``True``)
-        anchor_pool (str): Where $j$ comes from: ``"uniform"``, ``"popularity"``,
-            ``"dns"`` or ``"mixture"`` (`AnchorPool`). (default: ``"uniform"``)
-        pool_alpha (float): $\alpha$ of the popularity pool. (default: ``0.75``)
-        pool_candidates (int): $M$ of the DNS pool. (default: ``32``)
-        pool_mix (float): Share of popularity draws in the mixture. (default: ``0.5``)
-        item_popularity (torch.Tensor, optional): ``[I]`` training counts, for the
-            popularity and mixture pools (the run passes them).
-        preset (str, optional): ``"published"`` sets every option of `PUBLISHED`;
-            giving one of them a different, non-default value as well is an error.
-            (default: ``None``)
 
     Examples:
         >>> from pyg_negdiff.nn.base import Embeddings
@@ -225,74 +210,55 @@ class CNSDiffSampler(DiffusionSampler):
         [10, 14, 18]
     """
 
-    def __init__(self, train_pairs: PairSet, embedding_dim: int, *, num_steps: int = 20,
-                 schedule: ScheduleMode = "linear-var", noise_scale: float = 10.0, beta_min: float = 1e-4,
-                 beta_max: float = 0.02, start_step: int = 10, step_stride: int = 4, max_step: int = 20,
-                 beta_start: tuple[float, float] = (1.0, 9.0), beta_end: tuple[float, float] = (9.0, 1.0),
-                 min_random_share: float = 0.1, cl_weight: float = 0.3, temperature: float = 2.0,
-                 positive_noise: float = 0.01, contrast_scope: Literal["pair", "batch"] = "pair",
-                 diffusion_weight: float = 1e-6, prediction: Prediction = "x0", reweight: bool = False,
-                 sampling_noise: bool = False, reverse_steps: int | None = 2, full_chain: bool = False,
-                 hidden_channels: int = 64, condition_on_user: bool = False,
-                 num_environments: int | None = None, environment_dim: int = 16, dropout: float = 0.0,
-                 sampling_dropout: bool = False, denoiser_training: DenoiserTraining = "alternate",
-                 denoiser_lr: float = 1e-3, warmup_epochs: int = 0, probe: bool = False,
-                 anchor: Literal["positive", "negative"] = "negative",
-                 selection: Literal["hardest", "band"] = "hardest",
-                 gradient: Literal["detach", "straight-through", "linear"] = "straight-through",
+    diffusion_defaults = DiffusionConfig(num_steps=20, schedule="linear-var", noise_scale=10.0)
+    context_arguments = ("item_popularity",)
+
+    @register_to_config
+    def __init__(self, train_pairs: PairSet, embedding_dim: int, *, start_step: int = 10, step_stride: int = 4,
+                 max_step: int = 20, beta_start: tuple[float, float] = (1.0, 9.0),
+                 beta_end: tuple[float, float] = (9.0, 1.0), min_random_share: float = 0.1,
+                 cl_weight: float = 0.3, temperature: float = 2.0, positive_noise: float = 0.01,
+                 contrast_scope: Literal["pair", "batch"] = "pair", full_chain: bool = False,
+                 condition_on_user: bool = False, anchor: Literal["positive", "negative"] = "negative",
+                 selection: Literal["hardest", "band"] = "hardest", gradient: Gradient = "anchor",
                  combine: Literal["mix", "separate"] = "mix", separate_weight: float = 1.0,
                  synthesize: bool = True, anchor_pool: PoolName = "uniform", pool_alpha: float = 0.75,
                  pool_candidates: int = 32, pool_mix: float = 0.5, item_popularity: Tensor | None = None,
-                 preset: Literal["published"] | None = None) -> None:
-        o = {k: v for k, v in locals().items()
-             if k not in ("self", "train_pairs", "embedding_dim", "preset", "item_popularity", "__class__")}
-        if preset is not None:
-            o = self._apply_preset(preset, o)
-        for name, value, allowed in (("contrast_scope", o["contrast_scope"], ("pair", "batch")),
-                                     ("anchor", o["anchor"], ("positive", "negative")),
-                                     ("selection", o["selection"], ("hardest", "band")),
-                                     ("gradient", o["gradient"], ("detach", "straight-through", "linear")),
-                                     ("combine", o["combine"], ("mix", "separate"))):
+                 preset: Literal["published"] | None = None, diffusion: DiffusionConfig) -> None:
+        for name, value, allowed in (("contrast_scope", contrast_scope, ("pair", "batch")),
+                                     ("anchor", anchor, ("positive", "negative")),
+                                     ("selection", selection, ("hardest", "band")),
+                                     ("gradient", gradient, ("detach", "anchor", "linear")),
+                                     ("combine", combine, ("mix", "separate"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-        if not 1 <= o["start_step"] <= o["max_step"] <= o["num_steps"]:
+        if not 1 <= start_step <= max_step <= diffusion.num_steps:
             raise ValueError(f"need 1 <= start_step <= max_step <= num_steps, got "
-                             f"{o['start_step']}, {o['max_step']}, {o['num_steps']}")
-        if o["step_stride"] < 1:
-            raise ValueError(f"step_stride must be >= 1, got {o['step_stride']}")
-        if min(*o["beta_start"], *o["beta_end"]) <= 0:
-            raise ValueError(f"Beta parameters must be positive, got {o['beta_start']} and {o['beta_end']}")
-        if not 0 <= o["min_random_share"] < 1:
-            raise ValueError(f"min_random_share must lie in [0, 1), got {o['min_random_share']}")
-        if o["separate_weight"] < 0:
-            raise ValueError(f"separate_weight must be >= 0, got {o['separate_weight']}")
-        diffusion = GaussianDiffusion(NoiseSchedule(o["num_steps"], o["schedule"], o["noise_scale"],
-                                                    o["beta_min"], o["beta_max"]),
-                                      prediction=o["prediction"], reweight=o["reweight"])
-        cond_dim = self.condition_dim(embedding_dim if o["condition_on_user"] else None,
-                                      o["num_environments"], o["environment_dim"])
-        denoiser = MLPDenoiser(embedding_dim, o["hidden_channels"], cond_dim=cond_dim, dropout=o["dropout"])
-        env_embedding = (EnvironmentEmbedding(o["num_environments"], o["environment_dim"])
-                         if o["num_environments"] else None)
-        super().__init__(train_pairs, diffusion=diffusion, denoiser=denoiser,
-                         denoiser_training=o["denoiser_training"], denoiser_lr=o["denoiser_lr"],
-                         diffusion_weight=o["diffusion_weight"], warmup_epochs=o["warmup_epochs"],
-                         probe=o["probe"], env_embedding=env_embedding, sampling_dropout=o["sampling_dropout"])
+                             f"{start_step}, {max_step}, {diffusion.num_steps}")
+        if step_stride < 1:
+            raise ValueError(f"step_stride must be >= 1, got {step_stride}")
+        if min(*beta_start, *beta_end) <= 0:
+            raise ValueError(f"Beta parameters must be positive, got {beta_start} and {beta_end}")
+        if not 0 <= min_random_share < 1:
+            raise ValueError(f"min_random_share must lie in [0, 1), got {min_random_share}")
+        if separate_weight < 0:
+            raise ValueError(f"separate_weight must be >= 0, got {separate_weight}")
+        super().__init__(train_pairs, diffusion, embedding_dim=embedding_dim,
+                         user_dim=embedding_dim if condition_on_user else None)
         self.embedding_dim = embedding_dim
         self.preset = preset
-        self.levels = list(range(o["start_step"], o["max_step"] + 1, o["step_stride"]))
-        self.beta_start, self.beta_end = tuple(o["beta_start"]), tuple(o["beta_end"])
-        self.min_random_share = o["min_random_share"]
-        self.cl_weight, self.temperature = o["cl_weight"], o["temperature"]
-        self.positive_noise, self.contrast_scope = o["positive_noise"], o["contrast_scope"]
-        self.sampling_noise = o["sampling_noise"]
-        self.reverse_steps, self.full_chain = o["reverse_steps"], o["full_chain"]
-        self.condition_on_user = o["condition_on_user"]
-        self.anchor, self.selection, self.gradient = o["anchor"], o["selection"], o["gradient"]
-        self.combine, self.separate_weight = o["combine"], o["separate_weight"]
-        self.synthesize = o["synthesize"]
-        self.pool = AnchorPool(train_pairs, o["anchor_pool"], item_popularity=item_popularity,
-                               alpha=o["pool_alpha"], num_candidates=o["pool_candidates"], mix=o["pool_mix"])
+        self.levels = list(range(start_step, max_step + 1, step_stride))
+        self.beta_start, self.beta_end = tuple(beta_start), tuple(beta_end)
+        self.min_random_share = min_random_share
+        self.cl_weight, self.temperature = cl_weight, temperature
+        self.positive_noise, self.contrast_scope = positive_noise, contrast_scope
+        self.full_chain = full_chain
+        self.condition_on_user = condition_on_user
+        self.anchor, self.selection, self.gradient = anchor, selection, gradient
+        self.combine, self.separate_weight = combine, separate_weight
+        self.synthesize = synthesize
+        self.pool = AnchorPool(train_pairs, anchor_pool, item_popularity=item_popularity,
+                               alpha=pool_alpha, num_candidates=pool_candidates, mix=pool_mix)
         self.subgraph_ready = self.pool.subgraph_ready
 
     @property
@@ -301,17 +267,33 @@ class CNSDiffSampler(DiffusionSampler):
         return self.pool.num_candidate_items
 
     @classmethod
-    def _apply_preset(cls, preset: str, options: dict[str, Any]) -> dict[str, Any]:
-        if preset != "published":
-            raise ValueError(f"unknown preset {preset!r}; the only preset is 'published'")
-        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+    def resolve(cls, options: dict[str, Any], diffusion: DiffusionConfig) -> tuple[dict[str, Any], DiffusionConfig]:
+        """Applies ``preset`` and the old name of a ``gradient`` value (see `DiffusionSampler.resolve`).
+
+        Args:
+            options (dict): The own arguments of the call.
+            diffusion (DiffusionConfig): The shared settings of the call.
+
+        Returns:
+            tuple: ``(options, diffusion)`` with the preset's values.
+        """
+        options = {**options, "gradient": GRADIENT_ALIASES.get(options["gradient"], options["gradient"])}
+        if options["preset"] is None:
+            return options, diffusion
+        if options["preset"] != "published":
+            raise ValueError(f"unknown preset {options['preset']!r}; the only preset is 'published'")
+        given = {**vars(diffusion), **options}
+        defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+
         def same(a: Any, b: Any) -> bool:  # (1, 9) and [1, 9] are the same curriculum
             return tuple(a) == tuple(b) if isinstance(a, (tuple, list)) else a == b
 
-        clash = [k for k, v in PUBLISHED.items() if not same(options[k], defaults[k]) and not same(options[k], v)]
+        clash = [k for k, v in PUBLISHED.items() if not same(given[k], defaults[k]) and not same(given[k], v)]
         if clash:
             raise ValueError(f"preset='published' fixes {sorted(clash)}; drop them or the preset")
-        return {**options, **PUBLISHED}
+        shared = {k: v for k, v in PUBLISHED.items() if k in FIELDS}
+        return ({**options, **{k: v for k, v in PUBLISHED.items() if k not in shared}},
+                diffusion.replace(**shared))
 
     # -------------------------------------------------------------- steps
     def beta_params(self, progress: float) -> tuple[float, float]:
@@ -491,7 +473,7 @@ class CNSDiffSampler(DiffusionSampler):
         else:
             hard, level = self.select_hardest(cands, scores)
         if self.gradient != "detach":
-            base = (anchor_emb if self.gradient == "straight-through"
+            base = (anchor_emb if self.gradient == "anchor"
                     else self._start_mean(level, pos_emb, rand_emb, ratio))
             hard = base + (hard - base.detach())
         lam = self.mix_ratio(users.numel(), state.progress, generator, users.device).unsqueeze(-1)
@@ -514,14 +496,3 @@ class CNSDiffSampler(DiffusionSampler):
         sample = NegativeSample(emb=neg, items=rand_items, aux_loss=aux, logs=logs, weight=weight)
         return self.with_probe(sample, users, hard if self.combine == "separate" else neg, emb.item,
                                real=rand_items if self.combine == "separate" else None)
-
-    def __repr__(self) -> str:
-        options = (f"anchor={self.anchor!r}, selection={self.selection!r}, gradient={self.gradient!r}, "
-                   f"combine={self.combine!r}" if self.synthesize else "synthesize=False")
-        return (f"{self.__class__.__name__}(levels={self.levels}, schedule={self.diffusion.schedule.mode!r}, "
-                f"noise_scale={self.diffusion.schedule.scale}, beta={self.beta_start}->{self.beta_end}, "
-                f"{options}, denoiser_training={self.denoiser_training!r}"
-                + (f", num_environments={self.env_embedding.num_environments}" if self.env_embedding else "")
-                + (f", anchor_pool={self.pool.pool!r}" if self.pool.pool != "uniform" else "")
-                + (f", preset={self.preset!r}" if self.preset else "")
-                + ")")

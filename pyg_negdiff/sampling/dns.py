@@ -5,64 +5,21 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
-
-
-#: Embedding values gathered at once when candidates are scored. Blocks of this
-#: size keep the gathered copy small: memory stays $O(\text{CHUNK\_SIZE})$ whatever
-#: $B \cdot M \cdot D'$ is, and on CPU a block is reused from the heap instead of
-#: page-faulting in a fresh allocation every batch (a large share of the cost otherwise).
-CHUNK_SIZE = 2 ** 21
-
-
-def draw_candidates(sampler: NegativeSampler, users: Tensor, num_negatives: int, num_candidates: int,
-                    generator: torch.Generator | None) -> Tensor:
-    """``[B, K, M]`` uniform non-positive candidates: $M$ for each of the $K$ negatives of a pair."""
-    cand = sampler.uniform_candidates(users, num_negatives * num_candidates, generator)
-    return cand.view(users.numel(), num_negatives, num_candidates)
-
-
-def gather_rows(table: Tensor, index: Tensor) -> Tensor:
-    """``table[index]`` for a table ``[N, ...]`` and any ``index``, as one row copy (`torch.index_select`)."""
-    rows = table.reshape(table.size(0), -1).index_select(0, index.reshape(-1))
-    return rows.view(*index.shape, *table.shape[1:])
-
-
-def block_size(values_per_row: int, chunk_size: int | None = None) -> int:
-    """Rows per block so that a block holds at most ``chunk_size`` values (default
-    `CHUNK_SIZE`), and at least one row."""
-    return max(1, (chunk_size or CHUNK_SIZE) // max(1, values_per_row))
-
-
-def score_candidates(state: SamplerState, users: Tensor, candidates: Tensor,
-                     chunk_size: int | None = None) -> Tensor:
-    r"""$s(u, j) = \mathbf{e}_u^\top \mathbf{e}_j$ of ``[B, K, M]`` candidates, without gradients."""
-    B = users.numel()
-    flat = candidates.reshape(B, -1)
-    with torch.no_grad():
-        user, item = state.emb.user, state.emb.item
-        rows = block_size(flat.size(1) * item.size(-1), chunk_size)
-        out = [torch.bmm(gather_rows(item, flat[s:s + rows]), user[users[s:s + rows]].unsqueeze(-1))
-               for s in range(0, B, rows)]
-        return torch.cat(out).view(candidates.shape)
+from pyg_negdiff.sampling.base import NegativeSample, SamplerState
+# The candidate helpers lived here first; they stay importable from this module.
+from pyg_negdiff.sampling.candidates import (  # noqa: F401
+    CHUNK_SIZE,
+    CandidateSampler,
+    block_size,
+    chosen_negatives,
+    draw_candidates,
+    gather_rows,
+    score_candidates,
+)
 
 
 
-def chosen_negatives(state: SamplerState, cand: Tensor, scores: Tensor, pick: Tensor) -> NegativeSample:
-    """The candidates at positions ``pick`` (``[B, K]``) as a `NegativeSample`.
-
-    ``cand`` and ``scores`` are ``[B, K, M]``; a single negative per pair
-    (``K = 1``) comes back as ``[B]``. The mean score of the chosen negatives
-    is logged as their hardness.
-    """
-    pick = pick.unsqueeze(-1)
-    items = cand.gather(-1, pick).squeeze(-1)
-    hardness = scores.gather(-1, pick).mean()
-    if items.size(-1) == 1:
-        items = items.squeeze(-1)
-    return NegativeSample(emb=state.emb.item[items], items=items, logs={"neg_score": float(hardness)})
-
-class DNSSampler(NegativeSampler):
+class DNSSampler(CandidateSampler):
     r"""Dynamic negative sampling of Zhang et al., ["Optimizing Top-N Collaborative
     Filtering via Dynamic Negative Item Sampling"](https://doi.org/10.1145/2484028.2484126)
     (SIGIR 2013), with the DNS($M$, $N$) generalization of Shi et al.,
@@ -108,15 +65,10 @@ class DNSSampler(NegativeSampler):
 
     def __init__(self, train_pairs: PairSet, num_candidates: int = 32, num_top: int = 1, *,
                  num_negatives: int = 1) -> None:
-        super().__init__(train_pairs)
-        if num_candidates < 1 or num_negatives < 1:
-            raise ValueError(f"num_candidates and num_negatives must be >= 1, got "
-                             f"{num_candidates} and {num_negatives}")
+        super().__init__(train_pairs, num_candidates, num_negatives)
         if not 1 <= num_top <= num_candidates:
             raise ValueError(f"need 1 <= num_top <= num_candidates, got {num_top} and {num_candidates}")
-        self.num_candidates = num_candidates
         self.num_top = num_top
-        self.num_negatives = num_negatives
 
     def select(self, scores: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Positions of the chosen candidates in ``scores`` ``[..., M]``: ``[...]``.
@@ -132,13 +84,8 @@ class DNSSampler(NegativeSampler):
         pick = torch.randint(self.num_top, top.shape[:-1], generator=generator, device=gen_device)
         return top.gather(-1, pick.to(top.device).unsqueeze(-1)).squeeze(-1)
 
-    @property
-    def num_candidate_items(self) -> int:
-        """Items drawn per pair, $K M$ (see `NegativeSampler.candidate_items`)."""
-        return self.num_negatives * self.num_candidates
-
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
-        cand = draw_candidates(self, users, self.num_negatives, self.num_candidates, state.generator)
+        cand = self.draw(users, state.generator)
         scores = score_candidates(state, users, cand)
         return chosen_negatives(state, cand, scores, self.select(scores, state.generator))
 

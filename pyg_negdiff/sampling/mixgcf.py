@@ -5,11 +5,11 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
-from pyg_negdiff.sampling.dns import block_size, draw_candidates, gather_rows
+from pyg_negdiff.sampling.base import NegativeSample, SamplerState
+from pyg_negdiff.sampling.candidates import CandidateSampler, block_size, gather_rows
 
 
-class MixGCFSampler(NegativeSampler):
+class MixGCFSampler(CandidateSampler):
     r"""The negative sampler of Huang et al., ["MixGCF: An Improved Training Method
     for Graph Neural Network-based Recommender Systems"](https://doi.org/10.1145/3447548.3467408)
     (KDD 2021).
@@ -74,24 +74,14 @@ class MixGCFSampler(NegativeSampler):
 
     def __init__(self, train_pairs: PairSet, num_candidates: int = 16, *, num_negatives: int = 1,
                  mix_per_candidate: bool = False) -> None:
-        super().__init__(train_pairs)
-        if num_candidates < 1 or num_negatives < 1:
-            raise ValueError(f"num_candidates and num_negatives must be >= 1, got "
-                             f"{num_candidates} and {num_negatives}")
-        self.num_candidates = num_candidates
-        self.num_negatives = num_negatives
+        super().__init__(train_pairs, num_candidates, num_negatives)
         self.mix_per_candidate = mix_per_candidate
-
-    @property
-    def num_candidate_items(self) -> int:
-        """Items drawn per pair, $K M$ (see `NegativeSampler.candidate_items`)."""
-        return self.num_negatives * self.num_candidates
 
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         emb, generator = state.emb, state.generator
         B, K, M = users.numel(), self.num_negatives, self.num_candidates
         L1 = emb.item_layers.size(1)
-        cand = draw_candidates(self, users, K, M, generator)                     # [B, K, M]
+        cand = self.draw(users, generator)                                 # [B, K, M]
         gen_device = generator.device if generator is not None else users.device
         shape = (B, K, M if self.mix_per_candidate else 1, L1)
         alpha = torch.rand(shape, generator=generator, device=gen_device).to(emb.item_layers.device)
@@ -104,7 +94,7 @@ class MixGCFSampler(NegativeSampler):
             else:  # every layer is scored with the pooled user: one matrix product
                 user = emb.user[users].unsqueeze(-1)                             # [B, D, 1]
                 pos_score = torch.bmm(pos_layers, user).squeeze(-1)
-            rows = block_size(K * M * emb.item_layers[0].numel())  # see `dns.CHUNK_SIZE`
+            rows = block_size(K * M * emb.item_layers[0].numel())  # see `candidates.CHUNK_SIZE`
             cand_score = torch.cat([self._layer_scores(gather_rows(emb.item_layers, cand[s:s + rows]),
                                                        user[s:s + rows], emb.pooling)
                                     for s in range(0, B, rows)])                 # [B, K, M, L+1]
