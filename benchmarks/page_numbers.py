@@ -307,7 +307,62 @@ def _acc(parts: list[str], spec: str | None) -> str:
     raise KeyError_(f"unknown accuracy stat {stat!r}")
 
 
+# ------------------------------------------------------------------- the real-shift benchmark
+def _real_summary(scenario: str) -> dict:
+    summaries = _json("real/report.json")["scenarios"]
+    if scenario not in summaries:
+        raise KeyError_(f"no real-shift scenario {scenario!r}")
+    return summaries[scenario]
+
+
+def _real_row(scenario: str, row: str) -> dict:
+    for r in _real_summary(scenario)["rows"]:
+        if r["row"] == row:
+            return r
+    raise KeyError_(f"no real-shift row {row!r} on {scenario!r}")
+
+
+def _real(parts: list[str], spec: str | None) -> str:
+    """``real/<scenario>/<row>/<metric>``: ``ood``, ``ood±``, ``pctU``/``pctH`` (seed-paired
+    relative OOD NDCG@20 difference to uniform / the best heuristic, %), ``head``; and
+    ``real/<scenario>/-/<heuristic|best>`` (the best heuristic / sampler by validation)."""
+    scenario, row, metric = parts
+    if metric == "heuristic":
+        return str(_real_summary(scenario)["best_heuristic"])
+    if metric == "best":
+        return str(_real_summary(scenario)["best_sampler"])
+    r = _real_row(scenario, row)
+    if metric in ("ood", "ood±"):
+        mean, std = r["ood_ndcg"]
+        return _plain(mean, spec or ".4f") + (f" ± {format(std, spec or '.4f')}" if metric == "ood±" else "")
+    if metric in ("pctU", "pctH"):
+        paired = r.get("vs_uniform" if metric == "pctU" else "vs_best_heuristic")
+        if not paired or "rel" not in paired:
+            raise KeyError_(f"{row!r} on {scenario!r} has no paired difference for {metric}")
+        return _signed(100 * paired["rel"][0], spec or ".0f") + "%"
+    if metric == "head":
+        return _plain(r["head@20"][0], spec or ".2f")
+    raise KeyError_(f"unknown real-shift metric {metric!r}")
+
+
+def _real_all(parts: list[str], spec: str | None) -> str:
+    """``real-all/<row>/<pctU|pctH>``: the mean over the real scenarios of the seed-paired relative
+    difference (± its standard error), as the Real shifts page's cross-scenario table gives it."""
+    sys.path.insert(0, str(ROOT))
+    from pyg_negdiff.bench import REAL_SCENARIOS, across_scenarios
+
+    row, metric = parts
+    summaries = [s for name, s in _json("real/report.json")["scenarios"].items() if name in REAL_SCENARIOS]
+    table = across_scenarios(summaries, "uniform" if metric == "pctU" else "best_heuristic")
+    if row not in table:
+        raise KeyError_(f"no cross-scenario {metric} for {row!r}")
+    mean, sem = table[row]["mean"]
+    return _signed(100 * mean, spec or ".1f") + f"% ± {format(100 * sem, spec or '.1f')}"
+
+
 FAMILIES = {
+    "real": (_real, lambda p: ["real/report.json"]),
+    "real-all": (_real_all, lambda p: ["real/report.json"]),
     "abl": (_abl, lambda p: ["ablation/ablation.json"]),
     "abl-all": (_abl_all, lambda p: ["ablation/ablation.json"]),
     "speed": (_speed, lambda p: [f"{p[0]}.json"]),
