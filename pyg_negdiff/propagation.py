@@ -635,3 +635,6 @@ def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: 
 
 __all__ = ["BatchEmbeddings", "FullPropagation", "NeighborPropagation", "Propagation",
            "build_propagation", "resolve_engine"]
+
+#: Strategy name to class (``--propagation``, `RunConfig.propagation`).
+PROPAGATIONS: dict[str, type[Propagation]] = {"full": FullPropagation, "neighbor": NeighborPropagation}
