@@ -27,6 +27,7 @@ from pyg_negdiff.causal.learned import (
 )
 from pyg_negdiff.causal.mutual_info import normalized_mutual_info
 from pyg_negdiff.causal.penalty import (
+    PENALTIES,
     EnvironmentPenalty,
     IRMPenalty,
     VarianceRiskPenalty,
@@ -58,6 +59,7 @@ __all__ = [
     "interaction_environments",
     "normalized_mutual_info",
     # penalties
+    "PENALTIES",
     "EnvironmentPenalty",
     "VarianceRiskPenalty",
     "IRMPenalty",

@@ -35,7 +35,7 @@ def checkpoint_for(args: argparse.Namespace) -> Path | None:
         CommandError: ``--resume`` without a checkpoint, an unreadable one, or an
             existing one without either flag.
     """
-    from pyg_negdiff.train import read_checkpoint
+    from pyg_negdiff.checkpoint import read_checkpoint
 
     if not (args.checkpoint or args.resume or args.overwrite):
         return None
@@ -54,7 +54,7 @@ def checkpoint_for(args: argparse.Namespace) -> Path | None:
 
 def _saved_epoch(path: Path | None) -> str:
     """What an interrupted ``train`` kept, for the Ctrl-C message."""
-    from pyg_negdiff.train import read_checkpoint
+    from pyg_negdiff.checkpoint import read_checkpoint
 
     if path is None:
         return "nothing was saved (add --checkpoint to make a run resumable)"
