@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["CHECKPOINT_FORMAT", "read_checkpoint", "write_checkpoint", "snapshot", "restore",
-           "resume_payload", "check_resumable", "restore_resume_state", "plain"]
+           "resume_payload", "initial_loop", "read_resumable", "check_resumable", "restore_resume_state", "plain"]
 
 #: Version of the checkpoint layout written by `Trainer` (refused when it differs).
 CHECKPOINT_FORMAT = 2
@@ -151,6 +152,37 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device | None = 
         raise ValueError(f"{path} is not a pyg_negdiff checkpoint of layout {CHECKPOINT_FORMAT} "
                          f"(found {found!r}); it cannot be resumed: start over without resuming")
     return state
+
+
+def initial_loop() -> dict[str, Any]:
+    """The loop state of a run that has not trained yet (what ``resume.loop`` holds later)."""
+    return {"epoch": -1, "history": [], "best_value": -math.inf, "best_epoch": -1, "best_val": {},
+            "bad_evals": 0, "stopped_early": False}
+
+
+def read_resumable(path: str | Path, config: dict[str, Any], world_size: int,
+                   map_location: str | torch.device | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Reads a checkpoint to resume it, refusing one of other settings (`check_resumable`).
+
+    Args:
+        path (str or Path): The checkpoint file.
+        config (dict): The settings of the run that resumes.
+        world_size (int): Its number of processes.
+        map_location (str or torch.device, optional): Where to put the tensors.
+
+    Returns:
+        tuple[dict, dict]: The best weights (a `snapshot`) and the ``resume`` entry.
+
+    Raises:
+        FileNotFoundError: There is no checkpoint at ``path``.
+        ValueError: Not a checkpoint of this layout, or of other settings.
+    """
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no checkpoint to resume at {path}: "
+                                f"the interrupted run saved none; start it again without resuming")
+    state = read_checkpoint(path, map_location)
+    check_resumable(state["resume"], path, config, world_size)
+    return {k: state[k] for k in SNAPSHOT_KEYS}, state["resume"]
 
 
 def check_resumable(saved: dict[str, Any], path: str | Path, config: dict[str, Any],

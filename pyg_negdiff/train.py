@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import time
 from dataclasses import asdict
@@ -15,8 +14,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from pyg_negdiff import checkpoint, distributed
-# Re-exported: they lived here before `pyg_negdiff.checkpoint`.
-from pyg_negdiff.checkpoint import CHECKPOINT_FORMAT, read_checkpoint  # noqa: F401
+from pyg_negdiff.checkpoint import CHECKPOINT_FORMAT, read_checkpoint  # noqa: F401 (lived here)
 from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
@@ -25,8 +23,7 @@ from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
 from pyg_negdiff.optim import build_optimizer
 from pyg_negdiff.propagation import BatchEmbeddings, FullPropagation, Propagation
-# Re-exported: they lived here before `pyg_negdiff.results`.
-from pyg_negdiff.results import EpochStats, NonFiniteLossError, StepStats, TrainResult
+from pyg_negdiff.results import EpochStats, NonFiniteLossError, StepStats, TrainResult  # (lived here)
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.fhn import FHNRatio
 
@@ -159,9 +156,8 @@ class Trainer:
         self.fhn_reference = fhn_reference.to(self.device) if fhn_reference is not None else None
         self.seed = seed
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        self.callbacks = list(callbacks)
-        self.progress = progress
-        #: Further settings recorded in `config` and checked on resume (`pyg_negdiff.experiment` sets them).
+        self.callbacks, self.progress = list(callbacks), progress
+        #: Further settings recorded in `config` and checked on resume (`from_config` sets them).
         self.run_config: dict[str, Any] = {}
 
         self.train_index = data.train.to(self.device)
@@ -185,6 +181,26 @@ class Trainer:
         params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
         self.optimizer = build_optimizer(params, lr, sparse=self.propagation.sparse_parameters(self.model))
         self._good_state: dict[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, config: Any, model: Recommender, sampler: NegativeSampler,
+                    data: InteractionData, **kwargs: Any) -> "Trainer":
+        """A trainer with the settings of a `pyg_negdiff.experiment.RunConfig`.
+
+        Args:
+            config (RunConfig): Gives ``lr``, ``l2``, ``batch_size``, ``epochs``, ``eval_every``,
+                ``patience``, ``monitor``, ``device`` and ``seed``; all of ``config.to_dict()``
+                is recorded in `config` (result files) and checked on resume.
+            model (Recommender): The backbone.
+            sampler (NegativeSampler): The negative sampler.
+            data (InteractionData): The training data.
+            **kwargs: The constructor's other arguments (``propagation``, ``environments``, ...).
+        """
+        settings = {key: getattr(config, key) for key in ("lr", "l2", "batch_size", "epochs", "eval_every",
+                                                          "patience", "monitor", "device", "seed")}
+        trainer = cls(model, sampler, data, **settings, **kwargs)
+        trainer.run_config = config.to_dict()
+        return trainer
 
     # ----------------------------------------------------------- embeddings
     def embeddings(self) -> Embeddings:
@@ -267,7 +283,8 @@ class Trainer:
         if neg.aux_loss is not None:
             loss = loss + neg.aux_loss
         if not torch.isfinite(loss):
-            self._restore_good_state()
+            if self._good_state is not None:
+                self._load_state(self._good_state)
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at {where or f'epoch {epoch}'}; the model was restored to the "
                 f"last good checkpoint ({self._describe_good_state()}). Lower the learning rate, raise l2, "
@@ -322,15 +339,13 @@ class Trainer:
                 the last epoch rank 0 wrote.
         """
         has_val = "val" in self.data.parts and self.rank == 0
-        loop = self.resume_state() if resume else {
-            "epoch": -1, "history": [], "best_value": -math.inf, "best_epoch": -1, "best_val": {},
-            "bad_evals": 0, "stopped_early": False}
+        loop = self.resume_state() if resume else checkpoint.initial_loop()
         history = [EpochStats(**h) for h in loop["history"]]
         best_value, best_epoch, best_val = loop["best_value"], loop["best_epoch"], loop["best_val"]
         bad_evals, stopped_early = loop["bad_evals"], loop["stopped_early"]
         best_state = self._good_state if best_epoch >= 0 else None
         if best_state is None:
-            self._snapshot_good_state(epoch=loop["epoch"])
+            self._good_state = self._state(loop["epoch"])
         first = loop["epoch"] + 1
         bar = tqdm(range(first, self.epochs if not stopped_early else first), desc="training",
                    initial=first, total=self.epochs, disable=not self.progress)
@@ -418,13 +433,6 @@ class Trainer:
     def _load_state(self, state: dict[str, Any]) -> None:
         checkpoint.restore(state, self.model, self.sampler, self.optimizer)
 
-    def _snapshot_good_state(self, epoch: int) -> None:
-        self._good_state = self._state(epoch)
-
-    def _restore_good_state(self) -> None:
-        if self._good_state is not None:
-            self._load_state(self._good_state)
-
     def _describe_good_state(self) -> str:
         epoch = self._good_state["epoch"] if self._good_state else -1
         where = "initial weights" if epoch < 0 else f"end of epoch {epoch}"
@@ -481,13 +489,8 @@ class Trainer:
         """
         if self.checkpoint_path is None:
             raise ValueError("resuming needs the trainer's checkpoint_path")
-        if not self.checkpoint_path.exists():
-            raise FileNotFoundError(f"no checkpoint to resume at {self.checkpoint_path}: "
-                                    f"the interrupted run saved none; start it again without resuming")
-        state = read_checkpoint(self.checkpoint_path, self.device)
-        saved = state["resume"]
-        checkpoint.check_resumable(saved, self.checkpoint_path, self.config(), self.world_size)
-        self._good_state = {k: state[k] for k in checkpoint.SNAPSHOT_KEYS}
+        self._good_state, saved = checkpoint.read_resumable(self.checkpoint_path, self.config(),
+                                                            self.world_size, self.device)
         self._load_state(saved)
         sampling = distributed.sampling_generator(self._propagate) if self.world_size > 1 else None
         checkpoint.restore_resume_state(saved, generator=self.generator, rank=self.rank, sampling=sampling,

@@ -79,7 +79,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(data.summary())
     try:
         result = run(config, data, progress=not args.no_progress, checkpoint_path=checkpoint,
-                     resume=args.resume)
+                     resume=args.resume, validated=True)  # run_config_from_args validated it
     except NonFiniteLossError as exc:
         if exc.result is None:
             raise
