@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.causal.base import EnvironmentStrategy, harden
-from pyg_negdiff.causal.learned import ClusterEnvironments, EIILEnvironments
+from pyg_negdiff.causal.cluster import ClusterEnvironments
+from pyg_negdiff.causal.eiil import EIILEnvironments
 from pyg_negdiff.causal.proxies import (
     ActivityEnvironments,
     OracleEnvironments,
