@@ -68,7 +68,14 @@ def snapshot(epoch: int, model: torch.nn.Module, sampler: torch.nn.Module,
 
 def restore(state: dict[str, Any], model: torch.nn.Module, sampler: torch.nn.Module,
             optimizer: Any) -> None:
-    """Loads a `snapshot` (or a checkpoint's ``resume`` part) into the model, sampler and optimizer."""
+    """Loads a `snapshot` (or a checkpoint's ``resume`` part) into the model, sampler and optimizer.
+
+    Args:
+        state (dict): ``model``, ``sampler`` and ``optimizer`` state dicts.
+        model (torch.nn.Module): The backbone.
+        sampler (torch.nn.Module): The negative sampler.
+        optimizer: The optimizer.
+    """
     model.load_state_dict(state["model"])
     sampler.load_state_dict(state["sampler"])
     optimizer.load_state_dict(state["optimizer"])
@@ -81,7 +88,9 @@ def resume_payload(model: torch.nn.Module, sampler: torch.nn.Module, optimizer: 
     """The ``resume`` part of a checkpoint: the state at the end of the last epoch.
 
     Args:
-        model, sampler, optimizer: The training objects.
+        model (torch.nn.Module): The backbone.
+        sampler (torch.nn.Module): The negative sampler.
+        optimizer: The optimizer.
         loop (dict): The loop state (epoch, history, early-stopping counters).
         generator (torch.Generator): The training generator.
         config (dict): The run's settings (stored as JSON values, compared on resume).

@@ -156,9 +156,15 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
 
     # The warm-up count is state a resumed run must restore: it travels in `state_dict()`.
     def get_extra_state(self) -> dict[str, int]:
+        """The warm-up count, stored under ``_extra_state`` in `state_dict`."""
         return {"num_calls": int(self.num_calls)}
 
     def set_extra_state(self, state: dict[str, int]) -> None:
+        """Restores the warm-up count (`load_state_dict`).
+
+        Args:
+            state (dict): What `get_extra_state` returned.
+        """
         self.num_calls = int(state["num_calls"])
 
     @property
