@@ -16,7 +16,7 @@ from pyg_negdiff.nn import build_model
 from pyg_negdiff.nn.base import Recommender
 from pyg_negdiff.sampling import SAMPLERS, build_sampler
 from pyg_negdiff.sampling.base import NegativeSampler
-from pyg_negdiff.train import EpochCallback, NonFiniteLossError, Trainer, TrainResult, seed_everything
+from pyg_negdiff.train import EpochCallback, Trainer, TrainResult, seed_everything
 
 
 class ConfigError(ValueError):
@@ -46,9 +46,11 @@ class RunConfig:
     """Every setting of one training run, as plain values (JSON- and Optuna-friendly).
 
     Attributes:
-        model (str): Backbone name: ``"lightgcn"``, ``"ngcf"`` or ``"mf"``.
+        model (str): Backbone name, a key of `pyg_negdiff.nn.MODELS` (``"lightgcn"``,
+            ``"ngcf"``, ``"mf"``).
         embedding_dim (int): Layer-0 embedding size.
-        num_layers (int): Propagation layers (ignored by MF).
+        num_layers (int): Propagation layers (ignored by a backbone without
+            layers, ``has_layers = False``, such as MF).
         sampler (str): Sampler name, a key of ``pyg_negdiff.sampling.SAMPLERS``.
         sampler_kwargs (dict): Extra constructor arguments of the sampler.
         lr (float): Adam learning rate.
@@ -70,8 +72,9 @@ class RunConfig:
             (``reduction``, ``warmup_steps``).
         seed (int): Seed of everything random in the run.
         device (str): Torch device.
-        propagation (str): ``"full"`` (whole graph every step) or ``"neighbor"``
-            (sampled subgraph of the batch, see `pyg_negdiff.propagation`).
+        propagation (str): A key of `pyg_negdiff.propagation.PROPAGATIONS`: ``"full"``
+            (whole graph every step) or ``"neighbor"`` (sampled subgraph of the
+            batch, see `pyg_negdiff.propagation`).
         num_neighbors (list[int], optional): Fan-out per layer of ``"neighbor"``
             propagation (``-1``: all neighbours).
         neighbor_engine (str): Neighbour-sampling engine of ``"neighbor"``
@@ -143,6 +146,7 @@ class RunConfig:
         """
         from pyg_negdiff.metrics import METRICS
         from pyg_negdiff.nn import MODELS
+        from pyg_negdiff.propagation import PROPAGATIONS
 
         def check(key: str, ok: bool, problem: str) -> None:
             if not ok:
@@ -161,7 +165,7 @@ class RunConfig:
 
         check("model", self.model.lower() in MODELS, f"unknown backbone; choose from {', '.join(MODELS)}")
         integer("embedding_dim", 1)
-        integer("num_layers", 0 if self.model.lower() == "mf" else 1)
+        integer("num_layers", 1 if MODELS[self.model.lower()].has_layers else 0)
         number("lr", 0.0, strict=True)
         number("l2", 0.0)
         integer("batch_size", 1)
@@ -175,7 +179,8 @@ class RunConfig:
         number("penalty_weight", 0.0)
         integer("num_environments", 1)
         integer("seed", 0)
-        check("propagation", self.propagation in ("full", "neighbor"), "choose 'full' or 'neighbor'")
+        check("propagation", self.propagation in PROPAGATIONS,
+              f"choose {' or '.join(repr(name) for name in PROPAGATIONS)}")
         if self.propagation == "neighbor":
             fanout = self.num_neighbors or []
             check("num_neighbors", bool(fanout) and all(isinstance(k, int) and (k >= 1 or k == -1)
@@ -337,13 +342,28 @@ def build_environments(config: RunConfig, data: InteractionData):
 
 def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequence[EpochCallback] = (),
                  evaluator: Evaluator | None = None, checkpoint_path: str | Path | None = None,
-                 progress: bool = True, fhn: bool = False) -> Trainer:
-    """Validates, seeds, then builds the model, sampler, environments and trainer of ``config``."""
-    config.validate()
+                 progress: bool = True, fhn: bool = False, validated: bool = False) -> Trainer:
+    """Validates, seeds, then builds the model, sampler, environments, graph and trainer of ``config``.
+
+    Args:
+        config (RunConfig): The run's settings.
+        data (InteractionData): The split dataset.
+        callbacks (Sequence[callable]): `Trainer` callbacks, ``fn(epoch, val_metrics)``.
+        evaluator (Evaluator, optional): Defaults to ``Evaluator(data)``.
+        checkpoint_path (str or Path, optional): Where the trainer writes its checkpoint.
+        progress (bool): Show progress bars.
+        fhn (bool): Log the false-hard-negative ratio against the true (or test) positives.
+        validated (bool): ``config`` was validated already (`RunConfig.validate`), e.g.
+            by the command line: it is not checked again.
+
+    Returns:
+        Trainer: The trainer (`Trainer.from_config`), its graph built once here.
+    """
+    if not validated:
+        config.validate()
     check_negatives_exist(data)
     seed_everything(config.seed)
-    model = build_model(config.model, data.num_users, data.num_items,
-                        **_model_kwargs(config))
+    model = build_model(config.model, data.num_users, data.num_items, **_model_kwargs(config))
     sampler = sampler_from_config(config, data, model)
     environments, penalty = build_environments(config, data)
     fhn_reference = None
@@ -352,28 +372,24 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
         truth = data.true_positives if data.true_positives is not None else data.parts.get("test")
         if truth is not None:
             fhn_reference = PairSet(truth, data.num_users, data.num_items)
-    propagation = None
-    if config.propagation != "full" or config.num_neighbors:
-        from pyg_negdiff.data.graph import bipartite_edge_index
-        from pyg_negdiff.propagation import build_propagation
+    from pyg_negdiff.data.graph import bipartite_edge_index
+    from pyg_negdiff.propagation import build_propagation
 
-        propagation = build_propagation(config.propagation, bipartite_edge_index(data.train, data.num_users),
-                                        data.num_users, data.num_items, config.num_neighbors,
-                                        engine=config.neighbor_engine,
-                                        sparse_gradients=config.sparse_gradients)
-    trainer = Trainer(model, sampler, data, lr=config.lr, l2=config.l2, batch_size=config.batch_size,
-                      epochs=config.epochs, eval_every=config.eval_every, patience=config.patience,
-                      monitor=config.monitor, evaluator=evaluator, environments=environments,
-                      penalty=penalty, fhn_reference=fhn_reference, device=config.device,
-                      seed=config.seed, checkpoint_path=checkpoint_path, callbacks=callbacks,
-                      progress=progress, propagation=propagation)
-    trainer.run_config = {k: v for k, v in config.to_dict().items() if k != "device"}
-    return trainer
+    # The one place the run's graph is built: the trainer gets it inside its propagation.
+    propagation = build_propagation(config.propagation, bipartite_edge_index(data.train, data.num_users),
+                                    data.num_users, data.num_items, config.num_neighbors,
+                                    engine=config.neighbor_engine, sparse_gradients=config.sparse_gradients)
+    return Trainer.from_config(config, model, sampler, data, evaluator=evaluator,
+                               environments=environments, penalty=penalty, fhn_reference=fhn_reference,
+                               checkpoint_path=checkpoint_path, callbacks=callbacks, progress=progress,
+                               propagation=propagation)
 
 
 def _model_kwargs(config: RunConfig) -> dict[str, Any]:
+    from pyg_negdiff.nn import MODELS
+
     kwargs: dict[str, Any] = {"embedding_dim": config.embedding_dim}
-    if config.model != "mf":
+    if MODELS[config.model.lower()].has_layers:
         kwargs["num_layers"] = config.num_layers
     return kwargs
 
@@ -387,17 +403,10 @@ def run(config: RunConfig, data: InteractionData, *, resume: bool = False, **kwa
             parts the evaluation reads).
         resume (bool): Continue from ``checkpoint_path`` (`Trainer.fit`).
         **kwargs: Passed on to `make_trainer` (``callbacks``, ``evaluator``,
-            ``checkpoint_path``, ``progress``, ``fhn``).
+            ``checkpoint_path``, ``progress``, ``fhn``, ``validated``).
 
     Returns:
-        TrainResult: The training result, its ``config`` updated with
-        ``config.to_dict()``.
+        TrainResult: The training result; its ``config`` holds ``config.to_dict()``
+        (recorded by `Trainer.from_config`).
     """
-    try:
-        result = make_trainer(config, data, **kwargs).fit(resume=resume)
-    except NonFiniteLossError as exc:
-        if exc.result is not None:
-            exc.result.config.update(config.to_dict())
-        raise
-    result.config.update(config.to_dict())
-    return result
+    return make_trainer(config, data, **kwargs).fit(resume=resume)

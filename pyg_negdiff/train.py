@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
-import math
-import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
@@ -17,7 +13,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from pyg_negdiff import distributed
+from pyg_negdiff import checkpoint, distributed
+from pyg_negdiff.checkpoint import CHECKPOINT_FORMAT, read_checkpoint  # noqa: F401 (lived here)
 from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
@@ -26,28 +23,17 @@ from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
 from pyg_negdiff.optim import build_optimizer
 from pyg_negdiff.propagation import BatchEmbeddings, FullPropagation, Propagation
+from pyg_negdiff.results import EpochStats, NonFiniteLossError, StepStats, TrainResult  # (lived here)
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.fhn import FHNRatio
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the model holds the last good checkpoint.
-
-    Attributes:
-        result (TrainResult, optional): What `Trainer.fit` had when it stopped:
-            the history so far and the test metrics of the restored weights, with
-            ``diverged`` set to the message (the CLI still writes it as JSON).
-    """
-
-    result: "TrainResult | None" = None
-
-
-#: Version of the checkpoint layout written by `Trainer` (refused when it differs).
-CHECKPOINT_FORMAT = 2
-
-
 class Environments(Protocol):
-    """What the trainer needs from `pyg_negdiff.causal.EnvironmentInference`."""
+    """What the trainer needs from `pyg_negdiff.causal.EnvironmentInference`.
+
+    An object that also has ``state_dict()`` and ``load_state_dict(state)`` is
+    saved in checkpoints and restored on resume (see `pyg_negdiff.checkpoint`).
+    """
 
     def maybe_update(self, epoch: int, emb: Embeddings) -> bool: ...
 
@@ -62,82 +48,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-@dataclass
-class EpochStats:
-    """One row of the training history."""
-
-    epoch: int
-    loss: float
-    bpr: float
-    train_time: float
-    eval_time: float = 0.0
-    val: dict[str, float] = field(default_factory=dict)
-    fhn_ratio: float | None = None
-    sampler_logs: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass
-class StepStats:
-    """What `Trainer.train_step` returns.
-
-    Attributes:
-        loss (float): The step's training loss.
-        bpr_sum (float): Sum of the per-pair BPR losses.
-        logs (dict[str, float]): The sampler's diagnostics.
-        probe_items (torch.Tensor, optional): Item ids standing for the negatives
-            (for the false-hard-negative ratio).
-    """
-
-    loss: float
-    bpr_sum: float
-    logs: dict[str, float] = field(default_factory=dict)
-    probe_items: Tensor | None = None
-
-
-@dataclass
-class TrainResult:
-    """What `Trainer.fit` returns.
-
-    Attributes:
-        history (list[EpochStats]): One entry per epoch.
-        best_epoch (int): Epoch whose weights were restored (chosen on validation).
-        best_val (dict[str, float]): Validation metrics of that epoch.
-        test (dict[str, dict[str, float]]): Metrics of every test part at ``best_epoch``,
-            read once, after training.
-        stopped_early (bool): Whether early stopping ended the run.
-        config (dict[str, Any]): The run's settings, for result files (`Trainer.config`;
-            `pyg_negdiff.experiment.run` adds the `RunConfig` values).
-        diverged (str, optional): Why training stopped on a non-finite loss
-            (`NonFiniteLossError`); ``None`` when it did not.
-    """
-
-    history: list[EpochStats]
-    best_epoch: int
-    best_val: dict[str, float]
-    test: dict[str, dict[str, float]]
-    stopped_early: bool = False
-    config: dict[str, Any] = field(default_factory=dict)
-    diverged: str | None = None
-
-    @property
-    def epoch_time(self) -> float:
-        """Mean training time of an epoch, evaluation excluded, in seconds."""
-        return float(np.mean([h.train_time for h in self.history])) if self.history else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def save(self, path: str | Path) -> None:
-        """Writes `to_dict` as JSON, creating the parent folder.
-
-        Args:
-            path (str or os.PathLike): The JSON file.
-        """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2))
 
 
 class Trainer:
@@ -246,9 +156,8 @@ class Trainer:
         self.fhn_reference = fhn_reference.to(self.device) if fhn_reference is not None else None
         self.seed = seed
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
-        self.callbacks = list(callbacks)
-        self.progress = progress
-        #: Further settings recorded in `config` and checked on resume (`pyg_negdiff.experiment` sets them).
+        self.callbacks, self.progress = list(callbacks), progress
+        #: Further settings recorded in `config` and checked on resume (`from_config` sets them).
         self.run_config: dict[str, Any] = {}
 
         self.train_index = data.train.to(self.device)
@@ -272,6 +181,26 @@ class Trainer:
         params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
         self.optimizer = build_optimizer(params, lr, sparse=self.propagation.sparse_parameters(self.model))
         self._good_state: dict[str, Any] | None = None
+
+    @classmethod
+    def from_config(cls, config: Any, model: Recommender, sampler: NegativeSampler,
+                    data: InteractionData, **kwargs: Any) -> "Trainer":
+        """A trainer with the settings of a `pyg_negdiff.experiment.RunConfig`.
+
+        Args:
+            config (RunConfig): Gives ``lr``, ``l2``, ``batch_size``, ``epochs``, ``eval_every``,
+                ``patience``, ``monitor``, ``device`` and ``seed``; all of ``config.to_dict()``
+                is recorded in `config` (result files) and checked on resume.
+            model (Recommender): The backbone.
+            sampler (NegativeSampler): The negative sampler.
+            data (InteractionData): The training data.
+            **kwargs: The constructor's other arguments (``propagation``, ``environments``, ...).
+        """
+        settings = {key: getattr(config, key) for key in ("lr", "l2", "batch_size", "epochs", "eval_every",
+                                                          "patience", "monitor", "device", "seed")}
+        trainer = cls(model, sampler, data, **settings, **kwargs)
+        trainer.run_config = config.to_dict()
+        return trainer
 
     # ----------------------------------------------------------- embeddings
     def embeddings(self) -> Embeddings:
@@ -354,7 +283,8 @@ class Trainer:
         if neg.aux_loss is not None:
             loss = loss + neg.aux_loss
         if not torch.isfinite(loss):
-            self._restore_good_state()
+            if self._good_state is not None:
+                self._load_state(self._good_state)
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at {where or f'epoch {epoch}'}; the model was restored to the "
                 f"last good checkpoint ({self._describe_good_state()}). Lower the learning rate, raise l2, "
@@ -409,15 +339,13 @@ class Trainer:
                 the last epoch rank 0 wrote.
         """
         has_val = "val" in self.data.parts and self.rank == 0
-        loop = self.resume_state() if resume else {
-            "epoch": -1, "history": [], "best_value": -math.inf, "best_epoch": -1, "best_val": {},
-            "bad_evals": 0, "stopped_early": False}
+        loop = self.resume_state() if resume else checkpoint.initial_loop()
         history = [EpochStats(**h) for h in loop["history"]]
         best_value, best_epoch, best_val = loop["best_value"], loop["best_epoch"], loop["best_val"]
         bad_evals, stopped_early = loop["bad_evals"], loop["stopped_early"]
         best_state = self._good_state if best_epoch >= 0 else None
         if best_state is None:
-            self._snapshot_good_state(epoch=loop["epoch"])
+            self._good_state = self._state(loop["epoch"])
         first = loop["epoch"] + 1
         bar = tqdm(range(first, self.epochs if not stopped_early else first), desc="training",
                    initial=first, total=self.epochs, disable=not self.progress)
@@ -498,27 +426,12 @@ class Trainer:
                 "propagation_strategy": repr(self.propagation), **self.run_config}
 
     # --------------------------------------------------------- checkpoints
-    # A checkpoint file holds the best (or last good) weights at its top level,
-    # {"epoch", "model", "sampler", "optimizer"}, which `load_checkpoint` reads, and
-    # under "resume" everything needed to go on from the end of the last epoch.
-    # Only tensors, numbers, strings, lists and dicts: it loads with weights_only=True.
+    # The file layout, writing and reading live in `pyg_negdiff.checkpoint`.
     def _state(self, epoch: int) -> dict[str, Any]:
-        return {"epoch": epoch,
-                "model": copy.deepcopy(self.model.state_dict()),
-                "sampler": copy.deepcopy(self.sampler.state_dict()),
-                "optimizer": copy.deepcopy(self.optimizer.state_dict())}
+        return checkpoint.snapshot(epoch, self.model, self.sampler, self.optimizer)
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.optimizer.load_state_dict(state["optimizer"])
-
-    def _snapshot_good_state(self, epoch: int) -> None:
-        self._good_state = self._state(epoch)
-
-    def _restore_good_state(self) -> None:
-        if self._good_state is not None:
-            self._load_state(self._good_state)
+        checkpoint.restore(state, self.model, self.sampler, self.optimizer)
 
     def _describe_good_state(self) -> str:
         epoch = self._good_state["epoch"] if self._good_state else -1
@@ -539,34 +452,13 @@ class Trainer:
         return {"sampling": distributed.gather_states(sampling.get_state(), self.device),
                 "torch_rng": distributed.gather_states(torch.get_rng_state(), self.device)}
 
-    def _resume_extras(self, ranks: dict[str, list[Tensor]] | None = None) -> dict[str, Any]:
-        """Random streams, environment assignment and penalty warm-up of the run so far."""
-        extras: dict[str, Any] = {"generator": self.generator.get_state(),
-                                  "torch_rng": torch.get_rng_state(),
-                                  "config": _plain(self.config()), "world_size": self.world_size}
-        if ranks is not None:
-            extras["ranks"] = ranks
-        env = self.environments
-        if env is not None and getattr(env, "_assignment", None) is not None:
-            strategy = getattr(env, "strategy", None)
-            extras["environments"] = {
-                "assignment": env._assignment, "num_updates": env.num_updates,
-                "strategy": {k: v for k, v in vars(strategy).items() if isinstance(v, Tensor)}}
-        if self.penalty is not None and hasattr(self.penalty, "num_calls"):
-            extras["penalty_calls"] = int(self.penalty.num_calls)
-        return extras
-
     def _write_checkpoint(self, good: dict[str, Any] | None, loop: dict[str, Any],
                           ranks: dict[str, list[Tensor]] | None = None) -> None:
-        state = dict(good or self._state(loop["epoch"]))
-        state["format"] = CHECKPOINT_FORMAT
-        state["resume"] = {"model": self.model.state_dict(), "sampler": self.sampler.state_dict(),
-                           "optimizer": self.optimizer.state_dict(), "loop": loop,
-                           **self._resume_extras(ranks)}
-        self.checkpoint_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint_path.with_suffix(self.checkpoint_path.suffix + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path)  # atomic: a crash never leaves half a file
+        resume = checkpoint.resume_payload(
+            self.model, self.sampler, self.optimizer, loop, generator=self.generator,
+            config=self.config(), world_size=self.world_size, ranks=ranks,
+            environments=self.environments, penalty=self.penalty)
+        checkpoint.write_checkpoint(self.checkpoint_path, good or self._state(loop["epoch"]), resume)
 
     def load_checkpoint(self, path: str | Path) -> int:
         """Loads the best weights of a checkpoint written by this trainer.
@@ -597,70 +489,11 @@ class Trainer:
         """
         if self.checkpoint_path is None:
             raise ValueError("resuming needs the trainer's checkpoint_path")
-        if not self.checkpoint_path.exists():
-            raise FileNotFoundError(f"no checkpoint to resume at {self.checkpoint_path}: "
-                                    f"the interrupted run saved none; start it again without resuming")
-        state = read_checkpoint(self.checkpoint_path, self.device)
-        saved = state["resume"]
-        now = _plain(self.config())
-        diff = {k: (saved["config"].get(k), v) for k, v in now.items()
-                if k != "device" and saved["config"].get(k) != v}
-        if diff:
-            what = "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in diff.items())
-            raise ValueError(f"checkpoint {self.checkpoint_path} was written with other settings ({what}); "
-                             f"resume with the same settings, or start over without resuming")
-        if saved.get("world_size", 1) != self.world_size:
-            raise ValueError(f"checkpoint {self.checkpoint_path} was written by {saved.get('world_size', 1)} "
-                             f"process(es), this run has {self.world_size}: resume with the same number "
-                             f"(torchrun --nproc-per-node), or start over without resuming")
-        self._good_state = {k: state[k] for k in ("epoch", "model", "sampler", "optimizer")}
+        self._good_state, saved = checkpoint.read_resumable(self.checkpoint_path, self.config(),
+                                                            self.world_size, self.device)
         self._load_state(saved)
-        self.generator.set_state(saved["generator"].to(self.generator.get_state().device))
-        torch.set_rng_state(saved["torch_rng"].cpu())  # rank 0's, as it was when it wrote the file
-        if self.world_size > 1:  # each rank's own streams, as gathered at the end of the epoch
-            distributed.sampling_generator(self._propagate).set_state(saved["ranks"]["sampling"][self.rank].cpu())
-            if self.rank != 0:
-                torch.set_rng_state(saved["ranks"]["torch_rng"][self.rank].cpu())
-        env = saved.get("environments")
-        if env is not None and self.environments is not None:
-            self.environments._assignment = env["assignment"]
-            self.environments._on_device = None
-            self.environments.num_updates = env["num_updates"]
-            for key, value in env["strategy"].items():
-                setattr(self.environments.strategy, key, value)
-        if "penalty_calls" in saved and self.penalty is not None:
-            self.penalty.num_calls = saved["penalty_calls"]
+        sampling = distributed.sampling_generator(self._propagate) if self.world_size > 1 else None
+        checkpoint.restore_resume_state(saved, generator=self.generator, rank=self.rank, sampling=sampling,
+                                        environments=self.environments, penalty=self.penalty)
         return saved["loop"]
 
-
-def read_checkpoint(path: str | Path, map_location: str | torch.device | None = None) -> dict[str, Any]:
-    """Reads a `Trainer` checkpoint safely, with ``torch.load(weights_only=True)``.
-
-    Args:
-        path (str or Path): The checkpoint file.
-        map_location (str or torch.device, optional): Where to put its tensors.
-
-    Returns:
-        dict: ``epoch``, ``model``, ``sampler`` and ``optimizer`` of the best
-        weights, and ``resume`` with the state at the end of the last epoch.
-
-    Raises:
-        ValueError: The file is not a checkpoint of this library (or of another layout).
-    """
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except OSError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any other failure means: not a safe checkpoint
-        raise ValueError(f"{path} is not a pyg_negdiff checkpoint that loads safely "
-                         f"({str(exc).splitlines()[0]})") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        found = state.get("format") if isinstance(state, dict) else None
-        raise ValueError(f"{path} is not a pyg_negdiff checkpoint of layout {CHECKPOINT_FORMAT} "
-                         f"(found {found!r}); it cannot be resumed: start over without resuming")
-    return state
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with JSON-only types (what a checkpoint stores and compares)."""
-    return json.loads(json.dumps(values, default=str))

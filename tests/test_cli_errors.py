@@ -25,7 +25,7 @@ FAST = ["--epochs", "1", "--dim", "8", "--layers", "1", "--no-progress"]
 
 ZYGOTE = r"""
 import json, os, runpy, sys, traceback
-import pyg_negdiff, pyg_negdiff.tune.cli  # what every command imports, paid once
+import pyg_negdiff, pyg_negdiff.cli.tune  # what every command imports, paid once
 print("ready", flush=True)
 for line in sys.stdin:
     req = json.loads(line)
@@ -451,7 +451,7 @@ def test_an_error_raised_while_optuna_handles_ctrl_c_is_a_ctrl_c(monkeypatch):
     import optuna
 
     import pyg_negdiff.tune.study as study_module
-    from pyg_negdiff.tune.cli import _run_study
+    from pyg_negdiff.cli.tune import _run_study
 
     def interrupted(*args, **kwargs):
         try:

@@ -22,7 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from pyg_negdiff.causal import STRATEGIES
+from pyg_negdiff.causal import PENALTIES, STRATEGIES
+from pyg_negdiff.data.prepare import SHIFTS
+from pyg_negdiff.nn import MODELS
+from pyg_negdiff.propagation import PROPAGATIONS
 from pyg_negdiff.sampling import SAMPLERS
 from pyg_negdiff.tune import SAMPLER_SPACES
 
@@ -35,6 +38,8 @@ PACKAGES = ["pyg_negdiff", "pyg_negdiff.data", "pyg_negdiff.nn", "pyg_negdiff.sa
 #: On the line right before a fence, ``<!-- skip-test: why -->`` (or ``<!-- skip-test --> why``)
 #: keeps that block out of the test. Use it sparingly.
 SKIP_MARK = re.compile(r"<!--\s*skip-test\b:?\s*(?P<reason>.*?)\s*-->(?P<after>.*)")
+#: Pages whose examples run in a test of their own (with checks of what they register).
+OWN_TEST = {"extending.md": "tests/test_extending.py"}
 #: Seconds a page's examples may take together before the test says so.
 PAGE_BUDGET_S = 60.0
 
@@ -243,6 +248,8 @@ def code_blocks(text: str) -> list[tuple[int, str, str, str]]:
 
 def pages_with_code():
     for page in sorted(DOCS.rglob("*.md")):
+        if page.relative_to(DOCS).as_posix() in OWN_TEST:
+            continue
         blocks = [(line, lang, code) for line, lang, code, before in code_blocks(page.read_text())
                   if lang in ("python", "py", "pycon") and not SKIP_MARK.search(before)]
         if blocks:
@@ -272,7 +279,8 @@ def test_docs_code_examples_run(page, blocks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     # A tutorial registers its own sampler and search space: do not leak them.
-    registries = [(r, dict(r)) for r in (SAMPLERS, SAMPLER_SPACES, STRATEGIES)]
+    registries = [(r, dict(r)) for r in (SAMPLERS, SAMPLER_SPACES, STRATEGIES, MODELS, SHIFTS,
+                                         PROPAGATIONS, PENALTIES)]
     namespace = {"__name__": "__docs__"}
     start = time.perf_counter()
     try:

@@ -251,7 +251,7 @@ def test_run_command_tunes_the_backbone_then_compares_samplers_and_resumes(tmp_p
 
 
 def test_storage_label_never_shows_a_password():
-    from pyg_negdiff.tune.cli import _storage_label
+    from pyg_negdiff.cli.tune import _storage_label
 
     for url in ("postgresql+psycopg2://me:s3cr@t/x@db.example:5432/optuna",
                 "postgresql+psycopg2://me:s3cret@db.example:5432/optuna"):

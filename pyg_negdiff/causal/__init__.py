@@ -17,16 +17,12 @@ Examples:
     tensor(1.0500)
 """
 from pyg_negdiff.causal.base import EnvironmentStrategy, harden
+from pyg_negdiff.causal.cluster import ClusterEnvironments
+from pyg_negdiff.causal.eiil import EIILEnvironments
 from pyg_negdiff.causal.environments import STRATEGIES, EnvironmentInference, interaction_environments
-from pyg_negdiff.causal.learned import (
-    ClusterEnvironments,
-    EIILEnvironments,
-    interaction_features,
-    kmeans,
-    reference_margins,
-)
 from pyg_negdiff.causal.mutual_info import normalized_mutual_info
 from pyg_negdiff.causal.penalty import (
+    PENALTIES,
     EnvironmentPenalty,
     IRMPenalty,
     VarianceRiskPenalty,
@@ -41,6 +37,7 @@ from pyg_negdiff.causal.proxies import (
     count_quantile_groups,
     mass_quantile_groups,
 )
+from pyg_negdiff.causal.reference import interaction_features, kmeans, reference_margins
 # Conditioning layer of the diffusion denoiser, fed by EnvironmentInference: re-exported here.
 from pyg_negdiff.diffusion.conditioning import EnvironmentEmbedding
 
@@ -58,6 +55,7 @@ __all__ = [
     "interaction_environments",
     "normalized_mutual_info",
     # penalties
+    "PENALTIES",
     "EnvironmentPenalty",
     "VarianceRiskPenalty",
     "IRMPenalty",

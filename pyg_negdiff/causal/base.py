@@ -91,6 +91,24 @@ class EnvironmentStrategy(ABC):
             part (str): The part to label, e.g. ``"val"`` or ``"test_ood"``.
         """
 
+    def state_dict(self) -> dict[str, Tensor]:
+        """What a learned strategy keeps between updates: its tensor attributes (for checkpoints).
+
+        Returns:
+            dict[str, torch.Tensor]: Attribute name to tensor (e.g. EIIL's logits,
+            the cluster centroids); empty for a strategy without such state.
+        """
+        return {k: v for k, v in vars(self).items() if isinstance(v, Tensor)}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restores the tensors of `state_dict`.
+
+        Args:
+            state (dict[str, torch.Tensor]): What `state_dict` returned.
+        """
+        for key, value in state.items():
+            setattr(self, key, value)
+
     def _require_fit(self) -> InteractionData:
         if self.data is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit(data) first")

@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.causal.base import EnvironmentStrategy, harden
-from pyg_negdiff.causal.learned import ClusterEnvironments, EIILEnvironments
+from pyg_negdiff.causal.cluster import ClusterEnvironments
+from pyg_negdiff.causal.eiil import EIILEnvironments
 from pyg_negdiff.causal.proxies import (
     ActivityEnvironments,
     OracleEnvironments,
@@ -230,6 +231,41 @@ class EnvironmentInference:
         """
         data = self.strategy._require_fit()
         return self.labels if part == "train" else self.strategy.assign(data, part)
+
+    # ----------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """The current assignment, the update count and the strategy's state (for checkpoints).
+
+        Returns:
+            dict: ``assignment``, ``num_updates`` and ``strategy`` (the strategy's
+            `EnvironmentStrategy.state_dict`); empty before `fit`.
+
+        Examples:
+            >>> from pyg_negdiff.data.interactions import InteractionData
+            >>> data = InteractionData(3, 2, {"train": torch.tensor([[0, 1, 2, 0], [0, 0, 0, 1]])})
+            >>> env = EnvironmentInference("popularity", num_environments=2)
+            >>> _ = env.fit(data)
+            >>> other = EnvironmentInference("popularity", num_environments=2)
+            >>> _ = other.fit(data)
+            >>> other.load_state_dict(env.state_dict())
+            >>> other.assignment.tolist(), other.num_updates
+            ([0, 0, 0, 1], 1)
+        """
+        if self._assignment is None:
+            return {}
+        return {"assignment": self._assignment, "num_updates": self.num_updates,
+                "strategy": self.strategy.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores what `state_dict` returned (on an instance fitted on the same data).
+
+        Args:
+            state (dict): ``assignment``, ``num_updates`` and ``strategy``.
+        """
+        self._assignment = state["assignment"]
+        self._on_device = None  # the copy on the training device is made again on first use
+        self.num_updates = state["num_updates"]
+        self.strategy.load_state_dict(state["strategy"])
 
     def __repr__(self) -> str:
         learned = f", update_every={self.update_every}, warmup={self.warmup}" if self.learned else ""

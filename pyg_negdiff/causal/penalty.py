@@ -25,6 +25,7 @@ from torch_geometric.utils import scatter
 Reduction = Literal["environments", "interactions"]
 
 __all__ = [
+    "PENALTIES",
     "environment_risks",
     "EnvironmentPenalty",
     "VarianceRiskPenalty",
@@ -120,7 +121,8 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
     training batch) and $\lambda$ afterwards, the penalty annealing of the IRM
     and V-REx reference code: a strong penalty from the first step can stall
     learning in a trivial solution with equal, uninformative risks. The call
-    count is kept in ``num_calls``; `reset` sets it back to zero.
+    count is kept in ``num_calls`` (and in ``state_dict()``, for checkpoints);
+    `reset` sets it back to zero.
 
     Args:
         weight (float): $\lambda$, the penalty weight ($\lambda = 0$ gives the
@@ -151,6 +153,19 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
     def reset(self) -> None:
         """Restarts the warm-up."""
         self.num_calls = 0
+
+    # The warm-up count is state a resumed run must restore: it travels in `state_dict()`.
+    def get_extra_state(self) -> dict[str, int]:
+        """The warm-up count, stored under ``_extra_state`` in `state_dict`."""
+        return {"num_calls": int(self.num_calls)}
+
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        """Restores the warm-up count (`load_state_dict`).
+
+        Args:
+            state (dict): What `get_extra_state` returned.
+        """
+        self.num_calls = int(state["num_calls"])
 
     @property
     def current_weight(self) -> float:
@@ -328,3 +343,8 @@ class IRMPenalty(EnvironmentPenalty):
         grad = -margin * torch.sigmoid(-margin)  # d softplus(-w m) / dw at w = 1
         g, _ = environment_risks(grad, env, risks.numel() if env.dim() == 1 else None)
         return g[present].pow(2).mean()
+
+
+#: Penalty name to class (V-REx, IRMv1): a new penalty is one subclass of `EnvironmentPenalty`
+#: and one entry here.
+PENALTIES: dict[str, type[EnvironmentPenalty]] = {"vrex": VarianceRiskPenalty, "irm": IRMPenalty}

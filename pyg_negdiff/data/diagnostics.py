@@ -12,20 +12,31 @@ training part:
   uses to report every metric per group);
 - users and items without training data, and the time range when timestamps exist.
 
-`plot_popularity` draws the same comparison (matplotlib, an optional extra).
+The popularity measures live in `pyg_negdiff.data.popularity` and the plot in
+`pyg_negdiff.data.plot` (`plot_popularity`, matplotlib, an optional extra); both are
+re-exported here.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor
 
 from pyg_negdiff.data.interactions import InteractionData
+from pyg_negdiff.data.plot import plot_popularity
+# Re-exported: they lived here (metrics and the docs import them from this module).
+from pyg_negdiff.data.popularity import (  # noqa: F401
+    GROUP_NAMES,
+    GroupBy,
+    gini,
+    head_items,
+    interaction_groups,
+    item_groups,
+    kl_divergence,
+)
 
 __all__ = [
     "GROUP_NAMES",
@@ -38,188 +49,6 @@ __all__ = [
     "shift_report",
     "plot_popularity",
 ]
-
-#: Display name of each popularity group label returned by `item_groups`.
-GROUP_NAMES = ("head", "mid", "tail")
-
-GroupBy = Literal["items", "interactions"]
-
-
-def head_items(popularity: Tensor, fraction: float = 0.1) -> Tensor:
-    r"""Boolean ``[I]`` mask of the $\lceil f I \rceil$ most popular items (ties broken by item id).
-
-    Args:
-        popularity (torch.Tensor): ``[I]`` training interaction count of every item.
-        fraction (float): The share $f \in (0, 1]$ of items called the head. (default: ``0.1``)
-
-    Returns:
-        torch.Tensor: ``[I]`` booleans, ``True`` for head items.
-
-    Examples:
-        >>> head_items(torch.tensor([5, 0, 9, 1, 2, 2, 0, 3, 1, 7]), fraction=0.2).nonzero().view(-1).tolist()
-        [2, 9]
-    """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
-    num = popularity.numel()
-    count = min(num, max(1, math.ceil(fraction * num)))
-    # A stable sort on -popularity keeps the lower id first among equals: deterministic.
-    order = torch.sort(-popularity.to(torch.float64), stable=True).indices[:count]
-    mask = torch.zeros(num, dtype=torch.bool, device=popularity.device)
-    mask[order] = True
-    return mask
-
-
-def gini(counts: Tensor) -> float:
-    r"""Gini coefficient of a popularity vector, over all its entries (zeros included).
-
-    With the $I$ counts sorted ascending, $x_{(1)} \le \ldots \le x_{(I)}$,
-
-    $$
-    G = \frac{\sum_{k=1}^{I} (2k - I - 1)\, x_{(k)}}{I \sum_{k} x_{(k)}},
-    $$
-
-    0 when every item is equally frequent, $(I-1)/I$ when one item has everything.
-
-    Args:
-        counts (torch.Tensor): ``[I]`` non-negative counts.
-
-    Examples:
-        >>> import torch
-        >>> gini(torch.tensor([5, 5, 5, 5])), gini(torch.tensor([0, 0, 0, 8]))
-        (0.0, 0.75)
-    """
-    x = torch.sort(counts.double().reshape(-1)).values
-    n, total = x.numel(), float(x.sum())
-    if n == 0 or total == 0.0:
-        return 0.0
-    k = torch.arange(1, n + 1, dtype=torch.double)
-    return float(((2 * k - n - 1) * x).sum() / (n * total))
-
-
-def kl_divergence(counts: Tensor, reference: Tensor, smoothing: float = 1.0) -> float:
-    r"""$\mathrm{KL}(p \,\|\, \tilde q)$ in nats between two item-count vectors.
-
-    $p_i = n_i / N$ is the empirical distribution of ``counts``, unsmoothed;
-    the reference gets additive smoothing so that it is positive everywhere,
-
-    $$
-    \tilde q_i = \frac{m_i + \alpha}{M + \alpha I}, \qquad
-    \mathrm{KL}(p \,\|\, \tilde q) = \sum_{i : n_i > 0} p_i \log \frac{p_i}{\tilde q_i}.
-    $$
-
-    It reads: how surprising the test items are to a model of the training
-    distribution. It is finite for any test part when $\alpha > 0$.
-
-    Args:
-        counts (torch.Tensor): ``[I]`` counts $n_i$ of the compared part (the test).
-        reference (torch.Tensor): ``[I]`` counts $m_i$ of the reference part (training).
-        smoothing (float): $\alpha$, pseudo-count added to every reference item.
-
-    Examples:
-        >>> import torch
-        >>> round(kl_divergence(torch.tensor([1, 1]), torch.tensor([3, 1]), smoothing=0.0), 4)
-        0.1438
-    """
-    n = counts.double().reshape(-1)
-    m = reference.double().reshape(-1)
-    if n.numel() != m.numel():
-        raise ValueError(f"counts has {n.numel()} items but reference has {m.numel()}")
-    if float(n.sum()) == 0.0:
-        return 0.0
-    p = n / n.sum()
-    q = (m + smoothing) / (m.sum() + smoothing * m.numel())
-    support = p > 0
-    if bool((q[support] <= 0).any()):
-        return math.inf
-    return float((p[support] * (p[support] / q[support]).log()).sum())
-
-
-def item_groups(data: InteractionData, part: str = "train", *, head: float = 0.2, mid: float = 0.3,
-                by: GroupBy = "items") -> Tensor:
-    r"""Popularity group of every item: 0 = head, 1 = mid, 2 = tail (`GROUP_NAMES`).
-
-    Items are ranked by their interaction count in ``part`` (the training part
-    by default), most popular first, ties by item id.
-
-    - ``by="items"`` (default): head is the top $\lceil h I \rfloor$ items,
-      mid the next $\lceil m I \rfloor$ ($h$ = ``head``, $m$ = ``mid``,
-      rounded), tail the rest (by default 20% / 30% / 50% of the items).
-    - ``by="interactions"``: an item is head if the interactions of the items
-      ranked before it make up less than a share $h$ of ``part``, mid if less
-      than $h + m$, tail otherwise (groups of roughly equal interaction mass
-      when $h = m = 1/3$).
-
-    Items with no interaction in ``part`` are always tail.
-
-    Args:
-        data (InteractionData): The data.
-        part (str): The part whose popularity defines the groups.
-        head (float): Share $h$ of items (or of interactions) in the head.
-        mid (float): Share $m$ in the mid group.
-        by (str): ``"items"`` or ``"interactions"``.
-
-    Returns:
-        torch.Tensor: ``[I]`` ``long`` labels.
-
-    Examples:
-        >>> import torch
-        >>> from pyg_negdiff.data.interactions import InteractionData
-        >>> data = InteractionData(3, 10, {"train": torch.tensor(
-        ...     [[0, 1, 2, 0, 1, 0, 2, 1], [4, 4, 4, 7, 7, 1, 1, 9]])})
-        >>> item_groups(data).tolist()  # head: items 4, 1; mid: 7, 9 (item 0 is unseen: tail)
-        [2, 0, 2, 2, 0, 2, 2, 1, 2, 1]
-    """
-    if not (0.0 <= head and 0.0 <= mid and head + mid <= 1.0):
-        raise ValueError(f"need 0 <= head, mid and head + mid <= 1, got head={head}, mid={mid}")
-    pop = data.item_popularity(part)
-    num_items = pop.numel()
-    order = torch.argsort(-pop, stable=True)
-    groups = torch.full((num_items,), 2, dtype=torch.long)
-    if by == "items":
-        n_head = round(head * num_items)
-        n_mid = round((head + mid) * num_items) - n_head
-        ranked = torch.full((num_items,), 2, dtype=torch.long)
-        ranked[:n_head] = 0
-        ranked[n_head:n_head + n_mid] = 1
-    elif by == "interactions":
-        total = max(int(pop.sum()), 1)
-        before = (torch.cumsum(pop[order], 0) - pop[order]).double() / total
-        ranked = torch.bucketize(before, torch.tensor([head, head + mid], dtype=torch.double),
-                                 right=True)
-    else:
-        raise ValueError(f"'by' must be 'items' or 'interactions', got {by!r}")
-    groups[order] = ranked
-    groups[pop == 0] = 2
-    return groups
-
-
-def interaction_groups(data: InteractionData, part: str, *, reference: str = "train",
-                       **kwargs: Any) -> Tensor:
-    r"""The popularity group (`item_groups` of ``reference``) of every interaction of ``part``.
-
-    This is the ``groups`` argument of ``Evaluator.evaluate``, with
-    ``group_names=GROUP_NAMES``, to read every metric on head, mid and tail items.
-
-    Args:
-        data (InteractionData): The data.
-        part (str): The part whose interactions are labelled.
-        reference (str): The part whose popularity defines the groups.
-        **kwargs: Passed on to `item_groups` (``head``, ``mid``, ``by``).
-
-    Returns:
-        torch.Tensor: ``[E_part]`` ``long`` labels, 0 = head, 1 = mid, 2 = tail.
-
-    Examples:
-        >>> import torch
-        >>> from pyg_negdiff.data.interactions import InteractionData
-        >>> data = InteractionData(2, 4, {"train": torch.tensor([[0, 1, 1], [0, 0, 1]]),
-        ...                               "test": torch.tensor([[0, 1], [3, 0]])})
-        >>> interaction_groups(data, "test").tolist()
-        [2, 0]
-    """
-    return item_groups(data, reference, **kwargs)[data.parts[part][1]]
-
 
 @dataclass
 class PartShift:
@@ -409,99 +238,3 @@ def shift_report(data: InteractionData, *, reference: str = "train", smoothing: 
             if time is not None and time.numel() else None,
         )
     return report
-
-
-def plot_popularity(data: InteractionData, path: str | Path, *, parts: Sequence[str] | None = None,
-                    reference: str = "train", bins: int = 40) -> Path:
-    r"""Writes a PNG comparing the item popularity of ``reference`` with every other part.
-
-    Left: each part's item frequencies, sorted from most to least frequent and
-    divided by the part's size (log scale), against the item rank as a share of
-    the items. A flatter curve is a more uniform item distribution.
-    Right: items ordered by *reference* popularity and cut into ``bins`` equal
-    bins; each part's share of interactions per bin (log scale), with the head /
-    mid / tail groups of `item_groups` shaded. An IID test follows the training
-    curve; a popularity-shifted test is flat.
-
-    Needs matplotlib (``pip install "pyg-negdiff[plot]"``).
-
-    Args:
-        data (InteractionData): A split.
-        path (str or Path): Output file (the suffix picks the format, e.g. ``.png``).
-        parts (Sequence[str], optional): Parts to draw (default: all).
-        reference (str): The part whose popularity orders the items.
-        bins (int): Number of item bins in the right panel.
-
-    Returns:
-        Path: ``path``.
-    """
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_popularity needs matplotlib: pip install \"pyg-negdiff[plot]\" "
-                          "(or pip install matplotlib)") from err
-    parts = list(parts) if parts is not None else [reference] + [
-        p for p in ["train"] + data.eval_parts if p != reference]
-    num_items = data.num_items
-    ref_pop = data.item_popularity(reference)
-    order = torch.argsort(-ref_pop, stable=True)
-    groups = item_groups(data, reference)
-    edges = torch.linspace(0, num_items, bins + 1).round().long()
-    edges = torch.unique(edges)
-    bin_of_rank = torch.bucketize(torch.arange(num_items), edges[1:], right=True)
-    centers = ((edges[:-1] + edges[1:]).double() / 2 / num_items).numpy()
-
-    colors = {"train": "#222222", "val": "#1f77b4", "test": "#2ca02c", "test_ood": "#d62728"}
-    fig = Figure(figsize=(12, 4.6), layout="constrained")
-    ax_sorted, ax_binned = fig.subplots(1, 2)
-    extra = iter(["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"])
-    for part in parts:
-        pop = data.item_popularity(part).double()
-        total = float(pop.sum())
-        if total == 0:
-            continue
-        color = colors.get(part) or next(extra, None)
-        g = gini(pop)
-        label = f"{part} (n={int(total):,}, Gini {g:.2f})"
-        if part != reference:
-            label += f", KL {kl_divergence(pop, ref_pop):.2f}"
-        style = dict(color=color, lw=2.2 if part == reference else 1.6,
-                     ls="-" if part in (reference, "test_ood") else "--")
-        freq = torch.sort(pop, descending=True).values
-        freq = freq[freq > 0] / total
-        x = (torch.arange(freq.numel()).double() + 0.5) / num_items
-        ax_sorted.plot(x.numpy(), freq.numpy(), label=label, **style)
-        per_bin = torch.zeros(edges.numel() - 1, dtype=torch.double)
-        per_bin.index_add_(0, bin_of_rank, pop[order] / total)
-        mask = (per_bin > 0).numpy()
-        ax_binned.plot(centers[mask], per_bin.numpy()[mask], marker="o", ms=3, label=part, **style)
-    ax_sorted.set_yscale("log")
-    ax_sorted.set_xlabel("item rank within the part (share of all items)")
-    ax_sorted.set_ylabel("share of the part's interactions")
-    ax_sorted.set_title("Sorted item frequency per part")
-    ax_sorted.set_xlim(0, 1)
-    ax_sorted.legend(fontsize=8, loc="upper right")
-    ax_sorted.grid(True, which="major", alpha=0.3)
-
-    ranks_sorted = groups[order]
-    shades = {0: "#f6c6c6", 1: "#f9e3b4", 2: "#cfe3f7"}
-    for gid, name in enumerate(GROUP_NAMES):
-        where = torch.nonzero(ranks_sorted == gid).view(-1)
-        if where.numel():
-            lo, hi = int(where.min()) / num_items, (int(where.max()) + 1) / num_items
-            ax_binned.axvspan(lo, hi, color=shades[gid], alpha=0.6, lw=0)
-            ax_binned.text((lo + hi) / 2, 1.0, name, transform=ax_binned.get_xaxis_transform(),
-                           ha="center", va="bottom", fontsize=9)
-    ax_binned.set_yscale("log")
-    ax_binned.set_xlabel(f"items ordered by {reference} popularity (share of all items, "
-                         f"{edges.numel() - 1} bins)")
-    ax_binned.set_ylabel("share of the part's interactions in the bin")
-    ax_binned.set_title(f"Where each part's interactions fall, by {reference} popularity", pad=16)
-    ax_binned.set_xlim(0, 1)
-    ax_binned.legend(fontsize=8, loc="upper right")
-    ax_binned.grid(True, which="major", alpha=0.3)
-    fig.suptitle(f"{data.name}: item popularity, {reference} vs evaluation parts")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path

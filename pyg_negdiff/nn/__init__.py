@@ -8,6 +8,8 @@ from pyg_negdiff.nn.lightgcn import LightGCN
 from pyg_negdiff.nn.mf import MF
 from pyg_negdiff.nn.ngcf import NGCF, NGCFConv
 
+#: Backbone name to class: ``--model``, `RunConfig.model` and `build_model` read it. A class
+#: without propagation layers sets ``has_layers = False`` (it then takes no ``num_layers``).
 MODELS: dict[str, type[Recommender]] = {"lightgcn": LightGCN, "ngcf": NGCF, "mf": MF}
 
 
@@ -33,4 +35,4 @@ def build_model(name: str, num_users: int, num_items: int, **kwargs: Any) -> Rec
     return cls(num_users, num_items, **kwargs)
 
 
-__all__ = ["Recommender", "Embeddings", "LightGCN", "NGCF", "NGCFConv", "MF", "build_model"]
+__all__ = ["Recommender", "Embeddings", "LightGCN", "NGCF", "NGCFConv", "MF", "MODELS", "build_model"]

@@ -152,6 +152,8 @@ class Recommender(torch.nn.Module, ABC):
     """
 
     pooling: Pooling = "mean"
+    #: Whether the backbone propagates over layers (takes ``num_layers``); `MF` does not.
+    has_layers: bool = True
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int) -> None:
         super().__init__()

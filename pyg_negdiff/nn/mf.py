@@ -42,6 +42,7 @@ class MF(Recommender):
     """
 
     pooling: Pooling = "mean"
+    has_layers = False  # no propagation: no num_layers argument
 
     def __init__(self, num_users: int, num_items: int, embedding_dim: int = 64) -> None:
         super().__init__(num_users, num_items, embedding_dim)

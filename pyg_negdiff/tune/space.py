@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import optuna
 
+from pyg_negdiff.nn import MODELS
+
 __all__ = ["SpaceFn", "SAMPLER_SPACES", "SearchSpace", "backbone_space", "penalty_space"]
 
 SpaceFn = Callable[[optuna.Trial], dict[str, Any]]
@@ -23,7 +25,7 @@ def backbone_space(trial: optuna.Trial, model: str, *, tune_size: bool = True) -
 
     Args:
         trial (optuna.Trial): The trial to suggest from.
-        model (str): Backbone name; ``"mf"`` has no depth to tune.
+        model (str): Backbone name; one without layers (``"mf"``) has no depth to tune.
         tune_size (bool): Also suggest ``embedding_dim`` and ``num_layers``.
 
     Returns:
@@ -41,7 +43,8 @@ def backbone_space(trial: optuna.Trial, model: str, *, tune_size: bool = True) -
     }
     if tune_size:
         params["embedding_dim"] = trial.suggest_categorical("embedding_dim", [32, 64])
-        if model != "mf":
+        backbone = MODELS.get(model.lower())
+        if backbone is None or backbone.has_layers:
             params["num_layers"] = trial.suggest_int("num_layers", 1, 3)
     return params
 

@@ -1,4 +1,8 @@
-"""``pyg-negdiff bench``: the equal-budget comparison on any data, resumable, with its report."""
+"""``pyg-negdiff bench``: the equal-budget comparison on any data, resumable, with its report.
+
+The command-line side of `pyg_negdiff.bench` (the protocol, rows and report), which imports
+nothing from here.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +11,8 @@ from dataclasses import asdict
 import sys
 import time
 from pathlib import Path
+
+from pyg_negdiff.cli.common import CommandError, add_data_arguments, check_writable, load_data
 
 __all__ = ["add_bench_command", "cmd_bench"]
 
@@ -19,8 +25,6 @@ def _scenario_name(args: argparse.Namespace) -> str:
 
 def _check_plan(out: Path, plan: dict, resume_hint: str) -> None:
     """Refuses a folder that holds another benchmark (its runs would be mixed into this one)."""
-    from pyg_negdiff.cli import CommandError
-
     path = out / _PLAN_FILE
     if path.exists():
         try:
@@ -42,7 +46,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from pyg_negdiff.bench import Budget, Plan, RunLog, Scenario, markdown, run_scenario, summarize
     from pyg_negdiff.bench.protocol import study_trials
     from pyg_negdiff.bench.rows import resolve_rows
-    from pyg_negdiff.cli import CommandError, check_writable, load_data
 
     try:
         rows = [r.name for r in resolve_rows(args.samplers)]
@@ -118,7 +121,6 @@ def _version() -> str:
 def add_bench_command(sub: argparse._SubParsersAction) -> None:
     """Adds ``bench`` to the ``pyg-negdiff`` command."""
     from pyg_negdiff.bench.rows import DEFAULT_ROWS, ROWS
-    from pyg_negdiff.cli import add_data_arguments
 
     bench = sub.add_parser(
         "bench", help="the equal-budget comparison of samplers on your data, with reference rows",

@@ -1,4 +1,8 @@
-"""``pyg-negdiff tune`` (one study, any number of workers) and ``pyg-negdiff run`` (the main job)."""
+"""``pyg-negdiff tune`` (one study, any number of workers) and ``pyg-negdiff run`` (the main job).
+
+The command-line side of `pyg_negdiff.tune` (search spaces, objective, studies), which
+imports nothing from here.
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,6 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+
+from pyg_negdiff.cli.common import (
+    CommandError,
+    add_data_arguments,
+    add_run_arguments,
+    check_writable,
+    format_table,
+    load_data,
+    run_config_from_args,
+)
 
 __all__ = ["add_tune_commands", "cmd_tune", "cmd_run"]
 
@@ -23,7 +37,6 @@ def _storage_label(url: str | None) -> str:
 
 def _open_study(args: argparse.Namespace, name: str, attrs: dict[str, Any], n_startup_trials: int = 10):
     """Loads or creates the study, checks that it is about ``attrs``, prints its state."""
-    from pyg_negdiff.cli import CommandError
     from pyg_negdiff.tune.study import check_study_attrs, finished_trials, load_study, running_trials
 
     for option, value, low in (("--trials", args.trials, 1), ("--pruner-warmup", args.pruner_warmup, 0),
@@ -111,7 +124,6 @@ def _caused_by_interrupt(exc: BaseException | None) -> bool:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Runs (or resumes, or joins) one study and exports its best parameters."""
-    from pyg_negdiff.cli import check_writable, format_table, load_data, run_config_from_args
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import SearchSpace
     from pyg_negdiff.tune.study import export_best, refuse_distributed
@@ -142,7 +154,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: tune the backbone once, then compare the diffusion samplers at their defaults
     with uniform and the best heuristic, all with the same learning rate and L2 weight."""
-    from pyg_negdiff.cli import check_writable, format_table, load_data
     from pyg_negdiff.experiment import RunConfig, make_trainer
     from pyg_negdiff.tune.objective import Objective
     from pyg_negdiff.tune.space import backbone_space
@@ -226,8 +237,6 @@ def _add_study_arguments(parser: argparse.ArgumentParser, trials: int, warmup: i
 
 def add_tune_commands(sub: argparse._SubParsersAction) -> None:
     """Adds ``tune`` and ``run`` to the ``pyg-negdiff`` command."""
-    from pyg_negdiff.cli import add_data_arguments, add_run_arguments
-
     tune = sub.add_parser("tune", help="run, resume or join an Optuna study for one sampler and backbone",
                           description="Tunes one (data, shift, backbone, sampler) on validation NDCG@20. "
                                       "Several workers given the same --storage and --study-name share "
@@ -250,8 +259,10 @@ def add_tune_commands(sub: argparse._SubParsersAction) -> None:
                                       "negatives (SQLite, resumable), then CNSDiff and ADAR at their defaults "
                                       "compared with uniform and the best heuristic (chosen on validation) "
                                       "on the IID and OOD tests.")
+    from pyg_negdiff.nn import MODELS
+
     add_data_arguments(main)
-    main.add_argument("--model", default="lightgcn", choices=["lightgcn", "ngcf", "mf"])
+    main.add_argument("--model", default="lightgcn", choices=list(MODELS))
     main.add_argument("--samplers", nargs="+", default=["cnsdiff", "adar"],
                       help="samplers compared at their default constants (default: cnsdiff adar)")
     main.add_argument("--heuristics", nargs="*", default=["dns", "mixgcf", "ahns"],
