@@ -30,7 +30,9 @@ from pyg_negdiff.bench import REAL_SCENARIOS, SCENARIOS, RunLog, train_run
 from pyg_negdiff.experiment import RunConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import git_commit  # noqa: E402
+from _common import git_commit, replace_block  # noqa: E402
+
+DOC_START, DOC_END = "<!-- training-defaults:start -->", "<!-- training-defaults:end -->"
 
 
 def candidates(records: list[dict]) -> dict[tuple, dict[str, dict[int, dict]]]:
@@ -112,6 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--report", action="store_true")
+    parser.add_argument("--docs", default=None, help="also write the table into this page's training-defaults block")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     log = RunLog(Path(args.out) / "training_defaults.jsonl")
@@ -134,6 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     summary = summarize(log.records)
     (Path(args.out) / "training_defaults.json").write_text(json.dumps(summary, indent=2))
     (Path(args.out) / "training_defaults.md").write_text(markdown(summary))
+    if args.docs:
+        replace_block(Path(args.docs), DOC_START, DOC_END,
+                      f"Produced by `python benchmarks/training_defaults.py --report --docs {args.docs}` from "
+                      f"runs of commit(s) {', '.join(c[:7] for c in summary['commits'])}.\n\n" + markdown(summary))
     print(markdown(summary))
 
 

@@ -128,8 +128,8 @@ class Trainer:
     """
 
     def __init__(self, model: Recommender, sampler: NegativeSampler, data: InteractionData, *,
-                 lr: float = 1e-3, l2: float = 1e-4, batch_size: int = 2048, epochs: int = 100,
-                 eval_every: int = 1, patience: int | None = 10, monitor: str = "ndcg@20",
+                 lr: float = 3e-3, l2: float = 1e-4, batch_size: int = 2048, epochs: int = 100,
+                 eval_every: int = 1, patience: int | None = 15, monitor: str = "ndcg@20",
                  evaluator: Evaluator | None = None, environments: Environments | None = None,
                  penalty: Callable[..., Tensor] | None = None, fhn_reference: PairSet | None = None,
                  device: str | torch.device | None = None, seed: int = 0,

@@ -154,17 +154,24 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     from pyg_negdiff.nn import MODELS
     from pyg_negdiff.propagation import PROPAGATIONS
 
-    parser.add_argument("--model", default="lightgcn", choices=list(MODELS))
-    parser.add_argument("--dim", dest="embedding_dim", type=int, default=64)
-    parser.add_argument("--layers", dest="num_layers", type=int, default=3)
-    parser.add_argument("--sampler", default="uniform")
+    from pyg_negdiff.experiment import RunConfig
+
+    # The defaults are RunConfig's, so that the command line and the library train alike.
+    d = RunConfig()
+    parser.add_argument("--model", default=d.model, choices=list(MODELS), help=f"backbone (default: {d.model})")
+    parser.add_argument("--dim", dest="embedding_dim", type=int, default=d.embedding_dim,
+                        help=f"embedding size (default: {d.embedding_dim})")
+    parser.add_argument("--layers", dest="num_layers", type=int, default=d.num_layers,
+                        help=f"propagation layers (default: {d.num_layers})")
+    parser.add_argument("--sampler", default=d.sampler, help=f"negative sampler (default: {d.sampler})")
     parser.add_argument("--sampler-arg", dest="sampler_kwargs", type=_kv, action="append", default=[],
                         metavar="KEY=VALUE", help="extra sampler constructor argument (repeatable)")
-    parser.add_argument("--lr", type=float, default=1e-2)
-    parser.add_argument("--l2", type=float, default=1e-4)
-    parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--epochs", type=int, default=50)
-    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default: {d.lr:g})")
+    parser.add_argument("--l2", type=float, default=d.l2, help=f"weight of the L2 term (default: {d.l2:g})")
+    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})")
+    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs (default: {d.epochs})")
+    parser.add_argument("--patience", type=int, default=d.patience,
+                        help=f"validations without improvement before stopping (default: {d.patience})")
     parser.add_argument("--penalty", dest="penalty_weight", type=float, default=0.0,
                         help="weight of the environment variance penalty (0: off)")
     parser.add_argument("--environments", default="popularity",

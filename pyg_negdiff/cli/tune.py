@@ -202,12 +202,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         if best_heuristic is not None:
             results[sampler]["vs best heuristic"] = results[sampler][key] - results[best_heuristic][key]
     rows = {(f"{s} (best heuristic)" if s == best_heuristic else s): r for s, r in results.items()}
+    # Reference rows: a model below the popularity ranking has learned little beyond popularity.
+    from pyg_negdiff.bench.rows import REFERENCES
+
+    for name, ranker in REFERENCES.items():
+        emb = ranker(data, args.seed)
+        row = {"val ndcg@20": trainer.evaluator.evaluate(emb, "val")["ndcg@20"]} if "val" in data.parts else {}
+        row.update({f"{PARTS.get(part, part)} {metric}": value for part in data.eval_parts if part != "val"
+                    for metric, value in trainer.evaluator.evaluate(emb, part).items()
+                    if metric in ("recall@20", "ndcg@20")})
+        row["head@20"] = trainer.evaluator.head_share(emb, ood)
+        rows[f"({name})"] = row
     columns = ["val ndcg@20"] + [f"{p} {m}" for p in PARTS.values() for m in ("recall@20", "ndcg@20")]
     columns += ["head@20", "vs uniform", "vs best heuristic"]
     print()
     print(format_table(rows, [c for c in columns if any(c in r for r in rows.values())]))
     print(f"\nIID: test drawn like the training data; OOD: the shifted test. head@20: share of the top-20 "
-          f"lists taken by the 10% most popular items. vs: {key} difference (one seed: see the benchmarks "
+          f"lists taken by the 10% most popular items; rows in brackets are rankings without a model. vs: {key} difference (one seed: see the benchmarks "
           f"page for the seeded comparison). The best heuristic is chosen on validation NDCG@20. "
           f"Done in {time.perf_counter() - start:.0f} s.")
     print("Re-running this command resumes the study; pass --trials N to extend it.")
@@ -265,9 +276,11 @@ def add_tune_commands(sub: argparse._SubParsersAction) -> None:
     main.add_argument("--model", default="lightgcn", choices=list(MODELS))
     main.add_argument("--samplers", nargs="+", default=["cnsdiff", "adar"],
                       help="samplers compared at their default constants (default: cnsdiff adar)")
-    main.add_argument("--heuristics", nargs="*", default=["dns", "mixgcf", "ahns"],
+    from pyg_negdiff.bench.rows import HEURISTICS
+
+    main.add_argument("--heuristics", nargs="*", default=list(HEURISTICS),
                       help="heuristic samplers, the best of which (on validation) is the reference "
-                           "(default: dns mixgcf ahns)")
+                           f"(default: {' '.join(HEURISTICS)})")
     main.add_argument("--dim", dest="embedding_dim", type=int, default=32)
     main.add_argument("--layers", dest="num_layers", type=int, default=2)
     main.add_argument("--epochs", type=int, default=40)
