@@ -241,14 +241,15 @@ def markdown_across(summaries: list[dict[str, Any]]) -> str:
         if not table:
             continue
         lines += [f"Seed-paired relative OOD NDCG@20 difference against {title} (mean over seeds, %):", "",
-                  "| row | " + " | ".join(names) + " | mean ± s.e. |",
-                  "|---|" + "---|" * (len(names) + 1)]
+                  "| row | " + " | ".join(names) + " | mean ± s.e. | scenarios in the mean |",
+                  "|---|" + "---|" * (len(names) + 2)]
         for row in ROWS:
             if row not in table:
                 continue
             cells = [f"{100 * table[row]['per_scenario'][n][0]:+.1f}" if n in table[row]["per_scenario"] else "-"
                      for n in names]
             mean = table[row]["mean"]
-            lines.append(f"| {row} | " + " | ".join(cells) + f" | {100 * mean[0]:+.1f} ± {100 * mean[1]:.1f} |")
+            lines.append(f"| {row} | " + " | ".join(cells) + f" | {100 * mean[0]:+.1f} ± {100 * mean[1]:.1f} "
+                         f"| {len(table[row]['per_scenario'])} of {len(names)} |")
         lines.append("")
     return "\n".join(lines)
