@@ -68,7 +68,7 @@ def test_an_unknown_key_is_an_error(numbers):
 
 #: Generated blocks (written by the benchmark scripts, checked by their own tests), code and the
 #: generated figures themselves are left out of the hand-typed-number check.
-_BLOCK = re.compile(r"<!-- (\w+):start -->.*?<!-- \1:end -->", flags=re.S)
+_BLOCK = re.compile(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", flags=re.S)
 _FENCE = re.compile(r"^(```|~~~).*?^\1", flags=re.S | re.M)
 _CODE = re.compile(r"`[^`\n]*`")
 _MATH = re.compile(r"\$[^$\n]*\$")
