@@ -22,7 +22,7 @@ from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.sampling.base import NegativeSampler, SamplerState
-from pyg_negdiff.sampling.dns import draw_candidates, score_candidates
+from pyg_negdiff.sampling.candidates import draw_candidates, score_candidates
 from pyg_negdiff.sampling.popularity import PopularitySampler
 
 __all__ = ["AnchorPool", "ANCHOR_POOLS"]
