@@ -109,15 +109,21 @@ class RunLog:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.records: list[dict[str, Any]] = []
-        if self.path.exists():
-            for number, line in enumerate(self.path.read_text().splitlines(), 1):
-                if line.strip():
-                    try:
-                        self.records.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        # A run killed mid-write leaves a partial last line: it is redone.
-                        if number != len(self.path.read_text().splitlines()):
-                            raise ValueError(f"{self.path}: line {number} is not JSON") from None
+        if not self.path.exists():
+            return
+        text = self.path.read_text()
+        lines = text.splitlines()
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                self.records.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number != len(lines) or text.endswith("\n"):
+                    raise ValueError(f"{self.path}: line {number} is not JSON") from None
+                # A run killed mid-write leaves a partial last line: drop it (the run is redone),
+                # so that the next record does not land on the same line.
+                self.path.write_text(text[: len(text) - len(line)])
 
     def append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -65,3 +65,17 @@ def test_across_scenarios_mean_and_standard_error():
     assert table["cnsdiff"]["mean"][0] == pytest.approx(per[0])
     assert table["cnsdiff"]["mean"][1] == pytest.approx(math.sqrt(2 * per[1] ** 2 / 3) / 2)
     assert "| cnsdiff |" in markdown_across([a, b])
+
+
+def test_run_log_drops_a_partial_last_line_and_appends_after_it(tmp_path):
+    from pyg_negdiff.bench.protocol import RunLog
+
+    path = tmp_path / "runs.jsonl"
+    path.write_text('{"kind": "seed", "seed": 0}\n{"kind": "se')  # killed mid-write
+    log = RunLog(path)
+    assert log.records == [{"kind": "seed", "seed": 0}]
+    log.append({"kind": "seed", "seed": 1})
+    assert [r["seed"] for r in RunLog(path).records] == [0, 1]
+    path.write_text('{"kind": "se\n{"kind": "seed", "seed": 0}\n')  # damage inside the file is refused
+    with pytest.raises(ValueError, match="line 1 is not JSON"):
+        RunLog(path)
