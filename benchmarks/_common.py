@@ -1,4 +1,5 @@
 """Helpers shared by the benchmark scripts (run as ``python benchmarks/<name>.py``)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -14,10 +15,15 @@ def git_commit() -> str:
     """
     root = Path(__file__).resolve().parents[1]
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=root,
-                                check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"],
-                               capture_output=True, text=True, cwd=root).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=root, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"],
+            capture_output=True,
+            text=True,
+            cwd=root,
+        ).stdout.strip()
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

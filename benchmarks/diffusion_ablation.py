@@ -25,6 +25,7 @@ re-run skips what is there, so the script resumes. ``--report`` writes ``<out>/a
 ``<out>/ablation.json``. Run scenarios in parallel as separate processes pinned to one core
 each (``taskset -c N``); the script sets one torch thread.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,24 +71,49 @@ def _adar(trial: optuna.Trial) -> dict[str, Any]:
 BEFORE = {"anchor": "positive", "gradient": "detach"}  # CNSDiff's options before issue 13
 ADAR_BEFORE = {"forward_noise": True, "gradient": "detach", "skip_edge_cases": False}
 #: The environment penalty and the environment-conditioned denoiser (RunConfig fields), for row (h).
-CAUSAL = {"penalty_weight": 1.0, "condition_on_environment": True, "environments": "popularity",
-          "num_environments": 3}
+CAUSAL = {
+    "penalty_weight": 1.0,
+    "condition_on_environment": True,
+    "environments": "popularity",
+    "num_environments": 3,
+}
 
 #: Row name -> (sampler, fixed constructor arguments, search space over its own constants, and
 #: RunConfig fields of the row). Letters are the variants of issue 13.
 VARIANTS: dict[str, tuple[str, dict[str, Any], Space, dict[str, Any]]] = {
     "uniform": ("uniform", {}, _no_space, {}),
-    "dns": ("dns", {}, lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])}, {}),
-    "mixgcf": ("mixgcf", {}, lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])},
-               {}),
-    "ahns": ("ahns", {}, lambda t: {"alpha": t.suggest_float("alpha", 0.1, 2.0),
-                                    "beta": t.suggest_float("beta", 0.01, 1.0, log=True)}, {}),
+    "dns": (
+        "dns",
+        {},
+        lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])},
+        {},
+    ),
+    "mixgcf": (
+        "mixgcf",
+        {},
+        lambda t: {"num_candidates": t.suggest_categorical("num_candidates", [8, 16, 32])},
+        {},
+    ),
+    "ahns": (
+        "ahns",
+        {},
+        lambda t: {
+            "alpha": t.suggest_float("alpha", 0.1, 2.0),
+            "beta": t.suggest_float("beta", 0.01, 1.0, log=True),
+        },
+        {},
+    ),
     # (a) the library's CNSDiff before issue 13: the positive, noised and denoised, detached.
     "cnsdiff-a-before": ("cnsdiff", BEFORE, _curriculum, {}),
     # (b) the authors' code, faithfully.
     "cnsdiff-b-published": ("cnsdiff", {"preset": "published"}, _no_space, {}),  # as published
     # (c) (a) with the gradient through the synthesized part.
-    "cnsdiff-c-straight-through": ("cnsdiff", {**BEFORE, "gradient": "straight-through"}, _curriculum, {}),
+    "cnsdiff-c-straight-through": (
+        "cnsdiff",
+        {**BEFORE, "gradient": "straight-through"},
+        _curriculum,
+        {},
+    ),
     # (d) (a) with the synthesized negative as its own BPR term, the real one at full weight.
     "cnsdiff-d-separate": ("cnsdiff", {**BEFORE, "combine": "separate"}, _curriculum, {}),
     # (e) (a) with never a candidate above the positive.
@@ -97,40 +123,91 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], Space, dict[str, Any]]] = {
     # (f') as (f), the gradient shared with the positive as in MixGCF's mixing.
     "cnsdiff-f2-linear": ("cnsdiff", {"gradient": "linear"}, _curriculum, {}),
     # (g) uniform negatives plus the batch-scope contrastive term, nothing synthesized.
-    "cnsdiff-g-cl-only": ("cnsdiff", {"synthesize": False, "contrast_scope": "batch"}, _cl_only, {}),
+    "cnsdiff-g-cl-only": (
+        "cnsdiff",
+        {"synthesize": False, "contrast_scope": "batch"},
+        _cl_only,
+        {},
+    ),
     # (h) the default with the causal part on: environment penalty and conditioned denoiser.
     "cnsdiff-h-default-causal": ("cnsdiff", {}, _curriculum, CAUSAL),
     "adar-before": ("adar", ADAR_BEFORE, _no_space, {}),
     "adar-clipped": ("adar", {**ADAR_BEFORE, "skip_edge_cases": True}, _adar, {}),
-    "adar-denoise": ("adar", {**ADAR_BEFORE, "generation": "denoise", "skip_edge_cases": True}, _adar, {}),
-    "adar-mean": ("adar", {**ADAR_BEFORE, "forward_noise": False, "skip_edge_cases": True}, _adar, {}),
+    "adar-denoise": (
+        "adar",
+        {**ADAR_BEFORE, "generation": "denoise", "skip_edge_cases": True},
+        _adar,
+        {},
+    ),
+    "adar-mean": (
+        "adar",
+        {**ADAR_BEFORE, "forward_noise": False, "skip_edge_cases": True},
+        _adar,
+        {},
+    ),
     # The default: the mean point, the gradient to the reference, edge cases skipped.
     "adar-default": ("adar", {}, _adar, {}),
 }
 #: The rows run on the expensive scenarios.
-CORE = ["uniform", "dns", "mixgcf", "ahns", "cnsdiff-a-before", "cnsdiff-f-default", "adar-before", "adar-default"]
+CORE = [
+    "uniform",
+    "dns",
+    "mixgcf",
+    "ahns",
+    "cnsdiff-a-before",
+    "cnsdiff-f-default",
+    "adar-before",
+    "adar-default",
+]
 HEURISTICS = ("dns", "mixgcf", "ahns")
 SCENARIOS = ("synthetic", "coat", "yahoo-r3", "ml-100k", "ml-1m")
 #: Per-scenario training budget (epochs, patience, batch size): the large graphs get larger batches.
-BUDGET = {"synthetic": (40, 8, 2048), "coat": (60, 10, 512), "ml-100k": (40, 8, 2048),
-          "yahoo-r3": (30, 6, 4096), "ml-1m": (8, 3, 8192)}
-DIAGNOSTICS = ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos", "head_share@20",
-               "transition_at_1", "transition_at_T", "mix_ratio")
+BUDGET = {
+    "synthetic": (40, 8, 2048),
+    "coat": (60, 10, 512),
+    "ml-100k": (40, 8, 2048),
+    "yahoo-r3": (30, 6, 4096),
+    "ml-1m": (8, 3, 8192),
+}
+DIAGNOSTICS = (
+    "hard_above_pos",
+    "neg_sigmoid",
+    "neg_grad_norm",
+    "cos_hard_pos",
+    "head_share@20",
+    "transition_at_1",
+    "transition_at_T",
+    "mix_ratio",
+)
 METRICS = ("ndcg@20", "recall@20")
 
 
 def base_config(scenario: str, **values: Any) -> RunConfig:
     epochs, patience, batch = BUDGET[scenario]
-    return RunConfig.from_dict({"model": "lightgcn", "embedding_dim": 32, "num_layers": 2, "epochs": epochs,
-                                "patience": patience, "batch_size": batch, **values})
+    return RunConfig.from_dict(
+        {
+            "model": "lightgcn",
+            "embedding_dim": 32,
+            "num_layers": 2,
+            "epochs": epochs,
+            "patience": patience,
+            "batch_size": batch,
+            **values,
+        }
+    )
 
 
-def tune(data: InteractionData, base: RunConfig, space: Space, trials: int, seed: int = 0) -> dict[str, Any]:
+def tune(
+    data: InteractionData, base: RunConfig, space: Space, trials: int, seed: int = 0
+) -> dict[str, Any]:
     """``trials`` TPE trials (seeded) of ``space`` over ``base``; returns the best trial's values."""
     if trials <= 0:
         return {}
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
-                                pruner=optuna.pruners.MedianPruner(n_warmup_steps=5))
+    study = optuna.create_study(
+        direction="maximize",
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_warmup_steps=5),
+    )
     study.optimize(Objective(data, space, base), n_trials=trials)
     return study.best_trial.user_attrs["config"]
 
@@ -142,22 +219,35 @@ def train_once(data: InteractionData, config: RunConfig) -> dict[str, Any]:
     ood = "test_ood" if "test_ood" in data.parts else "test"
     head = trainer.evaluator.head_share(trainer.embeddings(), ood)
     tail = result.history[-3:]
-    logs = {k: float(np.mean([h.sampler_logs[k] for h in tail if k in h.sampler_logs]))
-            for k in DIAGNOSTICS if any(k in h.sampler_logs for h in tail)}
-    return {"test": result.test, "val": result.best_val, "best_epoch": result.best_epoch,
-            "epochs": len(result.history), "epoch_time": result.epoch_time, "head@20": head,
-            "diagnostics": logs}
+    logs = {
+        k: float(np.mean([h.sampler_logs[k] for h in tail if k in h.sampler_logs]))
+        for k in DIAGNOSTICS
+        if any(k in h.sampler_logs for h in tail)
+    }
+    return {
+        "test": result.test,
+        "val": result.best_val,
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "epoch_time": result.epoch_time,
+        "head@20": head,
+        "diagnostics": logs,
+    }
 
 
-def run_scenario(scenario: str, rows: list[str], args: argparse.Namespace, done: set[tuple], log: Path) -> None:
+def run_scenario(
+    scenario: str, rows: list[str], args: argparse.Namespace, done: set[tuple], log: Path
+) -> None:
     data = prepare(scenario, args.data_root)
     print(f"[{scenario}] {data.summary()}", flush=True)
     backbone_key = (scenario, "_backbone", -1)
     if backbone_key in done:
         backbone = done_records(log.parent)[backbone_key]["backbone"]
     else:
-        space = lambda t: {"lr": t.suggest_float("lr", 1e-3, 5e-2, log=True),  # noqa: E731
-                           "l2": t.suggest_float("l2", 1e-6, 1e-2, log=True)}
+        space = lambda t: {
+            "lr": t.suggest_float("lr", 1e-3, 5e-2, log=True),  # noqa: E731
+            "l2": t.suggest_float("l2", 1e-6, 1e-2, log=True),
+        }
         best = tune(data, base_config(scenario), space, args.backbone_trials)
         backbone = {"lr": best.get("lr", 1e-2), "l2": best.get("l2", 1e-4)}
         append(log, {"scenario": scenario, "row": "_backbone", "seed": -1, "backbone": backbone})
@@ -169,20 +259,38 @@ def run_scenario(scenario: str, rows: list[str], args: argparse.Namespace, done:
         start = time.perf_counter()
         base = base_config(scenario, sampler=sampler, sampler_kwargs=fixed, **backbone, **extra)
         # A row with nothing of its own to tune spends no trials (they would only pick a lucky seed).
-        best = tune(data, base, lambda t: {"sampler_kwargs": space(t)},
-                    args.trials if space is not _no_space else 0)
+        best = tune(
+            data,
+            base,
+            lambda t: {"sampler_kwargs": space(t)},
+            args.trials if space is not _no_space else 0,
+        )
         kwargs = best.get("sampler_kwargs", fixed)
         for seed in args.seeds:
             if (scenario, row, seed) in done:
                 continue
             config = RunConfig.from_dict({**base.to_dict(), "sampler_kwargs": kwargs, "seed": seed})
             out = train_once(data, config)
-            append(log, {"scenario": scenario, "row": row, "seed": seed, "sampler": sampler,
-                         "sampler_kwargs": kwargs, "config": extra, "trials": args.trials, "backbone": backbone,
-                         **out})
-            print(f"[{scenario}] {row} seed {seed}: OOD ndcg@20 "
-                  f"{out['test'].get('test_ood', out['test'].get('test', {})).get('ndcg@20', float('nan')):.4f} "
-                  f"head@20 {out['head@20']:.2f} ({time.perf_counter() - start:.0f} s)", flush=True)
+            append(
+                log,
+                {
+                    "scenario": scenario,
+                    "row": row,
+                    "seed": seed,
+                    "sampler": sampler,
+                    "sampler_kwargs": kwargs,
+                    "config": extra,
+                    "trials": args.trials,
+                    "backbone": backbone,
+                    **out,
+                },
+            )
+            print(
+                f"[{scenario}] {row} seed {seed}: OOD ndcg@20 "
+                f"{out['test'].get('test_ood', out['test'].get('test', {})).get('ndcg@20', float('nan')):.4f} "
+                f"head@20 {out['head@20']:.2f} ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
 
 
 # ------------------------------------------------------------------ records
@@ -205,8 +313,10 @@ def done_records(out_dir: Path) -> dict[tuple, dict[str, Any]]:
 
 # ------------------------------------------------------------------ report
 def _parts(record: dict[str, Any]) -> dict[str, str]:
-    return {"OOD": "test_ood" if "test_ood" in record["test"] else "test",
-            "IID": "test" if "test_ood" in record["test"] else None}
+    return {
+        "OOD": "test_ood" if "test_ood" in record["test"] else "test",
+        "IID": "test" if "test_ood" in record["test"] else None,
+    }
 
 
 def summarize(records: dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -221,26 +331,42 @@ def summarize(records: dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
         if not rows:
             continue
         heur = [h for h in HEURISTICS if h in rows]
-        best_heur = max(heur, key=lambda h: np.mean([r["val"]["ndcg@20"] for r in rows[h].values()])) if heur else None
+        best_heur = (
+            max(heur, key=lambda h: np.mean([r["val"]["ndcg@20"] for r in rows[h].values()]))
+            if heur
+            else None
+        )
         for row in VARIANTS:
             if row not in rows:
                 continue
             seeds = rows[row]
-            entry: dict[str, Any] = {"scenario": scenario, "row": row, "seeds": sorted(seeds),
-                                     "best_heuristic": best_heur}
+            entry: dict[str, Any] = {
+                "scenario": scenario,
+                "row": row,
+                "seeds": sorted(seeds),
+                "best_heuristic": best_heur,
+            }
             for label in ("OOD", "IID"):
                 for m in METRICS:
-                    vals = {s: r["test"][p][m] for s, r in seeds.items()
-                            if (p := _parts(r)[label]) is not None and p in r["test"]}
+                    vals = {
+                        s: r["test"][p][m]
+                        for s, r in seeds.items()
+                        if (p := _parts(r)[label]) is not None and p in r["test"]
+                    }
                     if not vals:
                         continue
                     key = f"{label} {m}"
-                    entry[key] = (float(np.mean(list(vals.values()))), float(np.std(list(vals.values()))))
+                    entry[key] = (
+                        float(np.mean(list(vals.values()))),
+                        float(np.std(list(vals.values()))),
+                    )
                     for ref_name, ref in (("uniform", "uniform"), ("heuristic", best_heur)):
                         if ref is None or ref not in rows:
                             continue
                         common = [s for s in vals if s in rows[ref]]
-                        ref_vals = [rows[ref][s]["test"][_parts(rows[ref][s])[label]][m] for s in common]
+                        ref_vals = [
+                            rows[ref][s]["test"][_parts(rows[ref][s])[label]][m] for s in common
+                        ]
                         diff = np.array([vals[s] for s in common]) - np.array(ref_vals)
                         if len(diff):
                             entry[f"{key} - {ref_name}"] = (float(diff.mean()), float(diff.std()))
@@ -249,7 +375,9 @@ def summarize(records: dict[tuple, dict[str, Any]]) -> list[dict[str, Any]]:
             entry["best_epoch"] = float(np.mean([r["best_epoch"] for r in seeds.values()]))
             diag = {}
             for k in DIAGNOSTICS:
-                vals = [r["diagnostics"][k] for r in seeds.values() if k in r.get("diagnostics", {})]
+                vals = [
+                    r["diagnostics"][k] for r in seeds.values() if k in r.get("diagnostics", {})
+                ]
                 if vals:
                     diag[k] = float(np.mean(vals))
             entry["diagnostics"] = diag
@@ -274,25 +402,31 @@ def markdown(table: list[dict[str, Any]]) -> str:
         if not rows:
             continue
         uniform_time = next((r["epoch_time"] for r in rows if r["row"] == "uniform"), None)
-        lines += [f"### {scenario}", "",
-                  f"Best heuristic (highest mean validation NDCG@20): **{rows[0]['best_heuristic']}**; "
-                  f"seeds {rows[0]['seeds']}; {rows[0]['trials']} trials per row.", "",
-                  "| row | OOD NDCG@20 | Δ vs uniform | Δ vs best heuristic | IID NDCG@20 | OOD Recall@20 "
-                  "| IID Recall@20 | head@20 | s_uh ≥ s_ui | σ(−margin) | ‖∇e_j‖ | cos(h, e_i) | best epoch "
-                  "| epoch time (× uniform) |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"### {scenario}",
+            "",
+            f"Best heuristic (highest mean validation NDCG@20): **{rows[0]['best_heuristic']}**; "
+            f"seeds {rows[0]['seeds']}; {rows[0]['trials']} trials per row.",
+            "",
+            "| row | OOD NDCG@20 | Δ vs uniform | Δ vs best heuristic | IID NDCG@20 | OOD Recall@20 "
+            "| IID Recall@20 | head@20 | s_uh ≥ s_ui | σ(−margin) | ‖∇e_j‖ | cos(h, e_i) | best epoch "
+            "| epoch time (× uniform) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
             d = r["diagnostics"]
 
             def g(k: str) -> str:
                 return f"{d[k]:.2f}" if k in d else "-"
+
             ratio = f"{r['epoch_time'] / uniform_time:.2f}" if uniform_time else "-"
             lines.append(
                 f"| {r['row']} | {_pm(r.get('OOD ndcg@20'))} | {_signed(r.get('OOD ndcg@20 - uniform'))} "
                 f"| {_signed(r.get('OOD ndcg@20 - heuristic'))} | {_pm(r.get('IID ndcg@20'))} "
                 f"| {_pm(r.get('OOD recall@20'))} | {_pm(r.get('IID recall@20'))} | {r['head@20']:.2f} "
                 f"| {g('hard_above_pos')} | {g('neg_sigmoid')} | {g('neg_grad_norm')} | {g('cos_hard_pos')} "
-                f"| {r['best_epoch']:.1f} | {ratio} |")
+                f"| {r['best_epoch']:.1f} | {ratio} |"
+            )
         lines.append("")
     return "\n".join(lines)
 
@@ -309,8 +443,18 @@ def plot(table: list[dict[str, Any]], path: Path) -> None:
     for ax, scenario in zip(axes[0], scenarios):
         rows = [r for r in table if r["scenario"] == scenario and "OOD ndcg@20" in r]
         means = [r["OOD ndcg@20"][0] for r in rows]
-        colors = ["tab:gray" if r["row"] == "uniform" else "tab:blue" if r["row"] in HEURISTICS
-                  else "tab:green" if r["row"].endswith("default") else "tab:orange" for r in rows]
+        colors = [
+            (
+                "tab:gray"
+                if r["row"] == "uniform"
+                else (
+                    "tab:blue"
+                    if r["row"] in HEURISTICS
+                    else "tab:green" if r["row"].endswith("default") else "tab:orange"
+                )
+            )
+            for r in rows
+        ]
         ax.barh(range(len(rows)), means, xerr=[r["OOD ndcg@20"][1] for r in rows], color=colors)
         ax.set_yticks(range(len(rows)), [r["row"] for r in rows], fontsize=7)
         ax.invert_yaxis()
@@ -319,7 +463,9 @@ def plot(table: list[dict[str, Any]], path: Path) -> None:
             ax.axvline(uniform, color="black", lw=0.8, ls="--")
         ax.set_title(scenario)
         ax.set_xlabel("OOD NDCG@20")
-    fig.suptitle("Diffusion ablation: OOD NDCG@20, mean ± std over seeds (dashed: uniform; green: defaults)")
+    fig.suptitle(
+        "Diffusion ablation: OOD NDCG@20, mean ± std over seeds (dashed: uniform; green: defaults)"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -335,25 +481,41 @@ def update_docs(page: Path, out: Path, table_md: str, commits: list[str]) -> Non
     assets = page.parent / "ablation"
     assets.mkdir(parents=True, exist_ok=True)
     shutil.copy(out / "ood_ndcg.png", assets / "ood_ndcg.png")
-    block = (f"Produced by `python benchmarks/diffusion_ablation.py --report --out {out} --docs {page}` "
-             f"from runs of commit(s) {', '.join(commits)}.\n\n![ablation](ablation/ood_ndcg.png)\n\n"
-             + table_md.strip())
+    block = (
+        f"Produced by `python benchmarks/diffusion_ablation.py --report --out {out} --docs {page}` "
+        f"from runs of commit(s) {', '.join(commits)}.\n\n![ablation](ablation/ood_ndcg.png)\n\n"
+        + table_md.strip()
+    )
     replace_block(page, DOC_START, DOC_END, block)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
-    parser.add_argument("--rows", nargs="+", default=["all"],
-                        help="row names (see VARIANTS), 'all', or 'core' (the rows of the expensive scenarios)")
-    parser.add_argument("--skip", nargs="*", default=[], help="rows left out of 'all' (e.g. the slow published row)")
-    parser.add_argument("--trials", type=int, default=3, help="TPE trials per row over its own constants")
-    parser.add_argument("--backbone-trials", type=int, default=6, help="TPE trials of lr/l2 with uniform")
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        default=["all"],
+        help="row names (see VARIANTS), 'all', or 'core' (the rows of the expensive scenarios)",
+    )
+    parser.add_argument(
+        "--skip", nargs="*", default=[], help="rows left out of 'all' (e.g. the slow published row)"
+    )
+    parser.add_argument(
+        "--trials", type=int, default=3, help="TPE trials per row over its own constants"
+    )
+    parser.add_argument(
+        "--backbone-trials", type=int, default=6, help="TPE trials of lr/l2 with uniform"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default="benchmarks/results/ablation")
-    parser.add_argument("--report", action="store_true", help="only write the tables from the run logs")
-    parser.add_argument("--docs", default=None, help="also write the tables into this page's ablation block")
+    parser.add_argument(
+        "--report", action="store_true", help="only write the tables from the run logs"
+    )
+    parser.add_argument(
+        "--docs", default=None, help="also write the tables into this page's ablation block"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -362,7 +524,9 @@ def main(argv: list[str] | None = None) -> None:
     # One log per process, so that scenarios can run in parallel processes.
     log = out / f"runs-{'-'.join(args.scenarios)}.jsonl"
     if not args.report:
-        rows = (list(VARIANTS) if args.rows == ["all"] else CORE if args.rows == ["core"] else args.rows)
+        rows = (
+            list(VARIANTS) if args.rows == ["all"] else CORE if args.rows == ["core"] else args.rows
+        )
         rows = [r for r in rows if r not in args.skip]
         unknown = set(rows) - set(VARIANTS)
         if unknown:
@@ -371,8 +535,13 @@ def main(argv: list[str] | None = None) -> None:
             run_scenario(scenario, rows, args, set(done_records(out)), log)
     records = done_records(out)
     table = summarize(records)
-    commits = sorted({r.get("commit", "unknown")[:7] + ("-dirty" if r.get("commit", "").endswith("-dirty") else "")
-                      for r in records.values()})
+    commits = sorted(
+        {
+            r.get("commit", "unknown")[:7]
+            + ("-dirty" if r.get("commit", "").endswith("-dirty") else "")
+            for r in records.values()
+        }
+    )
     (out / "ablation.json").write_text(json.dumps({"commits": commits, "rows": table}, indent=2))
     (out / "ablation.md").write_text(markdown(table))
     plot(table, out / "ood_ndcg.png")

@@ -40,6 +40,7 @@ Keys (``KEY`` or ``KEY#FORMAT``, FORMAT a Python format spec that replaces the d
   mean over the seeds of the accuracy runs; stats ``min``, ``max``, ``seed-min`` (lowest single
   seed), ``seed-min-epoch``, ``epochs``, ``seeds``, ``e<N>`` (epoch N, 1-based).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,8 +56,14 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 LOCK = RESULTS / "page_numbers.lock"
 #: The pages whose figures come from result files (issue 25).
-PAGES = ["README.md", "docs/index.md", "docs/benchmarks.md", "docs/choosing-a-sampler.md",
-         "docs/faq.md", "docs/scaling.md"]
+PAGES = [
+    "README.md",
+    "docs/index.md",
+    "docs/benchmarks.md",
+    "docs/choosing-a-sampler.md",
+    "docs/faq.md",
+    "docs/scaling.md",
+]
 MARKER = re.compile(r"<!-- num:(?P<key>[^>|]*?) -->(?P<value>.*?)<!-- /num -->", flags=re.S)
 MINUS = "\u2212"
 
@@ -87,11 +94,20 @@ def _plain(x: float, spec: str) -> str:
 
 
 # ----------------------------------------------------------------------- the diffusion ablation
-ABL_FIELDS = {"ood": "OOD ndcg@20", "iid": "IID ndcg@20", "ood-recall": "OOD recall@20",
-              "dU": "OOD ndcg@20 - uniform", "dH": "OOD ndcg@20 - heuristic",
-              "iid-dU": "IID ndcg@20 - uniform"}
-ABL_DIAG = {"above": "hard_above_pos", "sigmoid": "neg_sigmoid", "grad": "neg_grad_norm",
-            "cos": "cos_hard_pos"}
+ABL_FIELDS = {
+    "ood": "OOD ndcg@20",
+    "iid": "IID ndcg@20",
+    "ood-recall": "OOD recall@20",
+    "dU": "OOD ndcg@20 - uniform",
+    "dH": "OOD ndcg@20 - heuristic",
+    "iid-dU": "IID ndcg@20 - uniform",
+}
+ABL_DIAG = {
+    "above": "hard_above_pos",
+    "sigmoid": "neg_sigmoid",
+    "grad": "neg_grad_norm",
+    "cos": "cos_hard_pos",
+}
 
 
 def _abl_row(scenario: str, row: str) -> dict:
@@ -121,9 +137,20 @@ def _abl_value(scenario: str, row: str, metric: str) -> float:
     raise KeyError_(f"unknown ablation metric {metric!r}")
 
 
-ABL_SPEC = {"ood": ".4f", "iid": ".4f", "ood-recall": ".4f", "head": ".2f", "time": ".1f",
-            "epoch": ".1f", "above": ".2f", "sigmoid": ".2f", "grad": ".2f", "cos": ".2f",
-            "pctU": ".0f", "lossU": ".0f"}
+ABL_SPEC = {
+    "ood": ".4f",
+    "iid": ".4f",
+    "ood-recall": ".4f",
+    "head": ".2f",
+    "time": ".1f",
+    "epoch": ".1f",
+    "above": ".2f",
+    "sigmoid": ".2f",
+    "grad": ".2f",
+    "cos": ".2f",
+    "pctU": ".0f",
+    "lossU": ".0f",
+}
 
 
 def _abl(parts: list[str], spec: str | None) -> str:
@@ -151,7 +178,9 @@ def _abl(parts: list[str], spec: str | None) -> str:
 
 def _abl_all(parts: list[str], spec: str | None) -> str:
     row, metric, stat = parts
-    scenarios = sorted({r["scenario"] for r in _json("ablation/ablation.json")["rows"] if r["row"] == row})
+    scenarios = sorted(
+        {r["scenario"] for r in _json("ablation/ablation.json")["rows"] if r["row"] == row}
+    )
     if not scenarios:
         raise KeyError_(f"no ablation row {row!r}")
     values = [_abl_value(s, row, metric) for s in scenarios]
@@ -189,8 +218,16 @@ def _speed_value(stem: str, sampler: str, field: str) -> float:
     raise KeyError_(f"unknown speed field {field!r}")
 
 
-SPEED_SPEC = {"epoch": ".2f", "sampler": ".2f", "ratio": ".2f", "fhn": ".3f", "fhn-last": ".3f",
-              "fhn-x": ".1f", "recall": ".4f", "recall-ood": ".4f"}
+SPEED_SPEC = {
+    "epoch": ".2f",
+    "sampler": ".2f",
+    "ratio": ".2f",
+    "fhn": ".3f",
+    "fhn-last": ".3f",
+    "fhn-x": ".1f",
+    "recall": ".4f",
+    "recall-ood": ".4f",
+}
 
 
 def _speed(parts: list[str], spec: str | None) -> str:
@@ -200,8 +237,11 @@ def _speed(parts: list[str], spec: str | None) -> str:
 
 def _speed_span(parts: list[str], spec: str | None) -> str:
     field, stat, stems = parts
-    values = [_speed_value(stem, sampler, field) for stem in stems.split("+")
-              for sampler in _json(f"{stem}.json")["results"]]
+    values = [
+        _speed_value(stem, sampler, field)
+        for stem in stems.split("+")
+        for sampler in _json(f"{stem}.json")["results"]
+    ]
     return _plain({"min": min, "max": max}[stat](values), spec or SPEED_SPEC[field])
 
 
@@ -214,7 +254,11 @@ def _speed_range(parts: list[str], spec: str | None) -> str:
 # ------------------------------------------------------------------------ the tuned studies
 def _docs(parts: list[str], spec: str | None) -> str:
     data, sampler, metric = parts
-    rows = [r for r in _json("docs/results.json")["rows"] if r["data"] == data and r["sampler"] == sampler]
+    rows = [
+        r
+        for r in _json("docs/results.json")["rows"]
+        if r["data"] == data and r["sampler"] == sampler
+    ]
     if len(rows) != 1:
         raise KeyError_(f"docs/results.json: {len(rows)} rows for {data}/{sampler}")
     (r,) = rows
@@ -228,14 +272,21 @@ def _docs(parts: list[str], spec: str | None) -> str:
 # ------------------------------------------------------------------------------ scaling out
 def _scale_run(batch: str, fanout: str) -> dict:
     for run in _json("scale.json")["measure_runs"]:
-        if str(run["args"]["batch_size"]) == batch and "-".join(map(str, run["args"]["fanout"])) == fanout:
+        if (
+            str(run["args"]["batch_size"]) == batch
+            and "-".join(map(str, run["args"]["fanout"])) == fanout
+        ):
             return run
     raise KeyError_(f"scale.json: no measurement with batch {batch} and fan-out {fanout}")
 
 
-SCALE_FIELDS = {"step": ("step_time_s", ".3f"), "memory": ("step_peak_mib", ".0f"),
-                "peak": ("peak_rss_mib", ".0f"), "nodes": ("subgraph_nodes", ",.0f"),
-                "epoch": ("epoch_time_s", ".1f")}
+SCALE_FIELDS = {
+    "step": ("step_time_s", ".3f"),
+    "memory": ("step_peak_mib", ".0f"),
+    "peak": ("peak_rss_mib", ".0f"),
+    "nodes": ("subgraph_nodes", ",.0f"),
+    "epoch": ("epoch_time_s", ".1f"),
+}
 
 
 def _scale_value(batch: str, fanout: str, graph: str, mode: str, field: str) -> float:
@@ -265,7 +316,9 @@ def _scale_ratio(parts: list[str], spec: str | None) -> str:
 
 def _scale_growth(parts: list[str], spec: str | None) -> str:
     batch, fanout, mode, field, first, last = parts
-    value = _scale_value(batch, fanout, last, mode, field) / _scale_value(batch, fanout, first, mode, field)
+    value = _scale_value(batch, fanout, last, mode, field) / _scale_value(
+        batch, fanout, first, mode, field
+    )
     return _plain(value, spec or ".1f")
 
 
@@ -334,7 +387,9 @@ def _real(parts: list[str], spec: str | None) -> str:
     r = _real_row(scenario, row)
     if metric in ("ood", "ood±"):
         mean, std = r["ood_ndcg"]
-        return _plain(mean, spec or ".4f") + (f" ± {format(std, spec or '.4f')}" if metric == "ood±" else "")
+        return _plain(mean, spec or ".4f") + (
+            f" ± {format(std, spec or '.4f')}" if metric == "ood±" else ""
+        )
     if metric in ("pctU", "pctH"):
         paired = r.get("vs_uniform" if metric == "pctU" else "vs_best_heuristic")
         if not paired or "rel" not in paired:
@@ -352,7 +407,9 @@ def _real_all(parts: list[str], spec: str | None) -> str:
     from pyg_negdiff.bench import REAL_SCENARIOS, across_scenarios
 
     row, metric = parts
-    summaries = [s for name, s in _json("real/report.json")["scenarios"].items() if name in REAL_SCENARIOS]
+    summaries = [
+        s for name, s in _json("real/report.json")["scenarios"].items() if name in REAL_SCENARIOS
+    ]
     table = across_scenarios(summaries, "uniform" if metric == "pctU" else "best_heuristic")
     if row not in table:
         raise KeyError_(f"no cross-scenario {metric} for {row!r}")
@@ -400,7 +457,9 @@ def sources(key: str) -> list[str]:
 
 
 def render(text: str) -> str:
-    return MARKER.sub(lambda m: f"<!-- num:{m.group('key')} -->{value(m.group('key'))}<!-- /num -->", text)
+    return MARKER.sub(
+        lambda m: f"<!-- num:{m.group('key')} -->{value(m.group('key'))}<!-- /num -->", text
+    )
 
 
 def used_sources(root: Path = ROOT) -> set[str]:
@@ -425,7 +484,9 @@ def problems() -> list[str]:
     for page in PAGES:
         text = (ROOT / page).read_text()
         if text.count("<!-- num:") != len(MARKER.findall(text)):
-            out.append(f"{page}: a '<!-- num:' marker that is not '<!-- num:KEY -->value<!-- /num -->'")
+            out.append(
+                f"{page}: a '<!-- num:' marker that is not '<!-- num:KEY -->value<!-- /num -->'"
+            )
         for m in MARKER.finditer(text):
             line = text.count("\n", 0, m.start()) + 1
             try:
@@ -434,16 +495,22 @@ def problems() -> list[str]:
                 out.append(f"{page}:{line}: {exc}")
                 continue
             if m.group("value") != want:
-                out.append(f"{page}:{line}: {m.group('key')!r} says {m.group('value')!r}, the file says {want!r}")
+                out.append(
+                    f"{page}:{line}: {m.group('key')!r} says {m.group('value')!r}, the file says {want!r}"
+                )
     if not LOCK.is_file() or LOCK.read_text() != lock_text():
-        out.append(f"{LOCK.relative_to(ROOT)} does not match the result files the pages read: "
-                   "a result file changed without regenerating the pages")
+        out.append(
+            f"{LOCK.relative_to(ROOT)} does not match the result files the pages read: "
+            "a result file changed without regenerating the pages"
+        )
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="only report differences (exit 1 if any)")
+    parser.add_argument(
+        "--check", action="store_true", help="only report differences (exit 1 if any)"
+    )
     args = parser.parse_args(argv)
     if args.check:
         found = problems()

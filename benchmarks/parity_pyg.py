@@ -11,6 +11,7 @@ per-epoch time ratio, and writes them to JSON.
 
     python benchmarks/parity_pyg.py --data ml-1m --epochs 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,33 +36,55 @@ from pyg_negdiff.train import Trainer
 from _common import git_commit  # sibling module of this script
 
 
-def pyg_loop(data, init_weight: torch.Tensor, *, epochs: int, lr: float, l2: float, batch_size: int,
-             num_layers: int, seed: int, pyg_input: str, progress: bool) -> tuple[Embeddings, float]:
+def pyg_loop(
+    data,
+    init_weight: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    l2: float,
+    batch_size: int,
+    num_layers: int,
+    seed: int,
+    pyg_input: str,
+    progress: bool,
+) -> tuple[Embeddings, float]:
     """The same training written on ``torch_geometric.nn.models.LightGCN`` and its BPR loss."""
     U = data.num_users
     model = PyGLightGCN(U + data.num_items, init_weight.size(1), num_layers)
     with torch.no_grad():
         model.embedding.weight.copy_(init_weight)
     edge_index = bipartite_edge_index(data.train, U)
-    graph = edge_index if pyg_input == "edge_index" else to_torch_csr_tensor(edge_index, size=(U + data.num_items,) * 2)
+    graph = (
+        edge_index
+        if pyg_input == "edge_index"
+        else to_torch_csr_tensor(edge_index, size=(U + data.num_items,) * 2)
+    )
     pairs = data.train_pairs()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)  # same stream as the Trainer: permutation, then negatives
+    gen = torch.Generator().manual_seed(
+        seed
+    )  # same stream as the Trainer: permutation, then negatives
     times = []
     for epoch in range(epochs):
         start = time.perf_counter()
         perm = torch.randperm(data.train.size(1), generator=gen)
-        for offset in tqdm(range(0, perm.numel(), batch_size), desc=f"pyg epoch {epoch}",
-                           leave=False, disable=not progress):
-            index = perm[offset:offset + batch_size]
+        for offset in tqdm(
+            range(0, perm.numel(), batch_size),
+            desc=f"pyg epoch {epoch}",
+            leave=False,
+            disable=not progress,
+        ):
+            index = perm[offset : offset + batch_size]
             users, pos = data.train[0, index], data.train[1, index]
             neg = pairs.sample_complement(users, 1, gen).squeeze(-1)
             x = model.get_embedding(graph)
             pos_rank = (x[users] * x[U + pos]).sum(-1)
             neg_rank = (x[users] * x[U + neg]).sum(-1)
             # PyG's BPRLoss divides ||E||^2 by the batch size; ours by twice that: halve lambda.
-            loss = model.recommendation_loss(pos_rank, neg_rank, node_id=torch.cat([users, U + pos, U + neg]),
-                                             lambda_reg=l2 / 2)
+            loss = model.recommendation_loss(
+                pos_rank, neg_rank, node_id=torch.cat([users, U + pos, U + neg]), lambda_reg=l2 / 2
+            )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -72,7 +95,9 @@ def pyg_loop(data, init_weight: torch.Tensor, *, epochs: int, lr: float, l2: flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", default="ml-1m")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--epochs", type=int, default=2)
@@ -89,39 +114,75 @@ def main() -> None:
     torch.set_num_threads(max(1, torch.get_num_threads()))
 
     data = prepare_data(args.data, shift="none", root=args.data_root, seed=args.seed)
-    data = data.with_parts({"train": data.train, "test": data.parts["test"]})  # fixed epochs, no val
+    data = data.with_parts(
+        {"train": data.train, "test": data.parts["test"]}
+    )  # fixed epochs, no val
     print(data.summary())
     evaluator = Evaluator(data, ks=(20,), metrics=("recall", "ndcg"))
 
     torch.manual_seed(args.seed)
     ours = LightGCN(data.num_users, data.num_items, args.dim, args.layers)
     init = ours.embedding.weight.detach().clone()
-    trainer = Trainer(ours, UniformSampler(data.train_pairs()), data, lr=args.lr, l2=args.l2,
-                      batch_size=args.batch_size, epochs=args.epochs, evaluator=evaluator,
-                      seed=args.seed, progress=not args.no_progress)
+    trainer = Trainer(
+        ours,
+        UniformSampler(data.train_pairs()),
+        data,
+        lr=args.lr,
+        l2=args.l2,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        evaluator=evaluator,
+        seed=args.seed,
+        progress=not args.no_progress,
+    )
     result = trainer.fit()
     ours_recall = result.test["test"]["recall@20"]
 
-    pyg_emb, pyg_time = pyg_loop(data, init, epochs=args.epochs, lr=args.lr, l2=args.l2,
-                                 batch_size=args.batch_size, num_layers=args.layers, seed=args.seed,
-                                 pyg_input=args.pyg_input, progress=not args.no_progress)
+    pyg_emb, pyg_time = pyg_loop(
+        data,
+        init,
+        epochs=args.epochs,
+        lr=args.lr,
+        l2=args.l2,
+        batch_size=args.batch_size,
+        num_layers=args.layers,
+        seed=args.seed,
+        pyg_input=args.pyg_input,
+        progress=not args.no_progress,
+    )
     pyg = evaluator.evaluate(pyg_emb, "test")
 
     gap = (ours_recall - pyg["recall@20"]) / max(pyg["recall@20"], 1e-12)
     ratio = result.epoch_time / pyg_time
     report = {
-        "data": args.data, "epochs": args.epochs, "dim": args.dim, "layers": args.layers, "lr": args.lr,
-        "l2": args.l2, "batch_size": args.batch_size, "seed": args.seed, "pyg_input": args.pyg_input,
-        "ours": {"recall@20": ours_recall, "ndcg@20": result.test["test"]["ndcg@20"],
-                 "epoch_time_s": result.epoch_time},
+        "data": args.data,
+        "epochs": args.epochs,
+        "dim": args.dim,
+        "layers": args.layers,
+        "lr": args.lr,
+        "l2": args.l2,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "pyg_input": args.pyg_input,
+        "ours": {
+            "recall@20": ours_recall,
+            "ndcg@20": result.test["test"]["ndcg@20"],
+            "epoch_time_s": result.epoch_time,
+        },
         "pyg": {"recall@20": pyg["recall@20"], "ndcg@20": pyg["ndcg@20"], "epoch_time_s": pyg_time},
-        "recall_relative_gap": gap, "epoch_time_ratio_ours_over_pyg": ratio,
-        "within_3_percent": abs(gap) <= 0.03, "not_slower": ratio <= 1.0,
+        "recall_relative_gap": gap,
+        "epoch_time_ratio_ours_over_pyg": ratio,
+        "within_3_percent": abs(gap) <= 0.03,
+        "not_slower": ratio <= 1.0,
         "git_commit": git_commit(),
     }
-    print(f"\ntest Recall@20 after {args.epochs} epochs: ours {ours_recall:.4f}, "
-          f"PyG LightGCN {pyg['recall@20']:.4f} (gap {100 * gap:+.2f}%)")
-    print(f"epoch time: ours {result.epoch_time:.1f} s, PyG {pyg_time:.1f} s, ratio ours/PyG = {ratio:.3f}")
+    print(
+        f"\ntest Recall@20 after {args.epochs} epochs: ours {ours_recall:.4f}, "
+        f"PyG LightGCN {pyg['recall@20']:.4f} (gap {100 * gap:+.2f}%)"
+    )
+    print(
+        f"epoch time: ours {result.epoch_time:.1f} s, PyG {pyg_time:.1f} s, ratio ours/PyG = {ratio:.3f}"
+    )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     print(f"written to {args.out}")

@@ -83,6 +83,7 @@ Results go to ``benchmarks/results/peer_recbole.{json,md}`` (``--out`` changes t
 one entry per dataset (and one for ``--cnsdiff``), each with its command, commit, versions,
 CPU affinity and every child's raw numbers; the Markdown is regenerated from the JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -100,16 +101,23 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]  # this checkout's package, as the children
+sys.path[:0] = [
+    str(ROOT),
+    str(Path(__file__).resolve().parent),
+]  # this checkout's package, as the children
 from _common import git_commit, replace_block  # noqa: E402  (sibling module of this script)
 
 DOC_START, DOC_END = "<!-- peer-recbole:start -->", "<!-- peer-recbole:end -->"
 LIBRARIES = ("pyg_negdiff", "recbole")
 SAMPLERS = ("uniform", "dns")
 #: The authors' CNSDiff training loop, one ML-1M epoch at 2 threads, as issue 26 states it.
-AUTHORS_CNSDIFF = {"epoch_time_s": 555.9, "threads": 2, "measured": "2026-11-22",
-                   "source": "issue 26 of this project: the authors' public CNSDiff code (SELFRec-based), "
-                             "one ML-1M epoch at 2 threads; not re-measured here"}
+AUTHORS_CNSDIFF = {
+    "epoch_time_s": 555.9,
+    "threads": 2,
+    "measured": "2026-11-22",
+    "source": "issue 26 of this project: the authors' public CNSDiff code (SELFRec-based), "
+    "one ML-1M epoch at 2 threads; not re-measured here",
+}
 #: Targets of issue 26: our epoch at most 1/3 of RecBole's, our evaluation at most 1/5 of it.
 TARGETS = {"epoch": 1 / 3, "eval": 1 / 5}
 
@@ -125,8 +133,14 @@ def recbole_shims() -> list[str]:
     import scipy.sparse as sp
 
     done = []
-    for name, value in {"float_": np.float64, "complex_": np.complex128, "unicode_": np.str_}.items():
-        if not hasattr(np, name):  # read by recbole.config.configurator.Config.compatibility_settings
+    for name, value in {
+        "float_": np.float64,
+        "complex_": np.complex128,
+        "unicode_": np.str_,
+    }.items():
+        if not hasattr(
+            np, name
+        ):  # read by recbole.config.configurator.Config.compatibility_settings
             setattr(np, name, value)
             done.append(f"numpy.{name}")
     if not hasattr(sp.dok_matrix, "_update"):  # called by LightGCN.get_norm_adj_mat
@@ -187,17 +201,45 @@ def child_recbole(args: argparse.Namespace) -> dict[str, Any]:
     data = load_parts(Path(args.workdir))
     work = Path(args.workdir)
     start = time.perf_counter()
-    neg = {"distribution": "uniform", "sample_num": 1, "dynamic": args.sampler == "dns",
-           "candidate_num": args.candidates if args.sampler == "dns" else 0}
-    config = Config(model="LightGCN", config_dict={
-        "data_path": str(work), "dataset": "peer", "benchmark_filename": ["train", "valid", "test"],
-        "load_col": {"inter": ["user_id", "item_id"]}, "embedding_size": args.dim, "n_layers": args.layers,
-        "reg_weight": args.l2, "require_pow": True, "learning_rate": args.lr, "learner": "adam",
-        "weight_decay": 0.0, "train_batch_size": args.batch_size, "epochs": args.epochs,
-        "train_neg_sample_args": neg, "metrics": ["Recall", "NDCG"], "topk": [20], "valid_metric": "NDCG@20",
-        "metric_decimal_place": 8, "eval_batch_size": 512 * (data.num_items + 1), "seed": args.seed,
-        "reproducibility": True, "show_progress": False, "device": "cpu", "use_gpu": False, "worker": 0,
-        "checkpoint_dir": str(work / f"saved-{os.getpid()}"), "save_dataset": False, "save_dataloaders": False})
+    neg = {
+        "distribution": "uniform",
+        "sample_num": 1,
+        "dynamic": args.sampler == "dns",
+        "candidate_num": args.candidates if args.sampler == "dns" else 0,
+    }
+    config = Config(
+        model="LightGCN",
+        config_dict={
+            "data_path": str(work),
+            "dataset": "peer",
+            "benchmark_filename": ["train", "valid", "test"],
+            "load_col": {"inter": ["user_id", "item_id"]},
+            "embedding_size": args.dim,
+            "n_layers": args.layers,
+            "reg_weight": args.l2,
+            "require_pow": True,
+            "learning_rate": args.lr,
+            "learner": "adam",
+            "weight_decay": 0.0,
+            "train_batch_size": args.batch_size,
+            "epochs": args.epochs,
+            "train_neg_sample_args": neg,
+            "metrics": ["Recall", "NDCG"],
+            "topk": [20],
+            "valid_metric": "NDCG@20",
+            "metric_decimal_place": 8,
+            "eval_batch_size": 512 * (data.num_items + 1),
+            "seed": args.seed,
+            "reproducibility": True,
+            "show_progress": False,
+            "device": "cpu",
+            "use_gpu": False,
+            "worker": 0,
+            "checkpoint_dir": str(work / f"saved-{os.getpid()}"),
+            "save_dataset": False,
+            "save_dataloaders": False,
+        },
+    )
     init_seed(args.seed, True)
     dataset = create_dataset(config)
     train_data, _, test_data = data_preparation(config, dataset)
@@ -213,16 +255,23 @@ def child_recbole(args: argparse.Namespace) -> dict[str, Any]:
     timed = min(batches, args.max_batches or batches)
     for epoch in range(args.epochs):
         with Clock() as c:  # RecBole's own epoch loop; --max-batches cuts its data loader short
-            loss = trainer._train_epoch(train_data if timed == batches else FirstBatches(train_data, timed),
-                                        epoch, show_progress=False)
+            loss = trainer._train_epoch(
+                train_data if timed == batches else FirstBatches(train_data, timed),
+                epoch,
+                show_progress=False,
+            )
         times.append(c.wall)
         cpu.append(c.cpu)
         losses.append(float(loss if not isinstance(loss, tuple) else sum(loss)))
-        print(f"recbole {args.sampler} seed {args.seed} epoch {epoch}: {c.cpu:.2f} CPU s, {c.wall:.2f} s",
-              file=sys.stderr)
+        print(
+            f"recbole {args.sampler} seed {args.seed} epoch {epoch}: {c.cpu:.2f} CPU s, {c.wall:.2f} s",
+            file=sys.stderr,
+        )
     evals, eval_cpu, own = [], [], {}
     for _ in range(args.eval_repeats):
-        model.restore_user_e = model.restore_item_e = None  # else a repeat reuses the cached forward
+        model.restore_user_e = model.restore_item_e = (
+            None  # else a repeat reuses the cached forward
+        )
         with Clock() as c:
             own = trainer.evaluate(test_data, load_best_model=False, show_progress=False)
         evals.append(c.wall)
@@ -237,13 +286,26 @@ def child_recbole(args: argparse.Namespace) -> dict[str, Any]:
     item_emb = torch.zeros(data.num_items, args.dim)
     user_emb[users], item_emb[items] = user_all[1:], item_all[1:]
     ours = Evaluator(data, ks=(20,), metrics=("recall", "ndcg")).evaluate(
-        Embeddings(user_emb.unsqueeze(1), item_emb.unsqueeze(1)), "test")
-    return {"setup_s": setup, "epoch_times": times, "epoch_cpu": cpu, "losses": losses, "eval_times": evals,
-            "eval_cpu": eval_cpu, "batches_per_epoch": batches, "batches_timed": timed,
-            "metrics": {k: float(v) for k, v in own.items()},
-            "metrics_our_evaluator": {k: float(v) for k, v in ours.items()},
-            "missing": {"users": data.num_users - users.numel(), "items": data.num_items - items.numel()},
-            "shims": shims, "rss_after_imports_mib": base}
+        Embeddings(user_emb.unsqueeze(1), item_emb.unsqueeze(1)), "test"
+    )
+    return {
+        "setup_s": setup,
+        "epoch_times": times,
+        "epoch_cpu": cpu,
+        "losses": losses,
+        "eval_times": evals,
+        "eval_cpu": eval_cpu,
+        "batches_per_epoch": batches,
+        "batches_timed": timed,
+        "metrics": {k: float(v) for k, v in own.items()},
+        "metrics_our_evaluator": {k: float(v) for k, v in ours.items()},
+        "missing": {
+            "users": data.num_users - users.numel(),
+            "items": data.num_items - items.numel(),
+        },
+        "shims": shims,
+        "rss_after_imports_mib": base,
+    }
 
 
 class FirstBatches:
@@ -269,9 +331,13 @@ def first_batches(trainer, epoch: int, n: int) -> float:
     trainer.model.train()
     trainer.sampler.train()
     trainer.sampler.start_epoch(epoch, trainer.epochs)
-    perm = torch.randperm(trainer.train_index.size(1), generator=trainer.generator, device=trainer.device)
-    losses = [trainer.train_step(perm[b * trainer.batch_size:(b + 1) * trainer.batch_size], epoch).loss
-              for b in range(n)]
+    perm = torch.randperm(
+        trainer.train_index.size(1), generator=trainer.generator, device=trainer.device
+    )
+    losses = [
+        trainer.train_step(perm[b * trainer.batch_size : (b + 1) * trainer.batch_size], epoch).loss
+        for b in range(n)
+    ]
     return sum(losses) / n
 
 
@@ -290,7 +356,10 @@ def recbole_init(weight, num_users: int, num_items: int) -> None:
 
     dim = weight.size(1)
     with torch.no_grad():
-        for rows, n in ((slice(0, num_users), num_users + 1), (slice(num_users, None), num_items + 1)):
+        for rows, n in (
+            (slice(0, num_users), num_users + 1),
+            (slice(num_users, None), num_items + 1),
+        ):
             bound = math.sqrt(6.0 / (n + dim))
             weight[rows].uniform_(-bound, bound)
 
@@ -306,9 +375,19 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
     data = load_parts(Path(args.workdir))
     start = time.perf_counter()
     kwargs = {"num_candidates": args.candidates} if args.sampler == "dns" else {}
-    config = RunConfig(model="lightgcn", embedding_dim=args.dim, num_layers=args.layers, sampler=args.sampler,
-                       sampler_kwargs=kwargs, lr=args.lr, l2=args.l2, batch_size=args.batch_size,
-                       epochs=args.epochs, patience=None, seed=args.seed)
+    config = RunConfig(
+        model="lightgcn",
+        embedding_dim=args.dim,
+        num_layers=args.layers,
+        sampler=args.sampler,
+        sampler_kwargs=kwargs,
+        lr=args.lr,
+        l2=args.l2,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        patience=None,
+        seed=args.seed,
+    )
     evaluator = Evaluator(data, ks=(20,), metrics=("recall", "ndcg"))
     trainer = make_trainer(config, data, evaluator=evaluator, progress=False)
     if args.init == "recbole":
@@ -319,12 +398,18 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
     timed = min(batches, args.max_batches or batches)
     for epoch in range(args.epochs):
         with Clock() as c:
-            loss = trainer.train_epoch(epoch).loss if timed == batches else first_batches(trainer, epoch, timed)
+            loss = (
+                trainer.train_epoch(epoch).loss
+                if timed == batches
+                else first_batches(trainer, epoch, timed)
+            )
         times.append(c.wall)
         cpu.append(c.cpu)
         losses.append(loss)
-        print(f"pyg_negdiff {args.sampler} seed {args.seed} epoch {epoch}: {c.cpu:.2f} CPU s, {c.wall:.2f} s",
-              file=sys.stderr)
+        print(
+            f"pyg_negdiff {args.sampler} seed {args.seed} epoch {epoch}: {c.cpu:.2f} CPU s, {c.wall:.2f} s",
+            file=sys.stderr,
+        )
     evals, eval_cpu, metrics = [], [], {}
     for _ in range(args.eval_repeats):
         with Clock() as c:
@@ -332,16 +417,34 @@ def child_ours(args: argparse.Namespace) -> dict[str, Any]:
         evals.append(c.wall)
         eval_cpu.append(c.cpu)
     metrics = {k: float(v) for k, v in metrics.items()}
-    return {"setup_s": setup, "epoch_times": times, "epoch_cpu": cpu, "losses": losses, "eval_times": evals,
-            "eval_cpu": eval_cpu, "batches_per_epoch": batches, "batches_timed": timed, "metrics": metrics,
-            "metrics_our_evaluator": metrics, "sampler": repr(trainer.sampler), "rss_after_imports_mib": base}
+    return {
+        "setup_s": setup,
+        "epoch_times": times,
+        "epoch_cpu": cpu,
+        "losses": losses,
+        "eval_times": evals,
+        "eval_cpu": eval_cpu,
+        "batches_per_epoch": batches,
+        "batches_timed": timed,
+        "metrics": metrics,
+        "metrics_our_evaluator": metrics,
+        "sampler": repr(trainer.sampler),
+        "rss_after_imports_mib": base,
+    }
 
 
 def child(args: argparse.Namespace) -> None:
     record = child_recbole(args) if args.child == "recbole" else child_ours(args)
-    record.update({"library": args.child, "sampler": args.sampler, "seed": args.seed,
-                   "threads": args.threads, "affinity": sorted(os.sched_getaffinity(0)),
-                   "peak_rss_mib": peak_rss_mib()})
+    record.update(
+        {
+            "library": args.child,
+            "sampler": args.sampler,
+            "seed": args.seed,
+            "threads": args.threads,
+            "affinity": sorted(os.sched_getaffinity(0)),
+            "peak_rss_mib": peak_rss_mib(),
+        }
+    )
     Path(args.child_out).write_text(json.dumps(record, indent=2))
 
 
@@ -362,8 +465,16 @@ def prepare(args: argparse.Namespace):
 def save_parts(data, work: Path) -> None:
     import torch
 
-    torch.save({"num_users": data.num_users, "num_items": data.num_items, "name": data.name,
-                "train": data.train, "test": data.parts["test"]}, work / "parts.pt")
+    torch.save(
+        {
+            "num_users": data.num_users,
+            "num_items": data.num_items,
+            "name": data.name,
+            "train": data.train,
+            "test": data.parts["test"],
+        },
+        work / "parts.pt",
+    )
 
 
 def load_parts(work: Path):
@@ -372,8 +483,9 @@ def load_parts(work: Path):
     from pyg_negdiff.data import InteractionData
 
     d = torch.load(work / "parts.pt")
-    return InteractionData(d["num_users"], d["num_items"], {"train": d["train"], "test": d["test"]},
-                           name=d["name"])
+    return InteractionData(
+        d["num_users"], d["num_items"], {"train": d["train"], "test": d["test"]}, name=d["name"]
+    )
 
 
 # ------------------------------------------------------------------------------ the parent
@@ -389,16 +501,49 @@ def versions() -> dict[str, str]:
     return out
 
 
-def run_child(args: argparse.Namespace, work: Path, library: str, sampler: str, seed: int,
-              threads: int) -> dict[str, Any]:
+def run_child(
+    args: argparse.Namespace, work: Path, library: str, sampler: str, seed: int, threads: int
+) -> dict[str, Any]:
     out = work / f"run-{library}-{sampler}-{seed}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", library, "--sampler", sampler,
-           "--seed", str(seed), "--workdir", str(work), "--child-out", str(out), "--threads", str(threads)]
-    for name in ("epochs", "dim", "layers", "lr", "l2", "batch_size", "candidates", "eval_repeats", "init", "max_batches"):
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        library,
+        "--sampler",
+        sampler,
+        "--seed",
+        str(seed),
+        "--workdir",
+        str(work),
+        "--child-out",
+        str(out),
+        "--threads",
+        str(threads),
+    ]
+    for name in (
+        "epochs",
+        "dim",
+        "layers",
+        "lr",
+        "l2",
+        "batch_size",
+        "candidates",
+        "eval_repeats",
+        "init",
+        "max_batches",
+    ):
         cmd += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.run(cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines = [line for line in proc.stderr.splitlines() if " epoch " in line and line.startswith(library)]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    proc = subprocess.run(
+        cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    lines = [
+        line for line in proc.stderr.splitlines() if " epoch " in line and line.startswith(library)
+    ]
     print("\n".join(lines), file=sys.stderr)
     if proc.returncode != 0:
         sys.exit(f"{library} {sampler} seed {seed} failed:\n{proc.stderr[-4000:]}")
@@ -406,9 +551,26 @@ def run_child(args: argparse.Namespace, work: Path, library: str, sampler: str, 
 
 
 def settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(args, k) for k in ("epochs", "dim", "layers", "lr", "l2", "batch_size", "candidates",
-                                          "eval_repeats", "threads", "seeds", "samplers", "split_seed",
-                                          "libraries", "init", "max_batches")}
+    return {
+        k: getattr(args, k)
+        for k in (
+            "epochs",
+            "dim",
+            "layers",
+            "lr",
+            "l2",
+            "batch_size",
+            "candidates",
+            "eval_repeats",
+            "threads",
+            "seeds",
+            "samplers",
+            "split_seed",
+            "libraries",
+            "init",
+            "max_batches",
+        )
+    }
 
 
 def command_line() -> str:
@@ -427,17 +589,29 @@ def run_comparison(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             turn += 1
             for library in (lib for lib in order if lib in args.libraries):
                 records.append(run_child(args, work, library, sampler, seed, args.threads))
-    return {"data": Path(args.data).name, "data_repr": repr(data), "users": data.num_users,
-            "items": data.num_items, "train": data.train.size(1), "test": data.parts["test"].size(1),
-            "settings": settings(args), "records": records}
+    return {
+        "data": Path(args.data).name,
+        "data_repr": repr(data),
+        "users": data.num_users,
+        "items": data.num_items,
+        "train": data.train.size(1),
+        "test": data.parts["test"].size(1),
+        "settings": settings(args),
+        "records": records,
+    }
 
 
 def run_cnsdiff(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     data = prepare(args)
     save_parts(data, work)
     record = run_child(args, work, "pyg_negdiff", "cnsdiff", args.seeds[0], args.threads)
-    return {"data": Path(args.data).name, "data_repr": repr(data), "settings": settings(args),
-            "record": record, "authors": AUTHORS_CNSDIFF}
+    return {
+        "data": Path(args.data).name,
+        "data_repr": repr(data),
+        "settings": settings(args),
+        "record": record,
+        "authors": AUTHORS_CNSDIFF,
+    }
 
 
 # ------------------------------------------------------------------------------ the report
@@ -457,13 +631,19 @@ def summarize(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
     for r in entry["records"]:
         row = out.setdefault(r["sampler"], {}).setdefault(r["library"], {})
         scale = r.get("batches_per_epoch", 1) / r.get("batches_timed", 1)  # 1 unless --max-batches
-        values = {"epoch_cpu": scale * statistics.median(r["epoch_cpu"]),
-                  "epoch": scale * statistics.median(r["epoch_times"]),
-                  "eval_cpu": min(r["eval_cpu"]), "eval": min(r["eval_times"]), "rss": r["peak_rss_mib"],
-                  "rss_base": r["rss_after_imports_mib"], "setup": r["setup_s"],
-                  "recall": r["metrics"]["recall@20"], "ndcg": r["metrics"]["ndcg@20"],
-                  "recall_ours": r["metrics_our_evaluator"]["recall@20"],
-                  "ndcg_ours": r["metrics_our_evaluator"]["ndcg@20"]}
+        values = {
+            "epoch_cpu": scale * statistics.median(r["epoch_cpu"]),
+            "epoch": scale * statistics.median(r["epoch_times"]),
+            "eval_cpu": min(r["eval_cpu"]),
+            "eval": min(r["eval_times"]),
+            "rss": r["peak_rss_mib"],
+            "rss_base": r["rss_after_imports_mib"],
+            "setup": r["setup_s"],
+            "recall": r["metrics"]["recall@20"],
+            "ndcg": r["metrics"]["ndcg@20"],
+            "recall_ours": r["metrics_our_evaluator"]["recall@20"],
+            "ndcg_ours": r["metrics_our_evaluator"]["ndcg@20"],
+        }
         for key, value in values.items():
             row.setdefault(key, []).append(value)
     return out
@@ -497,23 +677,36 @@ def markdown(report: dict[str, Any]) -> str:
             f"{entry['records'][0]['affinity']}. `{entry['command']}` (commit `{entry['commit'][:12]}`, "
             f"{entry['date']}; torch {entry['versions']['torch']}, RecBole {entry['versions']['recbole']}, "
             f"numpy {entry['versions']['numpy']}, scipy {entry['versions']['scipy']})."
-            + (f" **Timing only**: each epoch is timed on its first {s['max_batches']} of "
-               f"{entry['records'][0]['batches_per_epoch']} batches and scaled to the whole epoch; "
-               f"the metrics are those of a model after {s['epochs']} × {s['max_batches']} steps, "
-               f"not a trained one." if s.get("max_batches") else "") + "\n")
-        lines = ["| sampler | library | CPU s/epoch | wall s/epoch | eval CPU s | eval wall s | peak RSS MiB "
-                 "(after imports) | setup s | Recall@20 | NDCG@20 | Recall@20, our evaluator "
-                 "| NDCG@20, our evaluator |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            + (
+                f" **Timing only**: each epoch is timed on its first {s['max_batches']} of "
+                f"{entry['records'][0]['batches_per_epoch']} batches and scaled to the whole epoch; "
+                f"the metrics are those of a model after {s['epochs']} × {s['max_batches']} steps, "
+                f"not a trained one."
+                if s.get("max_batches")
+                else ""
+            )
+            + "\n"
+        )
+        lines = [
+            "| sampler | library | CPU s/epoch | wall s/epoch | eval CPU s | eval wall s | peak RSS MiB "
+            "(after imports) | setup s | Recall@20 | NDCG@20 | Recall@20, our evaluator "
+            "| NDCG@20, our evaluator |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for sampler, libs in rows.items():
             for lib, r in ((lib, libs[lib]) for lib in LIBRARIES if lib in libs):
-                lines.append(f"| {sampler} | {lib} | {_pm(r['epoch_cpu'], 2)} | {_pm(r['epoch'], 2)} "
-                             f"| {_pm(r['eval_cpu'], 3)} | {_pm(r['eval'], 3)} | {_pm(r['rss'], 0)} "
-                             f"({_pm(r['rss_base'], 0)}) | {_pm(r['setup'], 1)} | {_pm(r['recall'])} "
-                             f"| {_pm(r['ndcg'])} | {_pm(r['recall_ours'])} | {_pm(r['ndcg_ours'])} |")
+                lines.append(
+                    f"| {sampler} | {lib} | {_pm(r['epoch_cpu'], 2)} | {_pm(r['epoch'], 2)} "
+                    f"| {_pm(r['eval_cpu'], 3)} | {_pm(r['eval'], 3)} | {_pm(r['rss'], 0)} "
+                    f"({_pm(r['rss_base'], 0)}) | {_pm(r['setup'], 1)} | {_pm(r['recall'])} "
+                    f"| {_pm(r['ndcg'])} | {_pm(r['recall_ours'])} | {_pm(r['ndcg_ours'])} |"
+                )
         parts.append("\n".join(lines) + "\n")
-        lines = ["| sampler | epoch, ours / RecBole: CPU (wall) | evaluation: CPU (wall) | peak RSS "
-                 "| ΔRecall@20 (ours − RecBole) | ΔNDCG@20 | within the seed spread |",
-                 "|---|---|---|---|---|---|---|"]
+        lines = [
+            "| sampler | epoch, ours / RecBole: CPU (wall) | evaluation: CPU (wall) | peak RSS "
+            "| ΔRecall@20 (ours − RecBole) | ΔNDCG@20 | within the seed spread |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for sampler, libs in rows.items():
             libs = {**base_rows.get(sampler, {}), **libs}  # RecBole from the entry of the same data
             if set(libs) != set(LIBRARIES):
@@ -522,22 +715,39 @@ def markdown(report: dict[str, Any]) -> str:
             epoch, ev = _ratio(o, b, "epoch_cpu"), _ratio(o, b, "eval_cpu")
             dr = statistics.fmean(o["recall"]) - statistics.fmean(b["recall_ours"])
             dn = statistics.fmean(o["ndcg"]) - statistics.fmean(b["ndcg_ours"])
-            spread = ("yes" if within_spread(o["recall"], b["recall_ours"]) and within_spread(o["ndcg"], b["ndcg_ours"])
-                      else "no") if len(seeds) > 1 else "one seed"
-            lines.append(f"| {sampler} | {epoch:.2f} ({_ratio(o, b, 'epoch'):.2f}), target ≤ 0.33 "
-                         f"{'met' if epoch <= TARGETS['epoch'] else 'not met'} | {ev:.2f} ({_ratio(o, b, 'eval'):.2f}), "
-                         f"target ≤ 0.20 {'met' if ev <= TARGETS['eval'] else 'not met'} | {_ratio(o, b, 'rss'):.2f} "
-                         f"| {dr:+.4f} | {dn:+.4f} | {spread} |")
+            spread = (
+                (
+                    "yes"
+                    if within_spread(o["recall"], b["recall_ours"])
+                    and within_spread(o["ndcg"], b["ndcg_ours"])
+                    else "no"
+                )
+                if len(seeds) > 1
+                else "one seed"
+            )
+            lines.append(
+                f"| {sampler} | {epoch:.2f} ({_ratio(o, b, 'epoch'):.2f}), target ≤ 0.33 "
+                f"{'met' if epoch <= TARGETS['epoch'] else 'not met'} | {ev:.2f} ({_ratio(o, b, 'eval'):.2f}), "
+                f"target ≤ 0.20 {'met' if ev <= TARGETS['eval'] else 'not met'} | {_ratio(o, b, 'rss'):.2f} "
+                f"| {dr:+.4f} | {dn:+.4f} | {spread} |"
+            )
         if base_rows:
-            lines.append(f"\nRecBole's side of this comparison: the runs of `{entry['data']}` above.")
+            lines.append(
+                f"\nRecBole's side of this comparison: the runs of `{entry['data']}` above."
+            )
         parts.append("\n".join(lines) + "\n")
     if "cnsdiff" in report:
         c = report["cnsdiff"]
         r, a = c["record"], c["authors"]
         scale = r.get("batches_per_epoch", 1) / r.get("batches_timed", 1)
-        wall, cpu = scale * statistics.median(r["epoch_times"]), scale * statistics.median(r["epoch_cpu"])
-        timed = (f", timed on its first {r['batches_timed']} of {r['batches_per_epoch']} batches and scaled"
-                 if scale != 1 else "")
+        wall, cpu = scale * statistics.median(r["epoch_times"]), scale * statistics.median(
+            r["epoch_cpu"]
+        )
+        timed = (
+            f", timed on its first {r['batches_timed']} of {r['batches_per_epoch']} batches and scaled"
+            if scale != 1
+            else ""
+        )
         threads = r["threads"]
         parts.append(
             f"**CNSDiff on {c['data_repr']}**, one training epoch at {threads} torch threads (CPUs "
@@ -549,16 +759,23 @@ def markdown(report: dict[str, Any]) -> str:
             f"count threads that spin while waiting for work, so both bounds may lean high). The authors' "
             f"training loop: {a['epoch_time_s']} s at {a['threads']} threads ({a['source']}, measured "
             f"{a['measured']}), {a['epoch_time_s'] / cpu:.1f} to {a['epoch_time_s'] * threads / cpu:.1f} times "
-            f"ours: a number on paper (another day, another load, the authors' own settings).\n")
+            f"ours: a number on paper (another day, another load, the authors' own settings).\n"
+        )
     return "\n".join(parts).strip() + "\n"
 
 
 # --------------------------------------------------------------------------------- main
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="ml-1m", help="a built-in name (ml-1m, ml-100k, ...) or a path")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default="ml-1m", help="a built-in name (ml-1m, ml-100k, ...) or a path"
+    )
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--split-seed", type=int, default=0, help="seed of the random split of data without a test")
+    parser.add_argument(
+        "--split-seed", type=int, default=0, help="seed of the random split of data without a test"
+    )
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--samplers", nargs="+", default=list(SAMPLERS), choices=SAMPLERS)
@@ -567,20 +784,40 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--l2", type=float, default=1e-4)
     parser.add_argument("--batch-size", type=int, default=2048)
-    parser.add_argument("--candidates", type=int, default=32, help="DNS candidates M, both libraries")
+    parser.add_argument(
+        "--candidates", type=int, default=32, help="DNS candidates M, both libraries"
+    )
     parser.add_argument("--eval-repeats", type=int, default=3)
-    parser.add_argument("--max-batches", type=int, default=0,
-                        help="time only the first N batches of each epoch and scale to a whole epoch (0: all)")
+    parser.add_argument(
+        "--max-batches",
+        type=int,
+        default=0,
+        help="time only the first N batches of each epoch and scale to a whole epoch (0: all)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads of every child")
     parser.add_argument("--libraries", nargs="+", default=list(LIBRARIES), choices=LIBRARIES)
-    parser.add_argument("--init", choices=["ours", "recbole"], default="ours",
-                        help="our embeddings' initial scale: ours, or RecBole's (see recbole_init)")
-    parser.add_argument("--tag", default=None, help="the result entry's name (default: the data's name)")
-    parser.add_argument("--cnsdiff", action="store_true", help="time one epoch of our CNSDiff instead")
-    parser.add_argument("--report", action="store_true", help="only rewrite the Markdown (and --docs) from the JSON")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "peer_recbole"), help="output stem")
+    parser.add_argument(
+        "--init",
+        choices=["ours", "recbole"],
+        default="ours",
+        help="our embeddings' initial scale: ours, or RecBole's (see recbole_init)",
+    )
+    parser.add_argument(
+        "--tag", default=None, help="the result entry's name (default: the data's name)"
+    )
+    parser.add_argument(
+        "--cnsdiff", action="store_true", help="time one epoch of our CNSDiff instead"
+    )
+    parser.add_argument(
+        "--report", action="store_true", help="only rewrite the Markdown (and --docs) from the JSON"
+    )
+    parser.add_argument(
+        "--out", default=str(ROOT / "benchmarks" / "results" / "peer_recbole"), help="output stem"
+    )
     parser.add_argument("--docs", default=None, help="a page whose peer-recbole block is rewritten")
-    parser.add_argument("--workdir", default=None, help="where the atomic files go (default: a temporary folder)")
+    parser.add_argument(
+        "--workdir", default=None, help="where the atomic files go (default: a temporary folder)"
+    )
     parser.add_argument("--child", choices=LIBRARIES, help=argparse.SUPPRESS)
     parser.add_argument("--sampler", default="uniform", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
@@ -600,8 +837,15 @@ def main() -> None:
             work = Path(args.workdir or tmp)
             work.mkdir(parents=True, exist_ok=True)
             entry = run_cnsdiff(args, work) if args.cnsdiff else run_comparison(args, work)
-        entry.update({"command": command_line(), "commit": commit, "versions": versions(),
-                      "date": datetime.date.today().isoformat(), "affinity": sorted(os.sched_getaffinity(0))})
+        entry.update(
+            {
+                "command": command_line(),
+                "commit": commit,
+                "versions": versions(),
+                "date": datetime.date.today().isoformat(),
+                "affinity": sorted(os.sched_getaffinity(0)),
+            }
+        )
         # Read again: another run (another dataset) may have written the file meanwhile.
         report = json.loads(json_path.read_text()) if json_path.exists() else {}
         report["cnsdiff" if args.cnsdiff else (args.tag or entry["data"])] = entry

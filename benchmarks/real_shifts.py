@@ -14,6 +14,7 @@ Each scenario writes ``<out>/<scenario>/runs.jsonl`` (one line per finished run,
 and ``<out>/<scenario>/optuna-journal.log`` (the Optuna studies): a re-run resumes, so commit both
 as they grow. ``--report`` writes ``<out>/report.md`` and ``<out>/report.json`` from the logs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,12 +60,16 @@ def report(out: Path) -> tuple[str, dict]:
     if real:
         parts.append("### Across the real scenarios\n\n" + markdown_across(real))
     if "synthetic" in summaries:
-        parts.append("### Mechanism check (synthetic data, never used to choose)\n\n"
-                     + markdown(summaries["synthetic"]).split("\n", 2)[2])
+        parts.append(
+            "### Mechanism check (synthetic data, never used to choose)\n\n"
+            + markdown(summaries["synthetic"]).split("\n", 2)[2]
+        )
     commits = sorted({c for s in summaries.values() for c in s["commits"]})
-    head = (f"Produced by `python benchmarks/real_shifts.py --report --out {out}` from the run logs of "
-            f"commit(s) {', '.join(c[:7] + ('-dirty' if c.endswith('-dirty') else '') for c in commits)}; "
-            f"{sum(s['cpu_hours'] for s in summaries.values()):.1f} CPU hours in all.\n\n")
+    head = (
+        f"Produced by `python benchmarks/real_shifts.py --report --out {out}` from the run logs of "
+        f"commit(s) {', '.join(c[:7] + ('-dirty' if c.endswith('-dirty') else '') for c in commits)}; "
+        f"{sum(s['cpu_hours'] for s in summaries.values()):.1f} CPU hours in all.\n\n"
+    )
     return head + "\n".join(parts), {"commits": commits, "scenarios": summaries}
 
 
@@ -75,29 +80,51 @@ def update_docs(page: Path, block: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", nargs="+", default=[*REAL_SCENARIOS, "synthetic"], choices=list(SCENARIOS))
+    parser.add_argument(
+        "--scenarios", nargs="+", default=[*REAL_SCENARIOS, "synthetic"], choices=list(SCENARIOS)
+    )
     parser.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), choices=list(ROWS))
-    parser.add_argument("--trials", type=int, default=8, help="TPE trials per row over its own constants")
-    parser.add_argument("--backbone-trials", type=int, default=12, help="TPE trials of lr and L2 with uniform")
+    parser.add_argument(
+        "--trials", type=int, default=8, help="TPE trials per row over its own constants"
+    )
+    parser.add_argument(
+        "--backbone-trials", type=int, default=12, help="TPE trials of lr and L2 with uniform"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default="benchmarks/results/real")
-    parser.add_argument("--report", action="store_true", help="only write the tables from the run logs")
-    parser.add_argument("--docs", default=None, help="also write the tables into this page's real-shifts block")
+    parser.add_argument(
+        "--report", action="store_true", help="only write the tables from the run logs"
+    )
+    parser.add_argument(
+        "--docs", default=None, help="also write the tables into this page's real-shifts block"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(args.out)
     if not args.report:
-        plan = Plan(rows=tuple(args.rows), trials=args.trials, backbone_trials=args.backbone_trials,
-                    seeds=tuple(args.seeds))
+        plan = Plan(
+            rows=tuple(args.rows),
+            trials=args.trials,
+            backbone_trials=args.backbone_trials,
+            seeds=tuple(args.seeds),
+        )
         commit = git_commit()
         for name in args.scenarios:
             scenario = SCENARIOS[name]
             data = scenario.load(args.data_root)
             print(f"[{name}] {data.summary()}", flush=True)
-            run_scenario(name, data, plan, out / name, budget=scenario.budget, commit=commit,
-                         fhn=data.true_positives is not None, progress=lambda line: print(line, flush=True))
+            run_scenario(
+                name,
+                data,
+                plan,
+                out / name,
+                budget=scenario.budget,
+                commit=commit,
+                fhn=data.true_positives is not None,
+                progress=lambda line: print(line, flush=True),
+            )
     text, summary = report(out)
     (out / "report.md").write_text(text)
     (out / "report.json").write_text(json.dumps(summary, indent=2))

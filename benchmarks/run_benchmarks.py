@@ -20,6 +20,7 @@ commit, versions), ``history_<study>.png`` and ``importance_<study>.png`` per st
 ``ood_ndcg.png``. The studies live in ``<out>/studies.db`` (SQLite): a suite that was
 interrupted resumes its studies where they stopped when run again.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,6 +60,7 @@ def _split(name: str, **kwargs: Any) -> Callable[[InteractionData, int], Interac
         from pyg_negdiff.data import splits
 
         return getattr(splits, name)(data, seed=seed, **kwargs)
+
     return split
 
 
@@ -78,13 +80,21 @@ DATASETS: dict[str, tuple[str, Callable[[InteractionData, int], InteractionData]
 SMALL: dict[str, Any] = {
     "data": ["synthetic", "coat"],
     "samplers": ["uniform", "popularity", "dns", "mixgcf", "ahns", "cnsdiff", "adar"],
-    "models": ["lightgcn"], "trials": 8, "epochs": 30, "patience": 8, "warmup": 10,
+    "models": ["lightgcn"],
+    "trials": 8,
+    "epochs": 30,
+    "patience": 8,
+    "warmup": 10,
     "seeds": [0, 1, 2],
 }
 FULL: dict[str, Any] = {
     "data": ["synthetic", "coat", "yahoo-r3", "ml-100k", "ml-1m"],
     "samplers": ["uniform", "popularity", "dns", "mixgcf", "ahns", "cnsdiff", "adar"],
-    "models": ["lightgcn", "ngcf", "mf"], "trials": 40, "epochs": 200, "patience": 20, "warmup": 20,
+    "models": ["lightgcn", "ngcf", "mf"],
+    "trials": 40,
+    "epochs": 200,
+    "patience": 20,
+    "warmup": 20,
     "seeds": [0, 1, 2, 3, 4],
 }
 PARTS = {"iid": "test", "ood": "test_ood"}
@@ -116,9 +126,14 @@ def save_study_plots(study: optuna.Study, out: Path) -> list[str]:
 
     written = []
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    for kind, fn in (("history", ovm.plot_optimization_history), ("importance", ovm.plot_param_importances)):
+    for kind, fn in (
+        ("history", ovm.plot_optimization_history),
+        ("importance", ovm.plot_param_importances),
+    ):
         if kind == "importance" and (len(complete) < 2 or not complete[0].params):
-            print(f"  no importance plot for {study.study_name}: needs 2 complete trials with parameters")
+            print(
+                f"  no importance plot for {study.study_name}: needs 2 complete trials with parameters"
+            )
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -136,14 +151,19 @@ def save_study_plots(study: optuna.Study, out: Path) -> list[str]:
 
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel("validation NDCG@20")
-            ax.set_title(f"Optimization history: {study.study_name}\n"
-                         f"({len(complete)} complete trials; "
-                         f"{len(study.trials) - len(complete)} pruned or failed, not shown)", fontsize=10)
+            ax.set_title(
+                f"Optimization history: {study.study_name}\n"
+                f"({len(complete)} complete trials; "
+                f"{len(study.trials) - len(complete)} pruned or failed, not shown)",
+                fontsize=10,
+            )
         else:
             if ax.get_legend() is not None:
                 ax.get_legend().remove()
-            ax.set_title(f"Hyperparameter importance (fANOVA on validation NDCG@20)\n{study.study_name}",
-                         fontsize=10)
+            ax.set_title(
+                f"Hyperparameter importance (fANOVA on validation NDCG@20)\n{study.study_name}",
+                fontsize=10,
+            )
         fig.tight_layout()
         path = out / f"{kind}_{study.study_name}.png"
         fig.savefig(path, dpi=110)
@@ -165,19 +185,37 @@ def bar_chart(rows: list[dict[str, Any]], out: Path) -> str:
     for ax, name in zip(axes[0], datasets):
         for m, model in enumerate(models):
             sub = {r["sampler"]: r for r in rows if r["data"] == name and r["model"] == model}
-            xs = [i for i, s in enumerate(samplers) if sub.get(s, {}).get("ood_ndcg@20_mean") is not None]
+            xs = [
+                i
+                for i, s in enumerate(samplers)
+                if sub.get(s, {}).get("ood_ndcg@20_mean") is not None
+            ]
             means = [sub[samplers[i]]["ood_ndcg@20_mean"] for i in xs]
             stds = [sub[samplers[i]]["ood_ndcg@20_std"] for i in xs]
             colors = ["#7e57c2" if samplers[i] in DIFFUSION else "#78909c" for i in xs]
             pos = [i + (m - (len(models) - 1) / 2) * width for i in xs]
-            ax.bar(pos, means, width=width * 0.95, yerr=stds, capsize=3, color=colors, edgecolor="black",
-                   linewidth=0.5, hatch=hatches[m % len(hatches)], label=model if len(models) > 1 else None)
+            ax.bar(
+                pos,
+                means,
+                width=width * 0.95,
+                yerr=stds,
+                capsize=3,
+                color=colors,
+                edgecolor="black",
+                linewidth=0.5,
+                hatch=hatches[m % len(hatches)],
+                label=model if len(models) > 1 else None,
+            )
             if len(models) == 1:
                 for x, mean, std in zip(pos, means, stds):
                     ax.text(x, mean + std, f"{mean:.3f}", ha="center", va="bottom", fontsize=7)
                 if sub.get("uniform", {}).get("ood_ndcg@20_mean") is not None:
-                    ax.axhline(sub["uniform"]["ood_ndcg@20_mean"], color="black", linestyle="--",
-                               linewidth=0.8)
+                    ax.axhline(
+                        sub["uniform"]["ood_ndcg@20_mean"],
+                        color="black",
+                        linestyle="--",
+                        linewidth=0.8,
+                    )
         ax.set_xticks(range(len(samplers)))
         ax.set_xticklabels(samplers, rotation=35, ha="right")
         shift = next(r["shift"] for r in rows if r["data"] == name)
@@ -186,9 +224,11 @@ def bar_chart(rows: list[dict[str, Any]], out: Path) -> str:
         ax.margins(y=0.15)
         if len(models) > 1:
             ax.legend(fontsize=8)
-    fig.suptitle("OOD NDCG@20 of each sampler's tuned configuration, mean ± std over seeds\n"
-                 "purple: diffusion samplers" + ("; dashed line: uniform" if len(models) == 1 else ""),
-                 fontsize=10)
+    fig.suptitle(
+        "OOD NDCG@20 of each sampler's tuned configuration, mean ± std over seeds\n"
+        "purple: diffusion samplers" + ("; dashed line: uniform" if len(models) == 1 else ""),
+        fontsize=10,
+    )
     fig.tight_layout()
     fig.savefig(out / "ood_ndcg.png", dpi=110)
     plt.close(fig)
@@ -202,21 +242,32 @@ def cell(row: dict[str, Any], key: str) -> str:
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| data | shift | model | sampler | val NDCG@20 | IID Recall@20 | IID NDCG@20 | OOD Recall@20 "
-             "| OOD NDCG@20 | min |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| data | shift | model | sampler | val NDCG@20 | IID Recall@20 | IID NDCG@20 | OOD Recall@20 "
+        "| OOD NDCG@20 | min |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     best = {}  # best OOD NDCG@20 per (data, model), in bold
     for r in rows:  # compared as printed, so that rows that read the same are all in bold
         key = (r["data"], r["model"])
-        if r["ood_ndcg@20_mean"] is not None and round(r["ood_ndcg@20_mean"], 4) > best.get(key, -1):
+        if r["ood_ndcg@20_mean"] is not None and round(r["ood_ndcg@20_mean"], 4) > best.get(
+            key, -1
+        ):
             best[key] = round(r["ood_ndcg@20_mean"], 4)
     for r in rows:
         ood = cell(r, "ood_ndcg@20")
-        if r["ood_ndcg@20_mean"] is not None and round(r["ood_ndcg@20_mean"], 4) == best[(r["data"], r["model"])]:
+        if (
+            r["ood_ndcg@20_mean"] is not None
+            and round(r["ood_ndcg@20_mean"], 4) == best[(r["data"], r["model"])]
+        ):
             ood = f"**{ood}**"
-        lines.append(f"| {r['data']} | {r['shift']} | {r['model']} | {r['sampler']} | {r['val_ndcg@20']:.4f} | "
-                     + " | ".join([cell(r, "iid_recall@20"), cell(r, "iid_ndcg@20"), cell(r, "ood_recall@20"),
-                                   ood]) + f" | {r['minutes']:.1f} |")
+        lines.append(
+            f"| {r['data']} | {r['shift']} | {r['model']} | {r['sampler']} | {r['val_ndcg@20']:.4f} | "
+            + " | ".join(
+                [cell(r, "iid_recall@20"), cell(r, "iid_ndcg@20"), cell(r, "ood_recall@20"), ood]
+            )
+            + f" | {r['minutes']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -235,14 +286,21 @@ def update_docs(page: Path, out: Path, table_md: str, plots: list[str]) -> None:
     shown = ["ood_ndcg.png"] + [p for p in plots if p != "ood_ndcg.png" and "cnsdiff" in p]
     for name in shown:
         shutil.copy(out / name, assets / name)
+
     def caption(name: str) -> str:
         if name == "ood_ndcg.png":
-            return "OOD test NDCG@20 of each sampler's tuned configuration (mean ± std over the seeds)"
+            return (
+                "OOD test NDCG@20 of each sampler's tuned configuration (mean ± std over the seeds)"
+            )
         kind, study = name[:-4].split("_", 1)
-        return {"history": "Optuna optimization history", "importance": "Hyperparameter importance"}[kind] \
-            + f" of the study `{study}`"
+        return {
+            "history": "Optuna optimization history",
+            "importance": "Hyperparameter importance",
+        }[kind] + f" of the study `{study}`"
 
-    figures = "\n\n".join(f"**{caption(name)}**\n\n![{name[:-4]}]({assets.name}/{name})" for name in shown)
+    figures = "\n\n".join(
+        f"**{caption(name)}**\n\n![{name[:-4]}]({assets.name}/{name})" for name in shown
+    )
     block = f"{DOC_START}\n{table_md}\n\n{figures}\n{DOC_END}"
     text = page.read_text() if page.exists() else f"# Benchmarks\n\n{DOC_START}\n{DOC_END}\n"
     if DOC_START not in text or DOC_END not in text:
@@ -253,17 +311,43 @@ def update_docs(page: Path, out: Path, table_md: str, plots: list[str]) -> None:
 
 
 # ------------------------------------------------------------------- main
-def bench_one(data: InteractionData, name: str, model: str, sampler: str, plan: dict[str, Any],
-              storage: str, out: Path) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+def bench_one(
+    data: InteractionData,
+    name: str,
+    model: str,
+    sampler: str,
+    plan: dict[str, Any],
+    storage: str,
+    out: Path,
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Tunes one (data, model, sampler), re-runs the best over the seeds, returns row and details."""
     shift = DATASETS[name][0]
     study_name = f"{name}-{shift}-{model}-{sampler}"
     t0 = time.perf_counter()
-    base = RunConfig(model=model, sampler=sampler, embedding_dim=64, num_layers=3, lr=1e-2, l2=1e-4,
-                     batch_size=4096, epochs=plan["epochs"], patience=plan["patience"], seed=0)
+    base = RunConfig(
+        model=model,
+        sampler=sampler,
+        embedding_dim=64,
+        num_layers=3,
+        lr=1e-2,
+        l2=1e-4,
+        batch_size=4096,
+        epochs=plan["epochs"],
+        patience=plan["patience"],
+        seed=0,
+    )
     study = load_study(study_name, storage, seed=0, pruner_warmup=plan["warmup"])
-    check_study_attrs(study, {"data": name, "shift": shift, "model": model, "sampler": sampler,
-                              "epochs": plan["epochs"], "patience": plan["patience"]})
+    check_study_attrs(
+        study,
+        {
+            "data": name,
+            "shift": shift,
+            "model": model,
+            "sampler": sampler,
+            "epochs": plan["epochs"],
+            "patience": plan["patience"],
+        },
+    )
     resumed = finished_trials(study)
     run_study(study, Objective(data, SearchSpace(model, sampler), base), plan["trials"])
     tune_minutes = (time.perf_counter() - t0) / 60
@@ -274,12 +358,25 @@ def bench_one(data: InteractionData, name: str, model: str, sampler: str, plan: 
         config = RunConfig.from_dict({**best["config"], "seed": seed})
         start = time.perf_counter()
         result = run(config, data, progress=False)
-        per_seed.append({"seed": seed, "best_epoch": result.best_epoch, "epochs": len(result.history),
-                         "epoch_time": result.epoch_time, "seconds": time.perf_counter() - start,
-                         "test": {part: {m: result.test[part][m] for m in METRICS} for part in result.test}})
-    row: dict[str, Any] = {"data": name, "shift": shift, "model": model, "sampler": sampler,
-                           "trials": finished_trials(study), "seeds": len(plan["seeds"]),
-                           "val_ndcg@20": best["value"]}
+        per_seed.append(
+            {
+                "seed": seed,
+                "best_epoch": result.best_epoch,
+                "epochs": len(result.history),
+                "epoch_time": result.epoch_time,
+                "seconds": time.perf_counter() - start,
+                "test": {part: {m: result.test[part][m] for m in METRICS} for part in result.test},
+            }
+        )
+    row: dict[str, Any] = {
+        "data": name,
+        "shift": shift,
+        "model": model,
+        "sampler": sampler,
+        "trials": finished_trials(study),
+        "seeds": len(plan["seeds"]),
+        "val_ndcg@20": best["value"],
+    }
     for label, part in PARTS.items():
         for m in METRICS:
             vals = [s["test"][part][m] for s in per_seed if part in s["test"]]
@@ -287,29 +384,56 @@ def bench_one(data: InteractionData, name: str, model: str, sampler: str, plan: 
             row[f"{label}_{m}_std"] = float(np.std(vals)) if vals else None
     row["epoch_seconds"] = float(np.mean([s["epoch_time"] for s in per_seed]))
     row["minutes"] = (time.perf_counter() - t0) / 60
-    detail = {"study": study_name, "resumed_from": resumed, "tune_minutes": tune_minutes,
-              "best": best, "per_seed": per_seed}
+    detail = {
+        "study": study_name,
+        "resumed_from": resumed,
+        "tune_minutes": tune_minutes,
+        "best": best,
+        "per_seed": per_seed,
+    }
     return row, detail, plots
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--small", action="store_true", help="the small plan: synthetic and coat, LightGCN, 8 trials of at most 30 epochs")
-    parser.add_argument("--data", nargs="+", choices=list(DATASETS), help="datasets (default: the plan's)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="the small plan: synthetic and coat, LightGCN, 8 trials of at most 30 epochs",
+    )
+    parser.add_argument(
+        "--data", nargs="+", choices=list(DATASETS), help="datasets (default: the plan's)"
+    )
     parser.add_argument("--samplers", nargs="+")
     parser.add_argument("--models", nargs="+", choices=["lightgcn", "ngcf", "mf"])
     parser.add_argument("--trials", type=int, help="finished trials per study")
     parser.add_argument("--epochs", type=int, help="maximum epochs per run")
-    parser.add_argument("--seeds", type=int, nargs="+", help="seeds of the re-runs of the best configuration")
-    parser.add_argument("--data-root", default=None, help="folder of the datasets (default: ../shared/data)")
-    parser.add_argument("--out", default=None, help="output folder (default: benchmarks/results/<small|full>)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--docs", default=None, metavar="PAGE",
-                        help="also write the table and plots into this docs page (docs/benchmarks.md), "
-                             "between its results markers")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="seeds of the re-runs of the best configuration"
+    )
+    parser.add_argument(
+        "--data-root", default=None, help="folder of the datasets (default: ../shared/data)"
+    )
+    parser.add_argument(
+        "--out", default=None, help="output folder (default: benchmarks/results/<small|full>)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's)"
+    )
+    parser.add_argument(
+        "--docs",
+        default=None,
+        metavar="PAGE",
+        help="also write the table and plots into this docs page (docs/benchmarks.md), "
+        "between its results markers",
+    )
     args = parser.parse_args(argv)
     # Recorded in results.md / results.json (and so on the docs page): what produced them.
-    command = shlex.join(["python", "benchmarks/run_benchmarks.py", *(sys.argv[1:] if argv is None else argv)])
+    command = shlex.join(
+        ["python", "benchmarks/run_benchmarks.py", *(sys.argv[1:] if argv is None else argv)]
+    )
     commit = git_commit()  # at the start: the code that runs, even if the tree moves meanwhile
     plan = dict(SMALL if args.small else FULL)
     for key in ("data", "samplers", "models", "trials", "epochs", "seeds"):
@@ -321,13 +445,17 @@ def main(argv: list[str] | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{out / 'studies.db'}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    warnings.filterwarnings("ignore", category=UserWarning, module="pyg_negdiff.data")  # split notes
+    warnings.filterwarnings(
+        "ignore", category=UserWarning, module="pyg_negdiff.data"
+    )  # split notes
 
     rows, details, plots = [], [], []
     started = time.perf_counter()
     total = len(plan["data"]) * len(plan["models"]) * len(plan["samplers"])
-    print(f"{total} studies of {plan['trials']} trials, best re-run over seeds {plan['seeds']}; "
-          f"studies in {storage}")
+    print(
+        f"{total} studies of {plan['trials']} trials, best re-run over seeds {plan['seeds']}; "
+        f"studies in {storage}"
+    )
     for name in plan["data"]:
         data = prepare(name, args.data_root)
         print(f"\n{data.summary()}")
@@ -337,9 +465,12 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(row)
                 details.append(detail)
                 plots += written
-                print(f"[{len(rows)}/{total}] {detail['study']}: val NDCG@20 {row['val_ndcg@20']:.4f}, "
-                      f"IID NDCG@20 {cell(row, 'iid_ndcg@20')}, OOD NDCG@20 {cell(row, 'ood_ndcg@20')} "
-                      f"({row['minutes']:.1f} min)", flush=True)
+                print(
+                    f"[{len(rows)}/{total}] {detail['study']}: val NDCG@20 {row['val_ndcg@20']:.4f}, "
+                    f"IID NDCG@20 {cell(row, 'iid_ndcg@20')}, OOD NDCG@20 {cell(row, 'ood_ndcg@20')} "
+                    f"({row['minutes']:.1f} min)",
+                    flush=True,
+                )
 
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -355,14 +486,31 @@ def main(argv: list[str] | None = None) -> None:
         f"validation NDCG@20, at most {plan['epochs']} epochs, patience {plan['patience']}), re-trained "
         f"with seeds {plan['seeds']}: mean ± std of the test metrics at each re-run's best validation "
         f"epoch. IID: test drawn like the training data; OOD: the dataset's shifted test. Bold: best OOD "
-        f"NDCG@20 per dataset and backbone. `min`: minutes for the study and its re-runs.\n\n{table}\n")
+        f"NDCG@20 per dataset and backbone. `min`: minutes for the study and its re-runs.\n\n{table}\n"
+    )
     (out / "results.md").write_text(results_md)
     plots.append(bar_chart(rows, out))
-    (out / "results.json").write_text(json.dumps(
-        {"plan": plan, "datasets": {n: DATASETS[n][0] for n in plan["data"]}, "rows": rows,
-         "details": details, "plots": plots, "command": command, "git_commit": commit, "minutes": minutes,
-         "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                      "optuna": optuna.__version__}, "threads": torch.get_num_threads()}, indent=2))
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "plan": plan,
+                "datasets": {n: DATASETS[n][0] for n in plan["data"]},
+                "rows": rows,
+                "details": details,
+                "plots": plots,
+                "command": command,
+                "git_commit": commit,
+                "minutes": minutes,
+                "versions": {
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                    "optuna": optuna.__version__,
+                },
+                "threads": torch.get_num_threads(),
+            },
+            indent=2,
+        )
+    )
     if args.docs:
         update_docs(Path(args.docs), out, results_md.strip(), plots)
     print("\n" + table)

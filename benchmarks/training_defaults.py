@@ -16,6 +16,7 @@ first tenth of the epochs.
 Every run is one JSON line of ``<out>/training_defaults.jsonl`` (resumable); the report is
 ``<out>/training_defaults.md``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,12 +60,15 @@ def summarize(records: list[dict]) -> dict:
             row["scenarios"][s] = {
                 "seeds": sorted(runs),
                 "val": float(np.mean([r["val"]["ndcg@20"] for r in runs.values()])),
-                "ood": float(np.mean([r["test"][p]["ndcg@20"] for r, p in zip(runs.values(), ood)])),
+                "ood": float(
+                    np.mean([r["test"][p]["ndcg@20"] for r, p in zip(runs.values(), ood)])
+                ),
                 "best_epoch_min": min(r["best_epoch"] for r in runs.values()),
                 "best_epoch_mean": float(np.mean([r["best_epoch"] for r in runs.values()])),
                 "epochs_run": float(np.mean([r["epochs"] for r in runs.values()])),
                 "early": any(r["best_epoch"] < epochs / 10 for r in runs.values()),
-                "at_budget": any(r["best_epoch"] == epochs - 1 for r in runs.values())}
+                "at_budget": any(r["best_epoch"] == epochs - 1 for r in runs.values()),
+            }
         rows.append(row)
     complete = [r for r in rows if set(r["scenarios"]) == set(scenarios)]
     for s in scenarios:
@@ -76,37 +80,61 @@ def summarize(records: list[dict]) -> dict:
         r["eligible"] = not any(v["early"] for v in r["scenarios"].values())
     eligible = [r for r in complete if r["eligible"]]
     chosen = max(eligible, key=lambda r: r["score"]) if eligible else None
-    return {"scenarios": scenarios, "rows": rows,
-            "chosen": None if chosen is None else {k: chosen[k] for k in ("lr", "epochs", "patience")},
-            "commits": sorted({r["commit"] for r in records})}
+    return {
+        "scenarios": scenarios,
+        "rows": rows,
+        "chosen": None if chosen is None else {k: chosen[k] for k in ("lr", "epochs", "patience")},
+        "commits": sorted({r["commit"] for r in records}),
+    }
 
 
 def markdown(summary: dict) -> str:
     names = summary["scenarios"]
-    lines = ["| lr | epochs | patience | " + " | ".join(names) + " | mean relative val | best epoch ever in the first tenth |",
-             "|---|---|---|" + "---|" * (len(names) + 2)]
+    lines = [
+        "| lr | epochs | patience | "
+        + " | ".join(names)
+        + " | mean relative val | best epoch ever in the first tenth |",
+        "|---|---|---|" + "---|" * (len(names) + 2),
+    ]
     for r in summary["rows"]:
         cells = []
         for s in names:
             v = r["scenarios"].get(s)
-            cells.append("-" if v is None else
-                         f"val {v['val']:.4f}, OOD {v['ood']:.4f}, best epoch {v['best_epoch_mean']:.0f} "
-                         f"(min {v['best_epoch_min']}) of {v['epochs_run']:.0f} run"
-                         + (", at the budget" if v["at_budget"] else ""))
+            cells.append(
+                "-"
+                if v is None
+                else f"val {v['val']:.4f}, OOD {v['ood']:.4f}, best epoch {v['best_epoch_mean']:.0f} "
+                f"(min {v['best_epoch_min']}) of {v['epochs_run']:.0f} run"
+                + (", at the budget" if v["at_budget"] else "")
+            )
         score = f"{r['score']:.3f}" if "score" in r else "-"
         early = "-" if "eligible" not in r else ("no" if r["eligible"] else "**yes**")
-        lines.append(f"| {r['lr']:g} | {r['epochs']} | {r['patience']} | " + " | ".join(cells) + f" | {score} | {early} |")
+        lines.append(
+            f"| {r['lr']:g} | {r['epochs']} | {r['patience']} | "
+            + " | ".join(cells)
+            + f" | {score} | {early} |"
+        )
     chosen = summary["chosen"]
-    lines += ["", "Chosen (best mean relative validation NDCG@20 among the candidates whose best epoch never "
-              "falls in the first tenth): " + ("none" if chosen is None else
-                                               f"lr={chosen['lr']:g}, epochs={chosen['epochs']}, "
-                                               f"patience={chosen['patience']}") + "."]
+    lines += [
+        "",
+        "Chosen (best mean relative validation NDCG@20 among the candidates whose best epoch never "
+        "falls in the first tenth): "
+        + (
+            "none"
+            if chosen is None
+            else f"lr={chosen['lr']:g}, epochs={chosen['epochs']}, "
+            f"patience={chosen['patience']}"
+        )
+        + ".",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", nargs="+", default=list(REAL_SCENARIOS), choices=list(REAL_SCENARIOS))
+    parser.add_argument(
+        "--scenarios", nargs="+", default=list(REAL_SCENARIOS), choices=list(REAL_SCENARIOS)
+    )
     parser.add_argument("--lr", type=float, nargs="+", default=[1e-2, 3e-3, 1e-3])
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--patience", type=int, default=15)
@@ -114,7 +142,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--report", action="store_true")
-    parser.add_argument("--docs", default=None, help="also write the table into this page's training-defaults block")
+    parser.add_argument(
+        "--docs", default=None, help="also write the table into this page's training-defaults block"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     log = RunLog(Path(args.out) / "training_defaults.jsonl")
@@ -125,22 +155,51 @@ def main(argv: list[str] | None = None) -> None:
             for lr in args.lr:
                 for seed in args.seeds:
                     config = RunConfig(lr=lr, epochs=args.epochs, patience=args.patience, seed=seed)
-                    if any(r["scenario"] == name and r["seed"] == seed and r["config"] == config.to_dict()
-                           for r in log.records):
+                    if any(
+                        r["scenario"] == name
+                        and r["seed"] == seed
+                        and r["config"] == config.to_dict()
+                        for r in log.records
+                    ):
                         continue
                     record = train_run(config, data)
-                    log.append({"scenario": name, "seed": seed, "commit": commit, "config": config.to_dict(),
-                                **{k: record[k] for k in ("val", "test", "best_epoch", "epochs", "epoch_time",
-                                                          "wall_s", "cpu_s")}})
-                    print(f"[{name}] lr {lr:g} seed {seed}: val {record['val']['ndcg@20']:.4f}, best epoch "
-                          f"{record['best_epoch']} of {record['epochs']}", flush=True)
+                    log.append(
+                        {
+                            "scenario": name,
+                            "seed": seed,
+                            "commit": commit,
+                            "config": config.to_dict(),
+                            **{
+                                k: record[k]
+                                for k in (
+                                    "val",
+                                    "test",
+                                    "best_epoch",
+                                    "epochs",
+                                    "epoch_time",
+                                    "wall_s",
+                                    "cpu_s",
+                                )
+                            },
+                        }
+                    )
+                    print(
+                        f"[{name}] lr {lr:g} seed {seed}: val {record['val']['ndcg@20']:.4f}, best epoch "
+                        f"{record['best_epoch']} of {record['epochs']}",
+                        flush=True,
+                    )
     summary = summarize(log.records)
     (Path(args.out) / "training_defaults.json").write_text(json.dumps(summary, indent=2))
     (Path(args.out) / "training_defaults.md").write_text(markdown(summary))
     if args.docs:
-        replace_block(Path(args.docs), DOC_START, DOC_END,
-                      f"Produced by `python benchmarks/training_defaults.py --report --docs {args.docs}` from "
-                      f"runs of commit(s) {', '.join(c[:7] for c in summary['commits'])}.\n\n" + markdown(summary))
+        replace_block(
+            Path(args.docs),
+            DOC_START,
+            DOC_END,
+            f"Produced by `python benchmarks/training_defaults.py --report --docs {args.docs}` from "
+            f"runs of commit(s) {', '.join(c[:7] for c in summary['commits'])}.\n\n"
+            + markdown(summary),
+        )
     print(markdown(summary))
 
 

@@ -5,6 +5,7 @@ The pipeline, one call per arrow: data (`InteractionData`) -> shift split
 (`LightGCN`, `NGCF`, `MF`) -> negative sampler (`UniformSampler` ... `CNSDiffSampler`)
 -> BPR loss (+ environment penalty) -> `Evaluator` -> Optuna objective.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -62,17 +63,49 @@ _EXPORTS: dict[str, str] = {
 }
 
 if TYPE_CHECKING:  # static tools see the eager imports
-    from pyg_negdiff.causal import EnvironmentInference, IRMPenalty, VarianceRiskPenalty  # noqa: F401
-    from pyg_negdiff.data import InteractionData, PairSet, bipartite_edge_index, from_hetero, gcn_adjacency, load_builtin, load_dataset, make_synthetic, to_hetero  # noqa: F401
+    from pyg_negdiff.causal import (
+        EnvironmentInference,
+        IRMPenalty,
+        VarianceRiskPenalty,
+    )  # noqa: F401
+    from pyg_negdiff.data import (
+        InteractionData,
+        PairSet,
+        bipartite_edge_index,
+        from_hetero,
+        gcn_adjacency,
+        load_builtin,
+        load_dataset,
+        make_synthetic,
+        to_hetero,
+    )  # noqa: F401
     from pyg_negdiff.data.diagnostics import shift_report  # noqa: F401
     from pyg_negdiff.data.prepare import prepare_data  # noqa: F401
-    from pyg_negdiff.data.splits import split_exposure, split_mixed, split_popularity, split_random, split_temporal  # noqa: F401
+    from pyg_negdiff.data.splits import (
+        split_exposure,
+        split_mixed,
+        split_popularity,
+        split_random,
+        split_temporal,
+    )  # noqa: F401
     from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule  # noqa: F401
     from pyg_negdiff.experiment import RunConfig, run  # noqa: F401
     from pyg_negdiff.loss import bpr_loss  # noqa: F401
     from pyg_negdiff.metrics import Evaluator  # noqa: F401
     from pyg_negdiff.nn import MF, NGCF, Embeddings, LightGCN, NGCFConv, Recommender  # noqa: F401
-    from pyg_negdiff.sampling import ADARSampler, AHNSSampler, CNSDiffSampler, DNSSampler, FHNRatio, MixGCFSampler, NegativeSample, NegativeSampler, PopularitySampler, SamplerState, UniformSampler  # noqa: F401
+    from pyg_negdiff.sampling import (
+        ADARSampler,
+        AHNSSampler,
+        CNSDiffSampler,
+        DNSSampler,
+        FHNRatio,
+        MixGCFSampler,
+        NegativeSample,
+        NegativeSampler,
+        PopularitySampler,
+        SamplerState,
+        UniformSampler,
+    )  # noqa: F401
     from pyg_negdiff.train import Trainer, TrainResult  # noqa: F401
 
 
@@ -94,20 +127,55 @@ __version__ = "0.2.0"
 
 __all__ = [
     # data
-    "InteractionData", "PairSet", "load_dataset", "load_builtin", "make_synthetic", "to_hetero",
-    "from_hetero", "prepare_data", "bipartite_edge_index", "gcn_adjacency",
+    "InteractionData",
+    "PairSet",
+    "load_dataset",
+    "load_builtin",
+    "make_synthetic",
+    "to_hetero",
+    "from_hetero",
+    "prepare_data",
+    "bipartite_edge_index",
+    "gcn_adjacency",
     # shift splits and diagnostics
-    "split_random", "split_popularity", "split_temporal", "split_exposure", "split_mixed",
+    "split_random",
+    "split_popularity",
+    "split_temporal",
+    "split_exposure",
+    "split_mixed",
     "shift_report",
     # backbones
-    "Recommender", "Embeddings", "LightGCN", "NGCF", "NGCFConv", "MF",
+    "Recommender",
+    "Embeddings",
+    "LightGCN",
+    "NGCF",
+    "NGCFConv",
+    "MF",
     # samplers
-    "NegativeSampler", "SamplerState", "NegativeSample", "UniformSampler", "PopularitySampler",
-    "DNSSampler", "MixGCFSampler", "AHNSSampler", "CNSDiffSampler", "ADARSampler", "FHNRatio",
+    "NegativeSampler",
+    "SamplerState",
+    "NegativeSample",
+    "UniformSampler",
+    "PopularitySampler",
+    "DNSSampler",
+    "MixGCFSampler",
+    "AHNSSampler",
+    "CNSDiffSampler",
+    "ADARSampler",
+    "FHNRatio",
     # diffusion
-    "NoiseSchedule", "GaussianDiffusion", "MLPDenoiser",
+    "NoiseSchedule",
+    "GaussianDiffusion",
+    "MLPDenoiser",
     # causal
-    "EnvironmentInference", "VarianceRiskPenalty", "IRMPenalty",
+    "EnvironmentInference",
+    "VarianceRiskPenalty",
+    "IRMPenalty",
     # training and evaluation
-    "bpr_loss", "Evaluator", "Trainer", "TrainResult", "RunConfig", "run",
+    "bpr_loss",
+    "Evaluator",
+    "Trainer",
+    "TrainResult",
+    "RunConfig",
+    "run",
 ]

@@ -25,6 +25,7 @@ Examples:
     >>> state["format"] == CHECKPOINT_FORMAT, state["resume"]["loop"]["epoch"]
     (True, 0)
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,8 +38,19 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["CHECKPOINT_FORMAT", "read_checkpoint", "write_checkpoint", "snapshot", "restore",
-           "resume_payload", "initial_loop", "read_resumable", "check_resumable", "restore_resume_state", "plain"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "read_checkpoint",
+    "write_checkpoint",
+    "snapshot",
+    "restore",
+    "resume_payload",
+    "initial_loop",
+    "read_resumable",
+    "check_resumable",
+    "restore_resume_state",
+    "plain",
+]
 
 #: Version of the checkpoint layout written by `Trainer` (refused when it differs).
 CHECKPOINT_FORMAT = 2
@@ -47,8 +59,9 @@ CHECKPOINT_FORMAT = 2
 SNAPSHOT_KEYS = ("epoch", "model", "sampler", "optimizer")
 
 
-def snapshot(epoch: int, model: torch.nn.Module, sampler: torch.nn.Module,
-             optimizer: Any) -> dict[str, Any]:
+def snapshot(
+    epoch: int, model: torch.nn.Module, sampler: torch.nn.Module, optimizer: Any
+) -> dict[str, Any]:
     """A copy of the weights and optimizer state, to restore later (`restore`).
 
     Args:
@@ -60,14 +73,17 @@ def snapshot(epoch: int, model: torch.nn.Module, sampler: torch.nn.Module,
     Returns:
         dict: ``epoch``, ``model``, ``sampler`` and ``optimizer`` (deep copies).
     """
-    return {"epoch": epoch,
-            "model": copy.deepcopy(model.state_dict()),
-            "sampler": copy.deepcopy(sampler.state_dict()),
-            "optimizer": copy.deepcopy(optimizer.state_dict())}
+    return {
+        "epoch": epoch,
+        "model": copy.deepcopy(model.state_dict()),
+        "sampler": copy.deepcopy(sampler.state_dict()),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+    }
 
 
-def restore(state: dict[str, Any], model: torch.nn.Module, sampler: torch.nn.Module,
-            optimizer: Any) -> None:
+def restore(
+    state: dict[str, Any], model: torch.nn.Module, sampler: torch.nn.Module, optimizer: Any
+) -> None:
     """Loads a `snapshot` (or a checkpoint's ``resume`` part) into the model, sampler and optimizer.
 
     Args:
@@ -81,10 +97,19 @@ def restore(state: dict[str, Any], model: torch.nn.Module, sampler: torch.nn.Mod
     optimizer.load_state_dict(state["optimizer"])
 
 
-def resume_payload(model: torch.nn.Module, sampler: torch.nn.Module, optimizer: Any,
-                   loop: dict[str, Any], *, generator: torch.Generator, config: dict[str, Any],
-                   world_size: int = 1, ranks: dict[str, list[Tensor]] | None = None,
-                   environments: Any = None, penalty: Any = None) -> dict[str, Any]:
+def resume_payload(
+    model: torch.nn.Module,
+    sampler: torch.nn.Module,
+    optimizer: Any,
+    loop: dict[str, Any],
+    *,
+    generator: torch.Generator,
+    config: dict[str, Any],
+    world_size: int = 1,
+    ranks: dict[str, list[Tensor]] | None = None,
+    environments: Any = None,
+    penalty: Any = None,
+) -> dict[str, Any]:
     """The ``resume`` part of a checkpoint: the state at the end of the last epoch.
 
     Args:
@@ -103,10 +128,16 @@ def resume_payload(model: torch.nn.Module, sampler: torch.nn.Module, optimizer: 
     Returns:
         dict: The ``resume`` entry.
     """
-    payload: dict[str, Any] = {"model": model.state_dict(), "sampler": sampler.state_dict(),
-                               "optimizer": optimizer.state_dict(), "loop": loop,
-                               "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                               "config": plain(config), "world_size": world_size}
+    payload: dict[str, Any] = {
+        "model": model.state_dict(),
+        "sampler": sampler.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "loop": loop,
+        "generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "config": plain(config),
+        "world_size": world_size,
+    }
     if ranks is not None:
         payload["ranks"] = ranks
     env_state = environments.state_dict() if hasattr(environments, "state_dict") else None
@@ -135,7 +166,9 @@ def write_checkpoint(path: str | Path, best: dict[str, Any], resume: dict[str, A
     os.replace(tmp, path)
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device | None = None) -> dict[str, Any]:
+def read_checkpoint(
+    path: str | Path, map_location: str | torch.device | None = None
+) -> dict[str, Any]:
     """Reads a `Trainer` checkpoint safely, with ``torch.load(weights_only=True)``.
 
     Args:
@@ -154,23 +187,38 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device | None = 
     except OSError:
         raise
     except Exception as exc:  # noqa: BLE001 - any other failure means: not a safe checkpoint
-        raise ValueError(f"{path} is not a pyg_negdiff checkpoint that loads safely "
-                         f"({str(exc).splitlines()[0]})") from None
+        raise ValueError(
+            f"{path} is not a pyg_negdiff checkpoint that loads safely "
+            f"({str(exc).splitlines()[0]})"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else None
-        raise ValueError(f"{path} is not a pyg_negdiff checkpoint of layout {CHECKPOINT_FORMAT} "
-                         f"(found {found!r}); it cannot be resumed: start over without resuming")
+        raise ValueError(
+            f"{path} is not a pyg_negdiff checkpoint of layout {CHECKPOINT_FORMAT} "
+            f"(found {found!r}); it cannot be resumed: start over without resuming"
+        )
     return state
 
 
 def initial_loop() -> dict[str, Any]:
     """The loop state of a run that has not trained yet (what ``resume.loop`` holds later)."""
-    return {"epoch": -1, "history": [], "best_value": -math.inf, "best_epoch": -1, "best_val": {},
-            "bad_evals": 0, "stopped_early": False}
+    return {
+        "epoch": -1,
+        "history": [],
+        "best_value": -math.inf,
+        "best_epoch": -1,
+        "best_val": {},
+        "bad_evals": 0,
+        "stopped_early": False,
+    }
 
 
-def read_resumable(path: str | Path, config: dict[str, Any], world_size: int,
-                   map_location: str | torch.device | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_resumable(
+    path: str | Path,
+    config: dict[str, Any],
+    world_size: int,
+    map_location: str | torch.device | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Reads a checkpoint to resume it, refusing one of other settings (`check_resumable`).
 
     Args:
@@ -187,15 +235,18 @@ def read_resumable(path: str | Path, config: dict[str, Any], world_size: int,
         ValueError: Not a checkpoint of this layout, or of other settings.
     """
     if not Path(path).exists():
-        raise FileNotFoundError(f"no checkpoint to resume at {path}: "
-                                f"the interrupted run saved none; start it again without resuming")
+        raise FileNotFoundError(
+            f"no checkpoint to resume at {path}: "
+            f"the interrupted run saved none; start it again without resuming"
+        )
     state = read_checkpoint(path, map_location)
     check_resumable(state["resume"], path, config, world_size)
     return {k: state[k] for k in SNAPSHOT_KEYS}, state["resume"]
 
 
-def check_resumable(saved: dict[str, Any], path: str | Path, config: dict[str, Any],
-                    world_size: int) -> None:
+def check_resumable(
+    saved: dict[str, Any], path: str | Path, config: dict[str, Any], world_size: int
+) -> None:
     """Refuses to resume a checkpoint written with other settings or another number of processes.
 
     Args:
@@ -208,21 +259,34 @@ def check_resumable(saved: dict[str, Any], path: str | Path, config: dict[str, A
         ValueError: Naming the settings that differ, or the two world sizes.
     """
     now = plain(config)
-    diff = {k: (saved["config"].get(k), v) for k, v in now.items()
-            if k != "device" and saved["config"].get(k) != v}
+    diff = {
+        k: (saved["config"].get(k), v)
+        for k, v in now.items()
+        if k != "device" and saved["config"].get(k) != v
+    }
     if diff:
         what = "; ".join(f"{k}: {old!r} then, {new!r} now" for k, (old, new) in diff.items())
-        raise ValueError(f"checkpoint {path} was written with other settings ({what}); "
-                         f"resume with the same settings, or start over without resuming")
+        raise ValueError(
+            f"checkpoint {path} was written with other settings ({what}); "
+            f"resume with the same settings, or start over without resuming"
+        )
     if saved.get("world_size", 1) != world_size:
-        raise ValueError(f"checkpoint {path} was written by {saved.get('world_size', 1)} "
-                         f"process(es), this run has {world_size}: resume with the same number "
-                         f"(torchrun --nproc-per-node), or start over without resuming")
+        raise ValueError(
+            f"checkpoint {path} was written by {saved.get('world_size', 1)} "
+            f"process(es), this run has {world_size}: resume with the same number "
+            f"(torchrun --nproc-per-node), or start over without resuming"
+        )
 
 
-def restore_resume_state(saved: dict[str, Any], *, generator: torch.Generator, rank: int = 0,
-                         sampling: torch.Generator | None = None, environments: Any = None,
-                         penalty: Any = None) -> None:
+def restore_resume_state(
+    saved: dict[str, Any],
+    *,
+    generator: torch.Generator,
+    rank: int = 0,
+    sampling: torch.Generator | None = None,
+    environments: Any = None,
+    penalty: Any = None,
+) -> None:
     """Restores the random streams, environments and penalty of a ``resume`` entry.
 
     Args:

@@ -37,6 +37,7 @@ the other ranks leave `Trainer.fit` with `RankZeroAborted` instead of waiting
 forever in the next collective. A checkpoint holds every rank's own random
 streams (`gather_states`), so a run resumes on the same number of ranks.
 """
+
 from __future__ import annotations
 
 import enum
@@ -48,6 +49,7 @@ from torch import Tensor
 
 from pyg_negdiff.nn.base import Recommender
 from pyg_negdiff.propagation import BatchEmbeddings, Propagation
+
 # Moved to the propagation package; still importable from here.
 from pyg_negdiff.propagation.sharded import ShardedPropagation, shard_bounds  # noqa: F401
 
@@ -69,8 +71,10 @@ def launched_world_size() -> int:
         return dist.get_world_size()
     value = os.environ.get("WORLD_SIZE", "1")
     if not value.strip().isdigit() or int(value) < 1:
-        raise ValueError(f"WORLD_SIZE={value!r} in the environment is not a positive integer; "
-                         f"torchrun sets it: unset it outside torchrun")
+        raise ValueError(
+            f"WORLD_SIZE={value!r} in the environment is not a positive integer; "
+            f"torchrun sets it: unset it outside torchrun"
+        )
     return int(value)
 
 
@@ -137,7 +141,9 @@ class RankZeroAborted(RuntimeError):
     """
 
 
-def broadcast_decision(decision: EpochDecision, device: torch.device | str | None = None) -> EpochDecision:
+def broadcast_decision(
+    decision: EpochDecision, device: torch.device | str | None = None
+) -> EpochDecision:
     """Rank 0's ``decision`` on every rank (``decision`` itself without a process group).
 
     Every rank must call it at the same point (it is a collective).
@@ -204,8 +210,13 @@ class PropagationModule(torch.nn.Module):
         self.model = model
         self.propagation = propagation
 
-    def forward(self, users: Tensor, pos_items: Tensor, candidates: Tensor | None = None,
-                generator: torch.Generator | None = None) -> BatchEmbeddings:
+    def forward(
+        self,
+        users: Tensor,
+        pos_items: Tensor,
+        candidates: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> BatchEmbeddings:
         """``propagation(model, ...)`` (see `Propagation.__call__`).
 
         Args:
@@ -234,7 +245,9 @@ def sampling_generator(module: torch.nn.Module) -> torch.Generator | None:
     return propagation.generator if isinstance(propagation, ShardedPropagation) else None
 
 
-def wrap(model: Recommender, propagation: Propagation, seed: int = 0) -> PropagationModule | torch.nn.Module:
+def wrap(
+    model: Recommender, propagation: Propagation, seed: int = 0
+) -> PropagationModule | torch.nn.Module:
     """The module a trainer calls for a step's embeddings: plain in one process,
     sharded and wrapped in `DistributedDataParallel` in several.
 
@@ -265,6 +278,18 @@ def wrap(model: Recommender, propagation: Propagation, seed: int = 0) -> Propaga
     return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
-__all__ = ["EpochDecision", "PropagationModule", "RankZeroAborted", "ShardedPropagation", "broadcast_decision",
-           "gather_states", "init_from_env", "is_main_process", "launched_world_size", "rank_and_world",
-           "sampling_generator", "shard_bounds", "wrap"]
+__all__ = [
+    "EpochDecision",
+    "PropagationModule",
+    "RankZeroAborted",
+    "ShardedPropagation",
+    "broadcast_decision",
+    "gather_states",
+    "init_from_env",
+    "is_main_process",
+    "launched_world_size",
+    "rank_and_world",
+    "sampling_generator",
+    "shard_bounds",
+    "wrap",
+]

@@ -1,4 +1,5 @@
 """From a flat configuration to a trained model: the one recipe the CLI and Optuna share."""
+
 from __future__ import annotations
 
 import inspect
@@ -38,7 +39,13 @@ class ConfigError(ValueError):
 
 
 #: Sampler constructor arguments the run fills in itself (never given by the user).
-CONTEXT_ARGUMENTS = ("train_pairs", "item_popularity", "embedding_dim", "num_layers", "num_environments")
+CONTEXT_ARGUMENTS = (
+    "train_pairs",
+    "item_popularity",
+    "embedding_dim",
+    "num_layers",
+    "num_environments",
+)
 
 
 @dataclass
@@ -125,7 +132,9 @@ class RunConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown configuration keys {sorted(unknown)}; known: {sorted(known)}")
+            raise ValueError(
+                f"unknown configuration keys {sorted(unknown)}; known: {sorted(known)}"
+            )
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
@@ -156,16 +165,30 @@ class RunConfig:
 
         def integer(key: str, low: int) -> None:
             value = getattr(self, key)
-            check(key, isinstance(value, int) and not isinstance(value, bool) and value >= low,
-                  f"must be an integer >= {low}")
+            check(
+                key,
+                isinstance(value, int) and not isinstance(value, bool) and value >= low,
+                f"must be an integer >= {low}",
+            )
 
         def number(key: str, low: float, *, strict: bool = False) -> None:
             value = getattr(self, key)
-            fine = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            check(key, fine and (value > low if strict else value >= low),
-                  f"must be a finite number {'>' if strict else '>='} {low:g}")
+            fine = (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and math.isfinite(value)
+            )
+            check(
+                key,
+                fine and (value > low if strict else value >= low),
+                f"must be a finite number {'>' if strict else '>='} {low:g}",
+            )
 
-        check("model", self.model.lower() in MODELS, f"unknown backbone; choose from {', '.join(MODELS)}")
+        check(
+            "model",
+            self.model.lower() in MODELS,
+            f"unknown backbone; choose from {', '.join(MODELS)}",
+        )
         integer("embedding_dim", 1)
         integer("num_layers", 1 if MODELS[self.model.lower()].has_layers else 0)
         number("lr", 0.0, strict=True)
@@ -176,26 +199,41 @@ class RunConfig:
             integer("patience", 1)
         integer("eval_every", 1)
         metric, _, k = self.monitor.partition("@")
-        check("monitor", metric in METRICS and k.isdigit() and int(k) >= 1,
-              f"must be <metric>@<k> with a metric of {', '.join(METRICS)}, e.g. ndcg@20")
+        check(
+            "monitor",
+            metric in METRICS and k.isdigit() and int(k) >= 1,
+            f"must be <metric>@<k> with a metric of {', '.join(METRICS)}, e.g. ndcg@20",
+        )
         number("penalty_weight", 0.0)
         integer("num_environments", 1)
         integer("seed", 0)
-        check("propagation", self.propagation in PROPAGATIONS,
-              f"choose {' or '.join(repr(name) for name in PROPAGATIONS)}")
+        check(
+            "propagation",
+            self.propagation in PROPAGATIONS,
+            f"choose {' or '.join(repr(name) for name in PROPAGATIONS)}",
+        )
         if self.propagation == "neighbor":
             fanout = self.num_neighbors or []
-            check("num_neighbors", bool(fanout) and all(isinstance(k, int) and (k >= 1 or k == -1)
-                                                        for k in fanout),
-                  "give one fan-out per layer, each >= 1 or -1 for all neighbours (e.g. 20 10)")
+            check(
+                "num_neighbors",
+                bool(fanout) and all(isinstance(k, int) and (k >= 1 or k == -1) for k in fanout),
+                "give one fan-out per layer, each >= 1 or -1 for all neighbours (e.g. 20 10)",
+            )
             from pyg_negdiff.propagation import resolve_engine
+
             try:
                 resolve_engine(self.neighbor_engine)
             except ValueError as exc:
                 check("neighbor_engine", False, str(exc))
         else:
-            check("num_neighbors", not self.num_neighbors, "applies to --propagation 'neighbor' only")
-            check("sparse_gradients", self.sparse_gradients, "applies to --propagation 'neighbor' only")
+            check(
+                "num_neighbors", not self.num_neighbors, "applies to --propagation 'neighbor' only"
+            )
+            check(
+                "sparse_gradients",
+                self.sparse_gradients,
+                "applies to --propagation 'neighbor' only",
+            )
         self._validate_environments()
         self._validate_sampler()
         self._validate_device()
@@ -204,57 +242,94 @@ class RunConfig:
     def _validate_environments(self) -> None:
         from pyg_negdiff.causal import STRATEGIES
 
-        if (self.penalty_weight > 0 or self.condition_on_environment) and \
-                self.environments.lower() not in STRATEGIES:
-            raise ConfigError("environments", self.environments,
-                              f"unknown environment strategy; choose from {', '.join(STRATEGIES)}")
+        if (
+            self.penalty_weight > 0 or self.condition_on_environment
+        ) and self.environments.lower() not in STRATEGIES:
+            raise ConfigError(
+                "environments",
+                self.environments,
+                f"unknown environment strategy; choose from {', '.join(STRATEGIES)}",
+            )
 
     def _validate_sampler(self) -> None:
         name = self.sampler.lower()
         if name not in SAMPLERS:
-            raise ConfigError("sampler", self.sampler, f"unknown sampler; choose from {', '.join(SAMPLERS)}")
+            raise ConfigError(
+                "sampler", self.sampler, f"unknown sampler; choose from {', '.join(SAMPLERS)}"
+            )
         params = inspect.signature(SAMPLERS[name]).parameters
         if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-            valid = [n for n, p in params.items() if n not in CONTEXT_ARGUMENTS
-                     and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+            valid = [
+                n
+                for n, p in params.items()
+                if n not in CONTEXT_ARGUMENTS
+                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            ]
             for key in self.sampler_kwargs:
                 if key in CONTEXT_ARGUMENTS:
-                    raise ConfigError("sampler_kwargs", {key: self.sampler_kwargs[key]},
-                                      f"{key!r} is set by the run itself (from the data, --dim, --layers "
-                                      f"or --num-environments), not as a sampler argument")
+                    raise ConfigError(
+                        "sampler_kwargs",
+                        {key: self.sampler_kwargs[key]},
+                        f"{key!r} is set by the run itself (from the data, --dim, --layers "
+                        f"or --num-environments), not as a sampler argument",
+                    )
                 if key not in valid:
-                    raise ConfigError("sampler_kwargs", {key: self.sampler_kwargs[key]},
-                                      f"sampler {name!r} has no argument {key!r}; its arguments are "
-                                      f"{', '.join(valid) or 'none'}")
+                    raise ConfigError(
+                        "sampler_kwargs",
+                        {key: self.sampler_kwargs[key]},
+                        f"sampler {name!r} has no argument {key!r}; its arguments are "
+                        f"{', '.join(valid) or 'none'}",
+                    )
                 default, value = params[key].default, self.sampler_kwargs[key]
                 if isinstance(default, bool) and not isinstance(value, bool):
-                    raise ConfigError("sampler_kwargs", {key: value}, f"{key!r} takes true or false")
-                if isinstance(default, (int, float)) and not isinstance(default, bool) and \
-                        (isinstance(value, bool) or not isinstance(value, (int, float))):
-                    raise ConfigError("sampler_kwargs", {key: value},
-                                      f"{key!r} takes a number (default {default!r})")
+                    raise ConfigError(
+                        "sampler_kwargs", {key: value}, f"{key!r} takes true or false"
+                    )
+                if (
+                    isinstance(default, (int, float))
+                    and not isinstance(default, bool)
+                    and (isinstance(value, bool) or not isinstance(value, (int, float)))
+                ):
+                    raise ConfigError(
+                        "sampler_kwargs",
+                        {key: value},
+                        f"{key!r} takes a number (default {default!r})",
+                    )
         for key, value in self.sampler_kwargs.items():
             if not _finite(value):
-                raise ConfigError("sampler_kwargs", {key: value}, "must be a finite number (not NaN or inf)")
+                raise ConfigError(
+                    "sampler_kwargs", {key: value}, "must be a finite number (not NaN or inf)"
+                )
 
     def _validate_device(self) -> None:
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError):
-            raise ConfigError("device", self.device, "not a torch device; use e.g. cpu, cuda or cuda:0") from None
+            raise ConfigError(
+                "device", self.device, "not a torch device; use e.g. cpu, cuda or cuda:0"
+            ) from None
         if device.type == "cuda":
             count = torch.cuda.device_count() if torch.cuda.is_available() else 0
             if count == 0:
-                raise ConfigError("device", self.device, "this PyTorch build sees no CUDA device "
-                                  f"(torch {torch.__version__}, CUDA {torch.version.cuda}); use cpu")
+                raise ConfigError(
+                    "device",
+                    self.device,
+                    "this PyTorch build sees no CUDA device "
+                    f"(torch {torch.__version__}, CUDA {torch.version.cuda}); use cpu",
+                )
             if device.index is not None and device.index >= count:
-                raise ConfigError("device", self.device, f"only {count} CUDA device(s): use cuda:0 to "
-                                  f"cuda:{count - 1}")
+                raise ConfigError(
+                    "device",
+                    self.device,
+                    f"only {count} CUDA device(s): use cuda:0 to " f"cuda:{count - 1}",
+                )
         elif device.type == "mps" and not torch.backends.mps.is_available():
             raise ConfigError("device", self.device, "MPS is not available here; use cpu")
         elif device.type not in ("cpu", "cuda", "mps"):
             if not getattr(getattr(torch, device.type, None), "is_available", lambda: False)():
-                raise ConfigError("device", self.device, f"no {device.type} device is available; use cpu")
+                raise ConfigError(
+                    "device", self.device, f"no {device.type} device is available; use cpu"
+                )
 
 
 def _finite(value: Any) -> bool:
@@ -280,12 +355,16 @@ def check_negatives_exist(data: InteractionData) -> None:
     pairs = data.train_pairs()
     full = (pairs.degree() >= data.num_items).nonzero().view(-1)
     if full.numel():
-        raise ValueError(f"{data.name}: {full.numel()} user(s) (ids {full[:5].tolist()}) interacted with "
-                         f"all {data.num_items} items in training, so no negative item exists for them; "
-                         f"remove them from the data or hold some of their items out")
+        raise ValueError(
+            f"{data.name}: {full.numel()} user(s) (ids {full[:5].tolist()}) interacted with "
+            f"all {data.num_items} items in training, so no negative item exists for them; "
+            f"remove them from the data or hold some of their items out"
+        )
 
 
-def sampler_from_config(config: RunConfig, data: InteractionData, model: Recommender) -> NegativeSampler:
+def sampler_from_config(
+    config: RunConfig, data: InteractionData, model: Recommender
+) -> NegativeSampler:
     """Builds the configured sampler, passing it the context its constructor asks for.
 
     A sampler declares what it needs by naming it in its constructor:
@@ -294,14 +373,19 @@ def sampler_from_config(config: RunConfig, data: InteractionData, model: Recomme
     """
     if config.sampler.lower() not in SAMPLERS:
         raise ValueError(f"unknown sampler {config.sampler!r}; choose from {sorted(SAMPLERS)}")
-    context = {"item_popularity": data.item_popularity(), "embedding_dim": model.output_dim,
-               "num_layers": config.num_layers}
+    context = {
+        "item_popularity": data.item_popularity(),
+        "embedding_dim": model.output_dim,
+        "num_layers": config.num_layers,
+    }
     params = inspect.signature(SAMPLERS[config.sampler.lower()]).parameters
     kwargs = {k: v for k, v in context.items() if k in params}
     if config.condition_on_environment:
         if "num_environments" not in params:
-            raise ValueError(f"condition_on_environment: sampler {config.sampler!r} has no denoiser to "
-                             f"condition; use 'cnsdiff' or 'adar'")
+            raise ValueError(
+                f"condition_on_environment: sampler {config.sampler!r} has no denoiser to "
+                f"condition; use 'cnsdiff' or 'adar'"
+            )
         kwargs["num_environments"] = config.num_environments
     kwargs.update(config.sampler_kwargs)
     try:
@@ -309,8 +393,11 @@ def sampler_from_config(config: RunConfig, data: InteractionData, model: Recomme
     except (TypeError, ValueError) as exc:
         if not config.sampler_kwargs:
             raise
-        raise ConfigError("sampler_kwargs", config.sampler_kwargs,
-                          f"sampler {config.sampler!r} refused them: {exc}") from exc
+        raise ConfigError(
+            "sampler_kwargs",
+            config.sampler_kwargs,
+            f"sampler {config.sampler!r} refused them: {exc}",
+        ) from exc
 
 
 def build_environments(config: RunConfig, data: InteractionData):
@@ -325,26 +412,49 @@ def build_environments(config: RunConfig, data: InteractionData):
         return None, None
     from pyg_negdiff.causal import EnvironmentInference, VarianceRiskPenalty
 
-    env = EnvironmentInference(config.environments, num_environments=config.num_environments,
-                               seed=config.seed, **config.environment_kwargs)
+    env = EnvironmentInference(
+        config.environments,
+        num_environments=config.num_environments,
+        seed=config.seed,
+        **config.environment_kwargs,
+    )
     labels = env.fit(data)
-    mass = labels.sum(0) if labels.dim() == 2 else labels.bincount(minlength=config.num_environments)
+    mass = (
+        labels.sum(0) if labels.dim() == 2 else labels.bincount(minlength=config.num_environments)
+    )
     used = int((mass > 0).sum())
     if used < config.num_environments:
-        problem = (f"only {used} of the {config.num_environments} {config.environments!r} environments "
-                   f"hold a training interaction on {data.name} ({data.num_users} users, "
-                   f"{data.num_items} items); use at most {used}")
-        if 2 * used < config.num_environments:  # mostly empty: the setting is wrong, not the data small
+        problem = (
+            f"only {used} of the {config.num_environments} {config.environments!r} environments "
+            f"hold a training interaction on {data.name} ({data.num_users} users, "
+            f"{data.num_items} items); use at most {used}"
+        )
+        if (
+            2 * used < config.num_environments
+        ):  # mostly empty: the setting is wrong, not the data small
             raise ConfigError("num_environments", config.num_environments, problem)
-        warnings.warn(f"num_environments={config.num_environments}: {problem}", UserWarning, stacklevel=2)
-    penalty = (VarianceRiskPenalty(weight=config.penalty_weight, **config.penalty_kwargs)
-               if config.penalty_weight > 0 else None)
+        warnings.warn(
+            f"num_environments={config.num_environments}: {problem}", UserWarning, stacklevel=2
+        )
+    penalty = (
+        VarianceRiskPenalty(weight=config.penalty_weight, **config.penalty_kwargs)
+        if config.penalty_weight > 0
+        else None
+    )
     return env, penalty
 
 
-def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequence[EpochCallback] = (),
-                 evaluator: Evaluator | None = None, checkpoint_path: str | Path | None = None,
-                 progress: bool = True, fhn: bool = False, validated: bool = False) -> Trainer:
+def make_trainer(
+    config: RunConfig,
+    data: InteractionData,
+    *,
+    callbacks: Sequence[EpochCallback] = (),
+    evaluator: Evaluator | None = None,
+    checkpoint_path: str | Path | None = None,
+    progress: bool = True,
+    fhn: bool = False,
+    validated: bool = False,
+) -> Trainer:
     """Validates, seeds, then builds the model, sampler, environments, graph and trainer of ``config``.
 
     Args:
@@ -371,6 +481,7 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
     fhn_reference = None
     if fhn:
         from pyg_negdiff.data.pairs import PairSet
+
         truth = data.true_positives if data.true_positives is not None else data.parts.get("test")
         if truth is not None:
             fhn_reference = PairSet(truth, data.num_users, data.num_items)
@@ -378,13 +489,29 @@ def make_trainer(config: RunConfig, data: InteractionData, *, callbacks: Sequenc
     from pyg_negdiff.propagation import build_propagation
 
     # The one place the run's graph is built: the trainer gets it inside its propagation.
-    propagation = build_propagation(config.propagation, bipartite_edge_index(data.train, data.num_users),
-                                    data.num_users, data.num_items, config.num_neighbors,
-                                    engine=config.neighbor_engine, sparse_gradients=config.sparse_gradients)
-    return Trainer.from_config(config, model, sampler, data, evaluator=evaluator,
-                               environments=environments, penalty=penalty, fhn_reference=fhn_reference,
-                               checkpoint_path=checkpoint_path, callbacks=callbacks, progress=progress,
-                               propagation=propagation)
+    propagation = build_propagation(
+        config.propagation,
+        bipartite_edge_index(data.train, data.num_users),
+        data.num_users,
+        data.num_items,
+        config.num_neighbors,
+        engine=config.neighbor_engine,
+        sparse_gradients=config.sparse_gradients,
+    )
+    return Trainer.from_config(
+        config,
+        model,
+        sampler,
+        data,
+        evaluator=evaluator,
+        environments=environments,
+        penalty=penalty,
+        fhn_reference=fhn_reference,
+        checkpoint_path=checkpoint_path,
+        callbacks=callbacks,
+        progress=progress,
+        propagation=propagation,
+    )
 
 
 def _model_kwargs(config: RunConfig) -> dict[str, Any]:
@@ -396,7 +523,9 @@ def _model_kwargs(config: RunConfig) -> dict[str, Any]:
     return kwargs
 
 
-def run(config: RunConfig, data: InteractionData, *, resume: bool = False, **kwargs: Any) -> TrainResult:
+def run(
+    config: RunConfig, data: InteractionData, *, resume: bool = False, **kwargs: Any
+) -> TrainResult:
     """Trains ``config`` on ``data`` and returns the result (see `make_trainer`).
 
     Args:

@@ -1,5 +1,6 @@
 """Training losses. Each returns per-interaction values so that the
 environment penalty (`pyg_negdiff.causal`) can group them."""
+
 from __future__ import annotations
 
 import torch

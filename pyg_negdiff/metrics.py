@@ -1,4 +1,5 @@
 """Full-ranking evaluation with PyG's ``LinkPred*`` metrics."""
+
 from __future__ import annotations
 
 from typing import Iterable, Sequence
@@ -27,7 +28,9 @@ METRICS = {
 }
 
 
-def top_k_items(user_emb: Tensor, item_emb: Tensor, seen: PairSet | None, users: Tensor, k: int) -> Tensor:
+def top_k_items(
+    user_emb: Tensor, item_emb: Tensor, seen: PairSet | None, users: Tensor, k: int
+) -> Tensor:
     r"""Top-$k$ items of each user by $s(u, i) = \mathbf{e}_u^\top \mathbf{e}_i$, seen items excluded.
 
     Seen items get a score of $-\infty$ (not a finite sentinel, which a large
@@ -51,8 +54,15 @@ def top_k_items(user_emb: Tensor, item_emb: Tensor, seen: PairSet | None, users:
 
 
 @torch.no_grad()
-def head_share(user_emb: Tensor, item_emb: Tensor, head: Tensor, users: Tensor,
-               seen: PairSet | None = None, k: int = 20, batch_size: int = 512) -> float:
+def head_share(
+    user_emb: Tensor,
+    item_emb: Tensor,
+    head: Tensor,
+    users: Tensor,
+    seen: PairSet | None = None,
+    k: int = 20,
+    batch_size: int = 512,
+) -> float:
     r"""The share of top-$k$ recommendations that are head items (popularity bias of a model).
 
     $$
@@ -87,7 +97,7 @@ def head_share(user_emb: Tensor, item_emb: Tensor, head: Tensor, users: Tensor,
     head = head.to(device)
     hits = total = 0
     for start in range(0, users.numel(), batch_size):
-        batch = users[start:start + batch_size]
+        batch = users[start : start + batch_size]
         top = top_k_items(user_emb[batch.to(device)], item_emb, seen, batch, k)
         hits += int(head[top].sum())
         total += top.numel()
@@ -136,9 +146,13 @@ class Evaluator:
         (1.0, 1.0)
     """
 
-    def __init__(self, data: InteractionData, ks: Iterable[int] = (10, 20),
-                 metrics: Sequence[str] = ("recall", "ndcg", "precision", "hit_ratio"),
-                 batch_size: int = 512) -> None:
+    def __init__(
+        self,
+        data: InteractionData,
+        ks: Iterable[int] = (10, 20),
+        metrics: Sequence[str] = ("recall", "ndcg", "precision", "hit_ratio"),
+        batch_size: int = 512,
+    ) -> None:
         unknown = set(metrics) - set(METRICS)
         if unknown:
             raise ValueError(f"unknown metrics {sorted(unknown)}; choose from {sorted(METRICS)}")
@@ -162,16 +176,27 @@ class Evaluator:
 
     def _collection(self) -> LinkPredMetricCollection:
         return LinkPredMetricCollection(
-            {f"{m}@{k}": METRICS[m](k) for m in self.metrics for k in self.ks})
+            {f"{m}@{k}": METRICS[m](k) for m in self.metrics for k in self.ks}
+        )
 
     @torch.no_grad()
-    def __call__(self, emb: Embeddings, part: str = "test", groups: Tensor | None = None,
-                 group_names: Sequence[str] | None = None) -> dict[str, float]:
+    def __call__(
+        self,
+        emb: Embeddings,
+        part: str = "test",
+        groups: Tensor | None = None,
+        group_names: Sequence[str] | None = None,
+    ) -> dict[str, float]:
         return self.evaluate(emb, part, groups, group_names)
 
     @torch.no_grad()
-    def evaluate(self, emb: Embeddings, part: str = "test", groups: Tensor | None = None,
-                 group_names: Sequence[str] | None = None) -> dict[str, float]:
+    def evaluate(
+        self,
+        emb: Embeddings,
+        part: str = "test",
+        groups: Tensor | None = None,
+        group_names: Sequence[str] | None = None,
+    ) -> dict[str, float]:
         """Ranks all items for the users of ``part`` and returns ``{"recall@20": ..., ...}``.
 
         Args:
@@ -187,19 +212,22 @@ class Evaluator:
         if groups is not None and groups.numel() != index.size(1):
             raise ValueError(f"groups has {groups.numel()} labels for {index.size(1)} interactions")
         device = emb.user.device
-        label_sets: dict[str, PairSet] = {"": PairSet(index, self.data.num_users, self.data.num_items)}
+        label_sets: dict[str, PairSet] = {
+            "": PairSet(index, self.data.num_users, self.data.num_items)
+        }
         if groups is not None:
             for g in torch.unique(groups).tolist():
                 name = group_names[g] if group_names is not None else str(g)
-                label_sets[f"/{name}"] = PairSet(index[:, groups == g], self.data.num_users,
-                                                 self.data.num_items)
+                label_sets[f"/{name}"] = PairSet(
+                    index[:, groups == g], self.data.num_users, self.data.num_items
+                )
         collections = {key: self._collection() for key in label_sets}
         seen = self.seen(part)
         # Users with nothing to find add no signal; users without training data are
         # still ranked (they get the items' prior through their untrained embedding).
         users = torch.unique(index[0])
         for start in range(0, users.numel(), self.batch_size):
-            batch = users[start:start + self.batch_size]
+            batch = users[start : start + self.batch_size]
             top = top_k_items(emb.user[batch.to(device)], emb.item, seen, batch, self.ks[-1])
             for key, labels in label_sets.items():
                 row, col = labels.rows(batch)
@@ -216,7 +244,9 @@ class Evaluator:
         return out
 
     @torch.no_grad()
-    def head_share(self, emb: Embeddings, part: str = "test", k: int = 20, fraction: float = 0.1) -> float:
+    def head_share(
+        self, emb: Embeddings, part: str = "test", k: int = 20, fraction: float = 0.1
+    ) -> float:
         r"""`head_share` of the users of ``part``, with the items seen before ``part``
         masked and the head taken from the training popularity (`head_items`).
 
@@ -233,9 +263,13 @@ class Evaluator:
             raise KeyError(f"no part {part!r} in {self.data.name}; it has {list(self.data.parts)}")
         head = head_items(self.data.item_popularity(), fraction)
         users = torch.unique(self.data.parts[part][0])
-        return head_share(emb.user, emb.item, head, users, self.seen(part), k=k, batch_size=self.batch_size)
+        return head_share(
+            emb.user, emb.item, head, users, self.seen(part), k=k, batch_size=self.batch_size
+        )
 
-    def evaluate_all(self, emb: Embeddings, parts: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    def evaluate_all(
+        self, emb: Embeddings, parts: Sequence[str] | None = None
+    ) -> dict[str, dict[str, float]]:
         """Metrics for several parts at once: ``{part: {metric: value}}``.
 
         Args:
@@ -292,5 +326,6 @@ def random_ranking(data: InteractionData, seed: int = 0, dim: int = 64) -> Embed
         (3, 64)
     """
     g = torch.Generator().manual_seed(int(seed))
-    return Embeddings.from_tensors(torch.randn(data.num_users, dim, generator=g),
-                                   torch.randn(data.num_items, dim, generator=g))
+    return Embeddings.from_tensors(
+        torch.randn(data.num_users, dim, generator=g), torch.randn(data.num_items, dim, generator=g)
+    )

@@ -19,6 +19,7 @@ $$
 rows outside $\mathcal{R}_t$ keep their moments and values (dense Adam
 would decay their moments and still move them).
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -80,14 +81,17 @@ class Optimizers:
         """
         states = state.get("optimizers") if isinstance(state, dict) else None
         if states is None or len(states) != len(self.optimizers):
-            raise ValueError(f"optimizer state holds {len(states) if states is not None else 'no'} "
-                             f"optimizers' states, expected {len(self.optimizers)}")
+            raise ValueError(
+                f"optimizer state holds {len(states) if states is not None else 'no'} "
+                f"optimizers' states, expected {len(self.optimizers)}"
+            )
         for opt, sub in zip(self.optimizers, states):
             opt.load_state_dict(sub)
 
 
-def build_optimizer(params: Iterable[Parameter], lr: float,
-                    sparse: Iterable[Parameter] = ()) -> torch.optim.Optimizer | Optimizers:
+def build_optimizer(
+    params: Iterable[Parameter], lr: float, sparse: Iterable[Parameter] = ()
+) -> torch.optim.Optimizer | Optimizers:
     """Adam over ``params``, and SparseAdam over the ``sparse`` ones among them.
 
     Args:

@@ -1,4 +1,5 @@
 """What training returns: the history rows, a step's statistics and the run's result."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The training loop: BPR with any sampler, optional environment penalty, early stopping."""
+
 from __future__ import annotations
 
 import contextlib
@@ -23,7 +24,12 @@ from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
 from pyg_negdiff.optim import build_optimizer
 from pyg_negdiff.propagation import BatchEmbeddings, FullPropagation, Propagation
-from pyg_negdiff.results import EpochStats, NonFiniteLossError, StepStats, TrainResult  # (lived here)
+from pyg_negdiff.results import (
+    EpochStats,
+    NonFiniteLossError,
+    StepStats,
+    TrainResult,
+)  # (lived here)
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.fhn import FHNRatio
 
@@ -127,17 +133,34 @@ class Trainer:
     resume, on the same number of ranks.
     """
 
-    def __init__(self, model: Recommender, sampler: NegativeSampler, data: InteractionData, *,
-                 lr: float = 3e-3, l2: float = 1e-4, batch_size: int = 2048, epochs: int = 100,
-                 eval_every: int = 1, patience: int | None = 15, monitor: str = "ndcg@20",
-                 evaluator: Evaluator | None = None, environments: Environments | None = None,
-                 penalty: Callable[..., Tensor] | None = None, fhn_reference: PairSet | None = None,
-                 device: str | torch.device | None = None, seed: int = 0,
-                 checkpoint_path: str | Path | None = None,
-                 callbacks: Sequence[EpochCallback] = (), progress: bool = True,
-                 propagation: Propagation | None = None) -> None:
+    def __init__(
+        self,
+        model: Recommender,
+        sampler: NegativeSampler,
+        data: InteractionData,
+        *,
+        lr: float = 3e-3,
+        l2: float = 1e-4,
+        batch_size: int = 2048,
+        epochs: int = 100,
+        eval_every: int = 1,
+        patience: int | None = 15,
+        monitor: str = "ndcg@20",
+        evaluator: Evaluator | None = None,
+        environments: Environments | None = None,
+        penalty: Callable[..., Tensor] | None = None,
+        fhn_reference: PairSet | None = None,
+        device: str | torch.device | None = None,
+        seed: int = 0,
+        checkpoint_path: str | Path | None = None,
+        callbacks: Sequence[EpochCallback] = (),
+        progress: bool = True,
+        propagation: Propagation | None = None,
+    ) -> None:
         if penalty is not None and environments is None:
-            raise ValueError("a 'penalty' needs 'environments' (see pyg_negdiff.causal.EnvironmentInference)")
+            raise ValueError(
+                "a 'penalty' needs 'environments' (see pyg_negdiff.causal.EnvironmentInference)"
+            )
         if batch_size < 1 or epochs < 1 or eval_every < 1:
             raise ValueError("batch_size, epochs and eval_every must be positive")
         self.device = torch.device(device if device is not None else "cpu")
@@ -149,9 +172,15 @@ class Trainer:
         self.eval_every, self.patience, self.monitor = eval_every, patience, monitor
         self.evaluator = evaluator or Evaluator(data)
         metric, _, k = monitor.partition("@")
-        if metric not in self.evaluator.metrics or not k.isdigit() or int(k) not in self.evaluator.ks:
-            raise ValueError(f"monitor {monitor!r} is not computed by the evaluator "
-                             f"(metrics {self.evaluator.metrics}, ks {self.evaluator.ks})")
+        if (
+            metric not in self.evaluator.metrics
+            or not k.isdigit()
+            or int(k) not in self.evaluator.ks
+        ):
+            raise ValueError(
+                f"monitor {monitor!r} is not computed by the evaluator "
+                f"(metrics {self.evaluator.metrics}, ks {self.evaluator.ks})"
+            )
         self.environments, self.penalty = environments, penalty
         self.fhn_reference = fhn_reference.to(self.device) if fhn_reference is not None else None
         self.seed = seed
@@ -162,29 +191,44 @@ class Trainer:
 
         self.train_index = data.train.to(self.device)
         if propagation is None:
-            propagation = FullPropagation(bipartite_edge_index(data.train, data.num_users),
-                                          data.num_users, data.num_items)
+            propagation = FullPropagation(
+                bipartite_edge_index(data.train, data.num_users), data.num_users, data.num_items
+            )
         if (propagation.num_users, propagation.num_items) != (data.num_users, data.num_items):
-            raise ValueError(f"the propagation's graph has {propagation.num_users} users and "
-                             f"{propagation.num_items} items, the data {data.num_users} and {data.num_items}")
+            raise ValueError(
+                f"the propagation's graph has {propagation.num_users} users and "
+                f"{propagation.num_items} items, the data {data.num_users} and {data.num_items}"
+            )
         if propagation.needs_candidates and not sampler.subgraph_ready:
-            raise ValueError(f"{type(sampler).__name__} draws its negatives outside uniform_candidates "
-                             f"and cannot run on a sampled subgraph: use full propagation")
+            raise ValueError(
+                f"{type(sampler).__name__} draws its negatives outside uniform_candidates "
+                f"and cannot run on a sampled subgraph: use full propagation"
+            )
         propagation.check(self.model)
         self.propagation = propagation.to(self.device)
         distributed.init_from_env()
         self.rank, self.world_size = distributed.rank_and_world()
-        if self.rank != 0:  # rank 0 evaluates, writes and reports; every rank reads a checkpoint to resume
+        if (
+            self.rank != 0
+        ):  # rank 0 evaluates, writes and reports; every rank reads a checkpoint to resume
             self.callbacks, self.progress = [], False
         self._propagate = distributed.wrap(self.model, self.propagation, seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
         params = list(self.model.parameters()) + list(self.sampler.joint_parameters())
-        self.optimizer = build_optimizer(params, lr, sparse=self.propagation.sparse_parameters(self.model))
+        self.optimizer = build_optimizer(
+            params, lr, sparse=self.propagation.sparse_parameters(self.model)
+        )
         self._good_state: dict[str, Any] | None = None
 
     @classmethod
-    def from_config(cls, config: Any, model: Recommender, sampler: NegativeSampler,
-                    data: InteractionData, **kwargs: Any) -> "Trainer":
+    def from_config(
+        cls,
+        config: Any,
+        model: Recommender,
+        sampler: NegativeSampler,
+        data: InteractionData,
+        **kwargs: Any,
+    ) -> "Trainer":
         """A trainer with the settings of a `pyg_negdiff.experiment.RunConfig`.
 
         Args:
@@ -196,8 +240,20 @@ class Trainer:
             data (InteractionData): The training data.
             **kwargs: The constructor's other arguments (``propagation``, ``environments``, ...).
         """
-        settings = {key: getattr(config, key) for key in ("lr", "l2", "batch_size", "epochs", "eval_every",
-                                                          "patience", "monitor", "device", "seed")}
+        settings = {
+            key: getattr(config, key)
+            for key in (
+                "lr",
+                "l2",
+                "batch_size",
+                "epochs",
+                "eval_every",
+                "patience",
+                "monitor",
+                "device",
+                "seed",
+            )
+        }
         trainer = cls(model, sampler, data, **settings, **kwargs)
         trainer.run_config = config.to_dict()
         return trainer
@@ -235,7 +291,7 @@ class Trainer:
         batches = range(0, num, self.batch_size)
         bar = tqdm(batches, desc=f"epoch {epoch}", leave=False, disable=not self.progress)
         for b, offset in enumerate(bar):
-            index = perm[offset:offset + self.batch_size]
+            index = perm[offset : offset + self.batch_size]
             step = self.train_step(index, epoch, where=f"epoch {epoch}, batch {b}")
             total += step.loss * index.numel()
             bpr_total += step.bpr_sum
@@ -247,9 +303,13 @@ class Trainer:
                 bar.set_postfix(loss=f"{total / (offset + index.numel()):.4f}")
         bar.close()
         return EpochStats(
-            epoch=epoch, loss=total / num, bpr=bpr_total / num, train_time=time.perf_counter() - start,
+            epoch=epoch,
+            loss=total / num,
+            bpr=bpr_total / num,
+            train_time=time.perf_counter() - start,
             fhn_ratio=fhn.compute() if fhn is not None and fhn.count else None,
-            sampler_logs={k: float(np.mean(v)) for k, v in logs.items()})
+            sampler_logs={k: float(np.mean(v)) for k, v in logs.items()},
+        )
 
     def train_step(self, index: Tensor, epoch: int, *, where: str = "") -> StepStats:
         """One optimizer step on the training interactions ``index``.
@@ -288,23 +348,37 @@ class Trainer:
             raise NonFiniteLossError(
                 f"loss became {loss.item()} at {where or f'epoch {epoch}'}; the model was restored to the "
                 f"last good checkpoint ({self._describe_good_state()}). Lower the learning rate, raise l2, "
-                f"or check the sampler's auxiliary loss.")
+                f"or check the sampler's auxiliary loss."
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return StepStats(loss=loss.item(), bpr_sum=per_sample.detach().sum().item(), logs=dict(neg.logs),
-                         probe_items=batch.global_items(neg.probe_items))
+        return StepStats(
+            loss=loss.item(),
+            bpr_sum=per_sample.detach().sum().item(),
+            logs=dict(neg.logs),
+            probe_items=batch.global_items(neg.probe_items),
+        )
 
-    def _embed_and_sample(self, users: Tensor, pos: Tensor, env: Tensor | None,
-                          epoch: int) -> tuple[BatchEmbeddings, NegativeSample]:
+    def _embed_and_sample(
+        self, users: Tensor, pos: Tensor, env: Tensor | None, epoch: int
+    ) -> tuple[BatchEmbeddings, NegativeSample]:
         """The batch's embeddings and its negatives (item ids as rows of ``batch.emb``)."""
         # A subgraph must hold the sampler's candidates: draw them first, with the same
         # generator, so forward finds the stream where full propagation leaves it.
-        cand = (self.sampler.candidate_items(users, pos, self.generator)
-                if self.propagation.needs_candidates else None)
+        cand = (
+            self.sampler.candidate_items(users, pos, self.generator)
+            if self.propagation.needs_candidates
+            else None
+        )
         batch = self._propagate(users, pos, cand, self.generator)
-        state = SamplerState(emb=batch.emb, epoch=epoch, num_epochs=self.epochs, generator=self.generator,
-                             environments=env)
+        state = SamplerState(
+            emb=batch.emb,
+            epoch=epoch,
+            num_epochs=self.epochs,
+            generator=self.generator,
+            environments=env,
+        )
         if not batch.is_subgraph:
             return batch, self.sampler(users, pos, state)
         with self.sampler.subgraph(batch.candidates, batch.local_pairs(self.sampler.train_pairs)):
@@ -347,8 +421,13 @@ class Trainer:
         if best_state is None:
             self._good_state = self._state(loop["epoch"])
         first = loop["epoch"] + 1
-        bar = tqdm(range(first, self.epochs if not stopped_early else first), desc="training",
-                   initial=first, total=self.epochs, disable=not self.progress)
+        bar = tqdm(
+            range(first, self.epochs if not stopped_early else first),
+            desc="training",
+            initial=first,
+            total=self.epochs,
+            disable=not self.progress,
+        )
         Decision = distributed.EpochDecision
         try:
             for epoch in bar:
@@ -356,7 +435,9 @@ class Trainer:
                 # A collective: gathered here, where every rank is, for rank 0 to write.
                 ranks = self._gather_rank_states() if self.checkpoint_path is not None else None
                 try:
-                    evaluate = has_val and ((epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs)
+                    evaluate = has_val and (
+                        (epoch + 1) % self.eval_every == 0 or epoch + 1 == self.epochs
+                    )
                     if evaluate:
                         t0 = time.perf_counter()
                         stats.val = self.evaluator.evaluate(self.embeddings(), "val")
@@ -376,10 +457,19 @@ class Trainer:
                         self._good_state = best_state
                     history.append(stats)
                     if self.checkpoint_path is not None and self.rank == 0:
-                        self._write_checkpoint(self._good_state, {
-                            "epoch": epoch, "history": [asdict(h) for h in history], "best_value": best_value,
-                            "best_epoch": best_epoch, "best_val": best_val, "bad_evals": bad_evals,
-                            "stopped_early": stopped_early}, ranks)
+                        self._write_checkpoint(
+                            self._good_state,
+                            {
+                                "epoch": epoch,
+                                "history": [asdict(h) for h in history],
+                                "best_value": best_value,
+                                "best_epoch": best_epoch,
+                                "best_val": best_val,
+                                "bad_evals": bad_evals,
+                                "stopped_early": stopped_early,
+                            },
+                            ranks,
+                        )
                     if evaluate:
                         for callback in self.callbacks:
                             callback(epoch, stats.val)
@@ -391,17 +481,21 @@ class Trainer:
                     raise
                 bar.set_description(f"training (loss {stats.loss:.4f})")
                 decision = distributed.broadcast_decision(
-                    Decision.STOP if stopped_early else Decision.CONTINUE, self.device)
+                    Decision.STOP if stopped_early else Decision.CONTINUE, self.device
+                )
                 if decision == Decision.ABORT:
                     raise distributed.RankZeroAborted(
                         f"rank 0 stopped the run with an exception after epoch {epoch} (rank 0's own "
-                        f"error says which); rank {self.rank} left training without a result")
+                        f"error says which); rank {self.rank} left training without a result"
+                    )
                 if decision == Decision.STOP:
                     stopped_early = True
                     break
         except NonFiniteLossError as exc:
             # The model already holds the last good state: test it, so the run is not lost.
-            exc.result = self._finish(history, best_epoch, best_val, stopped_early, diverged=str(exc))
+            exc.result = self._finish(
+                history, best_epoch, best_val, stopped_early, diverged=str(exc)
+            )
             raise
         finally:
             bar.close()
@@ -409,21 +503,47 @@ class Trainer:
             self._load_state(best_state)
         return self._finish(history, best_epoch, best_val, stopped_early)
 
-    def _finish(self, history: list[EpochStats], best_epoch: int, best_val: dict[str, float],
-                stopped_early: bool, diverged: str | None = None) -> TrainResult:
+    def _finish(
+        self,
+        history: list[EpochStats],
+        best_epoch: int,
+        best_val: dict[str, float],
+        stopped_early: bool,
+        diverged: str | None = None,
+    ) -> TrainResult:
         final = self.embeddings() if self.rank == 0 else None
-        test = {part: self.evaluator.evaluate(final, part)
-                for part in self.data.eval_parts if part != "val" and self.rank == 0}
-        return TrainResult(history=history, best_epoch=best_epoch, best_val=best_val, test=test,
-                           stopped_early=stopped_early, config=self.config(), diverged=diverged)
+        test = {
+            part: self.evaluator.evaluate(final, part)
+            for part in self.data.eval_parts
+            if part != "val" and self.rank == 0
+        }
+        return TrainResult(
+            history=history,
+            best_epoch=best_epoch,
+            best_val=best_val,
+            test=test,
+            stopped_early=stopped_early,
+            config=self.config(),
+            diverged=diverged,
+        )
 
     def config(self) -> dict[str, Any]:
         """The run's settings, for result files."""
-        return {"model": repr(self.model), "sampler": repr(self.sampler), "data": self.data.name,
-                "lr": self.lr, "l2": self.l2, "batch_size": self.batch_size, "epochs": self.epochs,
-                "monitor": self.monitor, "seed": self.seed, "device": str(self.device),
-                "penalty": repr(self.penalty) if self.penalty is not None else None,
-                "propagation_strategy": repr(self.propagation), **self.run_config}
+        return {
+            "model": repr(self.model),
+            "sampler": repr(self.sampler),
+            "data": self.data.name,
+            "lr": self.lr,
+            "l2": self.l2,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "monitor": self.monitor,
+            "seed": self.seed,
+            "device": str(self.device),
+            "penalty": repr(self.penalty) if self.penalty is not None else None,
+            "propagation_strategy": repr(self.propagation),
+            **self.run_config,
+        }
 
     # --------------------------------------------------------- checkpoints
     # The file layout, writing and reading live in `pyg_negdiff.checkpoint`.
@@ -449,16 +569,32 @@ class Trainer:
         if self.world_size == 1:
             return None
         sampling = distributed.sampling_generator(self._propagate)
-        return {"sampling": distributed.gather_states(sampling.get_state(), self.device),
-                "torch_rng": distributed.gather_states(torch.get_rng_state(), self.device)}
+        return {
+            "sampling": distributed.gather_states(sampling.get_state(), self.device),
+            "torch_rng": distributed.gather_states(torch.get_rng_state(), self.device),
+        }
 
-    def _write_checkpoint(self, good: dict[str, Any] | None, loop: dict[str, Any],
-                          ranks: dict[str, list[Tensor]] | None = None) -> None:
+    def _write_checkpoint(
+        self,
+        good: dict[str, Any] | None,
+        loop: dict[str, Any],
+        ranks: dict[str, list[Tensor]] | None = None,
+    ) -> None:
         resume = checkpoint.resume_payload(
-            self.model, self.sampler, self.optimizer, loop, generator=self.generator,
-            config=self.config(), world_size=self.world_size, ranks=ranks,
-            environments=self.environments, penalty=self.penalty)
-        checkpoint.write_checkpoint(self.checkpoint_path, good or self._state(loop["epoch"]), resume)
+            self.model,
+            self.sampler,
+            self.optimizer,
+            loop,
+            generator=self.generator,
+            config=self.config(),
+            world_size=self.world_size,
+            ranks=ranks,
+            environments=self.environments,
+            penalty=self.penalty,
+        )
+        checkpoint.write_checkpoint(
+            self.checkpoint_path, good or self._state(loop["epoch"]), resume
+        )
 
     def load_checkpoint(self, path: str | Path) -> int:
         """Loads the best weights of a checkpoint written by this trainer.
@@ -489,11 +625,17 @@ class Trainer:
         """
         if self.checkpoint_path is None:
             raise ValueError("resuming needs the trainer's checkpoint_path")
-        self._good_state, saved = checkpoint.read_resumable(self.checkpoint_path, self.config(),
-                                                            self.world_size, self.device)
+        self._good_state, saved = checkpoint.read_resumable(
+            self.checkpoint_path, self.config(), self.world_size, self.device
+        )
         self._load_state(saved)
         sampling = distributed.sampling_generator(self._propagate) if self.world_size > 1 else None
-        checkpoint.restore_resume_state(saved, generator=self.generator, rank=self.rank, sampling=sampling,
-                                        environments=self.environments, penalty=self.penalty)
+        checkpoint.restore_resume_state(
+            saved,
+            generator=self.generator,
+            rank=self.rank,
+            sampling=sampling,
+            environments=self.environments,
+            penalty=self.penalty,
+        )
         return saved["loop"]
-

@@ -1,4 +1,5 @@
 """The diffusion ablation on the benchmarks page is what the benchmark's run logs say."""
+
 import importlib.util
 import re
 import shlex
@@ -15,7 +16,9 @@ def _ablation_module():
     import sys
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("diffusion_ablation", ROOT / "benchmarks" / "diffusion_ablation.py")
+    spec = importlib.util.spec_from_file_location(
+        "diffusion_ablation", ROOT / "benchmarks" / "diffusion_ablation.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -36,7 +39,9 @@ def _block() -> tuple[str, Path]:
 def test_ablation_block_is_the_report_of_the_run_logs():
     block, out = _block()
     table = (out / "ablation.md").read_text().strip()
-    assert block.endswith(table), "the block differs from ablation.md: rerun the report, do not edit it"
+    assert block.endswith(
+        table
+    ), "the block differs from ablation.md: rerun the report, do not edit it"
     # The report itself is regenerated from the raw run logs: no number is typed by hand.
     module = _ablation_module()
     assert module.markdown(module.summarize(module.done_records(out))).strip() == table
@@ -59,21 +64,36 @@ def test_ablation_runs_follow_the_protocol():
     for key, seeds in rows.items():
         assert len(seeds) >= 3, key
     for scenario in {s for s, _ in rows}:
-        budgets = {r["trials"] for (s, row, _), r in records.items()
-                   if s == scenario and row != "_backbone"
-                   and module.VARIANTS[row][2] is not module._no_space}
+        budgets = {
+            r["trials"]
+            for (s, row, _), r in records.items()
+            if s == scenario
+            and row != "_backbone"
+            and module.VARIANTS[row][2] is not module._no_space
+        }
         assert len(budgets) <= 1, (scenario, budgets)
 
 
 def test_paired_difference_equals_a_naive_loop():
     module = _ablation_module()
-    mk = lambda v, val=0.1: {"test": {"test": {"ndcg@20": 0.2, "recall@20": 0.3},  # noqa: E731
-                                      "test_ood": {"ndcg@20": v, "recall@20": v}},
-                             "val": {"ndcg@20": val}, "head@20": 0.5, "epoch_time": 1.0, "best_epoch": 3,
-                             "diagnostics": {}, "sampler_kwargs": {}, "trials": 0}
+    mk = lambda v, val=0.1: {
+        "test": {
+            "test": {"ndcg@20": 0.2, "recall@20": 0.3},  # noqa: E731
+            "test_ood": {"ndcg@20": v, "recall@20": v},
+        },
+        "val": {"ndcg@20": val},
+        "head@20": 0.5,
+        "epoch_time": 1.0,
+        "best_epoch": 3,
+        "diagnostics": {},
+        "sampler_kwargs": {},
+        "trials": 0,
+    }
     records = {("coat", "uniform", s): mk(v) for s, v in enumerate([0.10, 0.12, 0.11])}
     records.update({("coat", "dns", s): mk(v, 0.2) for s, v in enumerate([0.09, 0.10, 0.15])})
-    records.update({("coat", "cnsdiff-f-default", s): mk(v) for s, v in enumerate([0.12, 0.11, 0.14])})
+    records.update(
+        {("coat", "cnsdiff-f-default", s): mk(v) for s, v in enumerate([0.12, 0.11, 0.14])}
+    )
     table = {r["row"]: r for r in module.summarize(records)}
     diffs = [0.12 - 0.10, 0.11 - 0.12, 0.14 - 0.11]
     mean = sum(diffs) / 3

@@ -44,17 +44,17 @@ def test_transition_step_on_hand_made_scores():
     sampler = ADARSampler(pairs, num_steps=4)  # sqrt(alpha_bar) = 0.920, 0.703, 0.380, 0.012
     sab = sampler.diffusion.schedule.sqrt_alphas_cumprod[1:]
     cases = [  # (s_ui, s_ref, expected t*)
-        (1.0, 0.95, 1),      # ratio above sqrt(ab_1): the first step already crosses
-        (1.0, 0.8, 2),       # 0.920 > 0.8 >= 0.703
-        (2.0, 1.0, 3),       # ratio 0.5: 0.703 > 0.5 >= 0.380
-        (1.0, 0.1, 4),       # only the last step gets below 0.1
-        (1.0, 0.001, 4),     # never crosses: clamped to T
-        (1.0, -0.5, 4),      # negative reference: no step crosses, T
-        (1.0, 1.0, 1),       # tie: the positive is not above the reference
-        (0.5, 3.0, 1),       # positive below the reference: hardest step, t = 1
-        (-1.0, -0.5, 1),     # same with negative scores
-        (-1.0, -3.0, 4),     # s_ui <= 0 above the reference: noise raises the score, never crosses
-        (0.0, -1.0, 4),      # s_ui = 0: the expected score stays 0 > s_ref
+        (1.0, 0.95, 1),  # ratio above sqrt(ab_1): the first step already crosses
+        (1.0, 0.8, 2),  # 0.920 > 0.8 >= 0.703
+        (2.0, 1.0, 3),  # ratio 0.5: 0.703 > 0.5 >= 0.380
+        (1.0, 0.1, 4),  # only the last step gets below 0.1
+        (1.0, 0.001, 4),  # never crosses: clamped to T
+        (1.0, -0.5, 4),  # negative reference: no step crosses, T
+        (1.0, 1.0, 1),  # tie: the positive is not above the reference
+        (0.5, 3.0, 1),  # positive below the reference: hardest step, t = 1
+        (-1.0, -0.5, 1),  # same with negative scores
+        (-1.0, -3.0, 4),  # s_ui <= 0 above the reference: noise raises the score, never crosses
+        (0.0, -1.0, 4),  # s_ui = 0: the expected score stays 0 > s_ref
         (1.0, float(sab[1]), 2),  # exact equality with sqrt(ab_2) counts as crossed
     ]
     s_ui = torch.tensor([c[0] for c in cases])
@@ -90,9 +90,13 @@ def test_forward_negative_sits_at_the_transition_in_expectation():
     index = torch.tensor([[u, i] for u in range(U) for i in range(I) if i != free[u]]).t()
     pairs = PairSet(index, U, I)
     # The published forward process (the defaults take its mean instead).
-    sampler = ADARSampler(pairs, combine="replace", forward_noise=True, gradient="detach", skip_edge_cases=False)
+    sampler = ADARSampler(
+        pairs, combine="replace", forward_noise=True, gradient="detach", skip_edge_cases=False
+    )
     users, pos = index[0], index[1]
-    draws = torch.stack([sampler(users, pos, SamplerState(emb, generator=g)).emb for _ in range(400)])
+    draws = torch.stack(
+        [sampler(users, pos, SamplerState(emb, generator=g)).emb for _ in range(400)]
+    )
     u, e_i = emb.user[users], emb.item[pos]
     s_ui, s_ref = (u * e_i).sum(-1), (u * emb.item[free[users]]).sum(-1)
     t = sampler.transition_step(s_ui, s_ref)
@@ -134,7 +138,9 @@ def test_forward_mode_has_no_denoiser_and_denoise_mode_learns():
     with pytest.raises(ValueError, match="embedding_dim"):
         ADARSampler(pairs, generation="denoise")
     torch.manual_seed(0)
-    sampler = ADARSampler(pairs, D, generation="denoise", num_steps=20, denoiser_lr=3e-3, dropout=0.2)
+    sampler = ADARSampler(
+        pairs, D, generation="denoise", num_steps=20, denoiser_lr=3e-3, dropout=0.2
+    )
     assert sampler.denoiser.cond_dim == D  # user-conditioned
     g = torch.Generator().manual_seed(0)
     losses = []
@@ -154,7 +160,9 @@ def test_forward_mode_has_no_denoiser_and_denoise_mode_learns():
 
 def test_warmup_returns_the_reference():
     emb, pairs, index = toy()
-    out = ADARSampler(pairs, warmup_epochs=1)(index[0, :8], index[1, :8], SamplerState(emb, epoch=0))
+    out = ADARSampler(pairs, warmup_epochs=1)(
+        index[0, :8], index[1, :8], SamplerState(emb, epoch=0)
+    )
     assert torch.equal(out.emb, emb.item[out.items]) and "transition_step" not in out.logs
 
 
@@ -163,7 +171,9 @@ def tiny_data():
     like = torch.rand(30, 40, generator=g) < 0.2
     index = like.nonzero().t()
     n = index.size(1)
-    return InteractionData(30, 40, {"train": index[:, : int(0.8 * n)], "val": index[:, int(0.8 * n):]})
+    return InteractionData(
+        30, 40, {"train": index[:, : int(0.8 * n)], "val": index[:, int(0.8 * n) :]}
+    )
 
 
 @pytest.mark.parametrize("backbone", [LightGCN, NGCF, MF])
@@ -172,7 +182,9 @@ def test_plugs_into_every_backbone_through_the_trainer(backbone, generation, com
     data = tiny_data()
     torch.manual_seed(0)
     model = backbone(data.num_users, data.num_items, embedding_dim=8)
-    sampler = ADARSampler(data.train_pairs(), model.output_dim, generation=generation, combine=combine)
+    sampler = ADARSampler(
+        data.train_pairs(), model.output_dim, generation=generation, combine=combine
+    )
     result = Trainer(model, sampler, data, batch_size=64, epochs=2, progress=False).fit()
     assert all(math.isfinite(h.loss) for h in result.history)
     assert 1 <= result.history[-1].sampler_logs["transition_step"] <= 50

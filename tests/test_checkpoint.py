@@ -1,4 +1,5 @@
 """pyg_negdiff.checkpoint: the layout round trip, refusals, and the state of environments and penalties."""
+
 import pytest
 import torch
 
@@ -26,8 +27,14 @@ def _objects():
 def test_write_then_read_round_trip(tmp_path):
     model, sampler, optimizer = _objects()
     generator = torch.Generator().manual_seed(3)
-    resume = resume_payload(model, sampler, optimizer, initial_loop(), generator=generator,
-                            config={"lr": 0.1, "device": "cpu"})
+    resume = resume_payload(
+        model,
+        sampler,
+        optimizer,
+        initial_loop(),
+        generator=generator,
+        config={"lr": 0.1, "device": "cpu"},
+    )
     write_checkpoint(tmp_path / "c.pt", snapshot(-1, model, sampler, optimizer), resume)
     assert not (tmp_path / "c.pt.tmp").exists()  # written atomically
     state = read_checkpoint(tmp_path / "c.pt")
@@ -45,7 +52,9 @@ def test_write_then_read_round_trip(tmp_path):
 
 def test_other_layouts_and_other_files_are_refused(tmp_path):
     torch.save({"format": CHECKPOINT_FORMAT - 1}, tmp_path / "old.pt")
-    with pytest.raises(ValueError, match=f"not a pyg_negdiff checkpoint of layout {CHECKPOINT_FORMAT}"):
+    with pytest.raises(
+        ValueError, match=f"not a pyg_negdiff checkpoint of layout {CHECKPOINT_FORMAT}"
+    ):
         read_checkpoint(tmp_path / "old.pt")
     (tmp_path / "text.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="loads safely"):
@@ -59,15 +68,25 @@ def test_environments_and_penalty_come_back_through_their_state_dicts():
     penalty = VarianceRiskPenalty(weight=1.0, warmup_steps=5)
     penalty.num_calls = 4
     model, sampler, optimizer = _objects()
-    saved = resume_payload(model, sampler, optimizer, initial_loop(), generator=torch.Generator(),
-                           config={}, environments=env, penalty=penalty)
+    saved = resume_payload(
+        model,
+        sampler,
+        optimizer,
+        initial_loop(),
+        generator=torch.Generator(),
+        config={},
+        environments=env,
+        penalty=penalty,
+    )
     assert saved["penalty"] == {"_extra_state": {"num_calls": 4}}
 
     other_env = EnvironmentInference("popularity", num_environments=2)
     other_env.fit(data)
     other_env.num_updates = 7
     other_penalty = VarianceRiskPenalty(weight=1.0, warmup_steps=5)
-    restore_resume_state(saved, generator=torch.Generator(), environments=other_env, penalty=other_penalty)
+    restore_resume_state(
+        saved, generator=torch.Generator(), environments=other_env, penalty=other_penalty
+    )
     assert other_penalty.num_calls == 4 and other_env.num_updates == env.num_updates
     assert torch.equal(other_env.assignment, env.assignment)
 
@@ -79,7 +98,14 @@ def test_environments_and_penalty_come_back_through_their_state_dicts():
 
 def test_an_unfitted_inference_and_a_plain_callable_penalty_are_not_saved():
     model, sampler, optimizer = _objects()
-    saved = resume_payload(model, sampler, optimizer, initial_loop(), generator=torch.Generator(),
-                           config={}, environments=EnvironmentInference("popularity"),
-                           penalty=lambda loss, env, margin=None: loss.mean())
+    saved = resume_payload(
+        model,
+        sampler,
+        optimizer,
+        initial_loop(),
+        generator=torch.Generator(),
+        config={},
+        environments=EnvironmentInference("popularity"),
+        penalty=lambda loss, env, margin=None: loss.mean(),
+    )
     assert "environments" not in saved and "penalty" not in saved

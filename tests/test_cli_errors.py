@@ -7,6 +7,7 @@ runs ``pyg_negdiff.cli`` as ``__main__`` exactly as ``python -m pyg_negdiff.cli`
 does, with its own exit status and output. The Ctrl-C cases and one check that
 the zygote agrees with a fresh interpreter start ``python -m pyg_negdiff.cli``.
 """
+
 import json
 import os
 import signal
@@ -57,17 +58,29 @@ class CLI:
 
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
-        self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE], env=ENV, cwd=tmp, text=True,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE],
+            env=ENV,
+            cwd=tmp,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
         assert self.proc.stdout.readline().strip() == "ready"
         self.count = 0
 
-    def __call__(self, *argv: str, cwd: Path | None = None,
-                 env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    def __call__(
+        self, *argv: str, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> tuple[int, str, str]:
         self.count += 1
         out, err = self.tmp / f"{self.count}.out", self.tmp / f"{self.count}.err"
-        request = {"argv": [str(a) for a in argv], "cwd": str(cwd or self.tmp),
-                   "stdout": str(out), "stderr": str(err), "env": env or {}}
+        request = {
+            "argv": [str(a) for a in argv],
+            "cwd": str(cwd or self.tmp),
+            "stdout": str(out),
+            "stderr": str(err),
+            "env": env or {},
+        }
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         status = int(self.proc.stdout.readline())
@@ -99,8 +112,9 @@ def files():
         (tmp / "negative.txt").write_text("0 1\n1 -2\n")
         # The data issue's cases: "u i 1" lines behind two malformed leading lines, a layout
         # that cannot be told apart, and a split folder with two validation files.
-        (tmp / "uiw_leading.txt").write_text("0\n0 1\n" + "".join(f"{u} {i} 1\n" for u in range(4)
-                                                                 for i in (u, u + 3)))
+        (tmp / "uiw_leading.txt").write_text(
+            "0\n0 1\n" + "".join(f"{u} {i} 1\n" for u in range(4) for i in (u, u + 3))
+        )
         (tmp / "ambiguous.txt").write_text("0 4 7\n1 5 2\n2 6 3\n")
         folder = tmp / "two_vals"
         folder.mkdir()
@@ -139,54 +153,99 @@ def readonly_folder(tmp: Path) -> Path:
     return Path("/sys/pyg-negdiff-test")
 
 
-needs_coat = pytest.mark.skipif(not (DATA_ROOT / "coat").exists(), reason="shared Coat data not found")
+needs_coat = pytest.mark.skipif(
+    not (DATA_ROOT / "coat").exists(), reason="shared Coat data not found"
+)
 
 
 # ------------------------------------------------------------------ settings
-@pytest.mark.parametrize("argv, fix", [
-    (["--dim", "0"], ["--dim 0", "integer >= 1"]),
-    (["--dense-gradients"], ["--dense-gradients:", "'neighbor' only"]),
-    (["--dim", "-4"], ["--dim -4", "integer >= 1"]),
-    (["--penalty", "-1"], ["--penalty -1", ">= 0"]),
-    (["--layers", "-1"], ["--layers -1", ">= 1"]),
-    (["--l2", "-1"], ["--l2 -1", ">= 0"]),
-    (["--lr", "nan"], ["--lr nan", "finite"]),
-    (["--epochs", "0"], ["--epochs 0", ">= 1"]),
-    (["--batch-size", "0"], ["--batch-size 0", ">= 1"]),
-    (["--patience", "0"], ["--patience 0", ">= 1"]),
-    (["--sampler", "nope"], ["--sampler nope", "choose from", "cnsdiff"]),
-    (["--sampler-arg", "foo=1"], ["--sampler-arg foo=1", "has no argument 'foo'", "num_negatives"]),
-    (["--sampler", "popularity", "--sampler-arg", "alpha=nan"], ["alpha=nan", "finite"]),
-    (["--sampler", "popularity", "--sampler-arg", "alpha=abc"], ["alpha=abc", "takes a number"]),
-    (["--sampler", "cnsdiff", "--sampler-arg", "embedding_dim=3"], ["set by the run itself", "--dim"]),
-    (["--device", "cuda"], ["--device cuda", "no CUDA device", "use cpu"]),
-    (["--device", "tpu:x"], ["--device tpu:x", "cpu"]),
-])
+@pytest.mark.parametrize(
+    "argv, fix",
+    [
+        (["--dim", "0"], ["--dim 0", "integer >= 1"]),
+        (["--dense-gradients"], ["--dense-gradients:", "'neighbor' only"]),
+        (["--dim", "-4"], ["--dim -4", "integer >= 1"]),
+        (["--penalty", "-1"], ["--penalty -1", ">= 0"]),
+        (["--layers", "-1"], ["--layers -1", ">= 1"]),
+        (["--l2", "-1"], ["--l2 -1", ">= 0"]),
+        (["--lr", "nan"], ["--lr nan", "finite"]),
+        (["--epochs", "0"], ["--epochs 0", ">= 1"]),
+        (["--batch-size", "0"], ["--batch-size 0", ">= 1"]),
+        (["--patience", "0"], ["--patience 0", ">= 1"]),
+        (["--sampler", "nope"], ["--sampler nope", "choose from", "cnsdiff"]),
+        (
+            ["--sampler-arg", "foo=1"],
+            ["--sampler-arg foo=1", "has no argument 'foo'", "num_negatives"],
+        ),
+        (["--sampler", "popularity", "--sampler-arg", "alpha=nan"], ["alpha=nan", "finite"]),
+        (
+            ["--sampler", "popularity", "--sampler-arg", "alpha=abc"],
+            ["alpha=abc", "takes a number"],
+        ),
+        (
+            ["--sampler", "cnsdiff", "--sampler-arg", "embedding_dim=3"],
+            ["set by the run itself", "--dim"],
+        ),
+        (["--device", "cuda"], ["--device cuda", "no CUDA device", "use cpu"]),
+        (["--device", "tpu:x"], ["--device tpu:x", "cpu"]),
+    ],
+)
 def test_bad_setting_is_refused_before_loading_data(cli, tmp_path, argv, fix):
     # A data path that does not exist: the settings must be refused before it is looked at.
-    err = refused(cli("train", "--data", tmp_path / "absent.txt", *argv, "--out", tmp_path / "r.json"), *fix)
+    err = refused(
+        cli("train", "--data", tmp_path / "absent.txt", *argv, "--out", tmp_path / "r.json"), *fix
+    )
     assert "absent.txt" not in err
     assert not (tmp_path / "r.json").exists()
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA device is present")
 def test_fresh_interpreter_agrees_with_the_zygote(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "pyg_negdiff.cli", "train", "--device", "cuda"],
-                          env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyg_negdiff.cli", "train", "--device", "cuda"],
+        env=ENV,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     refused((proc.returncode, proc.stdout, proc.stderr), "--device cuda", "use cpu")
 
 
 @needs_coat
 def test_more_environments_than_coat_can_fill(cli, tmp_path):
-    refused(cli("train", "--data", "coat", "--data-root", DATA_ROOT, *FAST, "--penalty", "1",
-                "--num-environments", "1000", "--out", tmp_path / "r.json"),
-            "--num-environments 1000", "use at most")
+    refused(
+        cli(
+            "train",
+            "--data",
+            "coat",
+            "--data-root",
+            DATA_ROOT,
+            *FAST,
+            "--penalty",
+            "1",
+            "--num-environments",
+            "1000",
+            "--out",
+            tmp_path / "r.json",
+        ),
+        "--num-environments 1000",
+        "use at most",
+    )
 
 
 def test_readonly_output_is_refused_before_training(cli, tmp_path, files):
     folder = readonly_folder(tmp_path)
-    code, out, err = cli("train", "--data", files / "owner.txt", "--format", "pairs", *FAST,
-                         "--out", folder / "r.json")
+    code, out, err = cli(
+        "train",
+        "--data",
+        files / "owner.txt",
+        "--format",
+        "pairs",
+        *FAST,
+        "--out",
+        folder / "r.json",
+    )
     refused((code, out, err), "--out", "writable")
     assert "train:" not in out  # refused before the data was even loaded
 
@@ -196,38 +255,83 @@ def test_output_that_is_a_folder_is_refused(cli, tmp_path, files):
 
 
 def test_user_owning_every_item_is_refused_with_the_user_named(cli, tmp_path, files):
-    refused(cli("train", "--data", files / "owner.txt", "--format", "pairs", "--shift", "none",
-                "--sampler", "popularity", *FAST, "--out", tmp_path / "r.json"),
-            "ids [0]", "all 12 items", "no negative item exists", "remove them")
+    refused(
+        cli(
+            "train",
+            "--data",
+            files / "owner.txt",
+            "--format",
+            "pairs",
+            "--shift",
+            "none",
+            "--sampler",
+            "popularity",
+            *FAST,
+            "--out",
+            tmp_path / "r.json",
+        ),
+        "ids [0]",
+        "all 12 items",
+        "no negative item exists",
+        "remove them",
+    )
 
 
 # ---------------------------------------------------------------------- data
-@pytest.mark.parametrize("name, fix", [
-    ("absent.txt", ["absent.txt", "neither a file nor a directory"]),
-    ("empty.txt", ["empty.txt", "no data lines"]),
-    ("words.txt", ["words.txt, line 1", "not an integer"]),
-    ("negative.txt", ["negative.txt, line 2", "negative id"]),
-    ("uiw_leading.txt", ["uiw_leading.txt, line 1", "expected 3 columns", "--on-bad-line skip"]),
-    ("ambiguous.txt", ["cannot tell the format", "--format"]),
-    ("two_vals", ["val.txt and valid.txt", "keep one"]),
-])
+@pytest.mark.parametrize(
+    "name, fix",
+    [
+        ("absent.txt", ["absent.txt", "neither a file nor a directory"]),
+        ("empty.txt", ["empty.txt", "no data lines"]),
+        ("words.txt", ["words.txt, line 1", "not an integer"]),
+        ("negative.txt", ["negative.txt, line 2", "negative id"]),
+        (
+            "uiw_leading.txt",
+            ["uiw_leading.txt, line 1", "expected 3 columns", "--on-bad-line skip"],
+        ),
+        ("ambiguous.txt", ["cannot tell the format", "--format"]),
+        ("two_vals", ["val.txt and valid.txt", "keep one"]),
+    ],
+)
 def test_bad_data_file_is_refused(cli, tmp_path, files, name, fix):
     refused(cli("train", "--data", files / name, *FAST, "--out", tmp_path / "r.json"), *fix)
     refused(cli("data", "inspect", "--data", files / name), *fix)
 
 
 def test_csv_options_on_a_whitespace_file_are_refused(cli, tmp_path, files):
-    refused(cli("data", "inspect", "--data", files / "negative.txt", "--user-col", "u"),
-            "only apply to CSV files")
+    refused(
+        cli("data", "inspect", "--data", files / "negative.txt", "--user-col", "u"),
+        "only apply to CSV files",
+    )
 
 
 # ------------------------------------------------------------ NaN, debug, bug
 @needs_coat
 def test_nan_loss_names_the_checkpoint_and_still_writes_the_results(cli, tmp_path):
     out = tmp_path / "r.json"
-    err = refused(cli("train", "--data", "coat", "--data-root", DATA_ROOT, "--epochs", "3", "--dim", "8",
-                      "--no-progress", "--lr", "1e30", "--checkpoint", "--out", out),
-                  "loss became nan", "Lower the learning rate", str(out.with_suffix(".pt")), str(out))
+    err = refused(
+        cli(
+            "train",
+            "--data",
+            "coat",
+            "--data-root",
+            DATA_ROOT,
+            "--epochs",
+            "3",
+            "--dim",
+            "8",
+            "--no-progress",
+            "--lr",
+            "1e30",
+            "--checkpoint",
+            "--out",
+            out,
+        ),
+        "loss became nan",
+        "Lower the learning rate",
+        str(out.with_suffix(".pt")),
+        str(out),
+    )
     assert len(message_lines(err)) == 2
     result = json.loads(out.read_text())
     assert result["diverged"].startswith("loss became nan")
@@ -242,14 +346,32 @@ def test_debug_shows_the_traceback(cli, tmp_path):
 def test_existing_checkpoint_is_not_overwritten_silently(cli, tmp_path, files):
     out = tmp_path / "r.json"
     out.with_suffix(".pt").write_bytes(b"an earlier run")
-    refused(cli("train", "--data", files / "owner.txt", *FAST, "--checkpoint", "--out", out),
-            "already exists", "--resume", "--overwrite")
+    refused(
+        cli("train", "--data", files / "owner.txt", *FAST, "--checkpoint", "--out", out),
+        "already exists",
+        "--resume",
+        "--overwrite",
+    )
     assert out.with_suffix(".pt").read_bytes() == b"an earlier run"
-    refused(cli("train", "--data", files / "owner.txt", *FAST, "--resume", "--out", tmp_path / "none.json"),
-            "--resume", "no checkpoint", "without --resume")
+    refused(
+        cli(
+            "train",
+            "--data",
+            files / "owner.txt",
+            *FAST,
+            "--resume",
+            "--out",
+            tmp_path / "none.json",
+        ),
+        "--resume",
+        "no checkpoint",
+        "without --resume",
+    )
     # A file that is not a checkpoint is refused, not unpickled.
-    refused(cli("train", "--data", files / "owner.txt", *FAST, "--resume", "--out", out),
-            "not a pyg_negdiff checkpoint")
+    refused(
+        cli("train", "--data", files / "owner.txt", *FAST, "--resume", "--out", out),
+        "not a pyg_negdiff checkpoint",
+    )
 
 
 # -------------------------------------------------------------------- Ctrl-C
@@ -261,9 +383,15 @@ def _hear_sigint() -> None:
 
 def interrupt(tmp_path: Path, argv: list[str], ready: str, delay: float):
     """Starts ``python -m pyg_negdiff.cli ARGV``, sends SIGINT once ``ready`` shows, returns the result."""
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "pyg_negdiff.cli", *argv], env=ENV, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_hear_sigint)
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pyg_negdiff.cli", *argv],
+        env=ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_hear_sigint,
+    )
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -285,12 +413,29 @@ def test_ctrl_c_during_start_up(tmp_path):
     # Python's own imports come before the command exists, so wait until `main` runs: then
     # SIGINT lands while the settings are checked and ML-1M (seconds to read) is loaded.
     out = tmp_path / "r.json"
-    proc = subprocess.Popen([sys.executable, "-u", "-c",
-                             "import sys, pyg_negdiff.cli as c; print('main', flush=True); "
-                             "sys.exit(c.main(sys.argv[1:]))",
-                             "train", "--data", "ml-1m", "--data-root", DATA_ROOT, *FAST, "--out", out],
-                            env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_hear_sigint)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-u",
+            "-c",
+            "import sys, pyg_negdiff.cli as c; print('main', flush=True); "
+            "sys.exit(c.main(sys.argv[1:]))",
+            "train",
+            "--data",
+            "ml-1m",
+            "--data-root",
+            DATA_ROOT,
+            *FAST,
+            "--out",
+            out,
+        ],
+        env=ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_hear_sigint,
+    )
     assert proc.stdout.readline().strip() == "main"
     time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
@@ -309,12 +454,27 @@ def test_ctrl_c_at_any_moment_of_the_imports_is_one_line(tmp_path, delay):
     # a library (the run went on and wrote its results): the CLI now holds Ctrl-C back until
     # those imports are done.
     out = tmp_path / "r.json"
-    proc = subprocess.Popen([sys.executable, "-u", "-c",
-                             "import sys, pyg_negdiff.cli as c; print('main', flush=True); "
-                             "sys.exit(c.main(sys.argv[1:]))",
-                             "train", "--data", "synthetic", *FAST, "--out", out],
-                            env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_hear_sigint)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-u",
+            "-c",
+            "import sys, pyg_negdiff.cli as c; print('main', flush=True); "
+            "sys.exit(c.main(sys.argv[1:]))",
+            "train",
+            "--data",
+            "synthetic",
+            *FAST,
+            "--out",
+            out,
+        ],
+        env=ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_hear_sigint,
+    )
     assert proc.stdout.readline().strip() == "main"
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
@@ -327,12 +487,20 @@ def test_ctrl_c_at_any_moment_of_the_imports_is_one_line(tmp_path, delay):
 def test_ctrl_c_while_torch_is_imported_is_one_line(tmp_path):
     # `import pyg_negdiff` and the command module load without torch, so the error boundary is
     # in place before any heavy import: a Ctrl-C while torch loads ends in the one-line message.
-    proc = subprocess.Popen([sys.executable, "-m", "pyg_negdiff.cli", "data", "inspect", "--data", "synthetic"],
-                            env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=_hear_sigint)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyg_negdiff.cli", "data", "inspect", "--data", "synthetic"],
+        env=ENV,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=_hear_sigint,
+    )
     deadline = time.monotonic() + 60
     maps = Path(f"/proc/{proc.pid}/maps")
-    while time.monotonic() < deadline and proc.poll() is None and "libtorch" not in maps.read_text():
+    while (
+        time.monotonic() < deadline and proc.poll() is None and "libtorch" not in maps.read_text()
+    ):
         time.sleep(0.005)
     proc.send_signal(signal.SIGINT)
     text, _ = proc.communicate(timeout=120)
@@ -344,8 +512,24 @@ def test_ctrl_c_while_torch_is_imported_is_one_line(tmp_path):
 @needs_coat
 def test_ctrl_c_during_training_keeps_a_resumable_checkpoint(tmp_path):
     out = tmp_path / "r.json"
-    argv = ["train", "--data", "coat", "--data-root", DATA_ROOT, "--epochs", "200", "--patience", "1000",
-            "--dim", "8", "--layers", "1", "--checkpoint", "--out", out]
+    argv = [
+        "train",
+        "--data",
+        "coat",
+        "--data-root",
+        DATA_ROOT,
+        "--epochs",
+        "200",
+        "--patience",
+        "1000",
+        "--dim",
+        "8",
+        "--layers",
+        "1",
+        "--checkpoint",
+        "--out",
+        out,
+    ]
     code, text = interrupt(tmp_path, argv, ready="test_ood", delay=3.0)
     assert "Traceback" not in text, text
     assert code == 130, text
@@ -367,9 +551,15 @@ def small(files):
 
 def test_refused_database_connection_is_one_line_with_no_secret(cli, tmp_path, small):
     url = "postgresql://me:pw0rd-1@127.0.0.1:9/optuna?sslpassword=zzz-2&sslmode=disable"
-    code, out, err = cli("tune", "--data", small, "--sampler", "uniform", *FAST, "--trials", "1",
-                         "--storage", url)
-    refused((code, out, err), "cannot open the study storage", "127.0.0.1:9", "check that the server runs")
+    code, out, err = cli(
+        "tune", "--data", small, "--sampler", "uniform", *FAST, "--trials", "1", "--storage", url
+    )
+    refused(
+        (code, out, err),
+        "cannot open the study storage",
+        "127.0.0.1:9",
+        "check that the server runs",
+    )
     assert "note: postgresql:// storage uses the installed psycopg2 driver" in out
     assert len(message_lines(err)) == 1
     for secret in ("pw0rd-1", "zzz-2"):
@@ -380,41 +570,95 @@ def test_missing_storage_driver_names_the_package(cli, tmp_path, small):
     pytest.importorskip("sqlalchemy")
     if __import__("importlib").util.find_spec("MySQLdb") is not None:
         pytest.skip("mysqlclient is installed")
-    refused(cli("tune", "--data", small, "--sampler", "uniform", *FAST, "--trials", "1",
-                "--storage", "mysql://me:pw0rd@127.0.0.1:9/optuna"), "'MySQLdb' is not installed",
-            "pip install mysqlclient")
+    refused(
+        cli(
+            "tune",
+            "--data",
+            small,
+            "--sampler",
+            "uniform",
+            *FAST,
+            "--trials",
+            "1",
+            "--storage",
+            "mysql://me:pw0rd@127.0.0.1:9/optuna",
+        ),
+        "'MySQLdb' is not installed",
+        "pip install mysqlclient",
+    )
 
 
 def test_resumed_study_refuses_other_settings(cli, tmp_path, small):
-    argv = ["tune", "--data", small, "--sampler", "uniform", "--fixed-size", *FAST, "--trials", "1",
-            "--study-name", "s", "--export", tmp_path / "best.json"]
+    argv = [
+        "tune",
+        "--data",
+        small,
+        "--sampler",
+        "uniform",
+        "--fixed-size",
+        *FAST,
+        "--trials",
+        "1",
+        "--study-name",
+        "s",
+        "--export",
+        tmp_path / "best.json",
+    ]
     code, out, err = cli(*argv, cwd=tmp_path)
     assert code == 0, err
-    for change, fix in ((["--epochs", "2"], "epochs=1 (now 2)"), (["--batch-size", "64"], "batch_size=2048"),
-                        (["--dim", "16"], "embedding_dim=8 (now 16)"), (["--patience", "3"], "patience"),
-                        (["--penalty", "0.5"], "penalty_weight")):
+    for change, fix in (
+        (["--epochs", "2"], "epochs=1 (now 2)"),
+        (["--batch-size", "64"], "batch_size=2048"),
+        (["--dim", "16"], "embedding_dim=8 (now 16)"),
+        (["--patience", "3"], "patience"),
+        (["--penalty", "0.5"], "penalty_weight"),
+    ):
         refused(cli(*argv, *change, cwd=tmp_path), "study 's' was created for", fix, "--study-name")
     refused(cli(*argv[:-2], "--trials", "0", cwd=tmp_path), "--trials 0", ">= 1")
 
 
 def test_unwritable_export_is_refused_before_tuning(cli, tmp_path, small):
     folder = readonly_folder(tmp_path)
-    code, out, err = cli("tune", "--data", small, "--sampler", "uniform", *FAST, "--trials", "1",
-                         "--export", folder / "best.json", cwd=tmp_path)
+    code, out, err = cli(
+        "tune",
+        "--data",
+        small,
+        "--sampler",
+        "uniform",
+        *FAST,
+        "--trials",
+        "1",
+        "--export",
+        folder / "best.json",
+        cwd=tmp_path,
+    )
     refused((code, out, err), "--export", "writable")
     assert "study" not in out  # refused before the study was opened
 
 
 #: What torchrun sets for rank 1 of 2; the master is unreachable, so joining a group would fail or hang.
-TORCHRUN_ENV = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2",
-                "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "9"}
+TORCHRUN_ENV = {
+    "WORLD_SIZE": "2",
+    "RANK": "1",
+    "LOCAL_RANK": "1",
+    "LOCAL_WORLD_SIZE": "2",
+    "MASTER_ADDR": "127.0.0.1",
+    "MASTER_PORT": "9",
+}
 
 
-@pytest.mark.parametrize("command", [["tune", "--sampler", "uniform", *FAST], ["run", "--epochs", "1"]])
+@pytest.mark.parametrize(
+    "command", [["tune", "--sampler", "uniform", *FAST], ["run", "--epochs", "1"]]
+)
 def test_study_under_torchrun_is_refused_before_anything_starts(cli, tmp_path, small, command):
     code, out, err = cli(*command, "--data", small, "--trials", "1", cwd=tmp_path, env=TORCHRUN_ENV)
-    err = refused((code, out, err), "torchrun (WORLD_SIZE=2)", "--storage postgresql://",
-                  "one `pyg-negdiff tune", "use torchrun for `pyg-negdiff train`")
+    err = refused(
+        (code, out, err),
+        "torchrun (WORLD_SIZE=2)",
+        "--storage postgresql://",
+        "one `pyg-negdiff tune",
+        "use torchrun for `pyg-negdiff train`",
+    )
     assert len(message_lines(err)) == 1
     assert out == "" and not (tmp_path / "runs").exists()  # no storage opened, no data loaded
 
@@ -435,8 +679,23 @@ def test_refuse_distributed_reads_torchrun_environment(monkeypatch):
 
 
 def test_ctrl_c_during_tuning_says_the_study_resumes(tmp_path, small):
-    argv = ["tune", "--data", small, "--sampler", "uniform", "--epochs", "400", "--patience", "1000",
-            "--dim", "8", "--trials", "3", "--study-name", "s"]
+    argv = [
+        "tune",
+        "--data",
+        small,
+        "--sampler",
+        "uniform",
+        "--epochs",
+        "400",
+        "--patience",
+        "1000",
+        "--dim",
+        "8",
+        "--trials",
+        "3",
+        "--study-name",
+        "s",
+    ]
     code, text = interrupt(tmp_path, argv, ready="train:", delay=3.0)
     assert "Traceback" not in text, text
     assert code == 130, text
@@ -465,7 +724,9 @@ def test_an_error_raised_while_optuna_handles_ctrl_c_is_a_ctrl_c(monkeypatch):
     study = optuna.create_study(study_name="s")
     args = argparse.Namespace(trials=1, no_progress=True)
     monkeypatch.setattr(study_module, "run_study", interrupted)
-    with pytest.raises(KeyboardInterrupt, match="during tuning; study 's' keeps its 0 finished trials"):
+    with pytest.raises(
+        KeyboardInterrupt, match="during tuning; study 's' keeps its 0 finished trials"
+    ):
         _run_study(study, None, args)
     monkeypatch.setattr(study_module, "run_study", broken)
     with pytest.raises(AssertionError, match="a real bug"):

@@ -21,7 +21,9 @@ def toy(seed=0, U=40, I=120, clusters=6):
     """Clustered item rows of very different norms, random users, 5 positives per user."""
     g = torch.Generator().manual_seed(seed)
     centers = torch.randn(clusters, D, generator=g)
-    items = centers[torch.randint(0, clusters, (I,), generator=g)] + 0.15 * torch.randn(I, D, generator=g)
+    items = centers[torch.randint(0, clusters, (I,), generator=g)] + 0.15 * torch.randn(
+        I, D, generator=g
+    )
     items = items * torch.empty(I, 1).uniform_(0.05, 3.0, generator=g)
     users = torch.randn(U, D, generator=g)
     pos = torch.stack([torch.randperm(I, generator=g)[:5] for _ in range(U)])
@@ -85,8 +87,14 @@ def test_joint_term_counts_with_its_weight_but_trains_at_full_strength():
     grads = []
     for weight in (1e-6, 1.0):
         torch.manual_seed(0)
-        sampler = CNSDiffSampler(pairs, D, denoiser_training="joint", diffusion_weight=weight, cl_weight=0.0,
-                                 warmup_epochs=1)
+        sampler = CNSDiffSampler(
+            pairs,
+            D,
+            denoiser_training="joint",
+            diffusion_weight=weight,
+            cl_weight=0.0,
+            warmup_epochs=1,
+        )
         out = sampler(users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(1)))
         assert out.aux_loss.item() == pytest.approx(weight * out.logs["diffusion_loss"], rel=1e-5)
         out.aux_loss.backward()
@@ -141,8 +149,15 @@ def test_denoiser_is_in_eval_mode_while_sampling():
 def test_chosen_candidate_is_the_argmax_of_the_scores():
     emb, pairs, index = toy()
     # A Beta concentrated at 1 and no floor: the negative is the chosen candidate itself.
-    sampler = CNSDiffSampler(pairs, D, beta_start=(1e6, 1e-6), beta_end=(1e6, 1e-6), min_random_share=0.0,
-                             anchor="positive", gradient="detach")
+    sampler = CNSDiffSampler(
+        pairs,
+        D,
+        beta_start=(1e6, 1e-6),
+        beta_end=(1e6, 1e-6),
+        min_random_share=0.0,
+        anchor="positive",
+        gradient="detach",
+    )
     seen = {}
     candidates = sampler.candidates
 
@@ -193,9 +208,11 @@ def test_sample_beta_matches_its_moments_and_generator():
     g = torch.Generator().manual_seed(0)
     x = sample_beta(2.0, 5.0, 50000, g)
     assert x.mean().item() == pytest.approx(2 / 7, abs=0.005)
-    assert x.var().item() == pytest.approx(2 * 5 / (7 ** 2 * 8), abs=0.002)
-    assert torch.equal(sample_beta(1.0, 9.0, 10, torch.Generator().manual_seed(3)),
-                       sample_beta(1.0, 9.0, 10, torch.Generator().manual_seed(3)))
+    assert x.var().item() == pytest.approx(2 * 5 / (7**2 * 8), abs=0.002)
+    assert torch.equal(
+        sample_beta(1.0, 9.0, 10, torch.Generator().manual_seed(3)),
+        sample_beta(1.0, 9.0, 10, torch.Generator().manual_seed(3)),
+    )
 
 
 def test_warmup_samples_uniformly_and_keeps_training_the_denoiser():
@@ -221,10 +238,14 @@ def test_probe_reports_the_nearest_real_item():
     brute = []
     for b in range(32):
         dist = (emb.item - out.emb[b].detach()).norm(dim=-1)
-        dist[pairs.contains(users[b].expand(emb.item.size(0)), torch.arange(emb.item.size(0)))] = float("inf")
+        dist[pairs.contains(users[b].expand(emb.item.size(0)), torch.arange(emb.item.size(0)))] = (
+            float("inf")
+        )
         brute.append(int(dist.argmin()))
     assert out.probe_items.tolist() == brute
-    assert torch.equal(nearest_items(out.emb, emb.item, users, pairs, chunk_size=500), out.probe_items)  # blockwise
+    assert torch.equal(
+        nearest_items(out.emb, emb.item, users, pairs, chunk_size=500), out.probe_items
+    )  # blockwise
     assert torch.equal(nearest_items(emb.item[pos], emb.item), pos)  # without exclusion: itself
 
 
@@ -235,14 +256,26 @@ def test_contrastive_term_is_infonce():
     loss = sampler.contrastive_loss(pos, hard, rand)
     expected = 0.0
     for b in range(5):  # naive per-pair InfoNCE, positive view = the row itself
-        logits = torch.stack([F.cosine_similarity(pos[b], v, dim=0) for v in (pos[b], hard[b], rand[b])]) / 2.0
+        logits = (
+            torch.stack([F.cosine_similarity(pos[b], v, dim=0) for v in (pos[b], hard[b], rand[b])])
+            / 2.0
+        )
         expected += -torch.log_softmax(logits, 0)[0] / 5
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     sampler.contrast_scope = "batch"
-    logits = torch.cat([F.cosine_similarity(pos, pos).unsqueeze(1),
-                        F.cosine_similarity(pos.unsqueeze(1), torch.cat([hard, rand]).unsqueeze(0), dim=-1)], 1) / 2.0
+    logits = (
+        torch.cat(
+            [
+                F.cosine_similarity(pos, pos).unsqueeze(1),
+                F.cosine_similarity(pos.unsqueeze(1), torch.cat([hard, rand]).unsqueeze(0), dim=-1),
+            ],
+            1,
+        )
+        / 2.0
+    )
     assert sampler.contrastive_loss(pos, hard, rand).item() == pytest.approx(
-        F.cross_entropy(logits, torch.zeros(5, dtype=torch.long)).item(), rel=1e-5)
+        F.cross_entropy(logits, torch.zeros(5, dtype=torch.long)).item(), rel=1e-5
+    )
 
 
 def test_save_reload_gives_the_same_negatives(trained):
@@ -251,8 +284,10 @@ def test_save_reload_gives_the_same_negatives(trained):
     other = CNSDiffSampler(sampler.train_pairs, D)
     other.load_state_dict(state)
     x0, _ = to_unit_rms(emb.item[:16])
-    assert torch.equal(sampler.candidates(x0, generator=torch.Generator().manual_seed(0)),
-                       other.candidates(x0, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(
+        sampler.candidates(x0, generator=torch.Generator().manual_seed(0)),
+        other.candidates(x0, generator=torch.Generator().manual_seed(0)),
+    )
 
 
 def tiny_data():
@@ -262,7 +297,9 @@ def tiny_data():
     index = like.nonzero().t()
     index = index[:, torch.randperm(index.size(1), generator=g)]
     n = index.size(1)
-    return InteractionData(U, I, {"train": index[:, : int(0.8 * n)], "val": index[:, int(0.8 * n):]})
+    return InteractionData(
+        U, I, {"train": index[:, : int(0.8 * n)], "val": index[:, int(0.8 * n) :]}
+    )
 
 
 @pytest.mark.parametrize("backbone", [LightGCN, NGCF, MF])

@@ -24,25 +24,40 @@ def skewed(seed=0, U=200, I=50, n=3000, time=True):
     """Zipf-like training part, a uniform 'test_ood', and an IID 'test'."""
     g = torch.Generator().manual_seed(seed)
     weight = 1.0 / torch.arange(1, I + 1).double()
-    train = torch.stack([torch.randint(0, U, (n,), generator=g),
-                         torch.multinomial(weight, n, replacement=True, generator=g)])
-    test = torch.stack([torch.randint(0, U, (n // 4,), generator=g),
-                        torch.multinomial(weight, n // 4, replacement=True, generator=g)])
-    ood = torch.stack([torch.randint(0, U, (n // 4,), generator=g),
-                       torch.randint(0, I, (n // 4,), generator=g)])
+    train = torch.stack(
+        [
+            torch.randint(0, U, (n,), generator=g),
+            torch.multinomial(weight, n, replacement=True, generator=g),
+        ]
+    )
+    test = torch.stack(
+        [
+            torch.randint(0, U, (n // 4,), generator=g),
+            torch.multinomial(weight, n // 4, replacement=True, generator=g),
+        ]
+    )
+    ood = torch.stack(
+        [torch.randint(0, U, (n // 4,), generator=g), torch.randint(0, I, (n // 4,), generator=g)]
+    )
     ts = {}
     if time:
-        ts = {"train": torch.linspace(0, 100, n), "test": torch.linspace(0, 100, n // 4),
-              "test_ood": torch.linspace(200, 300, n // 4)}
-    return InteractionData(U, I, {"train": train, "test": test, "test_ood": ood}, timestamps=ts,
-                           name="skewed")
+        ts = {
+            "train": torch.linspace(0, 100, n),
+            "test": torch.linspace(0, 100, n // 4),
+            "test_ood": torch.linspace(200, 300, n // 4),
+        }
+    return InteractionData(
+        U, I, {"train": train, "test": test, "test_ood": ood}, timestamps=ts, name="skewed"
+    )
 
 
 def test_gini_matches_the_mean_absolute_difference():
     g = torch.Generator().manual_seed(0)
     for _ in range(10):
         x = torch.randint(0, 50, (17,), generator=g)
-        naive = sum(abs(a - b) for a in x.tolist() for b in x.tolist()) / (2 * x.numel() * int(x.sum()))
+        naive = sum(abs(a - b) for a in x.tolist() for b in x.tolist()) / (
+            2 * x.numel() * int(x.sum())
+        )
         assert gini(x) == pytest.approx(naive)
     assert gini(torch.zeros(5)) == 0.0
     assert gini(torch.tensor([0, 0, 0, 9])) == pytest.approx(0.75)
@@ -82,8 +97,14 @@ def test_item_groups_by_items_and_by_interactions():
 
 
 def test_unseen_items_are_tail_and_interaction_groups_follow_items():
-    data = InteractionData(3, 10, {"train": torch.tensor([[0, 1, 2], [0, 0, 1]]),
-                                   "test": torch.tensor([[0, 1, 2], [9, 0, 1]])})
+    data = InteractionData(
+        3,
+        10,
+        {
+            "train": torch.tensor([[0, 1, 2], [0, 0, 1]]),
+            "test": torch.tensor([[0, 1, 2], [9, 0, 1]]),
+        },
+    )
     groups = item_groups(data, head=0.5, mid=0.3)  # 5 head slots, but only 2 items were seen
     assert groups.tolist() == [0, 0] + [2] * 8
     assert interaction_groups(data, "test", head=0.5, mid=0.3).tolist() == [2, 0, 0]
@@ -95,7 +116,9 @@ def test_shift_report_numbers():
     assert list(report.parts) == ["train", "test", "test_ood"]
     train, iid, ood = (report.parts[p] for p in ("train", "test", "test_ood"))
     assert train.kl is None and train.kl_iid is None
-    assert ood.kl == pytest.approx(kl_divergence(data.item_popularity("test_ood"), data.item_popularity()))
+    assert ood.kl == pytest.approx(
+        kl_divergence(data.item_popularity("test_ood"), data.item_popularity())
+    )
     assert ood.gini == pytest.approx(gini(data.item_popularity("test_ood")))
     assert ood.gini < 0.5 * train.gini and ood.kl > 5 * iid.kl
     # an IID part is close to its IID baseline, the shifted one is far from it
@@ -103,7 +126,9 @@ def test_shift_report_numbers():
     assert ood.kl > 3 * ood.kl_iid
     groups = item_groups(data)
     for name, part in (("test", iid), ("test_ood", ood)):
-        share = torch.bincount(groups[data.parts[name][1]], minlength=3).double() / data.parts[name].size(1)
+        share = torch.bincount(groups[data.parts[name][1]], minlength=3).double() / data.parts[
+            name
+        ].size(1)
         assert [part.group_share[g] for g in GROUP_NAMES] == pytest.approx(share.tolist())
         assert sum(part.group_share.values()) == pytest.approx(1.0)
     assert ood.group_share["tail"] > 2 * iid.group_share["tail"]
@@ -112,8 +137,14 @@ def test_shift_report_numbers():
 
 
 def test_shift_report_counts_cold_users_and_items():
-    data = InteractionData(4, 5, {"train": torch.tensor([[0, 1, 1], [0, 0, 1]]),
-                                  "test": torch.tensor([[0, 2, 3, 3], [4, 0, 1, 4]])})
+    data = InteractionData(
+        4,
+        5,
+        {
+            "train": torch.tensor([[0, 1, 1], [0, 0, 1]]),
+            "test": torch.tensor([[0, 2, 3, 3], [4, 0, 1, 4]]),
+        },
+    )
     part = shift_report(data).parts["test"]
     assert part.cold_users == 2  # users 2 and 3
     assert part.cold_item_share == pytest.approx(0.5)  # item 4, twice

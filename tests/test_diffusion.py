@@ -6,7 +6,13 @@ import torch
 
 from pyg_negdiff.diffusion import GaussianDiffusion, MLPDenoiser, NoiseSchedule, extract, make_betas
 
-MODES = [("linear", 0.1), ("linear-var", 0.1), ("linear-var", 10.0), ("cosine", 1.0), ("cosine", 0.3)]
+MODES = [
+    ("linear", 0.1),
+    ("linear-var", 0.1),
+    ("linear-var", 10.0),
+    ("cosine", 1.0),
+    ("cosine", 0.3),
+]
 
 
 @pytest.mark.parametrize("mode,scale", MODES)
@@ -25,11 +31,15 @@ def test_schedule_golden_values():
     # CNSDiff's published defaults: 1 - alpha_bar_t = 0.1 * linspace(1e-4, 0.02, 20)[t - 1].
     s = NoiseSchedule()
     lin = [0.1 * (1e-4 + k * (0.02 - 1e-4) / 19) for k in range(20)]
-    assert torch.allclose(1 - s.alphas_cumprod[1:].double(), torch.tensor(lin, dtype=torch.float64), atol=1e-7)
+    assert torch.allclose(
+        1 - s.alphas_cumprod[1:].double(), torch.tensor(lin, dtype=torch.float64), atol=1e-7
+    )
     assert s.alphas_cumprod[20].item() == pytest.approx(0.998, abs=1e-7)
     assert s.betas[1].item() == pytest.approx(1e-5, rel=1e-5)
     assert s.betas[2].item() == pytest.approx(1 - (1 - lin[1]) / (1 - lin[0]), rel=1e-5)
-    assert math.sqrt(1 - s.alphas_cumprod[20].item()) == pytest.approx(0.0447, abs=1e-4)  # "std about 0.045"
+    assert math.sqrt(1 - s.alphas_cumprod[20].item()) == pytest.approx(
+        0.0447, abs=1e-4
+    )  # "std about 0.045"
     # Linear betas are exactly the scaled bounds.
     linear = make_betas("linear", 3, scale=0.5, beta_min=0.02, beta_max=0.04)
     assert linear.tolist() == pytest.approx([0.01, 0.015, 0.02])
@@ -151,7 +161,9 @@ def test_loss_weights():
     plain = GaussianDiffusion(NoiseSchedule(20, "cosine", scale=1.0))
     assert torch.equal(plain.loss_weights(), torch.ones(21))
     for prediction in ("x0", "epsilon"):
-        d = GaussianDiffusion(NoiseSchedule(20, "cosine", scale=1.0), prediction=prediction, reweight=True)
+        d = GaussianDiffusion(
+            NoiseSchedule(20, "cosine", scale=1.0), prediction=prediction, reweight=True
+        )
         w = d.loss_weights()[1:]
         assert bool((w > 0).all()) and w.mean().item() == pytest.approx(1.0, rel=1e-5)
         assert w[0] == w[1]
@@ -201,7 +213,9 @@ def test_denoiser_checks_its_condition():
         net(torch.randn(2, 4), torch.tensor([1, 2]), torch.randn(2, 4))
     # One step for all rows and mixed steps take different code paths: same function.
     x, t = torch.randn(3, 4), torch.tensor([5, 5, 5])
-    mixed = torch.cat([net(x[:1], torch.tensor([5])), net(torch.cat([x[1:], x[:1]]), torch.tensor([5, 5, 7]))[:2]])
+    mixed = torch.cat(
+        [net(x[:1], torch.tensor([5])), net(torch.cat([x[1:], x[:1]]), torch.tensor([5, 5, 7]))[:2]]
+    )
     assert torch.allclose(net(x, t), mixed, atol=1e-6)
 
 
@@ -222,7 +236,9 @@ def test_respaced_reverse():
         one = d.reverse(net, x_t, t, steps=1)
         assert torch.allclose(one[t > 0], net(x_t[t > 0], t[t > 0]), atol=1e-6)
         assert torch.equal(one[t == 0], x_t[t == 0])
-        two = d.reverse(net, x_t, t, steps=2, sampling_noise=True, generator=torch.Generator().manual_seed(0))
+        two = d.reverse(
+            net, x_t, t, steps=2, sampling_noise=True, generator=torch.Generator().manual_seed(0)
+        )
         assert torch.isfinite(two).all() and torch.equal(two[t == 0], x_t[t == 0])
     with pytest.raises(ValueError, match="steps"):
         d.reverse(net, x_t, t, steps=0)

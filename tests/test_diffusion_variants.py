@@ -1,4 +1,5 @@
 """The issue-13 variants of CNSDiff and ADAR, their diagnostics, and the popularity metric."""
+
 import pytest
 import torch
 
@@ -18,7 +19,9 @@ D, U, I = 8, 30, 50
 
 def toy(seed=0):
     g = torch.Generator().manual_seed(seed)
-    index = torch.stack([torch.arange(U).repeat_interleave(4), torch.randint(0, I, (4 * U,), generator=g)])
+    index = torch.stack(
+        [torch.arange(U).repeat_interleave(4), torch.randint(0, I, (4 * U,), generator=g)]
+    )
     pairs = PairSet(index, U, I)
     user = torch.randn(U, 1, D, generator=g).requires_grad_()
     item = torch.randn(I, 1, D, generator=g).requires_grad_()
@@ -42,8 +45,13 @@ def test_head_items_picks_the_most_popular_tenth():
 def test_head_share_equals_a_naive_per_user_loop():
     g = torch.Generator().manual_seed(1)
     user, item = torch.randn(12, 4, generator=g), torch.randn(30, 4, generator=g)
-    seen = PairSet(torch.stack([torch.randint(0, 12, (40,), generator=g), torch.randint(0, 30, (40,), generator=g)]),
-                   12, 30)
+    seen = PairSet(
+        torch.stack(
+            [torch.randint(0, 12, (40,), generator=g), torch.randint(0, 30, (40,), generator=g)]
+        ),
+        12,
+        30,
+    )
     head = torch.zeros(30, dtype=torch.bool)
     head[torch.randperm(30, generator=g)[:6]] = True
     users = torch.arange(12)
@@ -72,7 +80,11 @@ def test_published_preset_sets_the_authors_settings_and_refuses_clashes():
     s = CNSDiffSampler(pairs, D, preset="published")
     assert s.levels == [10, 14, 18] and s.full_chain and s.denoiser_training == "frozen"
     assert s.sampling_dropout and s.denoiser.dropout == PUBLISHED["dropout"] == 0.5
-    assert s.diffusion.schedule.scale == 0.1 and s.contrast_scope == "batch" and s.min_random_share == 0.0
+    assert (
+        s.diffusion.schedule.scale == 0.1
+        and s.contrast_scope == "batch"
+        and s.min_random_share == 0.0
+    )
     assert CNSDiffSampler(pairs, D, preset="published", beta_end=[9.0, 1.0]).beta_end == (9.0, 1.0)
     with pytest.raises(ValueError, match="noise_scale"):
         CNSDiffSampler(pairs, D, preset="published", noise_scale=3.0)
@@ -99,7 +111,9 @@ def test_band_selection_keeps_the_synthesized_negative_below_the_positive():
     pairs, index, user, item, _ = toy()
     above = {}
     for selection in ("hardest", "band"):
-        s = CNSDiffSampler(pairs, D, selection=selection, noise_scale=20.0, start_step=2, step_stride=3)
+        s = CNSDiffSampler(
+            pairs, D, selection=selection, noise_scale=20.0, start_step=2, step_stride=3
+        )
         torch.manual_seed(0)
         _, out = call(s, index, user, item, torch.Generator().manual_seed(0))
         above[selection] = out.logs["hard_above_pos"]
@@ -147,7 +161,9 @@ def test_separate_combination_keeps_the_real_negative_at_full_weight():
     _, out = call(s, index, user, item, g)
     assert out.emb.shape == (index.size(1), 2, D)
     assert torch.equal(out.weight[:, 0], torch.ones(index.size(1)))
-    assert torch.allclose(out.weight[:, 1], 0.5 * torch.full((index.size(1),), out.logs["mix_ratio"]), atol=1.0)
+    assert torch.allclose(
+        out.weight[:, 1], 0.5 * torch.full((index.size(1),), out.logs["mix_ratio"]), atol=1.0
+    )
     assert bool((out.weight[:, 1] <= 0.5).all()) and bool((out.weight[:, 1] >= 0).all())
     assert torch.equal(out.emb[:, 0], item.squeeze(1)[out.items])
 
@@ -163,7 +179,9 @@ def test_no_synthesis_returns_the_uniform_negative_and_the_contrastive_term():
 
 def test_negative_anchor_starts_from_the_real_negative():
     pairs, index, user, item, g = toy()
-    s = CNSDiffSampler(pairs, D, anchor="negative", gradient="straight-through", min_random_share=0.0)
+    s = CNSDiffSampler(
+        pairs, D, anchor="negative", gradient="straight-through", min_random_share=0.0
+    )
     _, out = call(s, index, user, item, g, progress_epoch=9)
     e_j, e_i = item.squeeze(1)[out.items], item.squeeze(1)[index[1]]
     d_neg = (out.emb - e_j).norm(dim=-1).mean()
@@ -190,16 +208,25 @@ def test_adar_skipping_edge_cases_moves_their_weight_to_the_reference():
     s = ADARSampler(pairs, num_steps=20, skip_edge_cases=True)
     emb, out = call(s, index, user, item, g)
     assert torch.allclose(out.weight.sum(-1), torch.ones(index.size(1)))
-    t = s.transition_step((emb.user[index[0]] * emb.item[index[1]]).sum(-1).detach(),
-                          (emb.user[index[0]] * emb.item[out.items]).sum(-1).detach())
+    t = s.transition_step(
+        (emb.user[index[0]] * emb.item[index[1]]).sum(-1).detach(),
+        (emb.user[index[0]] * emb.item[out.items]).sum(-1).detach(),
+    )
     edge = (t == 1) | (t == 20)
     assert edge.any()
     assert torch.equal(out.weight[:, 1] == 0, edge)
 
 
 # ------------------------------------------------------------ diagnostics
-@pytest.mark.parametrize("name,kwargs", [("cnsdiff", {}), ("cnsdiff", {"combine": "separate"}),
-                                         ("adar", {}), ("adar", {"skip_edge_cases": True})])
+@pytest.mark.parametrize(
+    "name,kwargs",
+    [
+        ("cnsdiff", {}),
+        ("cnsdiff", {"combine": "separate"}),
+        ("adar", {}),
+        ("adar", {"skip_edge_cases": True}),
+    ],
+)
 def test_trainer_shows_the_mechanism_diagnostics(name, kwargs):
     data = make_synthetic(num_users=60, num_items=40, seed=0)
     model = LightGCN(data.num_users, data.num_items, embedding_dim=8, num_layers=1)
@@ -208,8 +235,13 @@ def test_trainer_shows_the_mechanism_diagnostics(name, kwargs):
     result = Trainer(model, sampler, data, lr=1e-2, epochs=2, progress=False).fit()
     for stats in result.history:
         logs = stats.sampler_logs
-        for key in ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos",
-                    "head_share@20"):
+        for key in (
+            "hard_above_pos",
+            "neg_sigmoid",
+            "neg_grad_norm",
+            "cos_hard_pos",
+            "head_share@20",
+        ):
             assert key in logs, (key, sorted(logs))
         assert 0 <= logs["hard_above_pos"] <= 1 and 0 < logs["neg_sigmoid"] < 1
         assert 0 <= logs["head_share@20"] <= 1 and logs["neg_grad_norm"] > 0
@@ -229,7 +261,9 @@ def test_adar_reference_gradient_pushes_the_reference_down():
     pairs, index, user, item, g = toy()
     for gradient, reaches_reference_only in (("detach", False), ("reference", True)):
         item.grad = None
-        s = ADARSampler(pairs, num_steps=20, gradient=gradient, combine="replace", skip_edge_cases=False)
+        s = ADARSampler(
+            pairs, num_steps=20, gradient=gradient, combine="replace", skip_edge_cases=False
+        )
         emb, out = call(s, index, user, item, torch.Generator().manual_seed(0))
         if not out.emb.requires_grad:
             assert not reaches_reference_only
@@ -247,8 +281,14 @@ def test_evaluator_head_share_is_the_function_on_the_parts_users_and_seen_items(
     g = torch.Generator().manual_seed(0)
     emb = Embeddings(torch.randn(40, 1, 4, generator=g), torch.randn(30, 1, 4, generator=g))
     users = torch.unique(data.parts["test_ood"][0])
-    expected = head_share(emb.user, emb.item, head_items(data.item_popularity()), users,
-                          data.seen_pairs("test_ood"), k=5)
+    expected = head_share(
+        emb.user,
+        emb.item,
+        head_items(data.item_popularity()),
+        users,
+        data.seen_pairs("test_ood"),
+        k=5,
+    )
     assert Evaluator(data).head_share(emb, "test_ood", k=5) == pytest.approx(expected)
     with pytest.raises(KeyError, match="no part"):
         Evaluator(data).head_share(emb, "nope")

@@ -1,5 +1,6 @@
 """Data-parallel training: 2 gloo processes equal 1 process with the same global batch;
 rank 0's exceptions reach the other ranks; a distributed run resumes where it stopped."""
+
 import faulthandler
 import time
 
@@ -17,11 +18,25 @@ from pyg_negdiff.propagation import NeighborPropagation
 from pyg_negdiff.sampling import build_sampler
 from pyg_negdiff.train import Trainer, read_checkpoint
 
-CASES = [("uniform", "full"), ("uniform", "neighbor"), ("cnsdiff", "full"), ("cnsdiff", "neighbor"),
-         ("dns", "sampled")]
-SAMPLER_KW = {"uniform": {}, "dns": {"num_candidates": 4},
-              "cnsdiff": {"embedding_dim": 8, "num_steps": 4, "start_step": 1, "max_step": 4, "step_stride": 1,
-                          "probe": True}}
+CASES = [
+    ("uniform", "full"),
+    ("uniform", "neighbor"),
+    ("cnsdiff", "full"),
+    ("cnsdiff", "neighbor"),
+    ("dns", "sampled"),
+]
+SAMPLER_KW = {
+    "uniform": {},
+    "dns": {"num_candidates": 4},
+    "cnsdiff": {
+        "embedding_dim": 8,
+        "num_steps": 4,
+        "start_step": 1,
+        "max_step": 4,
+        "step_stride": 1,
+        "probe": True,
+    },
+}
 
 
 def tiny_data(seed=0, U=40, I=30):
@@ -30,7 +45,9 @@ def tiny_data(seed=0, U=40, I=30):
     index = like.nonzero().t()
     index = index[:, torch.randperm(index.size(1), generator=g)]
     n = index.size(1)
-    return InteractionData(U, I, {"train": index[:, :int(0.8 * n)], "val": index[:, int(0.8 * n):]})
+    return InteractionData(
+        U, I, {"train": index[:, : int(0.8 * n)], "val": index[:, int(0.8 * n) :]}
+    )
 
 
 def make_trainer(sampler_name, mode, epochs=2, **kw):
@@ -40,28 +57,55 @@ def make_trainer(sampler_name, mode, epochs=2, **kw):
     sampler = build_sampler(sampler_name, data.train_pairs(), **SAMPLER_KW[sampler_name])
     prop = None
     if mode != "full":
-        prop = NeighborPropagation(bipartite_edge_index(data.train, data.num_users), data.num_users,
-                                   data.num_items, [-1, -1] if mode == "neighbor" else [3, 2])
-    return Trainer(model, sampler, data, lr=1e-2, batch_size=48, epochs=epochs, eval_every=1, patience=None,
-                   seed=0, progress=False, propagation=prop, **kw)
+        prop = NeighborPropagation(
+            bipartite_edge_index(data.train, data.num_users),
+            data.num_users,
+            data.num_items,
+            [-1, -1] if mode == "neighbor" else [3, 2],
+        )
+    return Trainer(
+        model,
+        sampler,
+        data,
+        lr=1e-2,
+        batch_size=48,
+        epochs=epochs,
+        eval_every=1,
+        patience=None,
+        seed=0,
+        progress=False,
+        propagation=prop,
+        **kw,
+    )
 
 
 def trained_state(sampler_name, mode):
     trainer = make_trainer(sampler_name, mode)
     for epoch in range(2):
         trainer.train_epoch(epoch)
-    return {"model": {k: v.clone() for k, v in trainer.model.state_dict().items()},
-            "sampler": {k: v.clone() for k, v in trainer.sampler.state_dict().items() if torch.is_tensor(v)}}
+    return {
+        "model": {k: v.clone() for k, v in trainer.model.state_dict().items()},
+        "sampler": {
+            k: v.clone() for k, v in trainer.sampler.state_dict().items() if torch.is_tensor(v)
+        },
+    }
 
 
 def worker(rank, world_size, init_file, out_dir):
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
     try:
         states = {f"{s}-{m}": trained_state(s, m) for s, m in CASES}
         result = make_trainer("uniform", "neighbor").fit()
-        states["fit"] = {"test": result.test, "history": len(result.history), "val": result.best_val,
-                         "decision": broadcast_decision(EpochDecision(rank + 1)), "world": rank_and_world()}
+        states["fit"] = {
+            "test": result.test,
+            "history": len(result.history),
+            "val": result.best_val,
+            "decision": broadcast_decision(EpochDecision(rank + 1)),
+            "world": rank_and_world(),
+        }
         torch.save(states, f"{out_dir}/rank{rank}.pt")
     finally:
         dist.destroy_process_group()
@@ -95,7 +139,9 @@ def test_sampled_fanout_keeps_ranks_in_sync(two_ranks):
 def test_only_rank_zero_evaluates(two_ranks):
     main, other = two_ranks[0]["fit"], two_ranks[1]["fit"]
     assert main["world"] == (0, 2) and other["world"] == (1, 2)
-    assert main["decision"] == other["decision"] == EpochDecision.STOP  # rank 0's value reached rank 1
+    assert (
+        main["decision"] == other["decision"] == EpochDecision.STOP
+    )  # rank 0's value reached rank 1
     assert main["test"] == {} and main["val"]  # tiny data: no test part, but validation ran
     assert other["val"] == {} and other["history"] == main["history"] == 2
     single = make_trainer("uniform", "neighbor").fit()
@@ -145,8 +191,13 @@ def abort_and_resume(rank, out_dir):
     full = make_trainer("dns", "sampled", epochs=4, checkpoint_path=f"{out_dir}/full.pt")
     out["full_history"] = [h.loss for h in full.fit().history]
     out["full"] = params(full)
-    cut = make_trainer("dns", "sampled", epochs=4, checkpoint_path=f"{out_dir}/cut.pt",
-                       callbacks=[Interrupt(after=1)])
+    cut = make_trainer(
+        "dns",
+        "sampled",
+        epochs=4,
+        checkpoint_path=f"{out_dir}/cut.pt",
+        callbacks=[Interrupt(after=1)],
+    )
     try:
         cut.fit()
     except BaseException as exc:  # noqa: BLE001 - recorded for the test
@@ -160,7 +211,9 @@ def abort_and_resume(rank, out_dir):
 def abort_and_resume_worker(rank, world_size, init_file, out_dir):
     faulthandler.dump_traceback_later(TIMEOUT_S - 10)  # a hang shows where each rank waits
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
     try:
         # The trainers (their DistributedDataParallel) are freed on return, before the group is destroyed.
         torch.save(abort_and_resume(rank, out_dir), f"{out_dir}/rank{rank}.pt")
@@ -171,7 +224,9 @@ def abort_and_resume_worker(rank, world_size, init_file, out_dir):
 @pytest.fixture(scope="module")
 def two_ranks_abort_and_resume(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ddp-resume")
-    context = mp.spawn(abort_and_resume_worker, args=(2, str(tmp / "init"), str(tmp)), nprocs=2, join=False)
+    context = mp.spawn(
+        abort_and_resume_worker, args=(2, str(tmp / "init"), str(tmp)), nprocs=2, join=False
+    )
     deadline = time.monotonic() + TIMEOUT_S
     while not context.join(timeout=1):
         if time.monotonic() > deadline:  # a rank left waiting in a collective: fail, do not hang
@@ -183,9 +238,16 @@ def two_ranks_abort_and_resume(tmp_path_factory):
 
 def test_rank_zero_exception_reaches_every_rank(two_ranks_abort_and_resume):
     _, (main, other) = two_ranks_abort_and_resume
-    assert main["abort"] == ("TrialPruned", "pruned at epoch 0")  # rank 0: the callback's own exception
+    assert main["abort"] == (
+        "TrialPruned",
+        "pruned at epoch 0",
+    )  # rank 0: the callback's own exception
     name, message = other["abort"]
-    assert name == "RankZeroAborted" and "rank 0 stopped the run" in message and "after epoch 0" in message
+    assert (
+        name == "RankZeroAborted"
+        and "rank 0 stopped the run" in message
+        and "after epoch 0" in message
+    )
     assert main["after_abort"] == other["after_abort"] == 3.0
 
 

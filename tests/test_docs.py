@@ -5,6 +5,7 @@ Run only these with ``python -m pytest -m docs``. The browser test skips when no
 installed (``.ci/chromium.sh`` installs Debian's ``chromium``). Set
 ``PYG_NEGDIFF_DOCS_SCREENSHOT=dir/api.png`` to keep its screenshots (``dir/api-<topic>.png``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,9 +33,18 @@ from pyg_negdiff.tune import SAMPLER_SPACES
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 #: Packages whose ``__all__`` must be covered by the API reference (the top level re-exports).
-PACKAGES = ["pyg_negdiff", "pyg_negdiff.data", "pyg_negdiff.nn", "pyg_negdiff.sampling",
-            "pyg_negdiff.diffusion", "pyg_negdiff.causal", "pyg_negdiff.tune", "pyg_negdiff.propagation",
-            "pyg_negdiff.distributed", "pyg_negdiff.optim"]
+PACKAGES = [
+    "pyg_negdiff",
+    "pyg_negdiff.data",
+    "pyg_negdiff.nn",
+    "pyg_negdiff.sampling",
+    "pyg_negdiff.diffusion",
+    "pyg_negdiff.causal",
+    "pyg_negdiff.tune",
+    "pyg_negdiff.propagation",
+    "pyg_negdiff.distributed",
+    "pyg_negdiff.optim",
+]
 #: On the line right before a fence, ``<!-- skip-test: why -->`` (or ``<!-- skip-test --> why``)
 #: keeps that block out of the test. Use it sparingly.
 SKIP_MARK = re.compile(r"<!--\s*skip-test\b:?\s*(?P<reason>.*?)\s*-->(?P<after>.*)")
@@ -63,9 +73,11 @@ def _resolve(path: str):
 
 def api_entries() -> list[tuple[str, str]]:
     """``(page, dotted path)`` of every ``::: path`` entry of docs/api/*.md."""
-    return [(page.name, m.group(1))
-            for page in sorted((DOCS / "api").glob("*.md"))
-            for m in re.finditer(r"^:::[ \t]+([\w.]+)[ \t]*$", page.read_text(), flags=re.M)]
+    return [
+        (page.name, m.group(1))
+        for page in sorted((DOCS / "api").glob("*.md"))
+        for m in re.finditer(r"^:::[ \t]+([\w.]+)[ \t]*$", page.read_text(), flags=re.M)
+    ]
 
 
 def test_api_entries_resolve_and_are_unique():
@@ -76,7 +88,9 @@ def test_api_entries_resolve_and_are_unique():
         except (ImportError, AttributeError) as exc:
             pytest.fail(f"docs/api/{page}: '::: {path}' does not resolve ({exc!r})")
         if isinstance(obj, (type, type(_resolve))):  # one anchor per class / function
-            assert id(obj) not in seen, f"{path} ({page}) documents the same object as {seen[id(obj)]}"
+            assert (
+                id(obj) not in seen
+            ), f"{path} ({page}) documents the same object as {seen[id(obj)]}"
             seen[id(obj)] = f"{path} ({page})"
 
 
@@ -93,7 +107,9 @@ def test_every_public_name_is_in_the_api_reference(package):
         paths = documented.get(name, [])
         if not any(_resolve(p) is obj for p in paths):
             missing.append(name)
-    assert not missing, f"{package}.__all__ names without a '::: ...' entry in docs/api/*.md: {missing}"
+    assert (
+        not missing
+    ), f"{package}.__all__ names without a '::: ...' entry in docs/api/*.md: {missing}"
 
 
 #: Docstring sections that list a callable's parameters (``Attributes:`` for dataclasses).
@@ -150,8 +166,11 @@ def _undocumented(obj, doc: str, sections: tuple[str, ...]) -> list[str]:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
         return []
-    params = [p.name for p in signature.parameters.values()
-              if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = [
+        p.name
+        for p in signature.parameters.values()
+        if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
     documented = documented_parameters(doc, sections) if params else set()
     return [p for p in params if p not in documented]
 
@@ -174,8 +193,10 @@ def test_public_callables_document_their_arguments():
         missing = _undocumented(obj, doc, sections)
         if missing:
             problems.append(f"{path}: {', '.join(missing)}")
-    assert not problems, ("public callables whose docstring has no 'Args:' entry "
-                          "('name (type): description') for:\n" + "\n".join(problems))
+    assert not problems, (
+        "public callables whose docstring has no 'Args:' entry "
+        "('name (type): description') for:\n" + "\n".join(problems)
+    )
 
 
 def _public_methods():
@@ -203,7 +224,9 @@ def _public_methods():
                 if id(func) in seen or not file.is_relative_to(root):
                     continue
                 seen.add(id(func))
-                yield f"{func.__module__}.{func.__qualname__}", file.relative_to(root).as_posix(), func
+                yield f"{func.__module__}.{func.__qualname__}", file.relative_to(
+                    root
+                ).as_posix(), func
 
 
 def test_public_methods_document_their_arguments():
@@ -221,8 +244,10 @@ def test_public_methods_document_their_arguments():
         missing = _undocumented(func, inspect.getdoc(func) or "", PARAM_SECTIONS)
         if missing:
             problems.append(f"{path} ({file}): {', '.join(missing)}")
-    assert not problems, ("public methods whose docstring has no 'Args:' entry "
-                          "('name (type): description') for:\n" + "\n".join(problems))
+    assert not problems, (
+        "public methods whose docstring has no 'Args:' entry "
+        "('name (type): description') for:\n" + "\n".join(problems)
+    )
 
 
 # ------------------------------------------------------------------------- code examples
@@ -239,8 +264,10 @@ def code_blocks(text: str) -> list[tuple[int, str, str, str]]:
         end = i + 1
         while end < len(lines) and not lines[end].strip().startswith(fence):
             end += 1
-        body = [line[len(indent):] if line.startswith(indent) else line.lstrip()
-                for line in lines[i + 1:end]]
+        body = [
+            line[len(indent) :] if line.startswith(indent) else line.lstrip()
+            for line in lines[i + 1 : end]
+        ]
         blocks.append((i + 2, lang, "\n".join(body), lines[i - 1] if i else ""))
         i = end + 1
     return blocks
@@ -250,8 +277,11 @@ def pages_with_code():
     for page in sorted(DOCS.rglob("*.md")):
         if page.relative_to(DOCS).as_posix() in OWN_TEST:
             continue
-        blocks = [(line, lang, code) for line, lang, code, before in code_blocks(page.read_text())
-                  if lang in ("python", "py", "pycon") and not SKIP_MARK.search(before)]
+        blocks = [
+            (line, lang, code)
+            for line, lang, code, before in code_blocks(page.read_text())
+            if lang in ("python", "py", "pycon") and not SKIP_MARK.search(before)
+        ]
         if blocks:
             yield pytest.param(page, blocks, id=str(page.relative_to(DOCS)))
 
@@ -261,8 +291,9 @@ def test_skip_markers_give_a_reason():
         for line, lang, _, before in code_blocks(page.read_text()):
             mark = SKIP_MARK.search(before)
             if mark is not None:
-                assert mark.group("reason") or mark.group("after").strip(), \
-                    f"{page}:{line - 1}: say why the block is skipped: '<!-- skip-test: needs a GPU -->'"
+                assert (
+                    mark.group("reason") or mark.group("after").strip()
+                ), f"{page}:{line - 1}: say why the block is skipped: '<!-- skip-test: needs a GPU -->'"
 
 
 @pytest.mark.docs
@@ -279,15 +310,21 @@ def test_docs_code_examples_run(page, blocks, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     # A tutorial registers its own sampler and search space: do not leak them.
-    registries = [(r, dict(r)) for r in (SAMPLERS, SAMPLER_SPACES, STRATEGIES, MODELS, SHIFTS,
-                                         PROPAGATIONS, PENALTIES)]
+    registries = [
+        (r, dict(r))
+        for r in (SAMPLERS, SAMPLER_SPACES, STRATEGIES, MODELS, SHIFTS, PROPAGATIONS, PENALTIES)
+    ]
     namespace = {"__name__": "__docs__"}
     start = time.perf_counter()
     try:
         for line, lang, code in blocks:
             if lang == "pycon":
-                test = doctest.DocTestParser().get_doctest(code, namespace, str(page), str(page), line - 1)
-                runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+                test = doctest.DocTestParser().get_doctest(
+                    code, namespace, str(page), str(page), line - 1
+                )
+                runner = doctest.DocTestRunner(
+                    optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+                )
                 runner.run(test, clear_globs=False)
                 assert runner.failures == 0, f"{page}:{line}: doctest failed (output above)"
             else:
@@ -326,7 +363,9 @@ def test_docs_cli_commands_parse():
                 build_parser().parse_args(shlex.split(args))
         except SystemExit as exc:
             if exc.code != 0:  # --version and --help exit 0 after printing
-                pytest.fail(f"docs/{page}:{line}: 'pyg-negdiff {args}' is rejected by the CLI parser")
+                pytest.fail(
+                    f"docs/{page}:{line}: 'pyg-negdiff {args}' is rejected by the CLI parser"
+                )
 
 
 def test_getting_started_states_the_run_defaults():
@@ -345,7 +384,9 @@ RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def _run_benchmarks_module():
-    spec = importlib.util.spec_from_file_location("run_benchmarks", ROOT / "benchmarks" / "run_benchmarks.py")
+    spec = importlib.util.spec_from_file_location(
+        "run_benchmarks", ROOT / "benchmarks" / "run_benchmarks.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -361,14 +402,24 @@ def test_benchmarks_page_shows_what_the_command_wrote():
     assert recorded, "the results block is empty: run the command of the page's Regenerate section"
     command = recorded.group("command")
     argv = shlex.split(command)
-    assert argv[:2] == ["python", "benchmarks/run_benchmarks.py"] and "--out" in argv and "--docs" in argv
+    assert (
+        argv[:2] == ["python", "benchmarks/run_benchmarks.py"]
+        and "--out" in argv
+        and "--docs" in argv
+    )
     assert argv[argv.index("--docs") + 1] == "docs/benchmarks.md"
     out = ROOT / argv[argv.index("--out") + 1]
-    assert block.startswith((out / "results.md").read_text().strip()), \
-        f"the block differs from {out.relative_to(ROOT)}/results.md: rerun the command, do not edit it"
-    shown = [" ".join(re.sub(r"\\\n", " ", code).split())
-             for _, lang, code, _ in code_blocks(text) if lang in ("bash", "sh")]
-    assert any(command in s for s in shown), f"the page does not show the command that was run: {command}"
+    assert block.startswith(
+        (out / "results.md").read_text().strip()
+    ), f"the block differs from {out.relative_to(ROOT)}/results.md: rerun the command, do not edit it"
+    shown = [
+        " ".join(re.sub(r"\\\n", " ", code).split())
+        for _, lang, code, _ in code_blocks(text)
+        if lang in ("bash", "sh")
+    ]
+    assert any(
+        command in s for s in shown
+    ), f"the page does not show the command that was run: {command}"
 
     images = re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", block)
     assert "benchmarks/ood_ndcg.png" in images
@@ -376,15 +427,23 @@ def test_benchmarks_page_shows_what_the_command_wrote():
         path = DOCS / rel
         assert path.is_file(), f"docs/{rel} is missing"
         assert path.stat().st_size < 200_000, f"docs/{rel} is large: keep the page light"
-        assert path.read_bytes() == (out / path.name).read_bytes(), f"docs/{rel} is not the command's plot"
-    assert sorted(p.name for p in (DOCS / "benchmarks").iterdir()) == sorted(Path(r).name for r in images)
+        assert (
+            path.read_bytes() == (out / path.name).read_bytes()
+        ), f"docs/{rel} is not the command's plot"
+    assert sorted(p.name for p in (DOCS / "benchmarks").iterdir()) == sorted(
+        Path(r).name for r in images
+    )
 
 
 def test_update_docs_rewrites_only_the_results_block(tmp_path):
     update_docs = _run_benchmarks_module().update_docs
     out = tmp_path / "out"
     out.mkdir()
-    for name in ("ood_ndcg.png", "history_a-b-lightgcn-cnsdiff.png", "history_a-b-lightgcn-dns.png"):
+    for name in (
+        "ood_ndcg.png",
+        "history_a-b-lightgcn-cnsdiff.png",
+        "history_a-b-lightgcn-dns.png",
+    ):
         (out / name).write_bytes(b"png " + name.encode())
     page = tmp_path / "docs" / "bench.md"
     page.parent.mkdir()
@@ -392,13 +451,25 @@ def test_update_docs_rewrites_only_the_results_block(tmp_path):
     (tmp_path / "docs" / "bench").mkdir()
     (tmp_path / "docs" / "bench" / "stale.png").write_bytes(b"old")
     for _ in range(2):  # idempotent
-        update_docs(page, out, "| a | b |\n|---|---|\n| 1 | 2 |",
-                    ["history_a-b-lightgcn-cnsdiff.png", "history_a-b-lightgcn-dns.png", "ood_ndcg.png"])
+        update_docs(
+            page,
+            out,
+            "| a | b |\n|---|---|\n| 1 | 2 |",
+            ["history_a-b-lightgcn-cnsdiff.png", "history_a-b-lightgcn-dns.png", "ood_ndcg.png"],
+        )
     text = page.read_text()
-    assert text.startswith("# Title\n\nintro\n\n" + RESULTS_START + "\n| a | b |") and text.endswith(RESULTS_END + "\n\ntail\n")
-    assert "old" not in text and "(bench/ood_ndcg.png)" in text and "(bench/history_a-b-lightgcn-cnsdiff.png)" in text
-    assert sorted(p.name for p in (tmp_path / "docs" / "bench").iterdir()) == \
-        ["history_a-b-lightgcn-cnsdiff.png", "ood_ndcg.png"]
+    assert text.startswith(
+        "# Title\n\nintro\n\n" + RESULTS_START + "\n| a | b |"
+    ) and text.endswith(RESULTS_END + "\n\ntail\n")
+    assert (
+        "old" not in text
+        and "(bench/ood_ndcg.png)" in text
+        and "(bench/history_a-b-lightgcn-cnsdiff.png)" in text
+    )
+    assert sorted(p.name for p in (tmp_path / "docs" / "bench").iterdir()) == [
+        "history_a-b-lightgcn-cnsdiff.png",
+        "ood_ndcg.png",
+    ]
     page.write_text("# no markers\n")
     with pytest.raises(ValueError):
         update_docs(page, out, "table", ["ood_ndcg.png"])
@@ -408,13 +479,24 @@ def test_update_docs_rewrites_only_the_results_block(tmp_path):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """Builds the site once with ``mkdocs build --strict`` into a temporary folder."""
-    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None:
+    if (
+        importlib.util.find_spec("mkdocs") is None
+        or importlib.util.find_spec("mkdocstrings") is None
+    ):
         pytest.skip("mkdocs is not installed (pip install -e '.[docs]')")
     out = tmp_path_factory.mktemp("docs") / "site"
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, "mkdocs build --strict failed:\n" + proc.stdout[-3000:] + proc.stderr[-5000:]
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, (
+        "mkdocs build --strict failed:\n" + proc.stdout[-3000:] + proc.stderr[-5000:]
+    )
     return out
 
 
@@ -422,7 +504,7 @@ def site(tmp_path_factory) -> Path:
 def test_site_builds_strictly(site):
     api = (site / "api" / "sampling" / "index.html").read_text()
     assert "CNSDiffSampler" in api and "DNSSampler" in api  # the class list is rendered
-    assert 'class="arithmatex"' in api                     # math reached the page for MathJax
+    assert 'class="arithmatex"' in api  # math reached the page for MathJax
     for name in ("run", "train", "tune", "data inspect"):  # the hook wrote the help texts
         assert f"usage: pyg-negdiff {name}" in (site / "api" / "cli" / "index.html").read_text()
     bench = (site / "benchmarks" / "index.html").read_text()  # the generated tables and plots
@@ -437,8 +519,9 @@ def test_site_is_self_contained_and_versioned(site):
 
     for page in sorted(site.rglob("*.html")):
         html = page.read_text()
-        assert "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html, \
-            f"{page.relative_to(site)} loads a web font (mkdocs.yml: theme.font: false)"
+        assert (
+            "fonts.googleapis.com" not in html and "fonts.gstatic.com" not in html
+        ), f"{page.relative_to(site)} loads a web font (mkdocs.yml: theme.font: false)"
     home = (site / "index.html").read_text()
     # No made-up address: the site and repository URLs come only from the environment.
     mkdocs_yml = (ROOT / "mkdocs.yml").read_text()
@@ -447,7 +530,9 @@ def test_site_is_self_contained_and_versioned(site):
     for placeholder in ("pyg-negdiff.github.io", "github.com/pyg-negdiff"):
         assert placeholder not in home, f"a placeholder URL ({placeholder}) is on the home page"
     if os.environ.get("PYG_NEGDIFF_SITE_URL"):
-        assert "<loc>" in (site / "sitemap.xml").read_text(), "empty sitemap despite PYG_NEGDIFF_SITE_URL"
+        assert (
+            "<loc>" in (site / "sitemap.xml").read_text()
+        ), "empty sitemap despite PYG_NEGDIFF_SITE_URL"
     assert f"pyg_negdiff {pyg_negdiff.__version__}" in home, "the footer does not show the version"
     changelog = (site / "changelog" / "index.html").read_text()
     assert "Unreleased" in changelog and pyg_negdiff.__version__ in changelog
@@ -458,14 +543,24 @@ def test_site_has_what_a_pyg_user_expects(site):
     """Dark mode, search suggestions and highlighting, the source of every API entry, the output
     of the Python examples, and a 404 page that finds the site root wherever it is served."""
     home = (site / "index.html").read_text()
-    assert 'data-md-color-scheme="slate"' in home, "no dark palette toggle (mkdocs.yml theme.palette)"
+    assert (
+        'data-md-color-scheme="slate"' in home
+    ), "no dark palette toggle (mkdocs.yml theme.palette)"
     for feature in ("search.suggest", "search.highlight"):
         assert f'"{feature}"' in home, f"theme.features lacks {feature}"
     api = (site / "api" / "sampling" / "index.html").read_text()
-    assert api.count("Source code in") >= len([p for page, p in api_entries() if page == "sampling.md"]) // 2
-    assert "example-output" in home and "test_ood: Recall@20" in home, "the home example's output is missing"
+    assert (
+        api.count("Source code in")
+        >= len([p for page, p in api_entries() if page == "sampling.md"]) // 2
+    )
+    assert (
+        "example-output" in home and "test_ood: Recall@20" in home
+    ), "the home example's output is missing"
     not_found = (site / "404.html").read_text()
-    assert "pyg_negdiff-site-root.txt" in not_found and (site / "assets" / "pyg_negdiff-site-root.txt").is_file()
+    assert (
+        "pyg_negdiff-site-root.txt" in not_found
+        and (site / "assets" / "pyg_negdiff-site-root.txt").is_file()
+    )
     assert 'href="/assets/' not in not_found, "404.html still links from the server root"
 
 
@@ -481,12 +576,19 @@ def test_release_metadata_agrees():
     project = pyproject["project"]
     # One place: setuptools reads the version from pyg_negdiff.__version__.
     assert "version" not in project and "version" in project["dynamic"]
-    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "pyg_negdiff.__version__"}
-    assert re.search(rf"^## \[{re.escape(version)}\] - \d{{4}}-\d\d-\d\d$",
-                     (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "pyg_negdiff.__version__"
+    }
+    assert re.search(
+        rf"^## \[{re.escape(version)}\] - \d{{4}}-\d\d-\d\d$",
+        (ROOT / "CHANGELOG.md").read_text(),
+        flags=re.M,
+    )
     for path in (ROOT / "README.md", DOCS / "cite.md"):
         cited = re.findall(r"version\s*=\s*\{([^}]*)\}", path.read_text())
-        assert cited == [version], f"{path.name}: the library's BibTeX gives version {cited}, not {version}"
+        assert cited == [
+            version
+        ], f"{path.name}: the library's BibTeX gives version {cited}, not {version}"
     cff = (ROOT / "CITATION.cff").read_text()
     assert re.findall(r"^version:\s*(\S+)$", cff, flags=re.M) == [version], "CITATION.cff: version"
     assert "@inproceedings{fey2019pyg" in (DOCS / "cite.md").read_text()
@@ -520,7 +622,9 @@ def test_mathjax_cdn_fallback_is_a_warning(monkeypatch, tmp_path, caplog):
     with caplog.at_level(logging.INFO):
         hook.on_config(config)
     assert config.extra_javascript == ["javascripts/mathjax.js", hook.CDN]
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and hook.CDN in r.getMessage()]
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and hook.CDN in r.getMessage()
+    ]
     assert warnings and not warnings[0].name.startswith("mkdocs")
 
 
@@ -626,8 +730,10 @@ class _ListCounter(HTMLParser):
 
 
 def test_ordered_lists_are_counted_like_python_markdown():
-    text = ("1. a\n    $$x$$\n2. b\n\n- c\n\n1. one\n\n    more of one\n\n2. two\n"
-            "    1. nested\n    2. nested\n\nafter\n\n```\n1. code\n```\n")
+    text = (
+        "1. a\n    $$x$$\n2. b\n\n- c\n\n1. one\n\n    more of one\n\n2. two\n"
+        "    1. nested\n    2. nested\n\nafter\n\n```\n1. code\n```\n"
+    )
     assert ordered_lists(text) == [(1, 2), (7, 2), (12, 2)]
 
 
@@ -648,25 +754,47 @@ def test_ordered_lists_render_every_item(site):
         counter.feed(html.read_text())
         source = ordered_lists(page.read_text())
         if [n for _, n in source] != counter.lists:
-            problems.append(f"docs/{rel}: ordered lists (line, items) {source} render as "
-                            f"{counter.lists} <li> items")
-    assert not problems, ("ordered lists that lose items when rendered (put a blank line between "
-                          "items that hold display math):\n" + "\n".join(problems))
+            problems.append(
+                f"docs/{rel}: ordered lists (line, items) {source} render as "
+                f"{counter.lists} <li> items"
+            )
+    assert not problems, (
+        "ordered lists that lose items when rendered (put a blank line between "
+        "items that hold display math):\n" + "\n".join(problems)
+    )
 
 
 def _chromium() -> str | None:
-    for exe in (os.environ.get("PYG_NEGDIFF_CHROMIUM"), "chromium", "chromium-browser",
-                "google-chrome", "google-chrome-stable"):
+    for exe in (
+        os.environ.get("PYG_NEGDIFF_CHROMIUM"),
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ):
         if exe and shutil.which(exe):
             return shutil.which(exe)
     return None
 
 
 def _run_chromium(exe: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-dev-shm-usage", "--hide-scrollbars", f"--user-data-dir={profile}",
-           "--window-size=1280,2000", "--virtual-time-budget=10000", *args]
+    cmd = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,2000",
+        "--virtual-time-budget=10000",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
@@ -674,8 +802,11 @@ def _screenshot(exe: str, tmp_path: Path, url: str, name: str) -> Path:
     """Screenshots ``url``; kept as ``dir/<stem>-<name>.png`` when
     ``PYG_NEGDIFF_DOCS_SCREENSHOT=dir/<stem>.png`` is set."""
     keep = os.environ.get("PYG_NEGDIFF_DOCS_SCREENSHOT")
-    shot = (Path(keep).with_name(f"{Path(keep).stem}-{name}.png") if keep
-            else tmp_path / f"api-{name}.png").resolve()
+    shot = (
+        Path(keep).with_name(f"{Path(keep).stem}-{name}.png")
+        if keep
+        else tmp_path / f"api-{name}.png"
+    ).resolve()
     shot.parent.mkdir(parents=True, exist_ok=True)
     proc = _run_chromium(exe, tmp_path / "profile", f"--screenshot={shot}", url)
     assert proc.returncode == 0 and shot.is_file(), proc.stderr[-3000:]
@@ -770,8 +901,9 @@ def _serve_with_404(folder: Path, not_found: Path):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
-                                             functools.partial(Handler, directory=str(folder)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Handler, directory=str(folder))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, log
 
@@ -788,8 +920,12 @@ def test_404_page_works_below_any_base_path(site, tmp_path):
     server, log = _serve_with_404(hosted, hosted / "docs" / "v0" / "404.html")
     try:
         port = server.server_address[1]
-        proc = _run_chromium(exe, tmp_path / "profile", "--dump-dom",
-                             f"http://127.0.0.1:{port}/docs/v0/no/such/page/")
+        proc = _run_chromium(
+            exe,
+            tmp_path / "profile",
+            "--dump-dom",
+            f"http://127.0.0.1:{port}/docs/v0/no/such/page/",
+        )
     finally:
         server.shutdown()
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -797,7 +933,9 @@ def test_404_page_works_below_any_base_path(site, tmp_path):
     assert '<base href="/docs/v0/">' in dom, "the 404 page did not find the site root"
     # Every stylesheet the page links is served from the site root (Chromium's preload scanner
     # may also try them below the missing page before the <base> script has run: harmless 404s).
-    linked = set(re.findall(r'<link rel="stylesheet" href="([^"]+\.css)"', (site / "404.html").read_text()))
+    linked = set(
+        re.findall(r'<link rel="stylesheet" href="([^"]+\.css)"', (site / "404.html").read_text())
+    )
     served = {path for path, code in log if code == 200}
     assert linked and {f"/docs/v0/{href}" for href in linked} <= served, (linked, log)
     assert "404 - Not found" in dom

@@ -1,4 +1,5 @@
 """Environment-conditioned diffusion samplers: p(z | do(z_0), E) through an EnvironmentEmbedding."""
+
 import pytest
 import torch
 
@@ -49,8 +50,16 @@ def test_denoiser_input_holds_user_and_environment():
     assert CNSDiffSampler(pairs, D, num_environments=3, environment_dim=5).denoiser.cond_dim == 5
     both = CNSDiffSampler(pairs, D, condition_on_user=True, num_environments=3, environment_dim=5)
     assert both.denoiser.cond_dim == D + 5
-    assert CNSDiffSampler(pairs, D).denoiser.cond_dim is None and CNSDiffSampler(pairs, D).env_embedding is None
-    assert ADARSampler(pairs, D, generation="denoise", num_environments=3, environment_dim=5).denoiser.cond_dim == D + 5
+    assert (
+        CNSDiffSampler(pairs, D).denoiser.cond_dim is None
+        and CNSDiffSampler(pairs, D).env_embedding is None
+    )
+    assert (
+        ADARSampler(
+            pairs, D, generation="denoise", num_environments=3, environment_dim=5
+        ).denoiser.cond_dim
+        == D + 5
+    )
     with pytest.raises(ValueError, match="generation='denoise'"):
         ADARSampler(pairs, D, num_environments=3)
 
@@ -61,7 +70,9 @@ def test_environment_embedding_is_trained_with_the_denoiser(training):
     sampler = CNSDiffSampler(pairs, D, num_environments=4, denoiser_training=training)
     weight = sampler.env_embedding.weight
     if training == "alternate":
-        assert any(p is weight for group in sampler._optimizer.param_groups for p in group["params"])
+        assert any(
+            p is weight for group in sampler._optimizer.param_groups for p in group["params"]
+        )
         assert not list(sampler.joint_parameters())
     else:
         assert any(p is weight for p in sampler.joint_parameters())
@@ -149,16 +160,33 @@ def test_trainer_passes_batch_environments_without_a_penalty():
 
 def test_run_config_conditions_the_sampler():
     data = make_synthetic(num_users=120, num_items=90, seed=0)
-    config = RunConfig(embedding_dim=D, num_layers=1, sampler="cnsdiff", epochs=2, batch_size=256,
-                       condition_on_environment=True, environments="popularity", num_environments=3)
+    config = RunConfig(
+        embedding_dim=D,
+        num_layers=1,
+        sampler="cnsdiff",
+        epochs=2,
+        batch_size=256,
+        condition_on_environment=True,
+        environments="popularity",
+        num_environments=3,
+    )
     trainer = make_trainer(config, data, progress=False)
     assert trainer.sampler.env_embedding.num_environments == 3 and trainer.penalty is None
     assert trainer.environments is not None
     result = trainer.fit()
     assert 0.0 <= result.test["test_ood"]["ndcg@20"] <= 1.0
     with pytest.raises(ValueError, match="no denoiser to condition"):
-        run(RunConfig(embedding_dim=D, num_layers=1, sampler="dns", epochs=1, condition_on_environment=True),
-            data, progress=False)
+        run(
+            RunConfig(
+                embedding_dim=D,
+                num_layers=1,
+                sampler="dns",
+                epochs=1,
+                condition_on_environment=True,
+            ),
+            data,
+            progress=False,
+        )
 
 
 def test_environment_embedding_rejects_wrong_shapes():
@@ -185,12 +213,18 @@ def test_run_config_passes_environment_and_penalty_options():
     from pyg_negdiff.experiment import build_environments
 
     data = make_synthetic(num_users=120, num_items=90, seed=0)
-    config = RunConfig(penalty_weight=2.0, environments="cluster", num_environments=2,
-                       environment_kwargs={"update_every": 3, "features": ["popularity"]},
-                       penalty_kwargs={"reduction": "interactions", "warmup_steps": 7})
+    config = RunConfig(
+        penalty_weight=2.0,
+        environments="cluster",
+        num_environments=2,
+        environment_kwargs={"update_every": 3, "features": ["popularity"]},
+        penalty_kwargs={"reduction": "interactions", "warmup_steps": 7},
+    )
     env, penalty = build_environments(config, data)
     assert env.update_every == 3 and env.strategy.features == ("popularity",)
-    assert penalty.reduction == "interactions" and penalty.warmup_steps == 7 and penalty.weight == 2.0
+    assert (
+        penalty.reduction == "interactions" and penalty.warmup_steps == 7 and penalty.weight == 2.0
+    )
     assert RunConfig.from_dict(config.to_dict()) == config
     with pytest.raises(TypeError):
         build_environments(RunConfig(penalty_weight=1.0, penalty_kwargs={"warmup": 5}), data)

@@ -29,10 +29,18 @@ def zipf_data(seed=0, users=60, items=50, per_user=8):
     weights = 1.0 / torch.arange(1, items + 1).double()
     train = torch.multinomial(weights.expand(users, -1), per_user, generator=g)
     val = torch.multinomial(weights.expand(users, -1), 2, generator=g)
-    index = lambda x: torch.stack([torch.arange(users).repeat_interleave(x.size(1)), x.reshape(-1)])  # noqa: E731
-    return InteractionData(users, items, {"train": index(train), "val": index(val)},
-                           timestamps={"train": torch.rand(users * per_user, generator=g),
-                                       "val": 1.0 + torch.rand(users * 2, generator=g)})
+    index = lambda x: torch.stack(
+        [torch.arange(users).repeat_interleave(x.size(1)), x.reshape(-1)]
+    )  # noqa: E731
+    return InteractionData(
+        users,
+        items,
+        {"train": index(train), "val": index(val)},
+        timestamps={
+            "train": torch.rand(users * per_user, generator=g),
+            "val": 1.0 + torch.rand(users * 2, generator=g),
+        },
+    )
 
 
 def planted(seed=0, users=80, items=60, per_user=3, dim=32):
@@ -58,7 +66,9 @@ def test_nmi_hand_computed():
     assert normalized_mutual_info(b, a) == pytest.approx(expected, rel=1e-12)
     assert normalized_mutual_info(a, 5 - b * 2) == pytest.approx(expected)  # names do not matter
     assert normalized_mutual_info(a, torch.tensor([7, 7, 7, 2, 2, 2])) == 1.0
-    assert normalized_mutual_info(torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])) == pytest.approx(0.0)
+    assert normalized_mutual_info(
+        torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])
+    ) == pytest.approx(0.0)
     assert normalized_mutual_info(a, torch.zeros(6, dtype=torch.long)) == 0.0
     soft = torch.tensor([[0.9, 0.1]] * 3 + [[0.2, 0.8]] * 3)
     assert normalized_mutual_info(a, soft) == 1.0
@@ -66,7 +76,9 @@ def test_nmi_hand_computed():
 
 # ------------------------------------------------------------------------ proxies
 def test_count_quantile_groups_are_equal_size_tiers():
-    counts = (1000.0 / torch.arange(1, 201)).long()[torch.randperm(200, generator=torch.Generator().manual_seed(0))]
+    counts = (1000.0 / torch.arange(1, 201)).long()[
+        torch.randperm(200, generator=torch.Generator().manual_seed(0))
+    ]
     groups = count_quantile_groups(counts, 4)
     assert torch.bincount(groups).tolist() == [50, 50, 50, 50]
     order = torch.argsort(-counts, stable=True)
@@ -98,7 +110,9 @@ def test_popularity_and_activity_proxies():
 
     mass = PopularityEnvironments(3, by="interactions").fit(data)
     shares = torch.bincount(mass, minlength=3) / mass.numel()
-    assert torch.all((shares - 1 / 3).abs() < 0.15)  # balanced interactions (up to ties of one item)
+    assert torch.all(
+        (shares - 1 / 3).abs() < 0.15
+    )  # balanced interactions (up to ties of one item)
     with pytest.raises(ValueError, match="'by'"):
         PopularityEnvironments(3, by="users")
 
@@ -149,14 +163,18 @@ def test_eiil_recovers_planted_groups():
     assert normalized_mutual_info(truth, q) > 0.5
     # environments are numbered by increasing risk: the well-fitted group is env 0
     assert (q.argmax(-1)[truth == 0] == 0).float().mean() > 0.8
-    q_irm = EIILEnvironments(2, objective="irm", hard=True).fit(data, emb, generator=torch.Generator().manual_seed(0))
+    q_irm = EIILEnvironments(2, objective="irm", hard=True).fit(
+        data, emb, generator=torch.Generator().manual_seed(0)
+    )
     assert q_irm.dtype == torch.long and normalized_mutual_info(truth, q_irm) > 0.5
 
 
 def test_item_tied_assignments_are_shared_by_an_items_interactions():
     data, emb, _ = planted()
-    for env in (EnvironmentInference("eiil", 2, tie="item", objective="irm", balance=0.0, steps=50),
-                EnvironmentInference("cluster", 2, level="item")):
+    for env in (
+        EnvironmentInference("eiil", 2, tie="item", objective="irm", balance=0.0, steps=50),
+        EnvironmentInference("cluster", 2, level="item"),
+    ):
         labels = harden(env.fit(data, emb))
         items = data.train[1]
         per_item_min = torch.full((data.num_items,), 9).scatter_reduce(0, items, labels, "amin")
@@ -180,8 +198,11 @@ def test_learned_assignments_are_deterministic_under_a_seed(strategy):
     data, emb, _ = planted()
     runs = []
     for seed in (3, 3, 4):
-        env = EnvironmentInference(strategy, num_environments=2, seed=seed, steps=50) if strategy == "eiil" \
+        env = (
+            EnvironmentInference(strategy, num_environments=2, seed=seed, steps=50)
+            if strategy == "eiil"
             else EnvironmentInference(strategy, num_environments=2, seed=seed)
+        )
         runs.append(env.fit(data, emb))
     assert torch.equal(runs[0], runs[1])
     if strategy == "eiil":
@@ -194,7 +215,9 @@ def test_update_schedule_and_warm_up():
     q = env.fit(data)  # no reference model yet: uniform, i.e. plain BPR
     assert torch.allclose(q, torch.full_like(q, 0.5))
     loss = torch.rand(10)
-    assert torch.allclose(VarianceRiskPenalty(5.0)(loss, env.batch_environments(torch.arange(10))), loss.mean())
+    assert torch.allclose(
+        VarianceRiskPenalty(5.0)(loss, env.batch_environments(torch.arange(10))), loss.mean()
+    )
     updated = [epoch for epoch in range(10) if env.maybe_update(epoch, emb)]
     assert updated == [1, 4, 7]  # first after one epoch (warmup=1), then every 3
     assert env.num_updates == 4 and len(env.update_seconds) == 4
@@ -241,8 +264,17 @@ def test_trainer_runs_with_environments_and_penalty(strategy, penalty):
     env.fit(data)
     loss_fn = VarianceRiskPenalty(1.0) if penalty == "vrex" else IRMPenalty(1.0)
     torch.manual_seed(0)
-    trainer = Trainer(MF(data.num_users, data.num_items, 8), UniformSampler(data.train_pairs()), data,
-                      lr=1e-2, batch_size=128, epochs=2, environments=env, penalty=loss_fn, progress=False)
+    trainer = Trainer(
+        MF(data.num_users, data.num_items, 8),
+        UniformSampler(data.train_pairs()),
+        data,
+        lr=1e-2,
+        batch_size=128,
+        epochs=2,
+        environments=env,
+        penalty=loss_fn,
+        progress=False,
+    )
     result = trainer.fit()
     assert all(math.isfinite(h.loss) for h in result.history)
     assert env.num_updates == (2 if env.learned else 1)  # fit, then the update at epoch 1

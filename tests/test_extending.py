@@ -1,4 +1,5 @@
 """docs/extending.md: its examples run, and what they register is accepted by name everywhere."""
+
 import re
 from pathlib import Path
 
@@ -11,10 +12,14 @@ from pyg_negdiff.propagation import PROPAGATIONS
 from pyg_negdiff.sampling import SAMPLERS
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "extending.md"
-REGISTRIES = {"pyg_negdiff.nn.MODELS": MODELS, "pyg_negdiff.sampling.SAMPLERS": SAMPLERS,
-              "pyg_negdiff.data.prepare.SHIFTS": SHIFTS,
-              "pyg_negdiff.propagation.PROPAGATIONS": PROPAGATIONS,
-              "pyg_negdiff.causal.STRATEGIES": STRATEGIES, "pyg_negdiff.causal.PENALTIES": PENALTIES}
+REGISTRIES = {
+    "pyg_negdiff.nn.MODELS": MODELS,
+    "pyg_negdiff.sampling.SAMPLERS": SAMPLERS,
+    "pyg_negdiff.data.prepare.SHIFTS": SHIFTS,
+    "pyg_negdiff.propagation.PROPAGATIONS": PROPAGATIONS,
+    "pyg_negdiff.causal.STRATEGIES": STRATEGIES,
+    "pyg_negdiff.causal.PENALTIES": PENALTIES,
+}
 FENCE = re.compile(r"^```python\n(.*?)^```", flags=re.M | re.S)
 
 
@@ -27,7 +32,7 @@ def page_namespace(monkeypatch, tmp_path):
     namespace = {"__name__": "__docs__"}
     try:
         for match in FENCE.finditer(text):
-            line = text[:match.start(1)].count("\n")
+            line = text[: match.start(1)].count("\n")
             exec(compile("\n" * line + match.group(1), str(PAGE), "exec"), namespace)
         yield namespace
     finally:
@@ -47,8 +52,9 @@ def test_the_examples_register_one_name_each_and_the_cli_takes_them(page_namespa
     assert MODELS["pyg-lightgcn"] is page_namespace["PyGLightGCN"]
     assert SHIFTS["activity"] is page_namespace["split_activity"]
     assert PROPAGATIONS["drop-edge"] is page_namespace["DropEdgePropagation"]
-    args = build_parser().parse_args(["train", "--model", "pyg-lightgcn", "--shift", "activity",
-                                      "--propagation", "drop-edge"])
+    args = build_parser().parse_args(
+        ["train", "--model", "pyg-lightgcn", "--shift", "activity", "--propagation", "drop-edge"]
+    )
     assert (args.model, args.shift, args.propagation) == ("pyg-lightgcn", "activity", "drop-edge")
     shifted = page_namespace["shifted"]
     assert {"train", "val", "test", "test_ood"} <= set(shifted.parts)
@@ -56,4 +62,8 @@ def test_the_examples_register_one_name_each_and_the_cli_takes_them(page_namespa
 
 
 def test_the_registrations_do_not_leak():
-    assert "pyg-lightgcn" not in MODELS and "activity" not in SHIFTS and "drop-edge" not in PROPAGATIONS
+    assert (
+        "pyg-lightgcn" not in MODELS
+        and "activity" not in SHIFTS
+        and "drop-edge" not in PROPAGATIONS
+    )

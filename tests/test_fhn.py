@@ -26,7 +26,9 @@ def naive_fhn(reference_pairs, batches):
 
 def random_case(seed, U=25, I=60, P=300):
     g = torch.Generator().manual_seed(seed)
-    ref = torch.stack([torch.randint(0, U, (P,), generator=g), torch.randint(0, I, (P,), generator=g)])
+    ref = torch.stack(
+        [torch.randint(0, U, (P,), generator=g), torch.randint(0, I, (P,), generator=g)]
+    )
     batches = []
     for k in range(4):
         users = torch.randint(0, U, (50,), generator=g)
@@ -83,8 +85,10 @@ def test_dns_finds_more_false_hard_negatives_than_uniform():
     liked = torch.stack([torch.arange(U).repeat_interleave(10), top[:, 10:].reshape(-1)])
     train_pairs, reference = PairSet(train, U, I), PairSet(liked, U, I)
     ratios = {}
-    for name, sampler in (("uniform", UniformSampler(train_pairs)),
-                          ("dns", DNSSampler(train_pairs, num_candidates=32))):
+    for name, sampler in (
+        ("uniform", UniformSampler(train_pairs)),
+        ("dns", DNSSampler(train_pairs, num_candidates=32)),
+    ):
         metric = FHNRatio(reference)
         state = SamplerState(emb, generator=torch.Generator().manual_seed(1))
         for _ in range(10):
@@ -113,7 +117,14 @@ def test_fhn_ratio_matches_the_trainer_log(monkeypatch):
         return out
 
     monkeypatch.setattr(sampler, "forward", spy)
-    trainer = Trainer(LightGCN(U, I, embedding_dim=8, num_layers=1), sampler, data, batch_size=32,
-                      epochs=1, progress=False, fhn_reference=reference)
+    trainer = Trainer(
+        LightGCN(U, I, embedding_dim=8, num_layers=1),
+        sampler,
+        data,
+        batch_size=32,
+        epochs=1,
+        progress=False,
+        fhn_reference=reference,
+    )
     stats = trainer.train_epoch(0)
     assert metric.compute() == pytest.approx(stats.fhn_ratio)

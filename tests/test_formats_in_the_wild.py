@@ -1,4 +1,5 @@
 """Files as public recommendation code ships them: each loads as meant, or fails with one clear line."""
+
 import urllib.error
 import warnings
 from pathlib import Path
@@ -43,7 +44,11 @@ UI1_TEXT = "".join(f"{u} {i} 1\n" for u, i in UI1)
 def test_uiw_with_two_malformed_leading_lines(tmp_path):
     path = write(tmp_path / "train.txt", "0\n0 1\n" + UI1_TEXT)
     layout = detect_layout(path)
-    assert layout.format == "uiw" and "always 1" in layout.reason and "2 of the 10 lines" in layout.reason
+    assert (
+        layout.format == "uiw"
+        and "always 1" in layout.reason
+        and "2 of the 10 lines" in layout.reason
+    )
     with pytest.raises(MalformedLineError) as err:
         load_dataset(path)
     message = str(err.value)
@@ -84,14 +89,20 @@ def test_uirt_ratings_kept_and_thresholded(tmp_path):
     assert data.loaded_as.startswith("u.data as uirt")
     assert data.weights["train"].tolist() == [5.0, 2.0, 4.0, 1.0]
     kept = quiet(load_pairs, path, min_rating=4)
-    assert pairs_of(kept) == [(0, 3), (1, 3)] and kept.timestamps["train"].tolist() == [881250949.0, 881250951.0]
+    assert pairs_of(kept) == [(0, 3), (1, 3)] and kept.timestamps["train"].tolist() == [
+        881250949.0,
+        881250951.0,
+    ]
 
 
 # --------------------------------------------------------------- ambiguity
-@pytest.mark.parametrize("text", [
-    "0 4 7\n1 5 2\n2 6 3\n",  # one line per user, 3 ids each: lists of 2 items, or (u i count)?
-    "0 1 2 3 4\n0 5\n0 1 2\n1 2 3 4 5 6\n",  # users repeat, but no common width
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0 4 7\n1 5 2\n2 6 3\n",  # one line per user, 3 ids each: lists of 2 items, or (u i count)?
+        "0 1 2 3 4\n0 5\n0 1 2\n1 2 3 4 5 6\n",  # users repeat, but no common width
+    ],
+)
 def test_ambiguous_files_are_refused_naming_format(tmp_path, text):
     path = write(tmp_path / "train.txt", text)
     with pytest.raises(AmbiguousFormatError, match="cannot tell the format.*pass --format"):
@@ -112,9 +123,11 @@ def test_byte_order_mark_is_dropped_by_every_loader(tmp_path):
 
 
 # ------------------------------------------------------------------------ CSV
-MOVIELENS_CSV = ("userId,movieId,rating,timestamp\n"
-                 "1,31,2.5,1260759144\n1,1029,3.0,1260759179\n2,31,4.0,835355493\n"
-                 "2,10,5.0,835355681\n3,1029,4.5,1298861675\n3,10,1.0,1298861680\n")
+MOVIELENS_CSV = (
+    "userId,movieId,rating,timestamp\n"
+    "1,31,2.5,1260759144\n1,1029,3.0,1260759179\n2,31,4.0,835355493\n"
+    "2,10,5.0,835355681\n3,1029,4.5,1298861675\n3,10,1.0,1298861680\n"
+)
 
 
 def test_csv_movielens_header_found_by_name(tmp_path):
@@ -123,25 +136,53 @@ def test_csv_movielens_header_found_by_name(tmp_path):
     assert (data.num_users, data.num_items, data.train.size(1)) == (3, 3, 6)
     assert data.item_ids.tolist() == [10, 31, 1029]
     assert data.timestamps["train"][0].item() == 1260759144.0
-    assert "user column 'userId' (found by name), item column 'movieId' (found by name)" in data.loaded_as
+    assert (
+        "user column 'userId' (found by name), item column 'movieId' (found by name)"
+        in data.loaded_as
+    )
     kept = quiet(load_dataset, path, min_rating=4)
     assert kept.train.size(1) == 3
 
 
 def test_csv_cli_options_and_temporal_split(tmp_path, capsys):
-    path = write(tmp_path / "log.tsv", "who\twhat\twhen\tstars\n" + "".join(
-        f"u{k % 4}\ti{k % 7}\t{1600000000 + k}\t{k % 5}\n" for k in range(40)))
-    rc = main(["data", "inspect", "--data", str(path), "--user-col", "who", "--item-col", "what",
-               "--time-col", "when", "--rating-col", "stars", "--min-rating", "1",
-               "--shift", "temporal"])
+    path = write(
+        tmp_path / "log.tsv",
+        "who\twhat\twhen\tstars\n"
+        + "".join(f"u{k % 4}\ti{k % 7}\t{1600000000 + k}\t{k % 5}\n" for k in range(40)),
+    )
+    rc = main(
+        [
+            "data",
+            "inspect",
+            "--data",
+            str(path),
+            "--user-col",
+            "who",
+            "--item-col",
+            "what",
+            "--time-col",
+            "when",
+            "--rating-col",
+            "stars",
+            "--min-rating",
+            "1",
+            "--shift",
+            "temporal",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
-    assert "format: log.tsv as csv: user column 'who', item column 'what', rating column 'stars', " \
-           "time column 'when'" in err
+    assert (
+        "format: log.tsv as csv: user column 'who', item column 'what', rating column 'stars', "
+        "time column 'when'" in err
+    )
     assert "time range" in out and "test" in out
     rc = main(["data", "inspect", "--data", str(path)])
-    assert rc == 2 and "no user column among who, what, when, stars; name it with --user-col" \
+    assert (
+        rc == 2
+        and "no user column among who, what, when, stars; name it with --user-col"
         in capsys.readouterr().err
+    )
 
 
 def test_csv_options_refused_for_whitespace_files(tmp_path, capsys):
@@ -191,9 +232,11 @@ def test_ood_folder_parts(tmp_path):
     assert list(data.parts) == ["train", "val", "test", "test_ood"]
     sizes = {p: data.parts[p].size(1) for p in data.parts}
     assert sizes == {"train": 48, "val": 12, "test": 12, "test_ood": 9}
-    assert data.part_files == ("train <- train.txt, val <- valid.txt, test <- test_iid.txt, "
-                               "test_ood <- test.txt (OOD: test_iid.txt is the IID test); "
-                               "not read: README.txt")
+    assert data.part_files == (
+        "train <- train.txt, val <- valid.txt, test <- test_iid.txt, "
+        "test_ood <- test.txt (OOD: test_iid.txt is the IID test); "
+        "not read: README.txt"
+    )
     (tmp_path / "ood" / "test.txt").rename(tmp_path / "ood" / "test_ood.txt")
     assert quiet(load_dataset, tmp_path / "ood").parts["test_ood"].size(1) == 9
     write(tmp_path / "ood" / "valid_iid.txt", "0 1\n")
@@ -204,12 +247,35 @@ def test_ood_folder_parts(tmp_path):
 def test_ood_folder_shift_none_reports_iid_and_ood_side_by_side(tmp_path, capsys):
     folder = ood_folder(tmp_path / "ood")
     out_json = tmp_path / "run.json"
-    rc = main(["train", "--data", str(folder), "--shift", "none", "--epochs", "1", "--dim", "8",
-               "--layers", "1", "--batch-size", "64", "--no-progress", "--out", str(out_json)])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(folder),
+            "--shift",
+            "none",
+            "--epochs",
+            "1",
+            "--dim",
+            "8",
+            "--layers",
+            "1",
+            "--batch-size",
+            "64",
+            "--no-progress",
+            "--out",
+            str(out_json),
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
-    assert "parts: train <- train.txt, val <- valid.txt, test <- test_iid.txt, test_ood <- test.txt" in err
-    rows = [line.split()[0] for line in out.splitlines() if line.split()[:1] in (["test"], ["test_ood"])]
+    assert (
+        "parts: train <- train.txt, val <- valid.txt, test <- test_iid.txt, test_ood <- test.txt"
+        in err
+    )
+    rows = [
+        line.split()[0] for line in out.splitlines() if line.split()[:1] in (["test"], ["test_ood"])
+    ]
     assert rows[-2:] == ["test", "test_ood"]
 
 
@@ -223,19 +289,30 @@ def write_amazon_book(raw: Path) -> None:
 
 def write_movielens_100k(raw: Path) -> None:
     genres = "|".join(["0"] * 19)
-    write(raw / "u.item", "".join(f"{m}|Movie {m}|01-Jan-1995||http://x|{genres}\n" for m in (1, 2, 3, 4)))
+    write(
+        raw / "u.item",
+        "".join(f"{m}|Movie {m}|01-Jan-1995||http://x|{genres}\n" for m in (1, 2, 3, 4)),
+    )
     write(raw / "u.user", "1|24|M|technician|85711\n2|53|F|other|94043\n3|23|M|writer|32067\n")
-    write(raw / "u1.base", "1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t3\t4\t878542960\n"
-                           "3\t4\t4\t876893119\n3\t1\t2\t889751712\n")
+    write(
+        raw / "u1.base",
+        "1\t1\t5\t874965758\n1\t2\t3\t876893171\n2\t3\t4\t878542960\n"
+        "3\t4\t4\t876893119\n3\t1\t2\t889751712\n",
+    )
     write(raw / "u1.test", "1\t3\t4\t887431883\n2\t1\t1\t875693118\n3\t2\t5\t878542960\n")
 
 
 def write_movielens_1m(raw: Path) -> None:
-    write(raw / "movies.dat", "1::Toy Story (1995)::Animation|Comedy\n2::Jumanji (1995)::Adventure\n"
-                              "3::Heat (1995)::Action\n")
+    write(
+        raw / "movies.dat",
+        "1::Toy Story (1995)::Animation|Comedy\n2::Jumanji (1995)::Adventure\n"
+        "3::Heat (1995)::Action\n",
+    )
     write(raw / "users.dat", "1::F::1::10::48067\n2::M::56::16::70072\n")
-    write(raw / "ratings.dat", "1::1::5::978300760\n1::2::3::978302109\n2::3::4::978301968\n"
-                               "2::1::4::978300275\n")
+    write(
+        raw / "ratings.dat",
+        "1::1::5::978300760\n1::2::3::978302109\n2::3::4::978301968\n" "2::1::4::978300275\n",
+    )
 
 
 def test_pyg_datasets_from_raw_files_in_pyg_layout(tmp_path):
@@ -244,11 +321,19 @@ def test_pyg_datasets_from_raw_files_in_pyg_layout(tmp_path):
     write_movielens_100k(tmp_path / "movielens-100k" / "raw")
     write_movielens_1m(tmp_path / "movielens-1m" / "raw")
     book = quiet(load, "amazon-book", root=tmp_path)
-    assert (book.num_users, book.num_items, book.train.size(1), book.parts["test"].size(1)) == (3, 5, 5, 2)
+    assert (book.num_users, book.num_items, book.train.size(1), book.parts["test"].size(1)) == (
+        3,
+        5,
+        5,
+        2,
+    )
     assert (tmp_path / "amazon-book" / "processed" / "data.pt").is_file()  # PyG's processed layout
     ml100k = quiet(load, "movielens-100k", root=tmp_path)  # ratings >= 4 kept
     assert (ml100k.num_users, ml100k.num_items) == (3, 4)
-    assert pairs_of(ml100k) == [(0, 0), (1, 2), (2, 3)] and pairs_of(ml100k, "test") == [(0, 2), (2, 1)]
+    assert pairs_of(ml100k) == [(0, 0), (1, 2), (2, 3)] and pairs_of(ml100k, "test") == [
+        (0, 2),
+        (2, 1),
+    ]
     ml1m = quiet(load, "movielens-1m", root=tmp_path, min_rating=None)
     assert ml1m.train.size(1) == 4 and ml1m.timestamps["train"][0].item() == 978300760.0
 
@@ -259,6 +344,7 @@ def test_pyg_dataset_offline_without_raw_files_fails_in_one_line(tmp_path, monke
 
     def offline(self):
         raise urllib.error.URLError("no network")
+
     monkeypatch.setattr(AmazonBook, "download", offline)
     with pytest.raises(DatasetUnavailableError) as err:
         load("amazon-book", root=tmp_path)
@@ -277,8 +363,12 @@ def test_from_hetero_duplicates_noted_bad_indices_refused():
         data = from_hetero(hetero)
     assert pairs_of(data) == [(0, 1), (0, 2), (1, 2)]
     store.edge_index = torch.tensor([[0.0, 1.0], [1.0, 2.0]])
-    with pytest.raises(DataValidationError, match=r"\('user', 'buys', 'item'\) edge_index has dtype torch.float32"):
+    with pytest.raises(
+        DataValidationError, match=r"\('user', 'buys', 'item'\) edge_index has dtype torch.float32"
+    ):
         from_hetero(hetero)
     store.edge_index = torch.tensor([[0, 1, 2]])
-    with pytest.raises(DataValidationError, match=r"'item'\) edge_index must have shape \[2, num_edges\].*\[1, 3\]"):
+    with pytest.raises(
+        DataValidationError, match=r"'item'\) edge_index must have shape \[2, num_edges\].*\[1, 3\]"
+    ):
         from_hetero(hetero)

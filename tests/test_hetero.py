@@ -44,9 +44,15 @@ def test_round_trip_synthetic_and_timestamps():
     assert_same(data, from_hetero(to_hetero(data)))
     g = torch.Generator().manual_seed(0)
     index = torch.stack([torch.arange(10), torch.randint(0, 7, (10,), generator=g)])
-    timed = InteractionData(10, 7, {"train": index, "test": index[:, :3].flip([1])},
-                            timestamps={"train": torch.rand(10, dtype=torch.float64, generator=g),
-                                        "test": torch.arange(3.0, dtype=torch.float64)})
+    timed = InteractionData(
+        10,
+        7,
+        {"train": index, "test": index[:, :3].flip([1])},
+        timestamps={
+            "train": torch.rand(10, dtype=torch.float64, generator=g),
+            "test": torch.arange(3.0, dtype=torch.float64),
+        },
+    )
     hetero = to_hetero(timed, item_type="movie", reverse_relation=None)
     assert hetero.edge_types == [("user", "rates", "movie")]
     assert torch.equal(hetero["user", "rates", "movie"].time, timed.timestamps["train"])
@@ -99,8 +105,12 @@ def test_reads_random_link_split_output():
     hetero = HeteroData({"user": {"num_nodes": 60}, "item": {"num_nodes": 50}})
     hetero["user", "rates", "item"].edge_index = data.train
     hetero["item", "rated_by", "user"].edge_index = data.train.flip([0])
-    split = RandomLinkSplit(num_val=0.1, num_test=0.2, edge_types=("user", "rates", "item"),
-                            rev_edge_types=("item", "rated_by", "user"))
+    split = RandomLinkSplit(
+        num_val=0.1,
+        num_test=0.2,
+        edge_types=("user", "rates", "item"),
+        rev_edge_types=("item", "rated_by", "user"),
+    )
     torch.manual_seed(0)
     _, _, test = split(hetero)
     with warnings.catch_warnings():

@@ -18,7 +18,9 @@ from pyg_negdiff.data.io import (
     sniff_format,
 )
 
-DATA_ROOT = Path(os.environ.get("PYG_NEGDIFF_DATA", Path(__file__).parents[1] / ".." / "shared" / "data"))
+DATA_ROOT = Path(
+    os.environ.get("PYG_NEGDIFF_DATA", Path(__file__).parents[1] / ".." / "shared" / "data")
+)
 
 
 def quiet(fn, *args, **kwargs):
@@ -70,11 +72,14 @@ def test_lightgcn_val_file_and_explicit_sizes(tmp_path):
         load_lightgcn(train, num_users=1)
 
 
-@pytest.mark.parametrize("text,line,what", [
-    ("0 1 2\n1 x 3\n", 2, "'x' is not an integer"),
-    ("0 1\n\n\n2 1.5\n", 4, "'1.5' is not an integer"),
-    ("0 1\n1 2\n2 -3\n", 3, "negative id -3"),
-])
+@pytest.mark.parametrize(
+    "text,line,what",
+    [
+        ("0 1 2\n1 x 3\n", 2, "'x' is not an integer"),
+        ("0 1\n\n\n2 1.5\n", 4, "'1.5' is not an integer"),
+        ("0 1\n1 2\n2 -3\n", 3, "negative id -3"),
+    ],
+)
 def test_lightgcn_malformed(tmp_path, text, line, what):
     path = write(tmp_path / "bad_train.txt", text)
     with pytest.raises(DataValidationError) as err:
@@ -106,12 +111,15 @@ def test_pairs_and_overlap_note(tmp_path):
     assert pairs_of(data) == [[0, 0], [0, 1], [1, 2]]
 
 
-@pytest.mark.parametrize("text,line,what", [
-    ("0 0\n0 1 5\n", 2, "expected 2 columns"),
-    ("0 0\n\n3\n", 3, "expected 2 columns"),
-    ("0 0\n1 b\n", 2, "'b' is not an integer"),
-    ("-1 0\n", 1, "negative id -1"),
-])
+@pytest.mark.parametrize(
+    "text,line,what",
+    [
+        ("0 0\n0 1 5\n", 2, "expected 2 columns"),
+        ("0 0\n\n3\n", 3, "expected 2 columns"),
+        ("0 0\n1 b\n", 2, "'b' is not an integer"),
+        ("-1 0\n", 1, "negative id -1"),
+    ],
+)
 def test_pairs_malformed(tmp_path, text, line, what):
     path = write(tmp_path / "pairs.txt", text)
     with pytest.raises(DataValidationError) as err:
@@ -121,12 +129,14 @@ def test_pairs_malformed(tmp_path, text, line, what):
 
 
 # ----------------------------------------------------------------- RecBole atomic
-INTER = ("item_id:token\tuser_id:token\trating:float\ttimestamp:float\n"
-         "i9\tu2\t5\t30\n"
-         "i1\tu10\t3\t10\n"
-         "i1\tu2\t4\t20\n"
-         "\n"
-         "i9\tu2\t4\t40\n")  # a repeated pair
+INTER = (
+    "item_id:token\tuser_id:token\trating:float\ttimestamp:float\n"
+    "i9\tu2\t5\t30\n"
+    "i1\tu10\t3\t10\n"
+    "i1\tu2\t4\t20\n"
+    "\n"
+    "i9\tu2\t4\t40\n"
+)  # a repeated pair
 
 
 def test_recbole_columns_by_name_remap_filter_and_times(tmp_path):
@@ -154,11 +164,18 @@ def test_recbole_integer_tokens_sort_numerically_and_implicit_files(tmp_path):
     assert pairs_of(data) == [[1, 0], [0, 1]] and not data.has_timestamps
 
 
-@pytest.mark.parametrize("text,line,what", [
-    ("user_id:token\trating:float\nu\t4\n", 1, "no column 'item_id'"),
-    ("user_id:token\titem_id:token\trating:float\nu\ti\t4\nu\ti\n", 3, "expected 3 columns"),
-    ("user_id:token\titem_id:token\trating:float\nu\ti\t4\nu\tj\tgood\n", 3, "'good', not a number"),
-])
+@pytest.mark.parametrize(
+    "text,line,what",
+    [
+        ("user_id:token\trating:float\nu\t4\n", 1, "no column 'item_id'"),
+        ("user_id:token\titem_id:token\trating:float\nu\ti\t4\nu\ti\n", 3, "expected 3 columns"),
+        (
+            "user_id:token\titem_id:token\trating:float\nu\ti\t4\nu\tj\tgood\n",
+            3,
+            "'good', not a number",
+        ),
+    ],
+)
 def test_recbole_malformed(tmp_path, text, line, what):
     path = write(tmp_path / "bad.inter", text)
     with pytest.raises(DataValidationError) as err:
@@ -178,7 +195,9 @@ def test_csv_token_ids_that_look_alike_stay_distinct(tmp_path):
 
 
 def test_csv_quotes_dates_and_separator(tmp_path):
-    path = write(tmp_path / "r.csv", 'who;what;when\n"a;1";x;2024-01-02\nb;x;2024-01-01\n\nb;y;2024-01-03\n')
+    path = write(
+        tmp_path / "r.csv", 'who;what;when\n"a;1";x;2024-01-02\nb;x;2024-01-01\n\nb;y;2024-01-03\n'
+    )
     data = load_csv(path, user_col="who", item_col="what", time_col="when", sep=";")
     assert data.user_ids.tolist() == ["a;1", "b"] and data.item_ids.tolist() == ["x", "y"]
     assert pairs_of(data) == [[0, 0], [1, 0], [1, 1]]
@@ -186,15 +205,28 @@ def test_csv_quotes_dates_and_separator(tmp_path):
     assert data.timestamps["train"].tolist() == [19724 * day, 19723 * day, 19725 * day]
 
 
-@pytest.mark.parametrize("text,kwargs,line,what", [
-    ("user,product\n1,2\n", {}, 1, "no item column"),
-    ("\nuser,product\n1,2\n", {}, 2, "no item column"),  # the header moved down a line
-    ("user,item\n1,2\n3,4,5\n", {}, 3, "expected 2 columns"),
-    ("user,item,t\n1,2,5\n3,4,soon\n", {"time_col": "t"}, 3, "'soon', not a number or an ISO date"),
-    ("user,item,r\n1,2,5\n\n3,4,?\n", {"rating_col": "r", "min_rating": 4}, 4, "'?', not a number"),
-    ("user,item,r\n1,2,5\n", {"rating_col": "rank", "min_rating": 4}, 1, "no column 'rank'"),
-    ("user,item\n1,2\n,4\n", {}, 3, "empty user id"),
-])
+@pytest.mark.parametrize(
+    "text,kwargs,line,what",
+    [
+        ("user,product\n1,2\n", {}, 1, "no item column"),
+        ("\nuser,product\n1,2\n", {}, 2, "no item column"),  # the header moved down a line
+        ("user,item\n1,2\n3,4,5\n", {}, 3, "expected 2 columns"),
+        (
+            "user,item,t\n1,2,5\n3,4,soon\n",
+            {"time_col": "t"},
+            3,
+            "'soon', not a number or an ISO date",
+        ),
+        (
+            "user,item,r\n1,2,5\n\n3,4,?\n",
+            {"rating_col": "r", "min_rating": 4},
+            4,
+            "'?', not a number",
+        ),
+        ("user,item,r\n1,2,5\n", {"rating_col": "rank", "min_rating": 4}, 1, "no column 'rank'"),
+        ("user,item\n1,2\n,4\n", {}, 3, "empty user id"),
+    ],
+)
 def test_csv_malformed(tmp_path, text, kwargs, line, what):
     path = write(tmp_path / "bad.csv", text)
     with pytest.raises(DataValidationError) as err:
@@ -259,7 +291,8 @@ def test_large_file_is_parsed_vectorized(tmp_path):
     keys = np.unique(pairs[:, 0] * 1000 + pairs[:, 1])
     assert data.train.size(1) == keys.size
     assert set((data.train[0] * data.num_items + data.train[1]).tolist()) == set(
-        (pairs[:, 0] * data.num_items + pairs[:, 1]).tolist())
+        (pairs[:, 0] * data.num_items + pairs[:, 1]).tolist()
+    )
 
 
 # ------------------------------------------------------------------------ real data

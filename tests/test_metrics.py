@@ -33,8 +33,12 @@ def naive_metrics(scores, train, test, k):
 
 def random_data(seed=0, U=30, I=40):
     g = torch.Generator().manual_seed(seed)
-    train = torch.stack([torch.randint(0, U, (300,), generator=g), torch.randint(0, I, (300,), generator=g)])
-    test = torch.stack([torch.randint(0, U, (80,), generator=g), torch.randint(0, I, (80,), generator=g)])
+    train = torch.stack(
+        [torch.randint(0, U, (300,), generator=g), torch.randint(0, I, (300,), generator=g)]
+    )
+    test = torch.stack(
+        [torch.randint(0, U, (80,), generator=g), torch.randint(0, I, (80,), generator=g)]
+    )
     keep = ~InteractionData(U, I, {"train": train}).train_pairs().contains(test[0], test[1])
     test = torch.unique(test[:, keep], dim=1)
     emb = Embeddings(torch.randn(U, 2, 8, generator=g), torch.randn(I, 2, 8, generator=g))
@@ -59,8 +63,14 @@ def test_hand_computed_toy_case():
     # Item i has embedding e_i, so user scores are read off directly.
     item = torch.eye(4).unsqueeze(1)
     user = torch.tensor([[0.9, 0.8, 0.7, 0.1]]).unsqueeze(1)
-    data = InteractionData(1, 4, {"train": torch.tensor([[0], [0]]),       # item 0 seen: masked
-                                  "test": torch.tensor([[0, 0], [2, 3]])})  # truth {2, 3}
+    data = InteractionData(
+        1,
+        4,
+        {
+            "train": torch.tensor([[0], [0]]),  # item 0 seen: masked
+            "test": torch.tensor([[0, 0], [2, 3]]),
+        },
+    )  # truth {2, 3}
     res = Evaluator(data, ks=(2,))(Embeddings(user, item), "test")
     # Ranking after the mask: 1, 2, 3 -> top-2 = [1, 2]: one hit of two, at rank 2.
     assert res["recall@2"] == pytest.approx(0.5)
@@ -86,18 +96,25 @@ def test_validation_masks_train_and_test_masks_train_and_val():
     val = torch.tensor([[0], [1]])
     test = torch.tensor([[0], [2]])
     data = InteractionData(1, 4, {"train": train, "val": val, "test": test})
-    assert data.seen_pairs("val").contains(torch.tensor([0, 0]), torch.tensor([0, 1])).tolist() == [True, False]
-    assert data.seen_pairs("test").contains(torch.tensor([0, 0]), torch.tensor([0, 1])).tolist() == [True, True]
+    assert data.seen_pairs("val").contains(torch.tensor([0, 0]), torch.tensor([0, 1])).tolist() == [
+        True,
+        False,
+    ]
+    assert data.seen_pairs("test").contains(
+        torch.tensor([0, 0]), torch.tensor([0, 1])
+    ).tolist() == [True, True]
 
 
 def test_groups_and_worst_group():
     data, emb = random_data(4)
     test = data.parts["test"]
-    groups = (test[1] % 2)
+    groups = test[1] % 2
     ev = Evaluator(data, ks=(10,))
     res = ev.evaluate(emb, "test", groups=groups, group_names=["even", "odd"])
     for part, keep in (("even", groups == 0), ("odd", groups == 1)):
-        sub = InteractionData(data.num_users, data.num_items, {"train": data.train, "test": test[:, keep]})
+        sub = InteractionData(
+            data.num_users, data.num_items, {"train": data.train, "test": test[:, keep]}
+        )
         ref = Evaluator(sub, ks=(10,)).evaluate(emb, "test")
         assert res[f"recall@10/{part}"] == pytest.approx(ref["recall@10"])
     assert res["recall@10/worst"] == min(res["recall@10/even"], res["recall@10/odd"])

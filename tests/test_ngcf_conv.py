@@ -1,4 +1,5 @@
 """NGCFConv: the PyG conv checks (shape, edge permutation, sparse layouts) and the update rule."""
+
 from __future__ import annotations
 
 import torch
@@ -8,8 +9,9 @@ from torch_geometric.utils import to_torch_csr_tensor
 from pyg_negdiff.data.graph import gcn_adjacency
 from pyg_negdiff.nn import NGCFConv
 
-EDGE_INDEX = torch.tensor([[0, 0, 0, 1, 2, 3, 1, 2, 3, 3],
-                           [1, 2, 3, 0, 0, 0, 2, 1, 4, 1]])  # directed: 3 -> 4 only
+EDGE_INDEX = torch.tensor(
+    [[0, 0, 0, 1, 2, 3, 1, 2, 3, 3], [1, 2, 3, 0, 0, 0, 2, 1, 4, 1]]
+)  # directed: 3 -> 4 only
 
 
 def test_ngcf_conv_assert_module() -> None:
@@ -17,11 +19,24 @@ def test_ngcf_conv_assert_module() -> None:
     x = torch.randn(5, 8)
     conv = NGCFConv(8, 16, dropout=0.0)
     assert str(conv) == "NGCFConv(8, 16, dropout=0.0)"
-    assert_module(conv, x, EDGE_INDEX, expected_size=(5, 16), atol=1e-6,
-                  test_sparse_layouts=[torch.sparse_csc, torch.sparse_coo])
+    assert_module(
+        conv,
+        x,
+        EDGE_INDEX,
+        expected_size=(5, 16),
+        atol=1e-6,
+        test_sparse_layouts=[torch.sparse_csc, torch.sparse_coo],
+    )
     weight = torch.rand(EDGE_INDEX.size(1)) + 0.5
-    assert_module(conv, x, EDGE_INDEX, expected_size=(5, 16), atol=1e-6,
-                  test_sparse_layouts=[], edge_weight=weight)
+    assert_module(
+        conv,
+        x,
+        EDGE_INDEX,
+        expected_size=(5, 16),
+        atol=1e-6,
+        test_sparse_layouts=[],
+        edge_weight=weight,
+    )
 
 
 def test_ngcf_conv_update_rule() -> None:
@@ -32,7 +47,8 @@ def test_ngcf_conv_update_rule() -> None:
     a = adj_t.to_dense()
     side = a @ x
     expected = torch.nn.functional.leaky_relu(
-        conv.lin1(x + side) + conv.lin2(side * x), negative_slope=0.3)
+        conv.lin1(x + side) + conv.lin2(side * x), negative_slope=0.3
+    )
     assert torch.allclose(conv(x, EDGE_INDEX), expected, atol=1e-6)
     # A pre-normalized CSR matrix with normalize=False gives the same output.
     conv.normalize = False

@@ -1,4 +1,5 @@
 """Backbones: shapes, parity with PyG's LightGCN, gradients, input forms, persistence."""
+
 from __future__ import annotations
 
 import io
@@ -29,8 +30,10 @@ def make_model(name: str) -> Recommender:
     return build_model(name, NUM_USERS, NUM_ITEMS, embedding_dim=DIM, **kw).eval()
 
 
-@pytest.mark.parametrize("name,num_layers,pooled", [
-    ("lightgcn", LAYERS, DIM), ("ngcf", LAYERS, (LAYERS + 1) * DIM), ("mf", 0, DIM)])
+@pytest.mark.parametrize(
+    "name,num_layers,pooled",
+    [("lightgcn", LAYERS, DIM), ("ngcf", LAYERS, (LAYERS + 1) * DIM), ("mf", 0, DIM)],
+)
 def test_output_shapes(name: str, num_layers: int, pooled: int) -> None:
     edge_index, adj = make_graph()
     model = make_model(name)
@@ -83,8 +86,9 @@ def test_lightgcn_matches_pyg_with_edge_weight() -> None:
     ref = PyGLightGCN(NUM_NODES, DIM, LAYERS)
     ref.embedding.weight.data.copy_(ours.embedding.weight.data)
     emb = ours(edge_index, weight)
-    assert torch.allclose(torch.cat([emb.user, emb.item]), ref.get_embedding(edge_index, weight),
-                          atol=1e-6)
+    assert torch.allclose(
+        torch.cat([emb.user, emb.item]), ref.get_embedding(edge_index, weight), atol=1e-6
+    )
 
 
 def test_lightgcn_same_seed_same_init_as_pyg() -> None:
@@ -98,8 +102,9 @@ def test_lightgcn_same_seed_same_init_as_pyg() -> None:
 def test_sparse_adjacency_is_read_as_adj_t() -> None:
     # A one-edge matrix shows the orientation: row = target, column = source.
     model = LightGCN(1, 1, embedding_dim=2, num_layers=1)
-    adj_t = torch.sparse_coo_tensor(torch.tensor([[1], [0]]), torch.ones(1), (2, 2),
-                                    check_invariants=True).to_sparse_csr()
+    adj_t = torch.sparse_coo_tensor(
+        torch.tensor([[1], [0]]), torch.ones(1), (2, 2), check_invariants=True
+    ).to_sparse_csr()
     out = model.propagate_layers(adj_t)
     assert torch.allclose(out[1, 1], model.embedding.weight[0])  # node 1 receives from node 0
     assert torch.allclose(out[0, 1], torch.zeros(2))
@@ -215,6 +220,7 @@ def test_sparse_backward_uses_the_transpose() -> None:
     # Non-symmetric adjacency: the gradient must be A^T G, also after the cache is warm
     # and after the values change in place.
     from pyg_negdiff.nn._sparse import sparse_matmul
+
     dense = torch.tensor([[0.0, 1.0, 2.0], [0.0, 0.0, 3.0], [4.0, 0.0, 0.0]])
     adj = dense.to_sparse_csr()
     grad_out = torch.randn(3, 2)

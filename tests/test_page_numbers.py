@@ -1,5 +1,6 @@
 """Every figure in the prose of the README, home, Benchmarks, Choosing a sampler, FAQ and Scaling
 out pages is generated from ``benchmarks/results/`` (``benchmarks/page_numbers.py``)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -16,7 +17,9 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 @pytest.fixture()
 def numbers():
-    spec = importlib.util.spec_from_file_location("page_numbers", ROOT / "benchmarks" / "page_numbers.py")
+    spec = importlib.util.spec_from_file_location(
+        "page_numbers", ROOT / "benchmarks" / "page_numbers.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -29,14 +32,18 @@ def test_pages_agree_with_their_result_files(numbers):
 
 def test_every_page_has_generated_figures(numbers):
     for page in numbers.PAGES:
-        assert numbers.MARKER.search((ROOT / page).read_text()), f"{page}: no <!-- num:... --> figure"
+        assert numbers.MARKER.search(
+            (ROOT / page).read_text()
+        ), f"{page}: no <!-- num:... --> figure"
 
 
 def test_changing_a_result_file_without_regenerating_fails(numbers, tmp_path, monkeypatch):
     copy = tmp_path / "results"
     shutil.copytree(RESULTS, copy)
     report = json.loads((copy / "ablation" / "ablation.json").read_text())
-    row = next(r for r in report["rows"] if r["scenario"] == "ml-1m" and r["row"] == "cnsdiff-f-default")
+    row = next(
+        r for r in report["rows"] if r["scenario"] == "ml-1m" and r["row"] == "cnsdiff-f-default"
+    )
     row["OOD ndcg@20 - uniform"][0] += 0.01
     (copy / "ablation" / "ablation.json").write_text(json.dumps(report))
     monkeypatch.setattr(numbers, "RESULTS", copy)
@@ -77,9 +84,11 @@ _FIGURE = re.compile(r"(?<![\w.])[+−-]?\d+\.\d{2,}(?![\w.])|(?<![\w.])\d+(?:\.
 
 
 #: Figures of the protocol, not measurements: what the head items are, the accuracy threshold.
-ALLOWED = {"10%",  # head@20 counts the 10% most popular training items; split shares
-           "20%",  # the split table: the last 20% of time
-           "5%"}   # Scaling out: "within 5%" of full mode's recall
+ALLOWED = {
+    "10%",  # head@20 counts the 10% most popular training items; split shares
+    "20%",  # the split table: the last 20% of time
+    "5%",
+}  # Scaling out: "within 5%" of full mode's recall
 _ARXIV = re.compile(r"\b\d{4}\.\d{5}\b")
 
 
@@ -95,11 +104,15 @@ def test_no_hand_typed_figures_in_the_prose(numbers):
         for m in _FIGURE.finditer(_prose(numbers, (ROOT / page).read_text())):
             if m.group(0) not in ALLOWED:
                 problems.append(f"{page}: {m.group(0)!r}")
-    assert not problems, ("figures typed by hand (put them in a <!-- num:KEY --> marker, or remove "
-                          "them):\n" + "\n".join(problems))
+    assert not problems, (
+        "figures typed by hand (put them in a <!-- num:KEY --> marker, or remove "
+        "them):\n" + "\n".join(problems)
+    )
 
 
-_CITED = re.compile(r"(?:benchmarks/results/[\w./<>*-]*[\w>*]|`[\w.<>*-]+\.(?:json|jsonl|md|csv|png)`)")
+_CITED = re.compile(
+    r"(?:benchmarks/results/[\w./<>*-]*[\w>*]|`[\w.<>*-]+\.(?:json|jsonl|md|csv|png)`)"
+)
 
 
 def _exists(token: str) -> bool:
@@ -107,8 +120,12 @@ def _exists(token: str) -> bool:
     pattern = re.sub(r"<[^>]+>", "*", token)
     if "/" in pattern:
         return any(ROOT.glob(pattern))
-    return (any(RESULTS.rglob(pattern)) or any(ROOT.glob(pattern)) or any((ROOT / "docs").rglob(pattern))
-            or any((ROOT / "benchmarks").glob(pattern)))
+    return (
+        any(RESULTS.rglob(pattern))
+        or any(ROOT.glob(pattern))
+        or any((ROOT / "docs").rglob(pattern))
+        or any((ROOT / "benchmarks").glob(pattern))
+    )
 
 
 def test_pages_cite_only_result_files_that_exist(numbers):

@@ -6,8 +6,12 @@ from pyg_negdiff.data.pairs import PairSet
 
 def random_pairs(num_users=40, num_items=25, num=400, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.stack([torch.randint(0, num_users, (num,), generator=g),
-                        torch.randint(0, num_items, (num,), generator=g)])
+    return torch.stack(
+        [
+            torch.randint(0, num_users, (num,), generator=g),
+            torch.randint(0, num_items, (num,), generator=g),
+        ]
+    )
 
 
 def test_contains_matches_python_set():

@@ -1,5 +1,6 @@
 """The RecBole side by side on the benchmarks page is what benchmarks/results/peer_recbole.json
 holds, from clean commits, and the benchmark runs end to end (where RecBole is installed)."""
+
 import importlib
 import importlib.util
 import json
@@ -28,8 +29,9 @@ def test_page_block_and_md_are_the_report_of_the_json():
     text = PAGE.read_text()
     assert text.count(peer.DOC_START) == 1 and text.count(peer.DOC_END) == 1
     block = text.split(peer.DOC_START, 1)[1].split(peer.DOC_END, 1)[0].strip()
-    assert block == peer.markdown(report).strip(), \
-        "rerun: python benchmarks/peer_recbole.py --report --docs docs/benchmarks.md"
+    assert (
+        block == peer.markdown(report).strip()
+    ), "rerun: python benchmarks/peer_recbole.py --report --docs docs/benchmarks.md"
     assert (RESULTS / "peer_recbole.md").read_text() == peer.markdown(report)
 
 
@@ -41,21 +43,32 @@ def test_results_cover_the_issue_on_clean_commits():
         if key != "cnsdiff":  # both libraries and both samplers, for every seed, in one run
             runs = {(r["library"], r["sampler"], r["seed"]) for r in entry["records"]}
             libraries = entry["settings"].get("libraries", peer.LIBRARIES)
-            assert runs == {(lib, s, seed) for lib in libraries for s in entry["settings"]["samplers"]
-                            for seed in entry["settings"]["seeds"]}
+            assert runs == {
+                (lib, s, seed)
+                for lib in libraries
+                for s in entry["settings"]["samplers"]
+                for seed in entry["settings"]["seeds"]
+            }
             assert set(entry["settings"]["samplers"]) == set(peer.SAMPLERS)
             assert set(libraries) == set(peer.LIBRARIES) or entry["data"] in report, key
             assert all(r["threads"] == 1 and len(r["affinity"]) == 1 for r in entry["records"])
         commit = entry["commit"]
         assert not commit.endswith("-dirty"), f"{key}: a result of an uncommitted tree: {commit}"
-        known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True)
-        assert known.returncode == 0 or not (ROOT / ".git").exists(), f"{commit} is not in this repository"
-    assert any(len(e["settings"]["seeds"]) >= 3 for k, e in report.items() if k != "cnsdiff"), \
-        "accuracy parity needs 3 seeds on at least one dataset"
+        known = subprocess.run(
+            ["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT, capture_output=True
+        )
+        assert (
+            known.returncode == 0 or not (ROOT / ".git").exists()
+        ), f"{commit} is not in this repository"
+    assert any(
+        len(e["settings"]["seeds"]) >= 3 for k, e in report.items() if k != "cnsdiff"
+    ), "accuracy parity needs 3 seeds on at least one dataset"
     assert report["cnsdiff"]["record"]["threads"] == report["cnsdiff"]["authors"]["threads"] == 2
     text = " ".join(re.sub(r"\\\n\s*", " ", PAGE.read_text()).split())  # joined continuation lines
     for key, entry in report.items():  # the page shows the commands that were run
-        assert entry["command"].split("python ", 1)[1] in text, f"{key}: the page lacks {entry['command']}"
+        assert (
+            entry["command"].split("python ", 1)[1] in text
+        ), f"{key}: the page lacks {entry['command']}"
 
 
 def test_atomic_files_hold_the_split(tmp_path):
@@ -63,10 +76,15 @@ def test_atomic_files_hold_the_split(tmp_path):
 
     from pyg_negdiff.data import InteractionData
 
-    data = InteractionData(3, 4, {"train": torch.tensor([[0, 1, 2], [0, 1, 3]]),
-                                  "test": torch.tensor([[0, 2], [2, 1]])})
+    data = InteractionData(
+        3,
+        4,
+        {"train": torch.tensor([[0, 1, 2], [0, 1, 3]]), "test": torch.tensor([[0, 2], [2, 1]])},
+    )
     folder = _peer().write_atomic(data, tmp_path / "peer")
-    assert (folder / "peer.train.inter").read_text() == "user_id:token\titem_id:token\n0\t0\n1\t1\n2\t3\n"
+    assert (
+        folder / "peer.train.inter"
+    ).read_text() == "user_id:token\titem_id:token\n0\t0\n1\t1\n2\t3\n"
     assert (folder / "peer.test.inter").read_text() == "user_id:token\titem_id:token\n0\t2\n2\t1\n"
     assert (folder / "peer.valid.inter").read_text() == "user_id:token\titem_id:token\n0\t2\n"
 
@@ -85,18 +103,47 @@ def _tiny_dataset(folder: Path) -> Path:
     return folder
 
 
-@pytest.mark.skipif(importlib.util.find_spec("recbole") is None,
-                    reason="RecBole is not installed (see benchmarks/peer_recbole.py for its LightGCN path)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("recbole") is None,
+    reason="RecBole is not installed (see benchmarks/peer_recbole.py for its LightGCN path)",
+)
 def test_benchmark_runs_end_to_end_on_a_tiny_dataset(tmp_path):
     data = _tiny_dataset(tmp_path / "tiny")
     page = tmp_path / "page.md"
     peer = _peer()
     page.write_text(f"# Page\n\n{peer.DOC_START}\nold\n{peer.DOC_END}\n\ntail\n")
-    cmd = [sys.executable, str(ROOT / "benchmarks" / "peer_recbole.py"), "--data", str(data), "--epochs", "2",
-           "--seeds", "0", "--dim", "8", "--layers", "1", "--batch-size", "64", "--candidates", "4",
-           "--eval-repeats", "1", "--out", str(tmp_path / "out" / "peer"), "--docs", str(page)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "peer_recbole.py"),
+        "--data",
+        str(data),
+        "--epochs",
+        "2",
+        "--seeds",
+        "0",
+        "--dim",
+        "8",
+        "--layers",
+        "1",
+        "--batch-size",
+        "64",
+        "--candidates",
+        "4",
+        "--eval-repeats",
+        "1",
+        "--out",
+        str(tmp_path / "out" / "peer"),
+        "--docs",
+        str(page),
+    ]
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "out" / "peer.json").read_text())
     entry = report["tiny"]
@@ -108,7 +155,9 @@ def test_benchmark_runs_end_to_end_on_a_tiny_dataset(tmp_path):
         if r["library"] == "recbole":  # same embeddings, same metric definitions
             assert r["missing"] == {"users": 0, "items": 0}
             for name in ("recall@20", "ndcg@20"):
-                assert r["metrics"][name] == pytest.approx(r["metrics_our_evaluator"][name], abs=1e-6)
+                assert r["metrics"][name] == pytest.approx(
+                    r["metrics_our_evaluator"][name], abs=1e-6
+                )
     text = page.read_text()
     assert "old" not in text and text.endswith(f"{peer.DOC_END}\n\ntail\n")
     assert "| dns | recbole |" in text and "| uniform | pyg_negdiff |" in text

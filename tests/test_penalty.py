@@ -107,13 +107,17 @@ def test_min_weight_skips_light_environments():
 
 def test_vrex_gradient_matches_finite_differences():
     margin, env = batch(size=12, envs=3)
-    q = torch.softmax(torch.randn(12, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1)), -1)
+    q = torch.softmax(
+        torch.randn(12, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1)), -1
+    )
     penalty = VarianceRiskPenalty(weight=2.5)
     loss = F.softplus(-margin).requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: penalty(x, env), (loss,))
     assert torch.autograd.gradcheck(lambda x, w: penalty(x, w), (loss, q.requires_grad_(True)))
     # and through the scores, as in training
-    assert torch.autograd.gradcheck(lambda m: penalty(F.softplus(-m), env), (margin.requires_grad_(True),))
+    assert torch.autograd.gradcheck(
+        lambda m: penalty(F.softplus(-m), env), (margin.requires_grad_(True),)
+    )
 
 
 def test_irm_matches_autograd_dummy_scale_and_finite_differences():
@@ -199,7 +203,7 @@ def test_one_sided_vrex_counts_and_pushes_only_the_worse_environments():
     (g_base,) = torch.autograd.grad(VarianceRiskPenalty(weight=0.0)(x, env), x)
     extra = g_pen - g_base
     assert torch.allclose(extra[env != 1], torch.zeros(4, dtype=torch.float64))  # never raised
-    assert (extra[env == 1] > 0).all()                                          # pushed down
+    assert (extra[env == 1] > 0).all()  # pushed down
     # two-sided V-REx, by contrast, pushes the best environment's risk up
     (g_two,) = torch.autograd.grad(VarianceRiskPenalty(weight=3.0)(x, env), x)
     assert ((g_two - g_base)[env == 2] < 0).all()

@@ -4,6 +4,7 @@ Skipped unless ``PYG_NEGDIFF_PG_URL`` is set:
 
     source .ci/postgres.sh && python -m pytest -m postgres
 """
+
 import os
 import signal
 import subprocess
@@ -28,11 +29,41 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 def worker(study_name, trials, sampler_seed, log, *extra):
     """One ``pyg-negdiff tune`` process: tiny LightGCN runs on the synthetic data."""
-    cmd = [sys.executable, "-m", "pyg_negdiff.cli", "tune", "--data", "synthetic", "--sampler", "uniform",
-           "--model", "lightgcn", "--layers", "1", "--dim", "8", "--batch-size", "8192", "--fixed-size",
-           "--trials", str(trials), "--storage", URL, "--study-name", study_name, "--seed", "0",
-           "--sampler-seed", str(sampler_seed), "--pruner", "none", "--no-progress",
-           "--export", os.devnull, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pyg_negdiff.cli",
+        "tune",
+        "--data",
+        "synthetic",
+        "--sampler",
+        "uniform",
+        "--model",
+        "lightgcn",
+        "--layers",
+        "1",
+        "--dim",
+        "8",
+        "--batch-size",
+        "8192",
+        "--fixed-size",
+        "--trials",
+        str(trials),
+        "--storage",
+        URL,
+        "--study-name",
+        study_name,
+        "--seed",
+        "0",
+        "--sampler-seed",
+        str(sampler_seed),
+        "--pruner",
+        "none",
+        "--no-progress",
+        "--export",
+        os.devnull,
+        *extra,
+    ]
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -55,17 +86,26 @@ def test_two_workers_share_one_study_without_duplicates_or_losses(tmp_path):
     study = load_study(name, URL)
     trials = study.get_trials(deepcopy=False)
     numbers = [t.number for t in trials]
-    assert sorted(numbers) == list(range(len(trials)))            # no duplicate, no gap
-    assert all(t.state in FINISHED for t in trials)                 # none lost (FAIL or RUNNING)
+    assert sorted(numbers) == list(range(len(trials)))  # no duplicate, no gap
+    assert all(t.state in FINISHED for t in trials)  # none lost (FAIL or RUNNING)
     # MaxTrialsCallback stops both at 8; a trial the other worker is still running may add one.
     assert 8 <= finished_trials(study) <= 9
-    assert len({t.user_attrs["worker"] for t in trials}) == 2       # both workers took trials
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers took trials
     assert len({t.user_attrs["seed"] for t in trials}) == len(trials)
 
 
 def test_killed_worker_leaves_the_study_resumable(tmp_path):
     name = f"killed-{uuid.uuid4().hex[:8]}"
-    beat = ["--epochs", "8", "--patience", "100", "--heartbeat-interval", "1", "--grace-period", "2"]
+    beat = [
+        "--epochs",
+        "8",
+        "--patience",
+        "100",
+        "--heartbeat-interval",
+        "1",
+        "--grace-period",
+        "2",
+    ]
     storage = optuna.storages.RDBStorage(URL)  # one connection pool for all the polling below
     with open(tmp_path / "killed.log", "w") as log:
         proc = worker(name, 50, 0, log, *beat)
@@ -73,8 +113,9 @@ def test_killed_worker_leaves_the_study_resumable(tmp_path):
         while time.time() < deadline and proc.poll() is None:
             time.sleep(0.1)  # wait until a trial finished and the next one runs, then kill it
             trials = peek(storage, name)
-            if (sum(t.state in FINISHED for t in trials) >= 1
-                    and any(t.state == TrialState.RUNNING for t in trials)):
+            if sum(t.state in FINISHED for t in trials) >= 1 and any(
+                t.state == TrialState.RUNNING for t in trials
+            ):
                 break
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -93,7 +134,7 @@ def test_killed_worker_leaves_the_study_resumable(tmp_path):
     assert sum(t.state in FINISHED for t in trials) == target
     assert sorted(t.number for t in trials) == list(range(len(trials)))
     state = {t.number: t.state for t in trials}
-    assert state[killed[0]] == TrialState.FAIL                      # the stale trial was failed ...
+    assert state[killed[0]] == TrialState.FAIL  # the stale trial was failed ...
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0]]
-    assert [t.state for t in retried] == [TrialState.COMPLETE]      # ... and its parameters re-run
+    assert [t.state for t in retried] == [TrialState.COMPLETE]  # ... and its parameters re-run
     assert not any(t.state == TrialState.RUNNING for t in trials)

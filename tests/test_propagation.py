@@ -4,7 +4,12 @@ import torch
 from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.nn import MF, NGCF, LightGCN
-from pyg_negdiff.propagation import FullPropagation, NeighborPropagation, build_propagation, resolve_engine
+from pyg_negdiff.propagation import (
+    FullPropagation,
+    NeighborPropagation,
+    build_propagation,
+    resolve_engine,
+)
 from pyg_negdiff.sampling import build_sampler
 from pyg_negdiff.train import Trainer
 
@@ -13,37 +18,76 @@ import torch_geometric.typing as pyg_typing
 
 HAS_PYG_ENGINE = pyg_typing.WITH_PYG_LIB or pyg_typing.WITH_TORCH_SPARSE
 #: Both sampling engines where PyG's backend is installed (CI builds torch-sparse: .ci/sparse.sh).
-ENGINES = ["torch", pytest.param("pyg", marks=pytest.mark.skipif(
-    not HAS_PYG_ENGINE, reason="PyG's NeighborSampler needs pyg-lib or torch-sparse"))]
+ENGINES = [
+    "torch",
+    pytest.param(
+        "pyg",
+        marks=pytest.mark.skipif(
+            not HAS_PYG_ENGINE, reason="PyG's NeighborSampler needs pyg-lib or torch-sparse"
+        ),
+    ),
+]
 
 
 def clustered_data(seed=0, U=60, I=45, clusters=3):
     g = torch.Generator().manual_seed(seed)
-    uc, ic = torch.randint(0, clusters, (U,), generator=g), torch.randint(0, clusters, (I,), generator=g)
+    uc, ic = torch.randint(0, clusters, (U,), generator=g), torch.randint(
+        0, clusters, (I,), generator=g
+    )
     like = (uc[:, None] == ic[None, :]) & (torch.rand(U, I, generator=g) < 0.4)
     index = like.nonzero().t()
     index = index[:, torch.randperm(index.size(1), generator=g)]
     n = index.size(1)
     a, b = int(0.7 * n), int(0.85 * n)
-    return InteractionData(U, I, {"train": index[:, :a], "val": index[:, a:b], "test": index[:, b:]})
+    return InteractionData(
+        U, I, {"train": index[:, :a], "val": index[:, a:b], "test": index[:, b:]}
+    )
 
 
 def graph(data):
     return bipartite_edge_index(data.train, data.num_users)
 
 
-def trainer(data, sampler_name, propagation, *, seed=0, batch_size=64, layers=2, engine="auto",
-            sparse_gradients=True, **sampler_kw):
+def trainer(
+    data,
+    sampler_name,
+    propagation,
+    *,
+    seed=0,
+    batch_size=64,
+    layers=2,
+    engine="auto",
+    sparse_gradients=True,
+    **sampler_kw,
+):
     torch.manual_seed(seed)
     model = LightGCN(data.num_users, data.num_items, embedding_dim=8, num_layers=layers)
     if sampler_name in ("cnsdiff", "adar"):
         sampler_kw.setdefault("embedding_dim", 8)
     sampler = build_sampler(sampler_name, data.train_pairs(), **sampler_kw)
-    prop = None if propagation == "full" else NeighborPropagation(
-        graph(data), data.num_users, data.num_items, num_neighbors=propagation, engine=engine,
-        sparse_gradients=sparse_gradients)
-    return Trainer(model, sampler, data, lr=1e-2, batch_size=batch_size, epochs=2, seed=seed,
-                   progress=False, propagation=prop)
+    prop = (
+        None
+        if propagation == "full"
+        else NeighborPropagation(
+            graph(data),
+            data.num_users,
+            data.num_items,
+            num_neighbors=propagation,
+            engine=engine,
+            sparse_gradients=sparse_gradients,
+        )
+    )
+    return Trainer(
+        model,
+        sampler,
+        data,
+        lr=1e-2,
+        batch_size=batch_size,
+        epochs=2,
+        seed=seed,
+        progress=False,
+        propagation=prop,
+    )
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -56,14 +100,18 @@ def test_unlimited_fanout_seed_embeddings_equal_full(layers, model_cls, engine):
     users, pos = data.train[0, :20], data.train[1, :20]
     cand = torch.randint(0, data.num_items, (20, 3))
     full = FullPropagation(graph(data), data.num_users, data.num_items)(model, users, pos, cand)
-    sub = NeighborPropagation(graph(data), data.num_users, data.num_items, [-1] * layers,
-                              engine=engine)(model, users, pos, cand)
+    sub = NeighborPropagation(
+        graph(data), data.num_users, data.num_items, [-1] * layers, engine=engine
+    )(model, users, pos, cand)
     assert sub.is_subgraph and not full.is_subgraph
     assert sub.emb.item.size(0) < data.num_items or layers == 0
     torch.testing.assert_close(sub.emb.user[sub.users], full.emb.user[users], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(sub.emb.item[sub.pos_items], full.emb.item[pos], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(sub.emb.item_layers[sub.candidates], full.emb.item_layers[cand],
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        sub.emb.item[sub.pos_items], full.emb.item[pos], atol=1e-5, rtol=1e-5
+    )
+    torch.testing.assert_close(
+        sub.emb.item_layers[sub.candidates], full.emb.item_layers[cand], atol=1e-5, rtol=1e-5
+    )
     assert torch.equal(sub.global_items(sub.candidates), cand)
 
 
@@ -93,7 +141,9 @@ def test_fanout_bounds_the_subgraph_and_keeps_full_degree_weights(engine):
 
 @pytest.mark.parametrize("engine", ENGINES)
 def test_each_neighbour_is_kept_with_probability_k_over_d(engine):
-    edge_index = bipartite_edge_index(torch.stack([torch.zeros(10, dtype=torch.long), torch.arange(10)]), 1)
+    edge_index = bipartite_edge_index(
+        torch.stack([torch.zeros(10, dtype=torch.long), torch.arange(10)]), 1
+    )
     prop = NeighborPropagation(edge_index, 1, 10, [3], engine=engine)
     g = torch.Generator().manual_seed(0)
     hits = torch.zeros(11)
@@ -111,17 +161,30 @@ def test_sampled_layer_is_an_unbiased_estimate_of_the_full_layer():
     full = FullPropagation(graph(data), data.num_users, data.num_items)(model, users, pos)
     prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [3])
     g = torch.Generator().manual_seed(0)
-    mean = sum(prop(model, users, pos, generator=g).emb.user_layers[:, 1] for _ in range(3000)) / 3000
+    mean = (
+        sum(prop(model, users, pos, generator=g).emb.user_layers[:, 1] for _ in range(3000)) / 3000
+    )
     rows = prop(model, users, pos).users
-    torch.testing.assert_close(mean[rows].detach(), full.emb.user_layers[users, 1].detach(), atol=5e-3, rtol=0.05)
+    torch.testing.assert_close(
+        mean[rows].detach(), full.emb.user_layers[users, 1].detach(), atol=5e-3, rtol=0.05
+    )
 
 
-@pytest.mark.parametrize("sampler_name,kw", [
-    ("uniform", {}), ("popularity", {"num_negatives": 2}), ("dns", {"num_candidates": 8}), ("ahns", {"num_candidates": 8}),
-    ("mixgcf", {"num_candidates": 8}), ("cnsdiff", {"num_steps": 4, "start_step": 1, "max_step": 4,
-                                                  "step_stride": 1, "probe": True}),
-    ("adar", {"num_steps": 4}),
-])
+@pytest.mark.parametrize(
+    "sampler_name,kw",
+    [
+        ("uniform", {}),
+        ("popularity", {"num_negatives": 2}),
+        ("dns", {"num_candidates": 8}),
+        ("ahns", {"num_candidates": 8}),
+        ("mixgcf", {"num_candidates": 8}),
+        (
+            "cnsdiff",
+            {"num_steps": 4, "start_step": 1, "max_step": 4, "step_stride": 1, "probe": True},
+        ),
+        ("adar", {"num_steps": 4}),
+    ],
+)
 def test_unlimited_fanout_step_loss_equals_full_propagation(sampler_name, kw):
     data = clustered_data()
     if sampler_name == "popularity":
@@ -137,16 +200,22 @@ def test_unlimited_fanout_step_loss_equals_full_propagation(sampler_name, kw):
     sub = trainer(data, sampler_name, [-1, -1], sparse_gradients=False, **kw)
     for epoch in range(2):
         assert full.train_epoch(epoch).loss == pytest.approx(sub.train_epoch(epoch).loss, abs=1e-5)
-    torch.testing.assert_close(full.model.embedding.weight, sub.model.embedding.weight, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        full.model.embedding.weight, sub.model.embedding.weight, atol=1e-5, rtol=1e-4
+    )
 
 
 def test_layerwise_inference_equals_full_embeddings():
     data = clustered_data()
-    for model in (LightGCN(data.num_users, data.num_items, 8, num_layers=3),
-                  NGCF(data.num_users, data.num_items, 8, num_layers=2).eval()):
+    for model in (
+        LightGCN(data.num_users, data.num_items, 8, num_layers=3),
+        NGCF(data.num_users, data.num_items, 8, num_layers=2).eval(),
+    ):
         layers = model.num_layers
         full = FullPropagation(graph(data), data.num_users, data.num_items).embeddings(model)
-        prop = NeighborPropagation(graph(data), data.num_users, data.num_items, [5] * layers, chunk_size=17)
+        prop = NeighborPropagation(
+            graph(data), data.num_users, data.num_items, [5] * layers, chunk_size=17
+        )
         chunked = prop.embeddings(model)
         torch.testing.assert_close(chunked.user_layers, full.user_layers, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(chunked.item, full.item, atol=1e-5, rtol=1e-5)
@@ -169,7 +238,9 @@ def test_sampling_is_reproducible_from_the_generator_and_leaves_the_global_strea
     torch.manual_seed(123)
     draws = [prop.sample(seeds, torch.Generator().manual_seed(s)) for s in (0, 0, 1)]
     assert torch.equal(draws[0][1], draws[1][1]) and torch.equal(draws[0][0], draws[1][0])
-    assert not (draws[0][0].numel() == draws[2][0].numel() and torch.equal(draws[0][1], draws[2][1]))
+    assert not (
+        draws[0][0].numel() == draws[2][0].numel() and torch.equal(draws[0][1], draws[2][1])
+    )
     after = torch.rand(1)
     torch.manual_seed(123)
     assert torch.equal(after, torch.rand(1))  # the global generator was not advanced
@@ -222,15 +293,25 @@ def test_bad_configurations_are_refused():
         subgraph_ready = False  # a third-party sampler that draws its items its own way
 
     with pytest.raises(ValueError, match="cannot run on a sampled subgraph"):
-        Trainer(LightGCN(data.num_users, data.num_items, 8, 2), OwnDraws(data.train_pairs()), data,
-                propagation=prop, progress=False)
+        Trainer(
+            LightGCN(data.num_users, data.num_items, 8, 2),
+            OwnDraws(data.train_pairs()),
+            data,
+            propagation=prop,
+            progress=False,
+        )
     other = NeighborPropagation(graph(data), data.num_users + 1, data.num_items, [-1, -1])
     with pytest.raises(ValueError, match="the propagation's graph"):
-        Trainer(LightGCN(data.num_users, data.num_items, 8, 2), build_sampler("uniform", data.train_pairs()),
-                data, propagation=other, progress=False)
+        Trainer(
+            LightGCN(data.num_users, data.num_items, 8, 2),
+            build_sampler("uniform", data.train_pairs()),
+            data,
+            propagation=other,
+            progress=False,
+        )
     mf = MF(data.num_users, data.num_items, 8)
     emb = NeighborPropagation(graph(data), data.num_users, data.num_items, []).embeddings(mf)
-    torch.testing.assert_close(emb.user, mf.embedding.weight[:data.num_users].detach())
+    torch.testing.assert_close(emb.user, mf.embedding.weight[: data.num_users].detach())
 
 
 def test_pyg_engine_without_its_backend_is_a_config_error(monkeypatch):
@@ -250,9 +331,24 @@ def test_cli_options_reach_the_trainer():
     from pyg_negdiff.cli import build_parser, run_config_from_args
     from pyg_negdiff.experiment import make_trainer
 
-    args = build_parser().parse_args(["train", "--data", "x", "--propagation", "neighbor",
-                                      "--num-neighbors", "4", "-1", "--layers", "2", "--dim", "8",
-                                      "--neighbor-engine", "torch"])
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--data",
+            "x",
+            "--propagation",
+            "neighbor",
+            "--num-neighbors",
+            "4",
+            "-1",
+            "--layers",
+            "2",
+            "--dim",
+            "8",
+            "--neighbor-engine",
+            "torch",
+        ]
+    )
     config = run_config_from_args(args)
     assert (config.propagation, config.num_neighbors) == ("neighbor", [4, -1])
     trainer = make_trainer(config, clustered_data(), progress=False)

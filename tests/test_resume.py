@@ -1,4 +1,5 @@
 """An interrupted and resumed run ends where an uninterrupted one does; checkpoints load safely."""
+
 import pytest
 import torch
 
@@ -15,12 +16,34 @@ def data():
 CONFIGS = {
     # The generative sampler's denoiser has its own Adam (in the sampler's state), and the penalty
     # a warm-up counter: both must survive the interruption, as must the environment assignment.
-    "cnsdiff+penalty": RunConfig(model="lightgcn", embedding_dim=8, num_layers=1, sampler="cnsdiff",
-                                 lr=1e-2, batch_size=256, epochs=5, penalty_weight=0.5, num_environments=2, seed=3,
-                                 penalty_kwargs={"warmup_steps": 3}, eval_every=1),
-    "dns+eiil": RunConfig(model="mf", embedding_dim=8, sampler="dns", lr=1e-2, batch_size=256, epochs=5,
-                          penalty_weight=0.5, environments="eiil", num_environments=2, seed=4,
-                          environment_kwargs={"update_every": 2, "warmup": 1}, eval_every=2),
+    "cnsdiff+penalty": RunConfig(
+        model="lightgcn",
+        embedding_dim=8,
+        num_layers=1,
+        sampler="cnsdiff",
+        lr=1e-2,
+        batch_size=256,
+        epochs=5,
+        penalty_weight=0.5,
+        num_environments=2,
+        seed=3,
+        penalty_kwargs={"warmup_steps": 3},
+        eval_every=1,
+    ),
+    "dns+eiil": RunConfig(
+        model="mf",
+        embedding_dim=8,
+        sampler="dns",
+        lr=1e-2,
+        batch_size=256,
+        epochs=5,
+        penalty_weight=0.5,
+        environments="eiil",
+        num_environments=2,
+        seed=4,
+        environment_kwargs={"update_every": 2, "warmup": 1},
+        eval_every=2,
+    ),
 }
 
 
@@ -47,7 +70,9 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, data, name):
     resumed = run(config, data, progress=False, checkpoint_path=ckpt, resume=True)
     # The loss curve continues: the first epochs come from the checkpoint, the rest are trained again.
     assert [h.epoch for h in resumed.history] == list(range(config.epochs))
-    assert [h.loss for h in resumed.history] == pytest.approx([h.loss for h in full.history], rel=1e-5)
+    assert [h.loss for h in resumed.history] == pytest.approx(
+        [h.loss for h in full.history], rel=1e-5
+    )
     assert resumed.best_epoch == full.best_epoch
     for part, metrics in full.test.items():
         assert resumed.test[part] == pytest.approx(metrics, rel=1e-5, abs=1e-7)
@@ -67,7 +92,9 @@ def test_checkpoint_loads_with_weights_only_and_refuses_pickled_code(tmp_path, d
     config = RunConfig(model="mf", embedding_dim=8, sampler="cnsdiff", epochs=2, batch_size=256)
     ckpt = tmp_path / "run.pt"
     result = run(config, data, progress=False, checkpoint_path=ckpt)
-    state = torch.load(ckpt, weights_only=True)  # state dicts only, the denoiser's optimizer included
+    state = torch.load(
+        ckpt, weights_only=True
+    )  # state dicts only, the denoiser's optimizer included
     assert state["sampler"]["_extra_state"]["optimizer"]["state"]
     trainer = make_trainer(config, data, progress=False)
     assert trainer.load_checkpoint(ckpt) == result.best_epoch

@@ -120,7 +120,8 @@ def test_dns_several_negatives():
     emb, pairs, index = toy()
     users, pos = batch(index)
     out = DNSSampler(pairs, num_candidates=5, num_negatives=3)(
-        users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(0)))
+        users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(0))
+    )
     assert out.items.shape == (users.numel(), 3) and out.emb.shape == (users.numel(), 3, 8)
     cand = pairs.sample_complement(users, 15, torch.Generator().manual_seed(0)).view(-1, 3, 5)
     scores = emb.score(users, cand.view(-1, 15)).view(-1, 3, 5)
@@ -162,7 +163,9 @@ def test_ahns_low_positive_gets_the_hardest_candidate_and_no_nan():
     sampler = AHNSSampler(pairs, num_candidates=6, alpha=-100.0, p=-2.0)
     out = sampler(users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(0)))
     cand = pairs.sample_complement(users, 6, torch.Generator().manual_seed(0))
-    assert torch.equal(emb.score(users, out.items.unsqueeze(1)).squeeze(1), emb.score(users, cand).max(1).values)
+    assert torch.equal(
+        emb.score(users, out.items.unsqueeze(1)).squeeze(1), emb.score(users, cand).max(1).values
+    )
     assert math.isfinite(out.logs["neg_score"])
     t = AHNSSampler(pairs, p=-2.5).target(torch.tensor([-5.0, float("inf")]))
     assert not bool(t.isnan().any())
@@ -221,7 +224,8 @@ def test_mixgcf_alpha_per_candidate_and_several_negatives():
     emb, pairs, index = toy(layers=2)
     users, pos = batch(index)
     out = MixGCFSampler(pairs, num_candidates=4, num_negatives=2, mix_per_candidate=True)(
-        users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(0)))
+        users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(0))
+    )
     assert out.emb.shape == (users.numel(), 2, 8) and out.probe_items.shape == (users.numel(), 2)
 
 
@@ -256,7 +260,9 @@ def test_popularity_frequencies_follow_pop_to_the_alpha(max_rounds):
         probs /= probs.sum()
         stat, dof = chi_square(counts, probs)
         assert stat < dof + 6 * math.sqrt(2 * dof)  # mean dof, sd sqrt(2 dof)
-        assert torch.allclose(sampler.probabilities(torch.tensor([u]))[0].double(), probs, atol=1e-6)
+        assert torch.allclose(
+            sampler.probabilities(torch.tensor([u]))[0].double(), probs, atol=1e-6
+        )
 
 
 def test_popularity_zero_counts_and_empty_mass():
@@ -289,7 +295,9 @@ def test_popularity_alpha_zero_is_uniform():
 def test_never_returns_a_training_positive(name):
     # Dense: each user holds 24 of 30 items, so a careless sampler would hit positives often.
     emb, pairs, index = toy(U=10, I=30, degree=24, layers=3, seed=7)
-    sampler = make(name, pairs, **({"num_candidates": 8} if name in ("dns", "mixgcf", "ahns") else {}))
+    sampler = make(
+        name, pairs, **({"num_candidates": 8} if name in ("dns", "mixgcf", "ahns") else {})
+    )
     g = torch.Generator().manual_seed(0)
     for _ in range(5):
         users, pos = index[0].repeat(4), index[1].repeat(4)
@@ -306,9 +314,13 @@ def test_deterministic_under_a_seeded_generator(name):
     emb, pairs, index = toy(layers=2)
     users, pos = batch(index)
     sampler = make(name, pairs)
-    runs = [sampler(users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(s)))
-            for s in (11, 11, 12)]
-    assert torch.equal(runs[0].emb, runs[1].emb) and torch.equal(runs[0].probe_items, runs[1].probe_items)
+    runs = [
+        sampler(users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(s)))
+        for s in (11, 11, 12)
+    ]
+    assert torch.equal(runs[0].emb, runs[1].emb) and torch.equal(
+        runs[0].probe_items, runs[1].probe_items
+    )
     assert not torch.equal(runs[0].probe_items, runs[2].probe_items)
 
 
@@ -324,8 +336,16 @@ def test_registry_and_factory():
         build_sampler("dns", pairs, num_candidatez=3)
 
 
-@pytest.mark.parametrize("name, backbone", [("popularity", LightGCN), ("dns", LightGCN), ("ahns", LightGCN),
-                                            ("mixgcf", LightGCN), ("mixgcf", NGCF)])
+@pytest.mark.parametrize(
+    "name, backbone",
+    [
+        ("popularity", LightGCN),
+        ("dns", LightGCN),
+        ("ahns", LightGCN),
+        ("mixgcf", LightGCN),
+        ("mixgcf", NGCF),
+    ],
+)
 def test_trains_one_epoch_with_a_real_backbone(name, backbone):
     g = torch.Generator().manual_seed(0)
     U, I = 30, 40
@@ -335,8 +355,15 @@ def test_trains_one_epoch_with_a_real_backbone(name, backbone):
     model = backbone(U, I, embedding_dim=8, num_layers=2)
     kwargs = {"item_popularity": data.item_popularity()} if name == "popularity" else {}
     sampler = build_sampler(name, data.train_pairs(), num_negatives=2, **kwargs)
-    trainer = Trainer(model, sampler, data, batch_size=64, epochs=1, progress=False,
-                      fhn_reference=data.train_pairs())
+    trainer = Trainer(
+        model,
+        sampler,
+        data,
+        batch_size=64,
+        epochs=1,
+        progress=False,
+        fhn_reference=data.train_pairs(),
+    )
     stats = trainer.train_epoch(0)
     assert math.isfinite(stats.loss)
     assert stats.fhn_ratio == 0.0  # the training positives are never drawn

@@ -49,10 +49,16 @@ def quiet(fn, *args, **kwargs):
 def exposure_toy(seed=0):
     data = toy(seed, time=False, env=False)
     g = torch.Generator().manual_seed(seed + 1)
-    rand = torch.stack([torch.randint(0, data.num_users, (300,), generator=g),
-                        torch.randint(0, data.num_items, (300,), generator=g)])
+    rand = torch.stack(
+        [
+            torch.randint(0, data.num_users, (300,), generator=g),
+            torch.randint(0, data.num_items, (300,), generator=g),
+        ]
+    )
     rand = torch.unique(rand, dim=1)
-    return InteractionData(data.num_users, data.num_items, {"train": data.train, "test": rand}, name="toy")
+    return InteractionData(
+        data.num_users, data.num_items, {"train": data.train, "test": rand}, name="toy"
+    )
 
 
 SPLITS = {
@@ -82,7 +88,9 @@ def test_parts_are_disjoint_cover_the_input_and_keep_times(name):
     if name in ("random", "popularity", "popularity_oodval", "temporal_user"):
         assert seen == keys(data.train, I)  # nothing is lost
     # timestamps and environments travel with their interactions
-    lookup_t = dict(zip((data.train[0] * I + data.train[1]).tolist(), data.timestamps["train"].tolist()))
+    lookup_t = dict(
+        zip((data.train[0] * I + data.train[1]).tolist(), data.timestamps["train"].tolist())
+    )
     lookup_e = dict(zip((data.train[0] * I + data.train[1]).tolist(), data.env["train"].tolist()))
     for part, index in out.parts.items():
         k = (index[0] * I + index[1]).tolist()
@@ -93,7 +101,9 @@ def test_parts_are_disjoint_cover_the_input_and_keep_times(name):
 @pytest.mark.parametrize("name", list(SPLITS) + ["exposure"])
 def test_every_evaluation_user_has_training_data(name):
     data = exposure_toy() if name == "exposure" else toy()
-    out = quiet(split_exposure, data, seed=0) if name == "exposure" else quiet(SPLITS[name], data, 0)
+    out = (
+        quiet(split_exposure, data, seed=0) if name == "exposure" else quiet(SPLITS[name], data, 0)
+    )
     for part in out.eval_parts:
         assert out.users_without_train(part).numel() == 0, part
 
@@ -101,16 +111,21 @@ def test_every_evaluation_user_has_training_data(name):
 @pytest.mark.parametrize("name", list(SPLITS) + ["exposure"])
 def test_same_seed_same_parts_other_seed_other_parts(name):
     data = exposure_toy() if name == "exposure" else toy()
-    run = (lambda s: split_exposure(data, seed=s)) if name == "exposure" else \
-        (lambda s: SPLITS[name](data, s))
+    run = (
+        (lambda s: split_exposure(data, seed=s))
+        if name == "exposure"
+        else (lambda s: SPLITS[name](data, s))
+    )
     a, b, c = quiet(run, 3), quiet(run, 3), quiet(run, 4)
     assert a.parts.keys() == b.parts.keys()
     for part in a.parts:
         assert torch.equal(a.parts[part], b.parts[part])
     if name not in ("temporal_user",):  # the per-user time cut has no randomness
-        assert any(not torch.equal(a.parts[p], c.parts[p]) for p in a.parts if p in c.parts
-                   and a.parts[p].shape == c.parts[p].shape) or \
-            any(a.parts[p].shape != c.parts[p].shape for p in a.parts if p in c.parts)
+        assert any(
+            not torch.equal(a.parts[p], c.parts[p])
+            for p in a.parts
+            if p in c.parts and a.parts[p].shape == c.parts[p].shape
+        ) or any(a.parts[p].shape != c.parts[p].shape for p in a.parts if p in c.parts)
 
 
 # ---------------------------------------------------------------------- random
@@ -144,8 +159,9 @@ def test_users_with_too_little_data_stay_in_train_and_are_reported():
 
 def test_repeated_pairs_are_dropped_and_reported():
     data = toy(time=False, env=False)
-    dup = InteractionData(data.num_users, data.num_items,
-                          {"train": data.train, "test": data.train[:, :7]})
+    dup = InteractionData(
+        data.num_users, data.num_items, {"train": data.train, "test": data.train[:, :7]}
+    )
     with pytest.warns(UserWarning) as record:
         out = split_random(dup, seed=0)
     assert any("dropped 7 repeated" in str(w.message) for w in record)
@@ -200,7 +216,9 @@ def test_longtail_ood_tests_only_items_outside_the_head():
     ood = out.item_popularity("test_ood")
     assert int(ood[head].sum()) == 0 and int(ood[tail].sum()) > 0
     # the IID parts still hold the head
-    assert int(out.item_popularity("test")[head].sum()) > int(out.item_popularity("test")[tail].sum())
+    assert int(out.item_popularity("test")[head].sum()) > int(
+        out.item_popularity("test")[tail].sum()
+    )
     # "all" (the default) does test head items
     assert int(quiet(split_popularity, data, seed=0).item_popularity("test_ood")[head].sum()) > 0
     with pytest.raises(ValueError, match="ood_items"):
@@ -238,8 +256,12 @@ def test_temporal_global_orders_the_windows():
 def test_temporal_global_ties_go_to_the_later_window():
     data = toy(env=False)
     coarse = {"train": (data.timestamps["train"] / 1e5).floor()}  # 10 distinct times
-    out = quiet(split_temporal, InteractionData(data.num_users, data.num_items, data.parts,
-                                                timestamps=coarse), val_ratio=0.1, test_ratio=0.2)
+    out = quiet(
+        split_temporal,
+        InteractionData(data.num_users, data.num_items, data.parts, timestamps=coarse),
+        val_ratio=0.1,
+        test_ratio=0.2,
+    )
     t = out.timestamps
     assert t["train"].max() < t["test_ood"].min()
     assert t["train"].max() < t["val"].min()
@@ -277,9 +299,12 @@ def test_temporal_without_timestamps_raises_a_clear_error():
         split_temporal(data)
     with pytest.raises(DataValidationError, match="timestamp"):
         split_mixed(data)
-    partial = InteractionData(data.num_users, data.num_items,
-                              {"train": data.train[:, :100], "test": data.train[:, 100:]},
-                              timestamps={"train": torch.arange(100.0)})
+    partial = InteractionData(
+        data.num_users,
+        data.num_items,
+        {"train": data.train[:, :100], "test": data.train[:, 100:]},
+        timestamps={"train": torch.arange(100.0)},
+    )
     with pytest.raises(DataValidationError, match=r"\['test'\]"):
         split_temporal(partial)
     with pytest.raises(ValueError, match="mode"):
@@ -294,7 +319,9 @@ def test_mixed_is_later_and_flatter():
     assert mixed.timestamps["train"].max() < mixed.timestamps["test_ood"].min()
     assert torch.equal(mixed.parts["train"], temporal.parts["train"])
     assert keys(mixed.parts["test_ood"], 80) <= keys(temporal.parts["test_ood"], 80)
-    assert gini(mixed.item_popularity("test_ood")) < gini(temporal.item_popularity("test_ood")) - 0.1
+    assert (
+        gini(mixed.item_popularity("test_ood")) < gini(temporal.item_popularity("test_ood")) - 0.1
+    )
     warm = mixed.item_popularity("train") > 0
     assert warm[mixed.parts["test_ood"][1]].all()  # only items with training data
 
@@ -342,7 +369,9 @@ def test_doctests():
 
 
 # ------------------------------------------------------------------ real data
-DATA_ROOT = Path(os.environ.get("PYG_NEGDIFF_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA_ROOT = Path(
+    os.environ.get("PYG_NEGDIFF_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
 
 
 def load(name):
@@ -376,8 +405,10 @@ def test_ml1m_popularity_ood_is_much_flatter():
     assert ood.group_share["tail"] > 4 * iid.group_share["tail"]
 
 
-@pytest.mark.parametrize("name, train, test, users, items", [
-    ("coat", 1905, 840, 290, None), ("yahoo-r3", 125077, 4671, None, 1000)])
+@pytest.mark.parametrize(
+    "name, train, test, users, items",
+    [("coat", 1905, 840, 290, None), ("yahoo-r3", 125077, 4671, None, 1000)],
+)
 def test_exposure_datasets_keep_their_published_sizes(name, train, test, users, items):
     data = load(name)
     assert data.parts["train"].size(1) == train and data.parts["test"].size(1) == test
@@ -388,5 +419,7 @@ def test_exposure_datasets_keep_their_published_sizes(name, train, test, users, 
     out = quiet(split_exposure, data, seed=0, overlap="train")
     both = len(keys(data.parts["train"], data.num_items) & keys(data.parts["test"], data.num_items))
     assert out.parts["train"].size(1) + out.parts["val"].size(1) == train
-    dropped_cold = sum(int(n.split(" their ")[1].split()[0]) for n in out.notes if "no training one" in n)
+    dropped_cold = sum(
+        int(n.split(" their ")[1].split()[0]) for n in out.notes if "no training one" in n
+    )
     assert out.parts["test_ood"].size(1) == test - both - dropped_cold

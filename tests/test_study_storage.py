@@ -1,4 +1,5 @@
 """Study storage: driver choice for bare URLs, masked secrets, trials killed before their first heartbeat."""
+
 import importlib.util
 import time
 
@@ -16,12 +17,17 @@ from pyg_negdiff.tune.study import (
 )
 
 
-@pytest.mark.parametrize("url, hidden", [
-    ("postgresql://me:s3cr@t/x@db:5432/optuna", ["s3cr@t/x"]),
-    ("postgresql://db/optuna?user=me&password=p1&sslpassword=p2&passwd=p3&PWD=p4&sslmode=require",
-     ["p1", "p2", "p3", "p4"]),
-    ("postgresql://me:pa?ss@db/optuna", ["pa?ss"]),
-])
+@pytest.mark.parametrize(
+    "url, hidden",
+    [
+        ("postgresql://me:s3cr@t/x@db:5432/optuna", ["s3cr@t/x"]),
+        (
+            "postgresql://db/optuna?user=me&password=p1&sslpassword=p2&passwd=p3&PWD=p4&sslmode=require",
+            ["p1", "p2", "p3", "p4"],
+        ),
+        ("postgresql://me:pa?ss@db/optuna", ["pa?ss"]),
+    ],
+)
 def test_every_password_like_value_is_masked(url, hidden):
     masked = mask_url(url)
     for secret in hidden:
@@ -32,14 +38,18 @@ def test_every_password_like_value_is_masked(url, hidden):
 
 def test_bare_postgresql_url_takes_an_installed_driver(monkeypatch):
     installed = {"psycopg2"}
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name in installed else None)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: object() if name in installed else None
+    )
     assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg2://u@h/db"
     installed.add("psycopg")
     assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     installed.clear()
     with pytest.raises(StorageError, match="no PostgreSQL driver.*pip install psycopg2-binary"):
         resolve_url("postgresql://u:secret@h/db")
-    with pytest.raises(StorageError, match="'psycopg2' is not installed; pip install psycopg2-binary"):
+    with pytest.raises(
+        StorageError, match="'psycopg2' is not installed; pip install psycopg2-binary"
+    ):
         resolve_url("postgresql+psycopg2://u@h/db")
     assert resolve_url("sqlite:///x.db") == "sqlite:///x.db"
 

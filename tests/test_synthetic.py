@@ -91,8 +91,9 @@ def test_deterministic_under_seed():
 
 
 def test_no_confounding_without_popularity():
-    data = make_synthetic(300, 200, popularity_strength=0.0, preference_popularity=0.0,
-                          ood_exposure=1.0, seed=0)
+    data = make_synthetic(
+        300, 200, popularity_strength=0.0, preference_popularity=0.0, ood_exposure=1.0, seed=0
+    )
     exposure = data.truth.item_exposure
     assert torch.allclose(exposure, exposure[0].expand_as(exposure))
     # Without the confounder every tier gets about a third of train and of test_ood alike.

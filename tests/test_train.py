@@ -11,20 +11,31 @@ from pyg_negdiff.train import NonFiniteLossError, Trainer
 def clustered_data(seed=0, U=120, I=90, clusters=4):
     """Users like the items of their own cluster: a signal any backbone can learn."""
     g = torch.Generator().manual_seed(seed)
-    uc, ic = torch.randint(0, clusters, (U,), generator=g), torch.randint(0, clusters, (I,), generator=g)
+    uc, ic = torch.randint(0, clusters, (U,), generator=g), torch.randint(
+        0, clusters, (I,), generator=g
+    )
     like = (uc[:, None] == ic[None, :]) & (torch.rand(U, I, generator=g) < 0.35)
     index = like.nonzero().t()
     index = index[:, torch.randperm(index.size(1), generator=g)]
     n = index.size(1)
     a, b = int(0.7 * n), int(0.85 * n)
-    return InteractionData(U, I, {"train": index[:, :a], "val": index[:, a:b], "test": index[:, b:]})
+    return InteractionData(
+        U, I, {"train": index[:, :a], "val": index[:, a:b], "test": index[:, b:]}
+    )
 
 
 def make_trainer(data, model=None, **kw):
     model = model or LightGCN(data.num_users, data.num_items, embedding_dim=16, num_layers=2)
     kw.setdefault("epochs", 4)
-    return Trainer(model, UniformSampler(data.train_pairs()), data, lr=1e-2, batch_size=256,
-                   progress=False, **kw)
+    return Trainer(
+        model,
+        UniformSampler(data.train_pairs()),
+        data,
+        lr=1e-2,
+        batch_size=256,
+        progress=False,
+        **kw,
+    )
 
 
 def test_training_learns_and_reports_test_once():
@@ -77,8 +88,16 @@ class ExplodingSampler(NegativeSampler):
 def test_nan_loss_stops_with_clear_message_and_keeps_last_good_checkpoint(tmp_path):
     data = clustered_data()
     model = MF(data.num_users, data.num_items, embedding_dim=8)
-    trainer = Trainer(model, ExplodingSampler(data.train_pairs(), at_epoch=2), data, lr=1e-2,
-                      batch_size=256, epochs=5, progress=False, checkpoint_path=tmp_path / "ck.pt")
+    trainer = Trainer(
+        model,
+        ExplodingSampler(data.train_pairs(), at_epoch=2),
+        data,
+        lr=1e-2,
+        batch_size=256,
+        epochs=5,
+        progress=False,
+        checkpoint_path=tmp_path / "ck.pt",
+    )
     with pytest.raises(NonFiniteLossError, match="epoch 2.*last good checkpoint"):
         trainer.fit()
     weights = model.embedding.weight
@@ -97,7 +116,9 @@ def test_callbacks_see_every_validation():
 
 def test_without_validation_keeps_last_epoch():
     data = clustered_data()
-    data = InteractionData(data.num_users, data.num_items, {"train": data.train, "test": data.parts["test"]})
+    data = InteractionData(
+        data.num_users, data.num_items, {"train": data.train, "test": data.parts["test"]}
+    )
     result = make_trainer(data, epochs=2).fit()
     assert result.best_epoch == 1 and "test" in result.test
 

@@ -1,4 +1,5 @@
 """Search spaces, the pruning objective, resumable studies and the ``tune`` / ``run`` commands."""
+
 import json
 import signal
 import subprocess
@@ -36,9 +37,9 @@ def small_data(seed=0, U=60, I=50, test=False):
     index = ((uc[:, None] == ic[None, :]) & (torch.rand(U, I, generator=g) < 0.4)).nonzero().t()
     index = index[:, torch.randperm(index.size(1), generator=g)]
     n = index.size(1)
-    parts = {"train": index[:, : int(0.7 * n)], "val": index[:, int(0.7 * n): int(0.85 * n)]}
+    parts = {"train": index[:, : int(0.7 * n)], "val": index[:, int(0.7 * n) : int(0.85 * n)]}
     if test:
-        parts["test"] = index[:, int(0.85 * n):]
+        parts["test"] = index[:, int(0.85 * n) :]
     return InteractionData(U, I, parts)
 
 
@@ -63,11 +64,13 @@ def test_every_suggestion_of_each_space_builds_a_trainer(sampler):
 
 @pytest.mark.parametrize("hardness", [0.1, 0.5, 0.9])
 def test_cnsdiff_space_searches_how_hard_the_curriculum_ends(hardness):
-    params = SAMPLER_SPACES["cnsdiff"](optuna.trial.FixedTrial({"final_hardness": hardness, "cl_weight": 0.1}))
-    assert set(params) == {"beta_end", "cl_weight"}        # noise scale and levels stay at the defaults
+    params = SAMPLER_SPACES["cnsdiff"](
+        optuna.trial.FixedTrial({"final_hardness": hardness, "cl_weight": 0.1})
+    )
+    assert set(params) == {"beta_end", "cl_weight"}  # noise scale and levels stay at the defaults
     a1, b1 = params["beta_end"]
-    assert a1 / (a1 + b1) == pytest.approx(hardness)        # ends at the searched mean share
-    assert a1 + b1 == pytest.approx(10.0)                   # the default start (1, 9) has the same concentration
+    assert a1 / (a1 + b1) == pytest.approx(hardness)  # ends at the searched mean share
+    assert a1 + b1 == pytest.approx(10.0)  # the default start (1, 9) has the same concentration
     sampler = CNSDiffSampler(PairSet(torch.tensor([[0], [0]]), 1, 4), embedding_dim=4, **params)
     assert sampler.beta_params(1.0) == pytest.approx((a1, b1))
 
@@ -77,13 +80,18 @@ def test_space_without_size_keeps_the_base_dimensions():
     params = SearchSpace("lightgcn", "uniform", tune_size=False)(trial)
     assert "embedding_dim" not in params and "num_layers" not in params
     assert SearchSpace("mf", "uniform", tune_backbone=False)(trial) == {
-        "model": "mf", "sampler": "uniform", "sampler_kwargs": {}}
+        "model": "mf",
+        "sampler": "uniform",
+        "sampler_kwargs": {},
+    }
     with pytest.raises(ValueError, match="no search space"):
         SearchSpace("lightgcn", "nope")
 
 
 def test_objective_reports_each_epoch_and_prunes():
-    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0)
+    )
     study.optimize(Objective(small_data(), SearchSpace("mf", "uniform"), BASE), n_trials=1)
     trial = study.trials[0]
     assert trial.state == TrialState.PRUNED  # NDCG can never reach 2: pruned after the first report
@@ -96,9 +104,9 @@ def test_objective_value_is_validation_and_test_is_read_at_the_best_epoch():
     space = SearchSpace("mf", "uniform", tune_backbone=False)
     study.optimize(Objective(data, space, BASE), n_trials=2)
     t0, t1 = study.trials
-    assert list(t0.intermediate_values) == [0, 1, 2]                  # one report per epoch
+    assert list(t0.intermediate_values) == [0, 1, 2]  # one report per epoch
     assert (t0.user_attrs["seed"], t1.user_attrs["seed"]) == (BASE.seed, BASE.seed + 1)
-    assert t0.value == max(t0.intermediate_values.values())           # the value is validation's best
+    assert t0.value == max(t0.intermediate_values.values())  # the value is validation's best
     # The stored test metrics are those of the trial's own configuration at its best epoch.
     again = run(RunConfig.from_dict(t1.user_attrs["config"]), data, progress=False)
     assert again.test["test"] == pytest.approx(t1.user_attrs["test_metrics"])
@@ -175,13 +183,16 @@ def test_killed_sqlite_worker_leaves_a_resumable_study(tmp_path):
     script.write_text(WORKER)
     storage = optuna.storages.RDBStorage(url)  # the schema exists before the worker starts
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, str(script), url, "8"], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, str(script), url, "8"], stdout=log, stderr=subprocess.STDOUT
+        )
         deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
             time.sleep(0.1)  # wait until two trials finished and one is running, then kill it
             trials = peek(storage, "killed") or []
-            if (sum(t.state == TrialState.COMPLETE for t in trials) >= 2
-                    and any(t.state == TrialState.RUNNING for t in trials)):
+            if sum(t.state == TrialState.COMPLETE for t in trials) >= 2 and any(
+                t.state == TrialState.RUNNING for t in trials
+            ):
                 # Optuna never reclaims a RUNNING trial that has no heartbeat yet (killed in the
                 # instant between its creation and the heartbeat thread's first beat): let the
                 # first beat land, well inside the trial's 0.6 s.
@@ -202,18 +213,39 @@ def test_killed_sqlite_worker_leaves_a_resumable_study(tmp_path):
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
     states = {t.number: t.state for t in trials}
-    assert states[killed[0]] == TrialState.FAIL                        # the stale trial was failed
+    assert states[killed[0]] == TrialState.FAIL  # the stale trial was failed
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0]]
-    assert len(retried) == 1 and retried[0].state == TrialState.COMPLETE  # ... and its params re-run
+    assert (
+        len(retried) == 1 and retried[0].state == TrialState.COMPLETE
+    )  # ... and its params re-run
     assert retried[0].params == next(t.params for t in trials if t.number == killed[0])
     assert not running_trials(load_study("killed", url))
 
 
 def test_tune_command_runs_resumes_and_refuses_another_setting(tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
-    argv = ["tune", "--data", "synthetic", "--sampler", "dns", "--model", "mf", "--epochs", "2",
-            "--dim", "8", "--trials", "1", "--storage", url, "--study-name", "cli",
-            "--export", str(tmp_path / "best.json"), "--no-progress"]
+    argv = [
+        "tune",
+        "--data",
+        "synthetic",
+        "--sampler",
+        "dns",
+        "--model",
+        "mf",
+        "--epochs",
+        "2",
+        "--dim",
+        "8",
+        "--trials",
+        "1",
+        "--storage",
+        url,
+        "--study-name",
+        "cli",
+        "--export",
+        str(tmp_path / "best.json"),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["finished_trials"] == 1 and "num_candidates" in best["params"]
@@ -228,14 +260,31 @@ def test_tune_command_runs_resumes_and_refuses_another_setting(tmp_path, capsys)
     assert "was created for sampler='dns'" in capsys.readouterr().err
 
 
-def test_run_command_tunes_the_backbone_then_compares_samplers_and_resumes(tmp_path, capsys, monkeypatch):
+def test_run_command_tunes_the_backbone_then_compares_samplers_and_resumes(
+    tmp_path, capsys, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    argv = ["run", "--samplers", "cnsdiff", "--heuristics", "dns", "ahns", "--trials", "2", "--epochs", "1",
-            "--dim", "8", "--layers", "1", "--no-progress"]
+    argv = [
+        "run",
+        "--samplers",
+        "cnsdiff",
+        "--heuristics",
+        "dns",
+        "ahns",
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--dim",
+        "8",
+        "--layers",
+        "1",
+        "--no-progress",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "new, 2 trials" in out and "sqlite:///runs/pyg_negdiff.db" in out
-    table = out[out.index("part"):]
+    table = out[out.index("part") :]
     # One row per sampler, the heuristic with the best validation NDCG@20 marked as the reference.
     assert table.count("(best heuristic)") == 1
     for row in ("uniform", "dns", "ahns", "cnsdiff"):
@@ -253,8 +302,10 @@ def test_run_command_tunes_the_backbone_then_compares_samplers_and_resumes(tmp_p
 def test_storage_label_never_shows_a_password():
     from pyg_negdiff.cli.tune import _storage_label
 
-    for url in ("postgresql+psycopg2://me:s3cr@t/x@db.example:5432/optuna",
-                "postgresql+psycopg2://me:s3cret@db.example:5432/optuna"):
+    for url in (
+        "postgresql+psycopg2://me:s3cr@t/x@db.example:5432/optuna",
+        "postgresql+psycopg2://me:s3cret@db.example:5432/optuna",
+    ):
         label = _storage_label(url)
         assert label == "postgresql+psycopg2://***@db.example:5432/optuna", label
     label = _storage_label("postgresql://db.example/optuna?user=me&password=s3cret&sslmode=require")

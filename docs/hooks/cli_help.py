@@ -4,6 +4,7 @@ A line ``<!-- cli-help: train -->`` (or ``data inspect``, or empty for the top-l
 becomes a ``text`` code block with the output of ``pyg-negdiff train --help``, taken from the
 parser itself (`pyg_negdiff.cli.build_parser`), so the page cannot drift from the code.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,7 +40,9 @@ def on_page_markdown(markdown, page, config, files):
     def block(match: re.Match) -> str:
         text = help_text(match.group("command").strip())
         if not text:
-            raise ValueError(f"{page.file.src_uri}: no help for 'pyg-negdiff {match.group('command').strip()}'")
+            raise ValueError(
+                f"{page.file.src_uri}: no help for 'pyg-negdiff {match.group('command').strip()}'"
+            )
         return f"```text\n{text}\n```"
 
     return MARKER.sub(block, markdown)

@@ -14,6 +14,7 @@ works (no npm, no registry), the pages load the same file from the jsDelivr CDN 
 needs a network connection in the reader's browser, and says so with a WARNING (the build itself
 still passes, also with ``--strict``: see ``fallback_log`` below).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -62,13 +63,24 @@ def _from_npm(target: Path) -> bool:
         return False
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            subprocess.run([npm, "pack", f"mathjax@{VERSION}", "--silent", "--pack-destination", tmp],
-                           check=True, capture_output=True, timeout=180, cwd=tmp)
+            subprocess.run(
+                [npm, "pack", f"mathjax@{VERSION}", "--silent", "--pack-destination", tmp],
+                check=True,
+                capture_output=True,
+                timeout=180,
+                cwd=tmp,
+            )
             tarball = next(Path(tmp).glob("mathjax-*.tgz"))
             with tarfile.open(tarball) as tar:
                 member = tar.extractfile(f"package/es5/{BUNDLE}")
                 data = member.read() if member is not None else b""
-        except (OSError, subprocess.SubprocessError, StopIteration, KeyError, tarfile.TarError) as exc:
+        except (
+            OSError,
+            subprocess.SubprocessError,
+            StopIteration,
+            KeyError,
+            tarfile.TarError,
+        ) as exc:
             log.info("MathJax: npm pack mathjax@%s failed: %s", VERSION, exc)
             return False
     if hashlib.sha256(data).hexdigest() != SHA256:
@@ -101,8 +113,11 @@ def on_config(config):
     global _bundle
     _bundle = _find_bundle()
     if _bundle is None:
-        fallback_log.warning("MathJax: no local copy (npm, cache, $PYG_NEGDIFF_MATHJAX); the pages "
-                             "load it from %s, so reading them contacts that host", CDN)
+        fallback_log.warning(
+            "MathJax: no local copy (npm, cache, $PYG_NEGDIFF_MATHJAX); the pages "
+            "load it from %s, so reading them contacts that host",
+            CDN,
+        )
         for i, script in enumerate(config.extra_javascript):
             if str(getattr(script, "path", script)) == SITE_PATH:
                 config.extra_javascript[i] = CDN

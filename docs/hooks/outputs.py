@@ -7,6 +7,7 @@ are left out, as tests/test_docs.py does), in a temporary working directory, at 
 the output on the site is the output of the code on the site. A block that raises fails the
 build with the page and line. Only pages with the marker run anything.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,8 +16,10 @@ import os
 import re
 import tempfile
 
-BLOCK = re.compile(r"^```(?:python|py)[ \t]*\n(?P<code>.*?)^```[ \t]*\n(?P<gap>[ \t]*\n)?(?P<marker><!-- output -->[ \t]*\n)?",
-                   flags=re.S | re.M)
+BLOCK = re.compile(
+    r"^```(?:python|py)[ \t]*\n(?P<code>.*?)^```[ \t]*\n(?P<gap>[ \t]*\n)?(?P<marker><!-- output -->[ \t]*\n)?",
+    flags=re.S | re.M,
+)
 SKIP = re.compile(r"<!--\s*skip-test\b")
 
 
@@ -31,7 +34,7 @@ def _outputs(markdown: str, where: str) -> dict[int, str]:
         os.chdir(tmp)
         try:
             for m in BLOCK.finditer(markdown):
-                before = markdown[:m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+                before = markdown[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
                 if SKIP.search(before):
                     continue
                 line = markdown.count("\n", 0, m.start()) + 2
@@ -61,7 +64,9 @@ def on_page_markdown(markdown, page, config, files):
         if not m.group("marker"):
             return m.group(0)
         text = printed[m.start()].rstrip() or "(prints nothing)"
-        return (f"```python\n{m.group('code')}```\n\n<div class=\"example-output\" markdown>\n\nOutput\n\n"
-                f"```text\n{text}\n```\n\n</div>\n")
+        return (
+            f"```python\n{m.group('code')}```\n\n<div class=\"example-output\" markdown>\n\nOutput\n\n"
+            f"```text\n{text}\n```\n\n</div>\n"
+        )
 
     return BLOCK.sub(block, markdown)

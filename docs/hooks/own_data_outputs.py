@@ -15,6 +15,7 @@ as tables. ``--only TEXT`` re-runs only the commands that contain TEXT. Paths of
 ``.../pyg_negdiff/...``, as in an installed copy. tests/test_own_data_page.py checks the page
 against a re-run of the deterministic commands.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,10 +29,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "tutorials" / "own-data.md"
 CSV_BLOCK = re.compile(r"<!-- own-data:csv -->\n```python\n(?P<code>.*?)\n```", flags=re.S)
-REPORT = re.compile(r"(?P<open><!-- own-data:report (?P<file>[^>]*?) -->\n)(?P<body>.*?)(?P<close><!-- own-data:end -->)",
-                    flags=re.S)
-OUTPUT = re.compile(r"(?P<open><!-- own-data:output (?P<command>[^>]*?) -->\n)(?P<body>.*?)(?P<close><!-- own-data:end -->)",
-                    flags=re.S)
+REPORT = re.compile(
+    r"(?P<open><!-- own-data:report (?P<file>[^>]*?) -->\n)(?P<body>.*?)(?P<close><!-- own-data:end -->)",
+    flags=re.S,
+)
+OUTPUT = re.compile(
+    r"(?P<open><!-- own-data:output (?P<command>[^>]*?) -->\n)(?P<body>.*?)(?P<close><!-- own-data:end -->)",
+    flags=re.S,
+)
 
 
 def write_csv(text: str, folder: Path) -> None:
@@ -46,8 +51,15 @@ def run(command: str, folder: Path) -> str:
     if argv[0] != "pyg-negdiff":
         raise SystemExit(f"not a pyg-negdiff command: {command}")
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "100", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "pyg_negdiff.cli", *argv[1:]], cwd=folder, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pyg_negdiff.cli", *argv[1:]],
+        cwd=folder,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"'{command}' failed ({proc.returncode}):\n{proc.stdout[-3000:]}")
     return clean(proc.stdout)

@@ -12,6 +12,7 @@
 - ``CHANGELOG.md`` lives at the repository root (where packagers and GitHub look for it); the
   hook adds it to the site as ``changelog.md``, so there is one copy to keep up to date.
 """
+
 from __future__ import annotations
 
 import re
@@ -66,7 +67,10 @@ def fix_404(html: str, base_path: str) -> str:
     html = re.sub(rf'("(?:base|search)":\s*")(?:{prefix})', r"\1", html)
     html = html.replace('"base": ""', '"base": "."')
     html = re.sub(r'(\s(?:href|src)=")"', r'\1./"', html)
-    script = BASE_SCRIPT % {"fallback": repr(base_path).replace("'", '"'), "marker": f'"{ROOT_MARKER}"'}
+    script = BASE_SCRIPT % {
+        "fallback": repr(base_path).replace("'", '"'),
+        "marker": f'"{ROOT_MARKER}"',
+    }
     # Right after <meta charset> (which must come first), before any link or script.
     return re.sub(r"(<meta charset=[^>]*>)", lambda m: m.group(1) + script, html, count=1)
 
@@ -74,8 +78,12 @@ def fix_404(html: str, base_path: str) -> str:
 def on_post_build(config):
     site = Path(config.site_dir)
     (site / ROOT_MARKER).parent.mkdir(parents=True, exist_ok=True)
-    (site / ROOT_MARKER).write_text("pyg_negdiff documentation root (the 404 page looks for this file)\n")
+    (site / ROOT_MARKER).write_text(
+        "pyg_negdiff documentation root (the 404 page looks for this file)\n"
+    )
     page = site / "404.html"
     if page.is_file():
         base_path = urlsplit(config.site_url or "/").path or "/"
-        page.write_text(fix_404(page.read_text(), base_path if base_path.endswith("/") else base_path + "/"))
+        page.write_text(
+            fix_404(page.read_text(), base_path if base_path.endswith("/") else base_path + "/")
+        )

@@ -14,6 +14,7 @@ $$
 It shows how much a method loses to selection on the training distribution
 alone. It is a diagnostic: no default is ever chosen with it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -47,11 +48,14 @@ class OracleSelection:
         (5, 5)
     """
 
-    def __init__(self, data: InteractionData, part: str | None = None, seed: int = 0,
-                 metric: str = "ndcg@20") -> None:
+    def __init__(
+        self, data: InteractionData, part: str | None = None, seed: int = 0, metric: str = "ndcg@20"
+    ) -> None:
         self.part = part or ("test_ood" if "test_ood" in data.parts else "test")
         if self.part not in data.parts:
-            raise ValueError(f"oracle selection needs a test part; {data.name} has {list(data.parts)}")
+            raise ValueError(
+                f"oracle selection needs a test part; {data.name} has {list(data.parts)}"
+            )
         index = data.parts[self.part]
         users = torch.unique(index[0])
         order = torch.randperm(users.numel(), generator=torch.Generator().manual_seed(int(seed)))
@@ -60,9 +64,14 @@ class OracleSelection:
         mask = chosen[index[0]]
         self.halves = {"select": index[:, mask], "eval": index[:, ~mask]}
         # The halves are ranked as the part itself is: training and validation items masked.
-        parts = {"train": data.train, **({"val": data.parts["val"]} if "val" in data.parts else {}),
-                 **self.halves}
-        self.data = InteractionData(data.num_users, data.num_items, parts, name=f"{data.name}:oracle")
+        parts = {
+            "train": data.train,
+            **({"val": data.parts["val"]} if "val" in data.parts else {}),
+            **self.halves,
+        }
+        self.data = InteractionData(
+            data.num_users, data.num_items, parts, name=f"{data.name}:oracle"
+        )
         self.metric = metric
         name, _, k = metric.partition("@")
         self.evaluator = Evaluator(self.data, ks=(int(k),), metrics=(name,))
@@ -114,7 +123,11 @@ def oracle_choice(curves: dict[str, list[Any]], at_epoch: int | None = None) -> 
     if not curves["select"]:
         return {}
     best = max(range(len(curves["select"])), key=lambda i: (curves["select"][i], -i))
-    out = {"select": curves["select"][best], "eval": curves["eval"][best], "epoch": curves["epoch"][best]}
+    out = {
+        "select": curves["select"][best],
+        "eval": curves["eval"][best],
+        "epoch": curves["epoch"][best],
+    }
     if at_epoch is not None and at_epoch in curves["epoch"]:
         out["eval_at"] = curves["eval"][curves["epoch"].index(at_epoch)]
     return out

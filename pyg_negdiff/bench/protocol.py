@@ -23,6 +23,7 @@ live in ``<out>/optuna-journal.log`` (Optuna's `JournalStorage`, a text file),
 so an interrupted benchmark resumes where it stopped and both files can be
 committed as they grow.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,19 @@ from pyg_negdiff.tune.objective import Objective
 __all__ = ["Plan", "RunLog", "run_scenario", "train_run", "backbone_space"]
 
 #: Sampler diagnostics kept in the run log (mean over the last three epochs).
-DIAGNOSTICS = ("hard_above_pos", "neg_sigmoid", "neg_grad_norm", "cos_hard_pos", "mix_ratio", "hard_level",
-               "hard_distance", "head_share@20", "transition_at_1", "transition_at_T", "hardness")
+DIAGNOSTICS = (
+    "hard_above_pos",
+    "neg_sigmoid",
+    "neg_grad_norm",
+    "cos_hard_pos",
+    "mix_ratio",
+    "hard_level",
+    "hard_distance",
+    "head_share@20",
+    "transition_at_1",
+    "transition_at_T",
+    "hardness",
+)
 
 
 def backbone_space(trial: optuna.Trial) -> dict[str, Any]:
@@ -60,8 +72,10 @@ def backbone_space(trial: optuna.Trial) -> dict[str, Any]:
         >>> backbone_space(optuna.trial.FixedTrial({"lr": 1e-3, "l2": 1e-4}))
         {'lr': 0.001, 'l2': 0.0001}
     """
-    return {"lr": trial.suggest_float("lr", 3e-4, 3e-2, log=True),
-            "l2": trial.suggest_float("l2", 1e-6, 1e-2, log=True)}
+    return {
+        "lr": trial.suggest_float("lr", 3e-4, 3e-2, log=True),
+        "l2": trial.suggest_float("l2", 1e-6, 1e-2, log=True),
+    }
 
 
 @dataclass(frozen=True)
@@ -142,8 +156,13 @@ class RunLog:
         return [r for r in self.records if all(r.get(k) == v for k, v in match.items())]
 
 
-def train_run(config: RunConfig, data: InteractionData, oracle: OracleSelection | None = None,
-              trial: optuna.Trial | None = None, fhn: bool = False) -> dict[str, Any]:
+def train_run(
+    config: RunConfig,
+    data: InteractionData,
+    oracle: OracleSelection | None = None,
+    trial: optuna.Trial | None = None,
+    fhn: bool = False,
+) -> dict[str, Any]:
     """One seeded run: its validation choice, test parts, oracle curves, head@20 and diagnostics.
 
     Args:
@@ -161,10 +180,12 @@ def train_run(config: RunConfig, data: InteractionData, oracle: OracleSelection 
     if tracker is not None:
         callbacks.append(tracker)  # before the pruning report, so a pruned epoch is still scored
     if trial is not None:
+
         def report(epoch: int, val: dict[str, float]) -> None:
             trial.report(val[config.monitor], epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}")
+
         callbacks.append(report)
     wall, cpu = time.perf_counter(), time.process_time()
     trainer = make_trainer(config, data, callbacks=callbacks, progress=False, fhn=fhn)
@@ -178,23 +199,42 @@ def train_run(config: RunConfig, data: InteractionData, oracle: OracleSelection 
         result, diverged = exc.result, str(exc)
     ood = "test_ood" if "test_ood" in data.parts else "test"
     tail = result.history[-3:]
-    logs = {k: float(np.mean([h.sampler_logs[k] for h in tail if k in h.sampler_logs]))
-            for k in DIAGNOSTICS if any(k in h.sampler_logs for h in tail)}
+    logs = {
+        k: float(np.mean([h.sampler_logs[k] for h in tail if k in h.sampler_logs]))
+        for k in DIAGNOSTICS
+        if any(k in h.sampler_logs for h in tail)
+    }
     fhn_values = [h.fhn_ratio for h in tail if h.fhn_ratio is not None]
-    return {"val": result.best_val, "test": result.test, "best_epoch": result.best_epoch,
-            "epochs": len(result.history), "stopped_early": result.stopped_early,
-            "epoch_time": result.epoch_time, "head@20": trainer.evaluator.head_share(trainer.embeddings(), ood),
-            "diagnostics": logs, "fhn_ratio": float(np.mean(fhn_values)) if fhn_values else None,
-            "oracle": tracker.curves if tracker is not None else None, "diverged": diverged,
-            "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+    return {
+        "val": result.best_val,
+        "test": result.test,
+        "best_epoch": result.best_epoch,
+        "epochs": len(result.history),
+        "stopped_early": result.stopped_early,
+        "epoch_time": result.epoch_time,
+        "head@20": trainer.evaluator.head_share(trainer.embeddings(), ood),
+        "diagnostics": logs,
+        "fhn_ratio": float(np.mean(fhn_values)) if fhn_values else None,
+        "oracle": tracker.curves if tracker is not None else None,
+        "diverged": diverged,
+        "wall_s": time.perf_counter() - wall,
+        "cpu_s": time.process_time() - cpu,
+    }
 
 
 class _TrialObjective(Objective):
     """`Objective` whose trials log a full record (oracle curves included) and return val NDCG@20."""
 
-    def __init__(self, data: InteractionData, space: Callable[[optuna.Trial], dict[str, Any]],
-                 base: RunConfig, oracle: OracleSelection | None, log: RunLog,
-                 context: dict[str, Any], fhn: bool) -> None:
+    def __init__(
+        self,
+        data: InteractionData,
+        space: Callable[[optuna.Trial], dict[str, Any]],
+        base: RunConfig,
+        oracle: OracleSelection | None,
+        log: RunLog,
+        context: dict[str, Any],
+        fhn: bool,
+    ) -> None:
         super().__init__(data, space, base)
         self.oracle, self.log, self.context, self.fhn = oracle, log, context, fhn
 
@@ -205,21 +245,43 @@ class _TrialObjective(Objective):
             record = train_run(config, self.data, self.oracle, trial=trial, fhn=self.fhn)
         except optuna.TrialPruned:
             # Counted in the budget like a finished trial; its partial run measures nothing.
-            self.log.append({**self.context, "kind": "trial", "trial": trial.number, "pruned": True,
-                             "config": config.to_dict()})
+            self.log.append(
+                {
+                    **self.context,
+                    "kind": "trial",
+                    "trial": trial.number,
+                    "pruned": True,
+                    "config": config.to_dict(),
+                }
+            )
             raise
         if record["oracle"] is not None:
             trial.set_user_attr("oracle_select", oracle_choice(record["oracle"]).get("select"))
-        self.log.append({**self.context, "kind": "trial", "trial": trial.number, "config": config.to_dict(),
-                         **record})
+        self.log.append(
+            {
+                **self.context,
+                "kind": "trial",
+                "trial": trial.number,
+                "config": config.to_dict(),
+                **record,
+            }
+        )
         return record["val"][config.monitor]
 
 
-def _study(storage: optuna.storages.BaseStorage, name: str, seed: int, budget: Budget) -> optuna.Study:
+def _study(
+    storage: optuna.storages.BaseStorage, name: str, seed: int, budget: Budget
+) -> optuna.Study:
     return optuna.create_study(
-        study_name=name, storage=storage, load_if_exists=True, direction="maximize",
+        study_name=name,
+        storage=storage,
+        load_if_exists=True,
+        direction="maximize",
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=4),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=max(1, budget.epochs // 4)))
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=4, n_warmup_steps=max(1, budget.epochs // 4)
+        ),
+    )
 
 
 def _tune(study: optuna.Study, objective: _TrialObjective, trials: int) -> None:
@@ -235,7 +297,9 @@ def _best_config(study: optuna.Study, key: str = "value") -> dict[str, Any] | No
         complete = [t for t in complete if t.user_attrs.get(key) is not None]
     if not complete:
         return None
-    best = max(complete, key=lambda t: (t.value if key == "value" else t.user_attrs[key], -t.number))
+    best = max(
+        complete, key=lambda t: (t.value if key == "value" else t.user_attrs[key], -t.number)
+    )
     return best.user_attrs["config"]
 
 
@@ -268,9 +332,17 @@ def journal_storage(path: str | Path) -> optuna.storages.BaseStorage:
     return JournalStorage(JournalFileBackend(str(path)))
 
 
-def run_scenario(name: str, data: InteractionData, plan: Plan, out: str | Path, *, budget: Budget,
-                 commit: str = "unknown", fhn: bool = False,
-                 progress: Callable[[str], None] | None = None) -> RunLog:
+def run_scenario(
+    name: str,
+    data: InteractionData,
+    plan: Plan,
+    out: str | Path,
+    *,
+    budget: Budget,
+    commit: str = "unknown",
+    fhn: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RunLog:
     """Runs (or resumes) the protocol of `Plan` on one scenario; returns its run log.
 
     Args:
@@ -289,9 +361,16 @@ def run_scenario(name: str, data: InteractionData, plan: Plan, out: str | Path, 
     storage = journal_storage(out / "optuna-journal.log")
     say = progress or (lambda line: None)
     oracle = OracleSelection(data) if plan.oracle else None
-    base = RunConfig(model=plan.model, embedding_dim=plan.embedding_dim, num_layers=plan.num_layers,
-                     sampler="uniform", epochs=budget.epochs, patience=budget.patience,
-                     batch_size=budget.batch_size, device=plan.device).validate()
+    base = RunConfig(
+        model=plan.model,
+        embedding_dim=plan.embedding_dim,
+        num_layers=plan.num_layers,
+        sampler="uniform",
+        epochs=budget.epochs,
+        patience=budget.patience,
+        batch_size=budget.batch_size,
+        device=plan.device,
+    ).validate()
     context = {"scenario": name, "commit": commit, "budget": asdict(budget)}
 
     # 1. references
@@ -302,12 +381,16 @@ def run_scenario(name: str, data: InteractionData, plan: Plan, out: str | Path, 
             if log.find(scenario=name, kind="reference", row=ref, seed=seed):
                 continue
             emb = ranker(data, seed)
-            record = {"val": evaluator.evaluate(emb, "val"),
-                      "test": {p: evaluator.evaluate(emb, p) for p in data.eval_parts if p != "val"},
-                      "head@20": evaluator.head_share(emb, ood),
-                      "oracle_scores": oracle.scores(emb) if oracle is not None else None}
+            record = {
+                "val": evaluator.evaluate(emb, "val"),
+                "test": {p: evaluator.evaluate(emb, p) for p in data.eval_parts if p != "val"},
+                "head@20": evaluator.head_share(emb, ood),
+                "oracle_scores": oracle.scores(emb) if oracle is not None else None,
+            }
             log.append({**context, "kind": "reference", "row": ref, "seed": seed, **record})
-        say(f"[{name}] {ref}: OOD ndcg@20 {log.find(scenario=name, kind='reference', row=ref)['test'][ood]['ndcg@20']:.4f}")
+        say(
+            f"[{name}] {ref}: OOD ndcg@20 {log.find(scenario=name, kind='reference', row=ref)['test'][ood]['ndcg@20']:.4f}"
+        )
 
     # 2. the backbone, with uniform
     study = _study(storage, f"{name}/uniform", 0, budget)
@@ -315,44 +398,75 @@ def run_scenario(name: str, data: InteractionData, plan: Plan, out: str | Path, 
         defaults = RunConfig()
         study.enqueue_trial({"lr": defaults.lr, "l2": defaults.l2})
     backbone_ctx = {**context, "row": "uniform", "sampler": "uniform"}
-    _tune(study, _TrialObjective(data, backbone_space, base, oracle, log, backbone_ctx, fhn), plan.backbone_trials)
+    _tune(
+        study,
+        _TrialObjective(data, backbone_space, base, oracle, log, backbone_ctx, fhn),
+        plan.backbone_trials,
+    )
     best = _best_config(study) or base.to_dict()
     lr, l2 = best["lr"], best["l2"]
     say(f"[{name}] backbone: lr={lr:.3g}, l2={l2:.3g} ({len(study.trials)} trials)")
 
     # 3. rows
     for row in resolve_rows(list(plan.rows)):
-        row_base = RunConfig.from_dict({**base.to_dict(), **row.config, "sampler": row.sampler,
-                                        "sampler_kwargs": dict(row.fixed), "lr": lr, "l2": l2})
+        row_base = RunConfig.from_dict(
+            {
+                **base.to_dict(),
+                **row.config,
+                "sampler": row.sampler,
+                "sampler_kwargs": dict(row.fixed),
+                "lr": lr,
+                "l2": l2,
+            }
+        )
         row_ctx = {**context, "row": row.name, "sampler": row.sampler}
         if row.name == "uniform":
             row_study = study
         elif row.tunes:
             row_study = _study(storage, f"{name}/{row.name}", 0, budget)
             space = lambda trial, row=row: {"sampler_kwargs": row.space(trial)}  # noqa: E731
-            _tune(row_study, _TrialObjective(data, space, row_base, oracle, log, row_ctx, fhn), plan.trials)
+            _tune(
+                row_study,
+                _TrialObjective(data, space, row_base, oracle, log, row_ctx, fhn),
+                plan.trials,
+            )
         else:
             row_study = None
         chosen = {"iid": (_best_config(row_study) if row_study else None) or row_base.to_dict()}
         if oracle is not None:
-            chosen["oracle"] = (_best_config(row_study, "oracle_select") if row_study else None) or chosen["iid"]
+            chosen["oracle"] = (
+                _best_config(row_study, "oracle_select") if row_study else None
+            ) or chosen["iid"]
         for selection, config in chosen.items():
             if selection == "oracle" and _same_run(config, chosen["iid"]):
                 continue  # the oracle's configuration is validation's: its seed runs serve both
             for seed in plan.seeds:
-                if log.find(scenario=name, kind="seed", row=row.name, selection=selection, seed=seed):
+                if log.find(
+                    scenario=name, kind="seed", row=row.name, selection=selection, seed=seed
+                ):
                     continue
                 run_config = RunConfig.from_dict({**config, "seed": seed})
                 record = train_run(run_config, data, oracle, fhn=fhn)
-                log.append({**row_ctx, "kind": "seed", "selection": selection, "seed": seed,
-                            "config": run_config.to_dict(), **record})
-                say(f"[{name}] {row.name} ({selection} selection) seed {seed}: OOD ndcg@20 "
+                log.append(
+                    {
+                        **row_ctx,
+                        "kind": "seed",
+                        "selection": selection,
+                        "seed": seed,
+                        "config": run_config.to_dict(),
+                        **record,
+                    }
+                )
+                say(
+                    f"[{name}] {row.name} ({selection} selection) seed {seed}: OOD ndcg@20 "
                     f"{record['test'][ood]['ndcg@20']:.4f}, best epoch {record['best_epoch']} "
-                    f"of {record['epochs']}")
+                    f"of {record['epochs']}"
+                )
     return log
 
 
 def _same_run(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two configurations differ only in their seed."""
-    return {k: v for k, v in a.items() if k != "seed"} == {k: v for k, v in b.items() if k != "seed"}
-
+    return {k: v for k, v in a.items() if k != "seed"} == {
+        k: v for k, v in b.items() if k != "seed"
+    }

@@ -16,6 +16,7 @@ per-scenario relative differences $\bar\delta = \frac1n \sum_c \bar\delta_c$ is
 given with the standard error that the seeds leave,
 $\sqrt{\sum_c \mathrm{std}_c^2 / S_c} / n$.
 """
+
 from __future__ import annotations
 
 import math
@@ -58,8 +59,9 @@ def _oracle_value(record: dict[str, Any]) -> float | None:
     return None
 
 
-def summarize(records: list[dict[str, Any]], scenario: str,
-              trials: dict[str, int] | None = None) -> dict[str, Any]:
+def summarize(
+    records: list[dict[str, Any]], scenario: str, trials: dict[str, int] | None = None
+) -> dict[str, Any]:
     """One scenario's table as data.
 
     Args:
@@ -101,23 +103,40 @@ def summarize(records: list[dict[str, Any]], scenario: str,
         oracle_runs = seeds[name].get("oracle", iid)
         first = next(iter(iid.values()))
         entry: dict[str, Any] = {
-            "row": name, "kind": ROWS[name].kind, "seeds": sorted(iid),
+            "row": name,
+            "kind": ROWS[name].kind,
+            "seeds": sorted(iid),
             "ood_ndcg": _stat(ood_by_seed(name).values()),
             "ood_recall": _stat([r["test"][_ood(r)]["recall@20"] for r in iid.values()]),
-            "iid_ndcg": _stat([r["test"]["test"]["ndcg@20"] for r in iid.values()
-                               if _ood(r) == "test_ood" and "test" in r["test"]]),
+            "iid_ndcg": _stat(
+                [
+                    r["test"]["test"]["ndcg@20"]
+                    for r in iid.values()
+                    if _ood(r) == "test_ood" and "test" in r["test"]
+                ]
+            ),
             "val_ndcg": _stat([r["val"]["ndcg@20"] for r in iid.values()]),
             "oracle_ndcg": _stat([_oracle_value(r) for r in oracle_runs.values()]),
-            "iid_on_eval_half": _stat([oracle_choice(r["oracle"], r["best_epoch"]).get("eval_at")
-                                       for r in iid.values() if r.get("oracle")]),
+            "iid_on_eval_half": _stat(
+                [
+                    oracle_choice(r["oracle"], r["best_epoch"]).get("eval_at")
+                    for r in iid.values()
+                    if r.get("oracle")
+                ]
+            ),
             "head@20": _stat([r["head@20"] for r in iid.values()]),
             "best_epoch": _stat([r["best_epoch"] for r in iid.values()]),
             "epochs_run": _stat([r["epochs"] for r in iid.values()]),
             "epoch_time": _stat([r["epoch_time"] for r in iid.values()]),
             "fhn_ratio": _stat([r.get("fhn_ratio") for r in iid.values()]),
-            "diagnostics": {k: float(np.mean([r["diagnostics"][k] for r in iid.values() if k in r["diagnostics"]]))
-                            for k in sorted({k for r in iid.values() for k in r.get("diagnostics", {})})},
-            "trials": trials.get(name, 0), "config": {k: first["config"][k] for k in ("lr", "l2", "sampler_kwargs")},
+            "diagnostics": {
+                k: float(
+                    np.mean([r["diagnostics"][k] for r in iid.values() if k in r["diagnostics"]])
+                )
+                for k in sorted({k for r in iid.values() for k in r.get("diagnostics", {})})
+            },
+            "trials": trials.get(name, 0),
+            "config": {k: first["config"][k] for k in ("lr", "l2", "sampler_kwargs")},
         }
         if name != "uniform" and "uniform" in seeds:
             entry["vs_uniform"] = _paired(ood_by_seed(name), ood_by_seed("uniform"))
@@ -128,20 +147,37 @@ def summarize(records: list[dict[str, Any]], scenario: str,
         refs = [r for r in mine if r["kind"] == "reference" and r["row"] == ref]
         if not refs:
             continue
-        rows.append({"row": ref, "kind": "reference", "seeds": sorted(r["seed"] for r in refs),
-                     "ood_ndcg": _stat([r["test"][_ood(r)]["ndcg@20"] for r in refs]),
-                     "ood_recall": _stat([r["test"][_ood(r)]["recall@20"] for r in refs]),
-                     "iid_ndcg": _stat([r["test"]["test"]["ndcg@20"] for r in refs
-                                        if _ood(r) == "test_ood" and "test" in r["test"]]),
-                     "val_ndcg": _stat([r["val"]["ndcg@20"] for r in refs]),
-                     "oracle_ndcg": _stat([(r.get("oracle_scores") or {}).get("eval") for r in refs]),
-                     "head@20": _stat([r["head@20"] for r in refs])})
+        rows.append(
+            {
+                "row": ref,
+                "kind": "reference",
+                "seeds": sorted(r["seed"] for r in refs),
+                "ood_ndcg": _stat([r["test"][_ood(r)]["ndcg@20"] for r in refs]),
+                "ood_recall": _stat([r["test"][_ood(r)]["recall@20"] for r in refs]),
+                "iid_ndcg": _stat(
+                    [
+                        r["test"]["test"]["ndcg@20"]
+                        for r in refs
+                        if _ood(r) == "test_ood" and "test" in r["test"]
+                    ]
+                ),
+                "val_ndcg": _stat([r["val"]["ndcg@20"] for r in refs]),
+                "oracle_ndcg": _stat([(r.get("oracle_scores") or {}).get("eval") for r in refs]),
+                "head@20": _stat([r["head@20"] for r in refs]),
+            }
+        )
     runs = [r for r in mine if r["kind"] in ("trial", "seed") and not r.get("pruned")]
     budget = next((r["budget"] for r in runs), None)
-    return {"scenario": scenario, "rows": rows, "best_heuristic": best_heuristic, "best_sampler": best_sampler,
-            "budget": budget, "trials_per_row": trials,
-            "cpu_hours": sum(r.get("cpu_s", 0.0) for r in runs) / 3600,
-            "commits": sorted({r.get("commit", "unknown") for r in mine})}
+    return {
+        "scenario": scenario,
+        "rows": rows,
+        "best_heuristic": best_heuristic,
+        "best_sampler": best_sampler,
+        "budget": budget,
+        "trials_per_row": trials,
+        "cpu_hours": sum(r.get("cpu_s", 0.0) for r in runs) / 3600,
+        "commits": sorted({r.get("commit", "unknown") for r in mine}),
+    }
 
 
 def _pm(stat: Stat | None, digits: int = 4) -> str:
@@ -168,45 +204,64 @@ def _oracle_cell(row: dict[str, Any]) -> str:
 def markdown(summary: dict[str, Any]) -> str:
     """One scenario's table in Markdown (the benchmark report and the docs block)."""
     budget = summary.get("budget") or {}
-    lines = [f"### {summary['scenario']}", "",
-             f"Best sampler by validation: **{summary['best_sampler']}**; best heuristic (of "
-             f"{', '.join(HEURISTICS)}, by validation): **{summary['best_heuristic']}**. "
-             f"Budget: up to {budget.get('epochs', '-')} epochs, patience {budget.get('patience', '-')}, "
-             f"batch {budget.get('batch_size', '-')}; {summary['cpu_hours']:.2f} CPU hours.", "",
-             "| row | OOD NDCG@20 (val. selection) | Δ vs uniform | Δ vs best heuristic "
-             "| OOD NDCG@20, evaluation half: oracle selection (val. selection) | IID NDCG@20 | val NDCG@20 | OOD Recall@20 | head@20 "
-             "| best epoch / run | trials | seeds |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### {summary['scenario']}",
+        "",
+        f"Best sampler by validation: **{summary['best_sampler']}**; best heuristic (of "
+        f"{', '.join(HEURISTICS)}, by validation): **{summary['best_heuristic']}**. "
+        f"Budget: up to {budget.get('epochs', '-')} epochs, patience {budget.get('patience', '-')}, "
+        f"batch {budget.get('batch_size', '-')}; {summary['cpu_hours']:.2f} CPU hours.",
+        "",
+        "| row | OOD NDCG@20 (val. selection) | Δ vs uniform | Δ vs best heuristic "
+        "| OOD NDCG@20, evaluation half: oracle selection (val. selection) | IID NDCG@20 | val NDCG@20 | OOD Recall@20 | head@20 "
+        "| best epoch / run | trials | seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in summary["rows"]:
         name = r["row"] if r["kind"] != "reference" else f"*{r['row']}*"
         if r["row"] == summary["best_heuristic"]:
             name += " (best heuristic)"
-        epochs = "-" if r.get("best_epoch") is None else f"{r['best_epoch'][0]:.0f} / {r['epochs_run'][0]:.0f}"
+        epochs = (
+            "-"
+            if r.get("best_epoch") is None
+            else f"{r['best_epoch'][0]:.0f} / {r['epochs_run'][0]:.0f}"
+        )
         head = "-" if r.get("head@20") is None else f"{r['head@20'][0]:.2f}"
-        lines.append(f"| {name} | {_pm(r['ood_ndcg'])} | {_delta(r.get('vs_uniform'))} "
-                     f"| {_delta(r.get('vs_best_heuristic'))} | {_oracle_cell(r)} "
-                     f"| {_pm(r.get('iid_ndcg'))} | {_pm(r.get('val_ndcg'))} | {_pm(r.get('ood_recall'))} "
-                     f"| {head} | {epochs} | {r.get('trials', '-')} | {len(r['seeds'])} |")
+        lines.append(
+            f"| {name} | {_pm(r['ood_ndcg'])} | {_delta(r.get('vs_uniform'))} "
+            f"| {_delta(r.get('vs_best_heuristic'))} | {_oracle_cell(r)} "
+            f"| {_pm(r.get('iid_ndcg'))} | {_pm(r.get('val_ndcg'))} | {_pm(r.get('ood_recall'))} "
+            f"| {head} | {epochs} | {r.get('trials', '-')} | {len(r['seeds'])} |"
+        )
     diagnosed = [r for r in summary["rows"] if r.get("diagnostics")]
     if diagnosed:
-        lines += ["", "Mechanism diagnostics (mean over each run's last three epochs, then over seeds): "
-                  "$s_{uh} \\ge s_{ui}$ is the share of synthesized negatives scored at or above the positive, "
-                  "σ(−margin) the mean $\\sigma(s^-_u - s_{ui})$ of the BPR negative, ‖∇e_j‖ the gradient norm "
-                  "reaching the real negative's row, λ the mix share, t* the chosen level.", "",
-                  "| row | s_uh ≥ s_ui | σ(−margin) | ‖∇e_j‖ | cos(h, e_i) | λ | t* | hardness |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "Mechanism diagnostics (mean over each run's last three epochs, then over seeds): "
+            "$s_{uh} \\ge s_{ui}$ is the share of synthesized negatives scored at or above the positive, "
+            "σ(−margin) the mean $\\sigma(s^-_u - s_{ui})$ of the BPR negative, ‖∇e_j‖ the gradient norm "
+            "reaching the real negative's row, λ the mix share, t* the chosen level.",
+            "",
+            "| row | s_uh ≥ s_ui | σ(−margin) | ‖∇e_j‖ | cos(h, e_i) | λ | t* | hardness |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for r in diagnosed:
             d = r["diagnostics"]
 
             def cell(key: str) -> str:
                 return f"{d[key]:.3f}" if key in d else "-"
-            lines.append(f"| {r['row']} | {cell('hard_above_pos')} | {cell('neg_sigmoid')} | {cell('neg_grad_norm')} "
-                         f"| {cell('cos_hard_pos')} | {cell('mix_ratio')} | {cell('hard_level')} "
-                         f"| {cell('hardness')} |")
+
+            lines.append(
+                f"| {r['row']} | {cell('hard_above_pos')} | {cell('neg_sigmoid')} | {cell('neg_grad_norm')} "
+                f"| {cell('cos_hard_pos')} | {cell('mix_ratio')} | {cell('hard_level')} "
+                f"| {cell('hardness')} |"
+            )
     return "\n".join(lines) + "\n"
 
 
-def across_scenarios(summaries: list[dict[str, Any]], against: str = "uniform") -> dict[str, dict[str, Any]]:
+def across_scenarios(
+    summaries: list[dict[str, Any]], against: str = "uniform"
+) -> dict[str, dict[str, Any]]:
     r"""Per row, the seed-paired relative OOD NDCG@20 difference on each scenario and their mean.
 
     Args:
@@ -222,13 +277,16 @@ def across_scenarios(summaries: list[dict[str, Any]], against: str = "uniform") 
         for r in summary["rows"]:
             paired = r.get(key)
             if paired and "rel" in paired:
-                out.setdefault(r["row"], {"per_scenario": {}})["per_scenario"][summary["scenario"]] = (
-                    paired["rel"][0], paired["rel"][1], paired["seeds"])
+                out.setdefault(r["row"], {"per_scenario": {}})["per_scenario"][
+                    summary["scenario"]
+                ] = (paired["rel"][0], paired["rel"][1], paired["seeds"])
     for row, entry in out.items():
         values = list(entry["per_scenario"].values())
         n = len(values)
-        entry["mean"] = (float(np.mean([v[0] for v in values])),
-                         float(math.sqrt(sum(v[1] ** 2 / v[2] for v in values)) / n))
+        entry["mean"] = (
+            float(np.mean([v[0] for v in values])),
+            float(math.sqrt(sum(v[1] ** 2 / v[2] for v in values)) / n),
+        )
     return out
 
 
@@ -240,16 +298,29 @@ def markdown_across(summaries: list[dict[str, Any]]) -> str:
         table = across_scenarios(summaries, against)
         if not table:
             continue
-        lines += [f"Seed-paired relative OOD NDCG@20 difference against {title} (mean over seeds, %):", "",
-                  "| row | " + " | ".join(names) + " | mean ± s.e. | scenarios in the mean |",
-                  "|---|" + "---|" * (len(names) + 2)]
+        lines += [
+            f"Seed-paired relative OOD NDCG@20 difference against {title} (mean over seeds, %):",
+            "",
+            "| row | " + " | ".join(names) + " | mean ± s.e. | scenarios in the mean |",
+            "|---|" + "---|" * (len(names) + 2),
+        ]
         for row in ROWS:
             if row not in table:
                 continue
-            cells = [f"{100 * table[row]['per_scenario'][n][0]:+.1f}" if n in table[row]["per_scenario"] else "-"
-                     for n in names]
+            cells = [
+                (
+                    f"{100 * table[row]['per_scenario'][n][0]:+.1f}"
+                    if n in table[row]["per_scenario"]
+                    else "-"
+                )
+                for n in names
+            ]
             mean = table[row]["mean"]
-            lines.append(f"| {row} | " + " | ".join(cells) + f" | {100 * mean[0]:+.1f} ± {100 * mean[1]:.1f} "
-                         f"| {len(table[row]['per_scenario'])} of {len(names)} |")
+            lines.append(
+                f"| {row} | "
+                + " | ".join(cells)
+                + f" | {100 * mean[0]:+.1f} ± {100 * mean[1]:.1f} "
+                f"| {len(table[row]['per_scenario'])} of {len(names)} |"
+            )
         lines.append("")
     return "\n".join(lines)

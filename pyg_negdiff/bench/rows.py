@@ -9,6 +9,7 @@ random ranking.
 "Best heuristic" is chosen among `HEURISTICS` (the popularity sampler, DNS,
 MixGCF and AHNS) by mean validation NDCG@20, never by a test part.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -64,10 +65,14 @@ def _suggests_anything(space: Space) -> bool:
     return bool(space(trial))
 
 
-def _row(name: str, kind: Kind, sampler: str | None = None, space: Space | None = None, **fixed: Any) -> Row:
+def _row(
+    name: str, kind: Kind, sampler: str | None = None, space: Space | None = None, **fixed: Any
+) -> Row:
     sampler = sampler or name
     space = space or SAMPLER_SPACES.get(sampler)
-    return Row(name, sampler, kind, dict(fixed), space if space and _suggests_anything(space) else None)
+    return Row(
+        name, sampler, kind, dict(fixed), space if space and _suggests_anything(space) else None
+    )
 
 
 def _hardness_only(trial: optuna.Trial) -> dict[str, Any]:
@@ -77,29 +82,49 @@ def _hardness_only(trial: optuna.Trial) -> dict[str, Any]:
 
 
 #: Every row the benchmark knows, by name.
-ROWS: dict[str, Row] = {r.name: r for r in (
-    _row("uniform", "baseline"),
-    _row("popularity", "heuristic"),
-    _row("dns", "heuristic"),
-    _row("mixgcf", "heuristic"),
-    _row("ahns", "heuristic"),
-    _row("cnsdiff", "synthesized"),
-    _row("adar", "synthesized"),
-    # Issue 22, hypothesis 1: the anchor pool, then one change at a time on the popularity pool.
-    _row("cnsdiff-pool-popularity", "synthesized", "cnsdiff", anchor_pool="popularity"),
-    _row("cnsdiff-pool-dns", "synthesized", "cnsdiff", anchor_pool="dns"),
-    _row("cnsdiff-pool-mixture", "synthesized", "cnsdiff", anchor_pool="mixture"),
-    # the real negative at full weight, the synthesized one as a second BPR term weighted lambda
-    _row("cnsdiff-pool-popularity-separate", "synthesized", "cnsdiff", anchor_pool="popularity",
-         combine="separate"),
-    _row("cnsdiff-separate", "synthesized", "cnsdiff", combine="separate"),
-    # no contrastive term
-    _row("cnsdiff-pool-popularity-nocl", "synthesized", "cnsdiff", _hardness_only, anchor_pool="popularity",
-         cl_weight=0.0),
-)}
+ROWS: dict[str, Row] = {
+    r.name: r
+    for r in (
+        _row("uniform", "baseline"),
+        _row("popularity", "heuristic"),
+        _row("dns", "heuristic"),
+        _row("mixgcf", "heuristic"),
+        _row("ahns", "heuristic"),
+        _row("cnsdiff", "synthesized"),
+        _row("adar", "synthesized"),
+        # Issue 22, hypothesis 1: the anchor pool, then one change at a time on the popularity pool.
+        _row("cnsdiff-pool-popularity", "synthesized", "cnsdiff", anchor_pool="popularity"),
+        _row("cnsdiff-pool-dns", "synthesized", "cnsdiff", anchor_pool="dns"),
+        _row("cnsdiff-pool-mixture", "synthesized", "cnsdiff", anchor_pool="mixture"),
+        # the real negative at full weight, the synthesized one as a second BPR term weighted lambda
+        _row(
+            "cnsdiff-pool-popularity-separate",
+            "synthesized",
+            "cnsdiff",
+            anchor_pool="popularity",
+            combine="separate",
+        ),
+        _row("cnsdiff-separate", "synthesized", "cnsdiff", combine="separate"),
+        # no contrastive term
+        _row(
+            "cnsdiff-pool-popularity-nocl",
+            "synthesized",
+            "cnsdiff",
+            _hardness_only,
+            anchor_pool="popularity",
+            cl_weight=0.0,
+        ),
+    )
+}
 #: The rows of issue 22's first hypothesis (the anchor pool).
-POOL_ROWS = ("cnsdiff-pool-popularity", "cnsdiff-pool-dns", "cnsdiff-pool-mixture",
-             "cnsdiff-pool-popularity-separate", "cnsdiff-separate", "cnsdiff-pool-popularity-nocl")
+POOL_ROWS = (
+    "cnsdiff-pool-popularity",
+    "cnsdiff-pool-dns",
+    "cnsdiff-pool-mixture",
+    "cnsdiff-pool-popularity-separate",
+    "cnsdiff-separate",
+    "cnsdiff-pool-popularity-nocl",
+)
 #: The heuristics "best heuristic" is chosen among.
 HEURISTICS = ("popularity", "dns", "mixgcf", "ahns")
 #: What ``pyg-negdiff bench`` runs by default.

@@ -18,6 +18,7 @@ popularity a pure confounder, while real popularity also carries quality).
 Any other data (a path, a split folder, a built-in name with ``--shift``) becomes
 a scenario through `Scenario.from_data`, as ``pyg-negdiff bench`` does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -66,12 +67,15 @@ class Scenario:
         """The split data (one fixed split per scenario: ``seed`` 0 unless told)."""
         data = self.build(root, seed)
         if "val" not in data.parts:
-            raise ValueError(f"scenario {self.name!r}: the split has no validation part to select on")
+            raise ValueError(
+                f"scenario {self.name!r}: the split has no validation part to select on"
+            )
         return data
 
     @classmethod
-    def from_data(cls, name: str, data: InteractionData, budget: Budget | None = None,
-                  description: str = "") -> "Scenario":
+    def from_data(
+        cls, name: str, data: InteractionData, budget: Budget | None = None, description: str = ""
+    ) -> "Scenario":
         """A scenario of already split data (what ``pyg-negdiff bench --data ...`` runs).
 
         Args:
@@ -80,18 +84,23 @@ class Scenario:
             budget (Budget, optional): The training budget.
             description (str): What the OOD test is.
         """
-        return cls(name, lambda root, seed: data, budget or Budget(), real=True, description=description)
+        return cls(
+            name, lambda root, seed: data, budget or Budget(), real=True, description=description
+        )
 
 
-def _prepared(spec: str, split_name: str | None, **split_options: Any
-              ) -> Callable[[str | Path | None, int], InteractionData]:
+def _prepared(
+    spec: str, split_name: str | None, **split_options: Any
+) -> Callable[[str | Path | None, int], InteractionData]:
     """Loads ``spec`` and applies ``pyg_negdiff.data.splits.<split_name>(**split_options)``."""
+
     def build(root: str | Path | None, seed: int) -> InteractionData:
         from pyg_negdiff.data import splits
         from pyg_negdiff.data.prepare import load
 
         data = load(spec, root=root, seed=seed)
         return getattr(splits, split_name)(data, seed=seed, **split_options) if split_name else data
+
     return build
 
 
@@ -106,28 +115,66 @@ def _selected_only_longtail(root: str | Path | None, seed: int) -> InteractionDa
     return split_popularity(selected, seed=seed, ood_items="tail")
 
 
-_LONGTAIL = "long-tail items only: none of the top third by popularity (split_popularity, ood_items='tail')"
+_LONGTAIL = (
+    "long-tail items only: none of the top third by popularity (split_popularity, ood_items='tail')"
+)
 
 #: Every built-in scenario, by name.
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("coat", _prepared("coat", "split_exposure", val_ratio=0.1, test_ratio=0.1), Budget(150, 20, 512),
-             description="items shown at random (exposure)"),
-    Scenario("yahoo-r3", _prepared("yahoo-r3", "split_exposure", val_ratio=0.1, test_ratio=0.1),
-             Budget(60, 10, 4096), description="songs rated under random exposure"),
-    Scenario("ml-100k-temporal", _prepared("ml-100k", "split_temporal", iid_test_ratio=0.1),
-             Budget(100, 15, 2048), description="the last 20% of time (temporal)"),
-    # The global cut leaves 81 users with both a past and a future: a per-user cut keeps them all.
-    Scenario("ml-100k-temporal-user", _prepared("ml-100k", "split_temporal", mode="user", iid_test_ratio=0.1),
-             Budget(100, 15, 2048), description="each user's last 20% of time (temporal, per user)"),
-    # Validation keeps improving for 100 epochs at the learning rates the backbone study finds.
-    Scenario("ml-100k-longtail", _prepared("ml-100k", "split_popularity", ood_items="tail"),
-             Budget(200, 20, 2048), description=_LONGTAIL),
-    Scenario("yahoo-r3-longtail", _selected_only_longtail, Budget(60, 10, 4096),
-             description=_LONGTAIL + ", from the user-selected songs"),
-    Scenario("ml-1m-longtail", _prepared("ml-1m", "split_popularity", ood_items="tail"), Budget(30, 5, 8192),
-             description=_LONGTAIL),
-    Scenario("synthetic", _prepared("synthetic", None), Budget(60, 10, 2048), real=False,
-             description="uniformly exposed items of the generator (mechanism check only)"),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "coat",
+            _prepared("coat", "split_exposure", val_ratio=0.1, test_ratio=0.1),
+            Budget(150, 20, 512),
+            description="items shown at random (exposure)",
+        ),
+        Scenario(
+            "yahoo-r3",
+            _prepared("yahoo-r3", "split_exposure", val_ratio=0.1, test_ratio=0.1),
+            Budget(60, 10, 4096),
+            description="songs rated under random exposure",
+        ),
+        Scenario(
+            "ml-100k-temporal",
+            _prepared("ml-100k", "split_temporal", iid_test_ratio=0.1),
+            Budget(100, 15, 2048),
+            description="the last 20% of time (temporal)",
+        ),
+        # The global cut leaves 81 users with both a past and a future: a per-user cut keeps them all.
+        Scenario(
+            "ml-100k-temporal-user",
+            _prepared("ml-100k", "split_temporal", mode="user", iid_test_ratio=0.1),
+            Budget(100, 15, 2048),
+            description="each user's last 20% of time (temporal, per user)",
+        ),
+        # Validation keeps improving for 100 epochs at the learning rates the backbone study finds.
+        Scenario(
+            "ml-100k-longtail",
+            _prepared("ml-100k", "split_popularity", ood_items="tail"),
+            Budget(200, 20, 2048),
+            description=_LONGTAIL,
+        ),
+        Scenario(
+            "yahoo-r3-longtail",
+            _selected_only_longtail,
+            Budget(60, 10, 4096),
+            description=_LONGTAIL + ", from the user-selected songs",
+        ),
+        Scenario(
+            "ml-1m-longtail",
+            _prepared("ml-1m", "split_popularity", ood_items="tail"),
+            Budget(30, 5, 8192),
+            description=_LONGTAIL,
+        ),
+        Scenario(
+            "synthetic",
+            _prepared("synthetic", None),
+            Budget(60, 10, 2048),
+            real=False,
+            description="uniformly exposed items of the generator (mechanism check only)",
+        ),
+    )
+}
 #: The scenarios that choose defaults.
 REAL_SCENARIOS = tuple(name for name, s in SCENARIOS.items() if s.real)

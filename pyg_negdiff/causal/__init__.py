@@ -16,10 +16,15 @@ Examples:
     >>> penalty(torch.tensor([0.2, 0.4, 1.3]), env.batch_environments(index))  # R = (0.3, 1.3)
     tensor(1.0500)
 """
+
 from pyg_negdiff.causal.base import EnvironmentStrategy, harden
 from pyg_negdiff.causal.cluster import ClusterEnvironments
 from pyg_negdiff.causal.eiil import EIILEnvironments
-from pyg_negdiff.causal.environments import STRATEGIES, EnvironmentInference, interaction_environments
+from pyg_negdiff.causal.environments import (
+    STRATEGIES,
+    EnvironmentInference,
+    interaction_environments,
+)
 from pyg_negdiff.causal.mutual_info import normalized_mutual_info
 from pyg_negdiff.causal.penalty import (
     PENALTIES,
@@ -38,6 +43,7 @@ from pyg_negdiff.causal.proxies import (
     mass_quantile_groups,
 )
 from pyg_negdiff.causal.reference import interaction_features, kmeans, reference_margins
+
 # Conditioning layer of the diffusion denoiser, fed by EnvironmentInference: re-exported here.
 from pyg_negdiff.diffusion.conditioning import EnvironmentEmbedding
 

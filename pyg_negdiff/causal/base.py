@@ -5,6 +5,7 @@ either hard (a ``[E]`` ``long`` label) or soft (a ``[E, K]`` row of weights
 that sums to one), and labels the interactions of an evaluation part.
 `EnvironmentInference` drives a strategy for the trainer.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -58,8 +59,13 @@ class EnvironmentStrategy(ABC):
         self.data: InteractionData | None = None
 
     @abstractmethod
-    def fit(self, data: InteractionData, emb: Embeddings | None = None, *,
-            generator: torch.Generator | None = None) -> Tensor:
+    def fit(
+        self,
+        data: InteractionData,
+        emb: Embeddings | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """Assigns the training interactions: ``[E]`` ``long`` or ``[E, K]`` soft.
 
         Args:

@@ -1,4 +1,5 @@
 r"""`ClusterEnvironments`: $k$-means clusters of interaction, item or user features."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -64,10 +65,17 @@ class ClusterEnvironments(_ReferenceStrategy):
 
     name = "cluster"
 
-    def __init__(self, num_environments: int = 2, *,
-                 features: Sequence[Feature] = ("loss", "popularity"),
-                 level: Level = "item", num_iters: int = 50, num_init: int = 3,
-                 num_negatives: int = 4, batch_size: int = 65536) -> None:
+    def __init__(
+        self,
+        num_environments: int = 2,
+        *,
+        features: Sequence[Feature] = ("loss", "popularity"),
+        level: Level = "item",
+        num_iters: int = 50,
+        num_init: int = 3,
+        num_negatives: int = 4,
+        batch_size: int = 65536,
+    ) -> None:
         super().__init__(num_environments, num_negatives=num_negatives, batch_size=batch_size)
         if not features:
             raise ValueError("at least one feature is needed")
@@ -83,8 +91,9 @@ class ClusterEnvironments(_ReferenceStrategy):
             raise ValueError("the only feature is 'loss', which needs reference embeddings")
         return active
 
-    def _features(self, part: str, emb: Embeddings | None,
-                  generator: torch.Generator | None) -> Tensor:
+    def _features(
+        self, part: str, emb: Embeddings | None, generator: torch.Generator | None
+    ) -> Tensor:
         active = self._active(emb)
         loss = None
         if "loss" in active:
@@ -107,8 +116,13 @@ class ClusterEnvironments(_ReferenceStrategy):
         self.seen = seen
         return points
 
-    def fit(self, data: InteractionData, emb: Embeddings | None = None, *,
-            generator: torch.Generator | None = None) -> Tensor:
+    def fit(
+        self,
+        data: InteractionData,
+        emb: Embeddings | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         self._fit_data(data)
         return self._cluster(emb, generator)
 
@@ -122,12 +136,22 @@ class ClusterEnvironments(_ReferenceStrategy):
             points = self._entity_features(x)
             _, self.mean, self.std = _standardize(points[self.seen])
             x = (points - self.mean) / self.std
-            labels, centroids = kmeans(x[self.seen], self.num_environments, num_iters=self.num_iters,
-                                       num_init=self.num_init, generator=generator)
+            labels, centroids = kmeans(
+                x[self.seen],
+                self.num_environments,
+                num_iters=self.num_iters,
+                num_init=self.num_init,
+                generator=generator,
+            )
         else:
             x, self.mean, self.std = _standardize(x)
-            labels, centroids = kmeans(x, self.num_environments, num_iters=self.num_iters,
-                                       num_init=self.num_init, generator=generator)
+            labels, centroids = kmeans(
+                x,
+                self.num_environments,
+                num_iters=self.num_iters,
+                num_init=self.num_init,
+                generator=generator,
+            )
         order = torch.argsort(centroids[:, 0])
         self.centroids = centroids[order]
         if self.level == "interaction":
@@ -150,5 +174,7 @@ class ClusterEnvironments(_ReferenceStrategy):
         return torch.cdist(x, self.centroids).argmin(-1)
 
     def __repr__(self) -> str:
-        return (f"ClusterEnvironments(num_environments={self.num_environments}, "
-                f"features={list(self.features)}, level={self.level!r})")
+        return (
+            f"ClusterEnvironments(num_environments={self.num_environments}, "
+            f"features={list(self.features)}, level={self.level!r})"
+        )

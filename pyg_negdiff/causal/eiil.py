@@ -1,4 +1,5 @@
 r"""`EIILEnvironments`: the soft split that maximizes a reference model's invariance penalty."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -107,10 +108,21 @@ class EIILEnvironments(_ReferenceStrategy):
 
     name = "eiil"
 
-    def __init__(self, num_environments: int = 2, *, objective: Objective = "vrex", steps: int = 100,
-                 lr: float = 0.3, balance: float = 1.0, num_negatives: int = 16, warm_start: bool = True,
-                 hard: bool = False, tie: Level = "interaction", num_bins: int | None = 4096,
-                 batch_size: int = 65536) -> None:
+    def __init__(
+        self,
+        num_environments: int = 2,
+        *,
+        objective: Objective = "vrex",
+        steps: int = 100,
+        lr: float = 0.3,
+        balance: float = 1.0,
+        num_negatives: int = 16,
+        warm_start: bool = True,
+        hard: bool = False,
+        tie: Level = "interaction",
+        num_bins: int | None = 4096,
+        batch_size: int = 65536,
+    ) -> None:
         super().__init__(num_environments, num_negatives=num_negatives, batch_size=batch_size)
         if objective not in ("vrex", "irm"):
             raise ValueError(f"objective must be 'vrex' or 'irm', got {objective!r}")
@@ -123,8 +135,13 @@ class EIILEnvironments(_ReferenceStrategy):
         self.tie = tie
         self.logits: Tensor | None = None
 
-    def fit(self, data: InteractionData, emb: Embeddings | None = None, *,
-            generator: torch.Generator | None = None) -> Tensor:
+    def fit(
+        self,
+        data: InteractionData,
+        emb: Embeddings | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         self._fit_data(data)
         self.logits = None
         if emb is None:
@@ -209,9 +226,13 @@ class EIILEnvironments(_ReferenceStrategy):
         return torch.softmax(self.logits, -1)
 
     def assign(self, data: InteractionData, part: str) -> Tensor:
-        raise ValueError("EIIL environments exist for training interactions only; label evaluation "
-                         "parts with a proxy ('popularity', 'activity', 'time') or 'oracle'")
+        raise ValueError(
+            "EIIL environments exist for training interactions only; label evaluation "
+            "parts with a proxy ('popularity', 'activity', 'time') or 'oracle'"
+        )
 
     def __repr__(self) -> str:
-        return (f"EIILEnvironments(num_environments={self.num_environments}, objective={self.objective!r}, "
-                f"steps={self.steps}, balance={self.balance})")
+        return (
+            f"EIILEnvironments(num_environments={self.num_environments}, objective={self.objective!r}, "
+            f"steps={self.steps}, balance={self.balance})"
+        )

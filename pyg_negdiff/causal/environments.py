@@ -7,6 +7,7 @@ The trainer uses it in three calls::
     env.maybe_update(epoch, emb.detach()) # at the start of every epoch
     env.batch_environments(index)         # per batch: index = positions in data.train
 """
+
 from __future__ import annotations
 
 import time
@@ -31,24 +32,38 @@ __all__ = ["STRATEGIES", "EnvironmentInference", "interaction_environments"]
 
 #: Strategy name to class.
 STRATEGIES: dict[str, type[EnvironmentStrategy]] = {
-    cls.name: cls for cls in (PopularityEnvironments, ActivityEnvironments, TimeEnvironments,
-                              OracleEnvironments, EIILEnvironments, ClusterEnvironments)
+    cls.name: cls
+    for cls in (
+        PopularityEnvironments,
+        ActivityEnvironments,
+        TimeEnvironments,
+        OracleEnvironments,
+        EIILEnvironments,
+        ClusterEnvironments,
+    )
 }
 
 
-def _build(strategy: str | EnvironmentStrategy, num_environments: int | None,
-           kwargs: dict[str, Any]) -> EnvironmentStrategy:
+def _build(
+    strategy: str | EnvironmentStrategy, num_environments: int | None, kwargs: dict[str, Any]
+) -> EnvironmentStrategy:
     if isinstance(strategy, EnvironmentStrategy):
         if kwargs:
-            raise ValueError(f"options {sorted(kwargs)} only apply when the strategy is given by name")
+            raise ValueError(
+                f"options {sorted(kwargs)} only apply when the strategy is given by name"
+            )
         if num_environments is not None and num_environments != strategy.num_environments:
-            raise ValueError(f"num_environments={num_environments} but the strategy has "
-                             f"{strategy.num_environments}")
+            raise ValueError(
+                f"num_environments={num_environments} but the strategy has "
+                f"{strategy.num_environments}"
+            )
         return strategy
     try:
         cls = STRATEGIES[strategy.lower()]
     except (KeyError, AttributeError):
-        raise ValueError(f"unknown environment strategy {strategy!r}; choose from {sorted(STRATEGIES)}") from None
+        raise ValueError(
+            f"unknown environment strategy {strategy!r}; choose from {sorted(STRATEGIES)}"
+        ) from None
     return cls(3 if num_environments is None else num_environments, **kwargs)
 
 
@@ -96,9 +111,16 @@ class EnvironmentInference:
         [1, 0]
     """
 
-    def __init__(self, strategy: str | EnvironmentStrategy = "popularity",
-                 num_environments: int | None = None, *, update_every: int = 5,
-                 warmup: int = 1, seed: int = 0, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        strategy: str | EnvironmentStrategy = "popularity",
+        num_environments: int | None = None,
+        *,
+        update_every: int = 5,
+        warmup: int = 1,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> None:
         if update_every < 1:
             raise ValueError(f"update_every must be >= 1, got {update_every}")
         self.strategy = _build(strategy, num_environments, kwargs)
@@ -143,7 +165,9 @@ class EnvironmentInference:
     def _set(self, assignment: Tensor) -> Tensor:
         num = self.strategy.data.train.size(1)
         if assignment.size(0) != num:
-            raise RuntimeError(f"strategy returned {assignment.size(0)} assignments for {num} interactions")
+            raise RuntimeError(
+                f"strategy returned {assignment.size(0)} assignments for {num} interactions"
+            )
         self._assignment = assignment.detach()
         self._on_device = None
         self.num_updates += 1
@@ -164,8 +188,11 @@ class EnvironmentInference:
         self.num_updates = 0
         self.update_seconds = []
         start = time.perf_counter()
-        out = self._set(self.strategy.fit(data, None if emb is None else emb.detach(),
-                                          generator=self._generator()))
+        out = self._set(
+            self.strategy.fit(
+                data, None if emb is None else emb.detach(), generator=self._generator()
+            )
+        )
         self.update_seconds.append(time.perf_counter() - start)
         return out
 
@@ -175,8 +202,9 @@ class EnvironmentInference:
         Args:
             epoch (int): The epoch about to start, counted from 0.
         """
-        return (self.learned and epoch >= self.warmup
-                and (epoch - self.warmup) % self.update_every == 0)
+        return (
+            self.learned and epoch >= self.warmup and (epoch - self.warmup) % self.update_every == 0
+        )
 
     def maybe_update(self, epoch: int, emb: Embeddings) -> bool:
         """Re-infers a learned strategy when ``epoch`` is due (no-op for proxies).
@@ -253,8 +281,11 @@ class EnvironmentInference:
         """
         if self._assignment is None:
             return {}
-        return {"assignment": self._assignment, "num_updates": self.num_updates,
-                "strategy": self.strategy.state_dict()}
+        return {
+            "assignment": self._assignment,
+            "num_updates": self.num_updates,
+            "strategy": self.strategy.state_dict(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores what `state_dict` returned (on an instance fitted on the same data).
@@ -268,13 +299,18 @@ class EnvironmentInference:
         self.strategy.load_state_dict(state["strategy"])
 
     def __repr__(self) -> str:
-        learned = f", update_every={self.update_every}, warmup={self.warmup}" if self.learned else ""
+        learned = (
+            f", update_every={self.update_every}, warmup={self.warmup}" if self.learned else ""
+        )
         return f"EnvironmentInference({self.strategy!r}{learned}, seed={self.seed})"
 
 
-def interaction_environments(data: InteractionData, part: str,
-                             env: str | EnvironmentStrategy | EnvironmentInference = "popularity",
-                             num_environments: int = 3) -> Tensor:
+def interaction_environments(
+    data: InteractionData,
+    part: str,
+    env: str | EnvironmentStrategy | EnvironmentInference = "popularity",
+    num_environments: int = 3,
+) -> Tensor:
     r"""Environment label of every interaction of ``part``: the ``groups`` of ``Evaluator.evaluate``.
 
     - A fitted `EnvironmentInference` or strategy labels ``part`` with its own

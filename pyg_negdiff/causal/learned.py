@@ -12,6 +12,7 @@ $$
 Memory is $O(E \cdot K)$ for $E$ training interactions and $K$ environments;
 nothing of size users x items is built.
 """
+
 from pyg_negdiff.causal.cluster import ClusterEnvironments
 from pyg_negdiff.causal.eiil import EIILEnvironments
 from pyg_negdiff.causal.reference import interaction_features, kmeans, reference_margins

@@ -1,4 +1,5 @@
 r"""Normalized mutual information between two labelings (how well environments are recovered)."""
+
 from __future__ import annotations
 
 import torch

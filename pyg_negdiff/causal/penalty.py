@@ -12,6 +12,7 @@ $$
 with $w_{ie} = \mathbb{1}[e_i = e]$ for hard labels. Environments with no
 weight in the batch are skipped: they have no risk to compare.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -36,14 +37,21 @@ __all__ = [
 
 def _check(values: Tensor, env: Tensor, name: str = "loss") -> None:
     if values.dim() != 1:
-        raise ValueError(f"'{name}' must be a [B] tensor of per-interaction values, got {tuple(values.shape)}")
+        raise ValueError(
+            f"'{name}' must be a [B] tensor of per-interaction values, got {tuple(values.shape)}"
+        )
     if env.size(0) != values.size(0) or env.dim() not in (1, 2):
-        raise ValueError(f"'env' must have shape [B] or [B, K] with B={values.size(0)}, "
-                         f"got {tuple(env.shape)}")
+        raise ValueError(
+            f"'env' must have shape [B] or [B, K] with B={values.size(0)}, "
+            f"got {tuple(env.shape)}"
+        )
 
 
-def environment_risks(loss: Tensor, env: Tensor, num_environments: int | None = None,
-                      ) -> tuple[Tensor, Tensor]:
+def environment_risks(
+    loss: Tensor,
+    env: Tensor,
+    num_environments: int | None = None,
+) -> tuple[Tensor, Tensor]:
     r"""Mean loss $R_e$ and total weight $W_e$ of every environment.
 
     Hard labels use `torch_geometric.utils.scatter` on the loss's device; soft
@@ -68,7 +76,11 @@ def environment_risks(loss: Tensor, env: Tensor, num_environments: int | None = 
     env = env.to(loss.device)
     if env.dim() == 1:
         env = env.long()
-        size = num_environments if num_environments is not None else int(env.max()) + 1 if env.numel() else 0
+        size = (
+            num_environments
+            if num_environments is not None
+            else int(env.max()) + 1 if env.numel() else 0
+        )
         risks = scatter(loss, env, dim=0, dim_size=size, reduce="mean")
         weight = scatter(torch.ones_like(loss), env, dim=0, dim_size=size, reduce="sum")
         return risks, weight
@@ -135,14 +147,22 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
             ``env.max()`` for hard labels.
     """
 
-    def __init__(self, weight: float = 1.0, *, reduction: Reduction = "environments",
-                 warmup_steps: int = 0, min_weight: float = 0.0,
-                 num_environments: int | None = None) -> None:
+    def __init__(
+        self,
+        weight: float = 1.0,
+        *,
+        reduction: Reduction = "environments",
+        warmup_steps: int = 0,
+        min_weight: float = 0.0,
+        num_environments: int | None = None,
+    ) -> None:
         super().__init__()
         if weight < 0:
             raise ValueError(f"the penalty weight must be >= 0, got {weight}")
         if reduction not in ("environments", "interactions"):
-            raise ValueError(f"reduction must be 'environments' or 'interactions', got {reduction!r}")
+            raise ValueError(
+                f"reduction must be 'environments' or 'interactions', got {reduction!r}"
+            )
         self.weight = float(weight)
         self.reduction = reduction
         self.warmup_steps = int(warmup_steps)
@@ -200,8 +220,9 @@ class EnvironmentPenalty(torch.nn.Module, ABC):
         return base + weight * self.regularizer(loss, env, risks, present, margin)
 
     @abstractmethod
-    def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
-                    margin: Tensor | None) -> Tensor:
+    def regularizer(
+        self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor, margin: Tensor | None
+    ) -> Tensor:
         r"""The term $\Omega$ multiplied by the weight.
 
         Args:
@@ -275,15 +296,28 @@ class VarianceRiskPenalty(EnvironmentPenalty):
         tensor(4.)
     """
 
-    def __init__(self, weight: float = 1.0, *, one_sided: bool = False,
-                 reduction: Reduction = "environments", warmup_steps: int = 0, min_weight: float = 0.0,
-                 num_environments: int | None = None) -> None:
-        super().__init__(weight, reduction=reduction, warmup_steps=warmup_steps, min_weight=min_weight,
-                         num_environments=num_environments)
+    def __init__(
+        self,
+        weight: float = 1.0,
+        *,
+        one_sided: bool = False,
+        reduction: Reduction = "environments",
+        warmup_steps: int = 0,
+        min_weight: float = 0.0,
+        num_environments: int | None = None,
+    ) -> None:
+        super().__init__(
+            weight,
+            reduction=reduction,
+            warmup_steps=warmup_steps,
+            min_weight=min_weight,
+            num_environments=num_environments,
+        )
         self.one_sided = bool(one_sided)
 
-    def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
-                    margin: Tensor | None) -> Tensor:
+    def regularizer(
+        self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor, margin: Tensor | None
+    ) -> Tensor:
         r = risks[present]
         if self.one_sided:
             return (r - r.mean().detach()).clamp_min(0.0).pow(2).mean()
@@ -333,8 +367,9 @@ class IRMPenalty(EnvironmentPenalty):
         0.5755
     """
 
-    def regularizer(self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor,
-                    margin: Tensor | None) -> Tensor:
+    def regularizer(
+        self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor, margin: Tensor | None
+    ) -> Tensor:
         if margin is None:
             margin = margin_from_bpr(loss)
         else:

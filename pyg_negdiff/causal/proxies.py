@@ -5,6 +5,7 @@ updated. Each groups the training interactions into $K$ quantile groups of
 (roughly) equal numbers of interactions, which keeps every environment
 represented in a training batch.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -78,7 +79,9 @@ def count_quantile_groups(counts: Tensor, num_groups: int) -> Tensor:
     counts = counts.reshape(-1)
     order = torch.argsort(-counts, stable=True)
     groups = torch.empty_like(order)
-    groups[order] = torch.arange(counts.numel(), device=counts.device) * num_groups // max(1, counts.numel())
+    groups[order] = (
+        torch.arange(counts.numel(), device=counts.device) * num_groups // max(1, counts.numel())
+    )
     groups[counts == 0] = num_groups - 1
     return groups
 
@@ -99,8 +102,13 @@ class _CountProxy(EnvironmentStrategy):
     def _counts(self, data: InteractionData) -> Tensor:
         raise NotImplementedError
 
-    def fit(self, data: InteractionData, emb: Embeddings | None = None, *,
-            generator: torch.Generator | None = None) -> Tensor:
+    def fit(
+        self,
+        data: InteractionData,
+        emb: Embeddings | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         self.data = data
         split = mass_quantile_groups if self.by == "interactions" else count_quantile_groups
         self.groups = split(self._counts(data), self.num_environments)
@@ -181,8 +189,13 @@ class TimeEnvironments(EnvironmentStrategy):
 
     name = "time"
 
-    def fit(self, data: InteractionData, emb: Embeddings | None = None, *,
-            generator: torch.Generator | None = None) -> Tensor:
+    def fit(
+        self,
+        data: InteractionData,
+        emb: Embeddings | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         if "train" not in data.timestamps:
             raise ValueError(f"{data.name}: the 'time' environments need training timestamps")
         self.data = data
@@ -215,17 +228,26 @@ class OracleEnvironments(EnvironmentStrategy):
 
     name = "oracle"
 
-    def fit(self, data: InteractionData, emb: Embeddings | None = None, *,
-            generator: torch.Generator | None = None) -> Tensor:
+    def fit(
+        self,
+        data: InteractionData,
+        emb: Embeddings | None = None,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         self.data = data
         return self.assign(data, "train")
 
     def assign(self, data: InteractionData, part: str) -> Tensor:
         if part not in data.env:
-            raise ValueError(f"{data.name}: no ground-truth environments for part {part!r} "
-                             f"(data.env has {sorted(data.env)})")
+            raise ValueError(
+                f"{data.name}: no ground-truth environments for part {part!r} "
+                f"(data.env has {sorted(data.env)})"
+            )
         labels = data.env[part].long()
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.num_environments):
-            raise ValueError(f"ground-truth labels span [{int(labels.min())}, {int(labels.max())}], "
-                             f"outside [0, {self.num_environments})")
+            raise ValueError(
+                f"ground-truth labels span [{int(labels.min())}, {int(labels.max())}], "
+                f"outside [0, {self.num_environments})"
+            )
         return labels

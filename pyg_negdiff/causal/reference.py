@@ -33,8 +33,15 @@ Level = Literal["interaction", "item", "user"]
 
 
 @torch.no_grad()
-def reference_margins(index: Tensor, emb: Embeddings, pairs: PairSet, num_negatives: int = 1, *,
-                      generator: torch.Generator | None = None, batch_size: int = 65536) -> Tensor:
+def reference_margins(
+    index: Tensor,
+    emb: Embeddings,
+    pairs: PairSet,
+    num_negatives: int = 1,
+    *,
+    generator: torch.Generator | None = None,
+    batch_size: int = 65536,
+) -> Tensor:
     r"""Score margins $m_{i,k} = s_{u i} - s_{u j_k}$ of interactions against uniform negatives.
 
     Args:
@@ -52,7 +59,7 @@ def reference_margins(index: Tensor, emb: Embeddings, pairs: PairSet, num_negati
     device = emb.user.device
     out = []
     for start in range(0, index.size(1), batch_size):
-        users, items = index[0, start:start + batch_size], index[1, start:start + batch_size]
+        users, items = index[0, start : start + batch_size], index[1, start : start + batch_size]
         neg = pairs.sample_complement(users, num_negatives, generator=generator)
         users, items, neg = users.to(device), items.to(device), neg.to(device)
         pos = emb.score(users, items)
@@ -60,8 +67,9 @@ def reference_margins(index: Tensor, emb: Embeddings, pairs: PairSet, num_negati
     return torch.cat(out, 0) if out else torch.empty(0, num_negatives, device=device)
 
 
-def interaction_features(data: InteractionData, part: str, features: Sequence[Feature],
-                         loss: Tensor | None = None) -> Tensor:
+def interaction_features(
+    data: InteractionData, part: str, features: Sequence[Feature], loss: Tensor | None = None
+) -> Tensor:
     r"""Per-interaction features ``[E_part, F]``: reference loss, log item popularity, log user activity.
 
     ``"popularity"`` is $\log(1 + n_i)$ and ``"activity"`` $\log(1 + d_u)$
@@ -97,13 +105,21 @@ def interaction_features(data: InteractionData, part: str, features: Sequence[Fe
         elif name == "activity":
             columns.append(torch.log1p(data.user_degree("train")[index[0]].float()))
         else:
-            raise ValueError(f"unknown feature {name!r}; choose from 'loss', 'popularity', 'activity'")
+            raise ValueError(
+                f"unknown feature {name!r}; choose from 'loss', 'popularity', 'activity'"
+            )
     device = loss.device if loss is not None else torch.device("cpu")
     return torch.stack([c.to(device) for c in columns], dim=-1)
 
 
-def kmeans(x: Tensor, num_clusters: int, *, num_iters: int = 50, num_init: int = 3,
-           generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def kmeans(
+    x: Tensor,
+    num_clusters: int,
+    *,
+    num_iters: int = 50,
+    num_init: int = 3,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     r"""Lloyd's $k$-means with $k$-means++ seeding, vectorized, best of ``num_init`` runs.
 
     Minimizes $\sum_n \lVert x_n - c_{z_n} \rVert^2$. A cluster that empties
@@ -131,13 +147,15 @@ def kmeans(x: Tensor, num_clusters: int, *, num_iters: int = 50, num_init: int =
     for _ in range(max(1, num_init)):
         # k-means++: each next centroid drawn with probability proportional to D(x)^2.
         first = torch.randint(n, (1,), generator=generator).item()
-        centroids = x[first:first + 1]
+        centroids = x[first : first + 1]
         d2 = (x - centroids).pow(2).sum(-1)
         for _ in range(1, k):
             probs = d2.double().cpu()
-            probs = probs / probs.sum() if float(probs.sum()) > 0 else torch.full_like(probs, 1.0 / n)
+            probs = (
+                probs / probs.sum() if float(probs.sum()) > 0 else torch.full_like(probs, 1.0 / n)
+            )
             pick = torch.multinomial(probs, 1, generator=generator).item()
-            centroids = torch.cat([centroids, x[pick:pick + 1]], 0)
+            centroids = torch.cat([centroids, x[pick : pick + 1]], 0)
             d2 = torch.minimum(d2, (x - x[pick]).pow(2).sum(-1))
         labels = torch.full((n,), -1, dtype=torch.long, device=x.device)
         for _ in range(num_iters):
@@ -161,8 +179,11 @@ def _softmax(z: Tensor) -> Tensor:
     return e / e.sum(-1, keepdim=True)
 
 
-def _standardize(x: Tensor, mean: Tensor | None = None, std: Tensor | None = None,
-                 ) -> tuple[Tensor, Tensor, Tensor]:
+def _standardize(
+    x: Tensor,
+    mean: Tensor | None = None,
+    std: Tensor | None = None,
+) -> tuple[Tensor, Tensor, Tensor]:
     if mean is None:
         mean, std = x.mean(0), x.std(0, unbiased=False).clamp_min(1e-8)
     return (x - mean) / std, mean, std
@@ -173,8 +194,9 @@ class _ReferenceStrategy(EnvironmentStrategy):
 
     learned = True
 
-    def __init__(self, num_environments: int = 2, *, num_negatives: int = 4,
-                 batch_size: int = 65536) -> None:
+    def __init__(
+        self, num_environments: int = 2, *, num_negatives: int = 4, batch_size: int = 65536
+    ) -> None:
         super().__init__(num_environments)
         if num_negatives < 1:
             raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
@@ -189,5 +211,11 @@ class _ReferenceStrategy(EnvironmentStrategy):
 
     def _margins(self, part: str, emb: Embeddings, generator: torch.Generator | None) -> Tensor:
         data = self._require_fit()
-        return reference_margins(data.parts[part], emb, self.pairs, self.num_negatives,
-                                 generator=generator, batch_size=self.batch_size)
+        return reference_margins(
+            data.parts[part],
+            emb,
+            self.pairs,
+            self.num_negatives,
+            generator=generator,
+            batch_size=self.batch_size,
+        )

@@ -10,6 +10,7 @@ storage, a diverged loss) prints one or two lines saying what went wrong, where,
 and what to do, and exits with status 2; Ctrl-C exits with status 130 after
 saying what was kept. A traceback is printed only with ``--debug``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,21 @@ from pyg_negdiff.cli.common import (
     run_config_from_args,
 )
 
-__all__ = ["main", "build_parser", "explain", "CommandError", "format_table", "load_data",
-           "option_name", "check_writable", "add_data_arguments", "add_run_arguments",
-           "run_config_from_args", "result_rows", "OPTIONS"]
+__all__ = [
+    "main",
+    "build_parser",
+    "explain",
+    "CommandError",
+    "format_table",
+    "load_data",
+    "option_name",
+    "check_writable",
+    "add_data_arguments",
+    "add_run_arguments",
+    "run_config_from_args",
+    "result_rows",
+    "OPTIONS",
+]
 
 
 def explain(exc: BaseException) -> tuple[str, int]:
@@ -77,17 +90,23 @@ def explain(exc: BaseException) -> tuple[str, int]:
     if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
         return "out of memory; lower --batch-size or --dim, or use a smaller dataset", 2
     first = str(exc).splitlines()[0] if str(exc) else ""
-    return (f"unexpected {type(exc).__name__}: {first}; this is a bug: rerun with --debug and "
-            f"report the traceback"), 1
+    return (
+        f"unexpected {type(exc).__name__}: {first}; this is a bug: rerun with --debug and "
+        f"report the traceback"
+    ), 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser of ``pyg-negdiff`` and all its subcommands (each leaf also takes ``--debug``)."""
     parser = argparse.ArgumentParser(
         prog="pyg-negdiff",
-        description="Graph recommenders with diffusion-based and causal negative sampling.")
-    parser.add_argument("--version", action="version",
-                        version=f"%(prog)s {importlib.import_module('pyg_negdiff').__version__}")
+        description="Graph recommenders with diffusion-based and causal negative sampling.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {importlib.import_module('pyg_negdiff').__version__}",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     # Imported here, inside main's Ctrl-C guard and error boundary: they import torch and optuna.
@@ -99,8 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_tune_commands(sub)
     add_bench_command(sub)
     for command in _commands(parser):
-        command.add_argument("--debug", action="store_true",
-                             help="show the Python traceback of a failure (for bug reports)")
+        command.add_argument(
+            "--debug",
+            action="store_true",
+            help="show the Python traceback of a failure (for bug reports)",
+        )
     return parser
 
 
@@ -109,7 +131,12 @@ def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subs:
         return [parser]
-    return [leaf for a in subs for child in dict.fromkeys(a.choices.values()) for leaf in _commands(child)]
+    return [
+        leaf
+        for a in subs
+        for child in dict.fromkeys(a.choices.values())
+        for leaf in _commands(child)
+    ]
 
 
 #: Imported before anything else runs, with Ctrl-C held back until they are done: a
@@ -163,8 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         if debug:
             raise
-        print(f"pyg-negdiff: interrupted (Ctrl-C) {str(exc) or 'before anything was written'}",
-              file=sys.stderr)
+        print(
+            f"pyg-negdiff: interrupted (Ctrl-C) {str(exc) or 'before anything was written'}",
+            file=sys.stderr,
+        )
         return 130
     except Exception as exc:  # noqa: BLE001 - the boundary: every failure becomes a message
         if debug:
@@ -172,4 +201,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         message, status = explain(exc)
         print(f"pyg-negdiff: error: {message}", file=sys.stderr)
         return status
-

@@ -1,4 +1,5 @@
 """``python -m pyg_negdiff.cli``: the ``pyg-negdiff`` command."""
+
 import sys
 
 from pyg_negdiff.cli import main

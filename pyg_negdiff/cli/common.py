@@ -4,6 +4,7 @@ The choices of ``--model``, ``--shift`` and ``--propagation`` are read from the 
 (`pyg_negdiff.nn.MODELS`, `pyg_negdiff.data.prepare.SHIFTS`, `pyg_negdiff.propagation.PROPAGATIONS`),
 so a new entry needs no edit here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,8 +14,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-__all__ = ["CommandError", "format_table", "option_name", "check_writable", "add_data_arguments",
-           "add_run_arguments", "run_config_from_args", "load_data", "result_rows", "OPTIONS"]
+__all__ = [
+    "CommandError",
+    "format_table",
+    "option_name",
+    "check_writable",
+    "add_data_arguments",
+    "add_run_arguments",
+    "run_config_from_args",
+    "load_data",
+    "result_rows",
+    "OPTIONS",
+]
 
 
 def format_table(rows: dict[str, dict[str, float]], columns: Sequence[str] | None = None) -> str:
@@ -31,7 +42,8 @@ def format_table(rows: dict[str, dict[str, float]], columns: Sequence[str] | Non
     lines = [head.rstrip()]
     for part, values in rows.items():
         cells = "".join(
-            (f"{values[c]:.4f}" if c in values else "-").rjust(max(len(c), 7) + 2) for c in columns)
+            (f"{values[c]:.4f}" if c in values else "-").rjust(max(len(c), 7) + 2) for c in columns
+        )
         lines.append((part.ljust(width) + cells).rstrip())
     return "\n".join(lines)
 
@@ -45,8 +57,13 @@ class CommandError(Exception):
 
 
 #: `RunConfig` fields whose command-line option is not ``--<field-with-dashes>``.
-OPTIONS = {"embedding_dim": "--dim", "num_layers": "--layers", "sampler_kwargs": "--sampler-arg",
-           "penalty_weight": "--penalty", "sparse_gradients": "--dense-gradients"}
+OPTIONS = {
+    "embedding_dim": "--dim",
+    "num_layers": "--layers",
+    "sampler_kwargs": "--sampler-arg",
+    "penalty_weight": "--penalty",
+    "sparse_gradients": "--dense-gradients",
+}
 
 
 def option_name(key: str) -> str:
@@ -85,14 +102,18 @@ def check_writable(path: str | Path, option: str = "--out") -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        raise CommandError(f"{option} {path} is a folder; give a file name, e.g. {path / 'train.json'}")
+        raise CommandError(
+            f"{option} {path} is a folder; give a file name, e.g. {path / 'train.json'}"
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-test-"):
             pass
     except OSError as exc:
-        raise CommandError(f"{option} {path}: cannot write in {path.parent} ({exc.strerror or exc}); "
-                           f"choose a writable place with {option}") from None
+        raise CommandError(
+            f"{option} {path}: cannot write in {path.parent} ({exc.strerror or exc}); "
+            f"choose a writable place with {option}"
+        ) from None
     return path
 
 
@@ -120,31 +141,61 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     from pyg_negdiff.data.io import FORMATS  # imports torch: inside the error boundary
     from pyg_negdiff.data.prepare import BUILTIN, SHIFTS
 
-    parser.add_argument("--data", default="synthetic",
-                        help=f"a path, or one of {', '.join(BUILTIN)} (default: synthetic)")
-    parser.add_argument("--format", default="auto", choices=list(FORMATS),
-                        help="file layout (default: auto, decided from the whole file; an "
-                             "ambiguous file is refused): lightgcn 'u i i ...', pairs 'u i', "
-                             "uiw 'u i weight', uit 'u i time', uirt 'u i rating time', recbole, csv")
-    parser.add_argument("--on-bad-line", default="error", choices=["error", "skip"],
-                        help="a malformed line: stop with its line number (default), or skip it "
-                             "and count the lines skipped")
-    parser.add_argument("--min-rating", type=float, default=None,
-                        help="keep interactions rated at least this (files with a rating or "
-                             "weight column; ml-100k and PyG's MovieLens sets default to 4)")
-    csv_options = parser.add_argument_group("CSV columns (default: found by name, e.g. userId, movieId, timestamp)")
-    for role, what in (("user", "user ids"), ("item", "item ids"),
-                       ("time", "timestamps or ISO dates ('' reads none)"),
-                       ("rating", "ratings that --min-rating thresholds")):
-        csv_options.add_argument(f"--{role}-col", default=None, metavar="NAME",
-                                 help=f"column of the {what}")
-    csv_options.add_argument("--sep", default=None, help="field delimiter of a CSV file (default: ,)")
+    parser.add_argument(
+        "--data",
+        default="synthetic",
+        help=f"a path, or one of {', '.join(BUILTIN)} (default: synthetic)",
+    )
+    parser.add_argument(
+        "--format",
+        default="auto",
+        choices=list(FORMATS),
+        help="file layout (default: auto, decided from the whole file; an "
+        "ambiguous file is refused): lightgcn 'u i i ...', pairs 'u i', "
+        "uiw 'u i weight', uit 'u i time', uirt 'u i rating time', recbole, csv",
+    )
+    parser.add_argument(
+        "--on-bad-line",
+        default="error",
+        choices=["error", "skip"],
+        help="a malformed line: stop with its line number (default), or skip it "
+        "and count the lines skipped",
+    )
+    parser.add_argument(
+        "--min-rating",
+        type=float,
+        default=None,
+        help="keep interactions rated at least this (files with a rating or "
+        "weight column; ml-100k and PyG's MovieLens sets default to 4)",
+    )
+    csv_options = parser.add_argument_group(
+        "CSV columns (default: found by name, e.g. userId, movieId, timestamp)"
+    )
+    for role, what in (
+        ("user", "user ids"),
+        ("item", "item ids"),
+        ("time", "timestamps or ISO dates ('' reads none)"),
+        ("rating", "ratings that --min-rating thresholds"),
+    ):
+        csv_options.add_argument(
+            f"--{role}-col", default=None, metavar="NAME", help=f"column of the {what}"
+        )
+    csv_options.add_argument(
+        "--sep", default=None, help="field delimiter of a CSV file (default: ,)"
+    )
     # "auto", "none" and "holdout" are not shifts: the data's own split, no split, a random holdout.
-    parser.add_argument("--shift", default="auto", choices=["auto", "none", "holdout", *SHIFTS],
-                        help="the split (default: auto); longtail: a popularity split whose OOD "
-                             "test holds only items outside the top third by popularity")
-    parser.add_argument("--data-root", default=None,
-                        help="folder of the built-in datasets (default: $PYG_NEGDIFF_DATA or ../shared/data)")
+    parser.add_argument(
+        "--shift",
+        default="auto",
+        choices=["auto", "none", "holdout", *SHIFTS],
+        help="the split (default: auto); longtail: a popularity split whose OOD "
+        "test holds only items outside the top third by popularity",
+    )
+    parser.add_argument(
+        "--data-root",
+        default=None,
+        help="folder of the built-in datasets (default: $PYG_NEGDIFF_DATA or ../shared/data)",
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -158,39 +209,100 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
     # The defaults are RunConfig's, so that the command line and the library train alike.
     d = RunConfig()
-    parser.add_argument("--model", default=d.model, choices=list(MODELS), help=f"backbone (default: {d.model})")
-    parser.add_argument("--dim", dest="embedding_dim", type=int, default=d.embedding_dim,
-                        help=f"embedding size (default: {d.embedding_dim})")
-    parser.add_argument("--layers", dest="num_layers", type=int, default=d.num_layers,
-                        help=f"propagation layers (default: {d.num_layers})")
-    parser.add_argument("--sampler", default=d.sampler, help=f"negative sampler (default: {d.sampler})")
-    parser.add_argument("--sampler-arg", dest="sampler_kwargs", type=_kv, action="append", default=[],
-                        metavar="KEY=VALUE", help="extra sampler constructor argument (repeatable)")
-    parser.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default: {d.lr:g})")
-    parser.add_argument("--l2", type=float, default=d.l2, help=f"weight of the L2 term (default: {d.l2:g})")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})")
-    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"maximum epochs (default: {d.epochs})")
-    parser.add_argument("--patience", type=int, default=d.patience,
-                        help=f"validations without improvement before stopping (default: {d.patience})")
-    parser.add_argument("--penalty", dest="penalty_weight", type=float, default=0.0,
-                        help="weight of the environment variance penalty (0: off)")
-    parser.add_argument("--environments", default="popularity",
-                        help="environment strategy for --penalty and --condition-on-environment "
-                             f"({', '.join(STRATEGIES)})")
+    parser.add_argument(
+        "--model", default=d.model, choices=list(MODELS), help=f"backbone (default: {d.model})"
+    )
+    parser.add_argument(
+        "--dim",
+        dest="embedding_dim",
+        type=int,
+        default=d.embedding_dim,
+        help=f"embedding size (default: {d.embedding_dim})",
+    )
+    parser.add_argument(
+        "--layers",
+        dest="num_layers",
+        type=int,
+        default=d.num_layers,
+        help=f"propagation layers (default: {d.num_layers})",
+    )
+    parser.add_argument(
+        "--sampler", default=d.sampler, help=f"negative sampler (default: {d.sampler})"
+    )
+    parser.add_argument(
+        "--sampler-arg",
+        dest="sampler_kwargs",
+        type=_kv,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra sampler constructor argument (repeatable)",
+    )
+    parser.add_argument(
+        "--lr", type=float, default=d.lr, help=f"Adam learning rate (default: {d.lr:g})"
+    )
+    parser.add_argument(
+        "--l2", type=float, default=d.l2, help=f"weight of the L2 term (default: {d.l2:g})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=d.batch_size, help=f"(default: {d.batch_size})"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=d.epochs, help=f"maximum epochs (default: {d.epochs})"
+    )
+    parser.add_argument(
+        "--patience",
+        type=int,
+        default=d.patience,
+        help=f"validations without improvement before stopping (default: {d.patience})",
+    )
+    parser.add_argument(
+        "--penalty",
+        dest="penalty_weight",
+        type=float,
+        default=0.0,
+        help="weight of the environment variance penalty (0: off)",
+    )
+    parser.add_argument(
+        "--environments",
+        default="popularity",
+        help="environment strategy for --penalty and --condition-on-environment "
+        f"({', '.join(STRATEGIES)})",
+    )
     parser.add_argument("--num-environments", type=int, default=3)
-    parser.add_argument("--condition-on-environment", action="store_true",
-                        help="condition the diffusion sampler's denoiser on the environments (cnsdiff, adar)")
+    parser.add_argument(
+        "--condition-on-environment",
+        action="store_true",
+        help="condition the diffusion sampler's denoiser on the environments (cnsdiff, adar)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
-    parser.add_argument("--propagation", default="full", choices=list(PROPAGATIONS),
-                        help="full: the whole graph every step; neighbor: the batch's sampled subgraph")
-    parser.add_argument("--num-neighbors", type=int, nargs="+", default=None, metavar="K",
-                        help="fan-out per layer of --propagation neighbor, -1 for all (e.g. 20 10 5)")
-    parser.add_argument("--neighbor-engine", default="auto", choices=["auto", "pyg", "torch"],
-                        help="neighbour sampling of --propagation neighbor: PyG's NeighborSampler (needs "
-                             "pyg-lib or torch-sparse), plain PyTorch, or auto (pyg when installed)")
-    parser.add_argument("--dense-gradients", action="store_true",
-                        help="--propagation neighbor with dense embedding gradients and Adam instead of "
-                             "sparse ones and SparseAdam (e.g. where the backend cannot all-reduce sparse tensors)")
+    parser.add_argument(
+        "--propagation",
+        default="full",
+        choices=list(PROPAGATIONS),
+        help="full: the whole graph every step; neighbor: the batch's sampled subgraph",
+    )
+    parser.add_argument(
+        "--num-neighbors",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="K",
+        help="fan-out per layer of --propagation neighbor, -1 for all (e.g. 20 10 5)",
+    )
+    parser.add_argument(
+        "--neighbor-engine",
+        default="auto",
+        choices=["auto", "pyg", "torch"],
+        help="neighbour sampling of --propagation neighbor: PyG's NeighborSampler (needs "
+        "pyg-lib or torch-sparse), plain PyTorch, or auto (pyg when installed)",
+    )
+    parser.add_argument(
+        "--dense-gradients",
+        action="store_true",
+        help="--propagation neighbor with dense embedding gradients and Adam instead of "
+        "sparse ones and SparseAdam (e.g. where the backend cannot all-reduce sparse tensors)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -205,15 +317,28 @@ def run_config_from_args(args: argparse.Namespace):
     """
     from pyg_negdiff.experiment import RunConfig
 
-    return RunConfig(model=args.model, embedding_dim=args.embedding_dim, num_layers=args.num_layers,
-                     sampler=args.sampler, sampler_kwargs=dict(args.sampler_kwargs), lr=args.lr,
-                     l2=args.l2, batch_size=args.batch_size, epochs=args.epochs,
-                     patience=args.patience, penalty_weight=args.penalty_weight,
-                     environments=args.environments, num_environments=args.num_environments,
-                     condition_on_environment=args.condition_on_environment,
-                     seed=args.seed, device=args.device, propagation=args.propagation,
-                     num_neighbors=args.num_neighbors, neighbor_engine=args.neighbor_engine,
-                     sparse_gradients=not args.dense_gradients).validate()
+    return RunConfig(
+        model=args.model,
+        embedding_dim=args.embedding_dim,
+        num_layers=args.num_layers,
+        sampler=args.sampler,
+        sampler_kwargs=dict(args.sampler_kwargs),
+        lr=args.lr,
+        l2=args.l2,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        patience=args.patience,
+        penalty_weight=args.penalty_weight,
+        environments=args.environments,
+        num_environments=args.num_environments,
+        condition_on_environment=args.condition_on_environment,
+        seed=args.seed,
+        device=args.device,
+        propagation=args.propagation,
+        num_neighbors=args.num_neighbors,
+        neighbor_engine=args.neighbor_engine,
+        sparse_gradients=not args.dense_gradients,
+    ).validate()
 
 
 def load_data(args: argparse.Namespace):
@@ -227,9 +352,11 @@ def load_data(args: argparse.Namespace):
     """
     from pyg_negdiff.data.prepare import load, load_report, split
 
-    options = {key: value for key in ("min_rating", "user_col", "item_col", "time_col",
-                                      "rating_col", "sep")
-               if (value := getattr(args, key, None)) is not None}
+    options = {
+        key: value
+        for key in ("min_rating", "user_col", "item_col", "time_col", "rating_col", "sep")
+        if (value := getattr(args, key, None)) is not None
+    }
     if getattr(args, "on_bad_line", "error") != "error":
         options["on_bad_line"] = args.on_bad_line
     data = load(args.data, format=args.format, root=args.data_root, seed=args.seed, **options)

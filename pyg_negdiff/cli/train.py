@@ -1,4 +1,5 @@
 """``pyg-negdiff train`` (one run, with checkpoints) and ``pyg-negdiff data inspect``."""
+
 from __future__ import annotations
 
 import argparse
@@ -42,13 +43,17 @@ def checkpoint_for(args: argparse.Namespace) -> Path | None:
     path = check_writable(Path(args.out).with_suffix(".pt"), "--out")
     if args.resume:
         if not path.exists():
-            raise CommandError(f"--resume: there is no checkpoint {path} to continue (the earlier run saved "
-                               f"none); run again without --resume")
+            raise CommandError(
+                f"--resume: there is no checkpoint {path} to continue (the earlier run saved "
+                f"none); run again without --resume"
+            )
         epoch = read_checkpoint(path)["resume"]["loop"]["epoch"]
         print(f"resuming from {path}: epoch {epoch} was the last complete one")
     elif path.exists() and not args.overwrite:
-        raise CommandError(f"checkpoint {path} already exists (an earlier run); add --resume to continue it, "
-                           f"or --overwrite to start over and replace it")
+        raise CommandError(
+            f"checkpoint {path} already exists (an earlier run); add --resume to continue it, "
+            f"or --overwrite to start over and replace it"
+        )
     return path
 
 
@@ -75,25 +80,37 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         data = load_data(args)
     except KeyboardInterrupt:
-        raise KeyboardInterrupt("while loading the data, before training; nothing was written") from None
+        raise KeyboardInterrupt(
+            "while loading the data, before training; nothing was written"
+        ) from None
     print(data.summary())
     try:
-        result = run(config, data, progress=not args.no_progress, checkpoint_path=checkpoint,
-                     resume=args.resume, validated=True)  # run_config_from_args validated it
+        result = run(
+            config,
+            data,
+            progress=not args.no_progress,
+            checkpoint_path=checkpoint,
+            resume=args.resume,
+            validated=True,
+        )  # run_config_from_args validated it
     except NonFiniteLossError as exc:
         if exc.result is None:
             raise
         exc.result.save(out)
-        raise CommandError(f"{exc}\nThe history so far and the test metrics of the restored weights "
-                           f"are written to {out}.") from exc
+        raise CommandError(
+            f"{exc}\nThe history so far and the test metrics of the restored weights "
+            f"are written to {out}."
+        ) from exc
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"during training; {_saved_epoch(checkpoint)}") from None
     from pyg_negdiff.distributed import is_main_process
 
     if not is_main_process():  # under torchrun, rank 0 reports and writes
         return 0
-    print(f"\nbest epoch {result.best_epoch} (of {len(result.history)}), "
-          f"{result.epoch_time:.2f} s per training epoch")
+    print(
+        f"\nbest epoch {result.best_epoch} (of {len(result.history)}), "
+        f"{result.epoch_time:.2f} s per training epoch"
+    )
     print(format_table(result_rows(result)))
     result.save(out)
     print(f"\nresults written to {out}")
@@ -124,14 +141,21 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     add_data_arguments(train)
     add_run_arguments(train)
     train.add_argument("--out", default="runs/train.json", help="JSON result file")
-    train.add_argument("--checkpoint", action="store_true",
-                       help="keep a checkpoint next to the JSON file (.pt): the best weights and the "
-                            "last epoch, so that an interrupted run can be resumed")
+    train.add_argument(
+        "--checkpoint",
+        action="store_true",
+        help="keep a checkpoint next to the JSON file (.pt): the best weights and the "
+        "last epoch, so that an interrupted run can be resumed",
+    )
     again = train.add_mutually_exclusive_group()
-    again.add_argument("--resume", action="store_true",
-                       help="continue the run saved in the checkpoint (same settings), from its last epoch")
-    again.add_argument("--overwrite", action="store_true",
-                       help="start over, replacing an existing checkpoint")
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run saved in the checkpoint (same settings), from its last epoch",
+    )
+    again.add_argument(
+        "--overwrite", action="store_true", help="start over, replacing an existing checkpoint"
+    )
     train.set_defaults(func=cmd_train)
 
     data = sub.add_parser("data", help="dataset utilities")

@@ -7,6 +7,7 @@ Examples:
     >>> bool((back.train == data.train).all())
     True
 """
+
 from pyg_negdiff.data.graph import bipartite_edge_index, gcn_adjacency
 from pyg_negdiff.data.folders import SplitFiles, split_files
 from pyg_negdiff.data.hetero import from_hetero, to_hetero
@@ -63,12 +64,33 @@ __all__ = [
 
 # shift splits and their diagnostics
 from pyg_negdiff.data.diagnostics import (  # noqa: E402
-    GROUP_NAMES, ShiftReport, interaction_groups, item_groups, plot_popularity, shift_report)
+    GROUP_NAMES,
+    ShiftReport,
+    interaction_groups,
+    item_groups,
+    plot_popularity,
+    shift_report,
+)
 from pyg_negdiff.data.splits import (  # noqa: E402
-    carve_validation, split_exposure, split_mixed, split_popularity, split_random, split_temporal)
+    carve_validation,
+    split_exposure,
+    split_mixed,
+    split_popularity,
+    split_random,
+    split_temporal,
+)
 
 __all__ += [
-    "split_random", "split_popularity", "split_temporal", "split_exposure", "split_mixed",
-    "carve_validation", "shift_report", "ShiftReport", "item_groups", "interaction_groups",
-    "GROUP_NAMES", "plot_popularity",
+    "split_random",
+    "split_popularity",
+    "split_temporal",
+    "split_exposure",
+    "split_mixed",
+    "carve_validation",
+    "shift_report",
+    "ShiftReport",
+    "item_groups",
+    "interaction_groups",
+    "GROUP_NAMES",
+    "plot_popularity",
 ]

@@ -16,6 +16,7 @@ The popularity measures live in `pyg_negdiff.data.popularity` and the plot in
 `pyg_negdiff.data.plot` (`plot_popularity`, matplotlib, an optional extra); both are
 re-exported here.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -27,6 +28,7 @@ from torch import Tensor
 
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.plot import plot_popularity
+
 # Re-exported: they lived here (metrics and the docs import them from this module).
 from pyg_negdiff.data.popularity import (  # noqa: F401
     GROUP_NAMES,
@@ -49,6 +51,7 @@ __all__ = [
     "shift_report",
     "plot_popularity",
 ]
+
 
 @dataclass
 class PartShift:
@@ -119,26 +122,54 @@ class ShiftReport:
         return out
 
     def __str__(self) -> str:
-        head = (f"Shift diagnostics of {self.name!r}: {self.num_users} users, {self.num_items} items\n"
-                f"  KL(part || {self.reference}) in nats, {self.reference} smoothed with "
-                f"+{self.smoothing:g} per item; Gini over all {self.num_items} items\n"
-                f"  (iid): the same statistic for a sample of the part's size drawn from "
-                f"{self.reference}, the value without any shift\n"
-                f"  head / mid / tail: {self.grouping}\n")
+        head = (
+            f"Shift diagnostics of {self.name!r}: {self.num_users} users, {self.num_items} items\n"
+            f"  KL(part || {self.reference}) in nats, {self.reference} smoothed with "
+            f"+{self.smoothing:g} per item; Gini over all {self.num_items} items\n"
+            f"  (iid): the same statistic for a sample of the part's size drawn from "
+            f"{self.reference}, the value without any shift\n"
+            f"  head / mid / tail: {self.grouping}\n"
+        )
         has_time = any(s.time_range is not None for s in self.parts.values())
-        cols = ["part", "inter.", "users", "items", "Gini (iid)", "KL (iid)", "head", "mid", "tail",
-                "cold users", "cold items"] + (["time range"] if has_time else [])
+        cols = [
+            "part",
+            "inter.",
+            "users",
+            "items",
+            "Gini (iid)",
+            "KL (iid)",
+            "head",
+            "mid",
+            "tail",
+            "cold users",
+            "cold items",
+        ] + (["time range"] if has_time else [])
         rows = []
         for part, s in self.parts.items():
-            kl = "-" if s.kl is None else f"{s.kl:.3f}" + (
-                "" if s.kl_iid is None or part == self.reference else f" ({s.kl_iid:.3f})")
+            kl = (
+                "-"
+                if s.kl is None
+                else f"{s.kl:.3f}"
+                + ("" if s.kl_iid is None or part == self.reference else f" ({s.kl_iid:.3f})")
+            )
             gi = f"{s.gini:.3f}" + ("" if part == self.reference else f" ({s.gini_iid:.3f})")
-            row = [part, f"{s.interactions:,}", f"{s.users:,}", f"{s.items:,}", gi, kl,
-                   *(f"{100 * s.group_share[g]:.1f}%" for g in GROUP_NAMES),
-                   f"{s.cold_users:,}", f"{100 * s.cold_item_share:.1f}%"]
+            row = [
+                part,
+                f"{s.interactions:,}",
+                f"{s.users:,}",
+                f"{s.items:,}",
+                gi,
+                kl,
+                *(f"{100 * s.group_share[g]:.1f}%" for g in GROUP_NAMES),
+                f"{s.cold_users:,}",
+                f"{100 * s.cold_item_share:.1f}%",
+            ]
             if has_time:
-                row.append("-" if s.time_range is None else
-                           f"{_format_time(s.time_range[0])} .. {_format_time(s.time_range[1])}")
+                row.append(
+                    "-"
+                    if s.time_range is None
+                    else f"{_format_time(s.time_range[0])} .. {_format_time(s.time_range[1])}"
+                )
             rows.append(row)
         widths = [max(len(c), *(len(r[k]) for r in rows)) for k, c in enumerate(cols)]
 
@@ -159,7 +190,9 @@ def _format_time(t: float) -> str:
     return f"{t:g}"
 
 
-def _iid_samples(ref_pop: Tensor, size: int, draws: int, generator: torch.Generator) -> list[Tensor]:
+def _iid_samples(
+    ref_pop: Tensor, size: int, draws: int, generator: torch.Generator
+) -> list[Tensor]:
     """Item counts of ``draws`` samples of ``size`` interactions from the reference distribution."""
     if draws <= 0 or size <= 0 or int(ref_pop.sum()) == 0:
         return []
@@ -171,9 +204,17 @@ def _iid_samples(ref_pop: Tensor, size: int, draws: int, generator: torch.Genera
     return out
 
 
-def shift_report(data: InteractionData, *, reference: str = "train", smoothing: float = 1.0,
-                 head: float = 0.2, mid: float = 0.3, by: GroupBy = "items",
-                 baseline_draws: int = 3, seed: int = 0) -> ShiftReport:
+def shift_report(
+    data: InteractionData,
+    *,
+    reference: str = "train",
+    smoothing: float = 1.0,
+    head: float = 0.2,
+    mid: float = 0.3,
+    by: GroupBy = "items",
+    baseline_draws: int = 3,
+    seed: int = 0,
+) -> ShiftReport:
     r"""Shift diagnostics of every part of ``data`` against ``reference``.
 
     Args:
@@ -207,11 +248,15 @@ def shift_report(data: InteractionData, *, reference: str = "train", smoothing: 
     ref_pop = data.item_popularity(reference)
     ref_users = data.user_degree(reference) > 0
     if by == "items":
-        grouping = (f"items ranked by {reference} popularity, top {100 * head:g}% / next "
-                    f"{100 * mid:g}% / rest {100 * (1 - head - mid):g}% of the items")
+        grouping = (
+            f"items ranked by {reference} popularity, top {100 * head:g}% / next "
+            f"{100 * mid:g}% / rest {100 * (1 - head - mid):g}% of the items"
+        )
     else:
-        grouping = (f"items ranked by {reference} popularity, covering the first {100 * head:g}% / "
-                    f"next {100 * mid:g}% / rest of the {reference} interactions")
+        grouping = (
+            f"items ranked by {reference} popularity, covering the first {100 * head:g}% / "
+            f"next {100 * mid:g}% / rest of the {reference} interactions"
+        )
     report = ShiftReport(data.name, data.num_users, data.num_items, reference, grouping, smoothing)
     gen = torch.Generator().manual_seed(seed)
     for part in [reference] + [p for p in ["train"] + data.eval_parts if p != reference]:
@@ -229,12 +274,18 @@ def shift_report(data: InteractionData, *, reference: str = "train", smoothing: 
             gini=gini(pop),
             kl=None if part == reference else kl_divergence(pop, ref_pop, smoothing),
             gini_iid=sum(gini(c) for c in samples) / len(samples) if samples else gini(pop),
-            kl_iid=None if part == reference or not samples else
-            sum(kl_divergence(c, ref_pop, smoothing) for c in samples) / len(samples),
+            kl_iid=(
+                None
+                if part == reference or not samples
+                else sum(kl_divergence(c, ref_pop, smoothing) for c in samples) / len(samples)
+            ),
             group_share={g: float(share[k]) for k, g in enumerate(GROUP_NAMES)},
             cold_users=int((~ref_users[users]).sum()),
             cold_item_share=float((ref_pop[index[1]] == 0).sum()) / e,
-            time_range=(float(time.min()), float(time.max()))
-            if time is not None and time.numel() else None,
+            time_range=(
+                (float(time.min()), float(time.max()))
+                if time is not None and time.numel()
+                else None
+            ),
         )
     return report

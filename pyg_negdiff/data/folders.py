@@ -24,6 +24,7 @@ Examples:
     >>> print(found.describe())
     train <- train.txt, val <- valid.txt, test <- test_iid.txt, test_ood <- test.txt (OOD: test_iid.txt is the IID test)
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,10 @@ class SplitFiles:
         Returns:
             str: ``part <- file`` for every part, then the files not read.
         """
-        text = ", ".join(f"{part} <- {path.name}" + (f" ({self.why[part]})" if part in self.why else "")
-                         for part, path in self.parts.items())
+        text = ", ".join(
+            f"{part} <- {path.name}" + (f" ({self.why[part]})" if part in self.why else "")
+            for part, path in self.parts.items()
+        )
         if self.unused:
             text += f"; not read: {', '.join(self.unused)}"
         return text
@@ -88,7 +91,8 @@ def split_files(folder: str | os.PathLike) -> SplitFiles | None:
     if len(vals) > 1:
         raise DataValidationError(
             f"{folder}: {' and '.join(vals)} could each be the validation part; keep one "
-            f"(or rename the other) so that it is clear which")
+            f"(or rename the other) so that it is clear which"
+        )
     if vals:
         parts["val"] = vals[0]
     if "test_iid.txt" in present:

@@ -3,6 +3,7 @@ r"""From interactions to the user-item graph that the backbones propagate over.
 Users are nodes $0 \ldots U-1$, items are nodes $U \ldots U+I-1$,
 and every interaction becomes two directed edges (user to item and back).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -48,8 +49,9 @@ def gcn_adjacency(edge_index: Tensor, num_nodes: int) -> Tensor:
     inv_sqrt = deg.pow(-0.5).masked_fill_(deg == 0, 0.0)
     weight = inv_sqrt[row] * inv_sqrt[col]
     # Row = target, column = source: out = A_hat @ x aggregates messages into targets.
-    adj = torch.sparse_coo_tensor(torch.stack([col, row]), weight, (num_nodes, num_nodes),
-                                  check_invariants=False)
+    adj = torch.sparse_coo_tensor(
+        torch.stack([col, row]), weight, (num_nodes, num_nodes), check_invariants=False
+    )
     with warnings.catch_warnings():  # "CSR support is in beta": it is what spmm is fastest on
         warnings.simplefilter("ignore", UserWarning)
         return adj.coalesce().to_sparse_csr()

@@ -31,6 +31,7 @@ Examples:
     >>> back
     InteractionData(name='data', users=3, items=4, train=3, test=1)
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,8 +53,14 @@ def _names(part: str) -> tuple[str, str, str]:
     return f"{prefix}edge_label_index", f"{prefix}edge_label_time", f"{prefix}edge_label_env"
 
 
-def to_hetero(data: InteractionData, *, user_type: str = "user", item_type: str = "item",
-              relation: str = "rates", reverse_relation: str | None = "rated_by") -> HeteroData:
+def to_hetero(
+    data: InteractionData,
+    *,
+    user_type: str = "user",
+    item_type: str = "item",
+    relation: str = "rates",
+    reverse_relation: str | None = "rated_by",
+) -> HeteroData:
     """Converts interactions to a `HeteroData` with user and item node types.
 
     Args:
@@ -97,7 +104,8 @@ def _detect(hetero: HeteroData, user_type: str) -> EdgeType:
     if len(candidates) != 1:
         raise DataValidationError(
             f"cannot tell the user-item edge type: {len(candidates)} edge types start at "
-            f"{user_type!r} ({candidates}) among {hetero.edge_types}; pass edge_type=")
+            f"{user_type!r} ({candidates}) among {hetero.edge_types}; pass edge_type="
+        )
     return candidates[0]
 
 
@@ -109,8 +117,9 @@ def _num_nodes(hetero: HeteroData, node_type: str, ids: list[Tensor]) -> int:
     return int(num)
 
 
-def _positive(index: Tensor, label: Tensor | None, min_rating: float | None,
-              what: str, notes: list[str]) -> Tensor:
+def _positive(
+    index: Tensor, label: Tensor | None, min_rating: float | None, what: str, notes: list[str]
+) -> Tensor:
     r"""Keeps positives: rating $\ge$ ``min_rating``, or label 1 when labels are 0/1."""
     if label is None:
         if min_rating is not None:
@@ -120,8 +129,10 @@ def _positive(index: Tensor, label: Tensor | None, min_rating: float | None,
         raise DataValidationError(f"{what} has {label.numel()} labels for {index.size(1)} edges")
     if min_rating is not None:
         keep = label >= min_rating
-        notes.append(f"{what}: kept {int(keep.sum())} of {keep.numel()} edges with rating "
-                     f">= {min_rating:g}")
+        notes.append(
+            f"{what}: kept {int(keep.sum())} of {keep.numel()} edges with rating "
+            f">= {min_rating:g}"
+        )
         return keep
     if bool(((label == 0) | (label == 1)).all()):
         # Binary labels, as `RandomLinkSplit` writes them: 0 marks a sampled negative.
@@ -137,11 +148,15 @@ def _check_index(index: Tensor, what: str) -> Tensor:
     if not isinstance(index, Tensor):
         raise DataValidationError(f"{what} is a {type(index).__name__}, not a tensor")
     if index.is_floating_point() or index.is_complex() or index.dtype == torch.bool:
-        raise DataValidationError(f"{what} has dtype {index.dtype}; node ids must be integers "
-                                  f"(convert with .long() after checking that they are whole)")
+        raise DataValidationError(
+            f"{what} has dtype {index.dtype}; node ids must be integers "
+            f"(convert with .long() after checking that they are whole)"
+        )
     if index.dim() != 2 or index.size(0) != 2:
-        raise DataValidationError(f"{what} must have shape [2, num_edges] (a row of sources and "
-                                  f"a row of targets), got {list(index.shape)}")
+        raise DataValidationError(
+            f"{what} must have shape [2, num_edges] (a row of sources and "
+            f"a row of targets), got {list(index.shape)}"
+        )
     return index.long()
 
 
@@ -160,8 +175,14 @@ def _first_occurrences(index: Tensor, what: str, notes: list[str]) -> Tensor:
     return keep
 
 
-def from_hetero(hetero: HeteroData, *, edge_type: EdgeType | None = None, user_type: str = "user",
-                min_rating: float | None = None, name: str = "data") -> InteractionData:
+def from_hetero(
+    hetero: HeteroData,
+    *,
+    edge_type: EdgeType | None = None,
+    user_type: str = "user",
+    min_rating: float | None = None,
+    name: str = "data",
+) -> InteractionData:
     r"""Reads interactions back from a `HeteroData` (ours, `MovieLens100K`, `AmazonBook`, ...).
 
     ``edge_index`` becomes ``"train"``, ``edge_label_index`` becomes ``"test"`` and
@@ -218,14 +239,20 @@ def from_hetero(hetero: HeteroData, *, edge_type: EdgeType | None = None, user_t
         if env_name in keys:
             envs[part] = store[env_name][keep].long()
     if "train" not in index:
-        raise DataValidationError(f"edge type {edge_type} has no edge_index (it holds "
-                                  f"{', '.join(sorted(keys)) or 'nothing'})")
+        raise DataValidationError(
+            f"edge type {edge_type} has no edge_index (it holds "
+            f"{', '.join(sorted(keys)) or 'nothing'})"
+        )
     ids = list(index.values())
     data = InteractionData(
         num_users=_num_nodes(hetero, edge_type[0], [i[0] for i in ids]),
         num_items=_num_nodes(hetero, edge_type[2], [i[1] for i in ids]),
-        parts=index, timestamps=times, env=envs,
-        true_positives=store.true_edge_index if "true_edge_index" in keys else None, name=name)
+        parts=index,
+        timestamps=times,
+        env=envs,
+        true_positives=store.true_edge_index if "true_edge_index" in keys else None,
+        name=name,
+    )
     for message in notes:
         data.note(message)
     return data

@@ -1,4 +1,5 @@
 """The one container every stage of the pipeline reads: `InteractionData`."""
+
 from __future__ import annotations
 
 import warnings
@@ -60,28 +61,36 @@ class InteractionData:
         if self.num_users <= 0 or self.num_items <= 0:
             raise DataValidationError(
                 f"{self.name}: need at least one user and one item, got "
-                f"num_users={self.num_users}, num_items={self.num_items}")
+                f"num_users={self.num_users}, num_items={self.num_items}"
+            )
         if "train" not in self.parts:
-            raise DataValidationError(f"{self.name}: a 'train' part is required, got {list(self.parts)}")
+            raise DataValidationError(
+                f"{self.name}: a 'train' part is required, got {list(self.parts)}"
+            )
         if self.parts["train"].numel() == 0:
             raise DataValidationError(f"{self.name}: the 'train' part is empty")
         for key, index in self.parts.items():
             if index.dim() != 2 or index.size(0) != 2:
                 raise DataValidationError(
-                    f"{self.name}: part '{key}' must have shape [2, E], got {tuple(index.shape)}")
+                    f"{self.name}: part '{key}' must have shape [2, E], got {tuple(index.shape)}"
+                )
             if index.numel() == 0:
                 continue
-            for row, (what, bound) in enumerate((("user", self.num_users), ("item", self.num_items))):
+            for row, (what, bound) in enumerate(
+                (("user", self.num_users), ("item", self.num_items))
+            ):
                 lo, hi = int(index[row].min()), int(index[row].max())
                 if lo < 0 or hi >= bound:
                     bad = lo if lo < 0 else hi
                     raise DataValidationError(
-                        f"{self.name}: part '{key}' has {what} id {bad} outside [0, {bound})")
+                        f"{self.name}: part '{key}' has {what} id {bad} outside [0, {bound})"
+                    )
             for extra_name, extra in (("timestamps", self.timestamps), ("env", self.env)):
                 if key in extra and extra[key].numel() != index.size(1):
                     raise DataValidationError(
                         f"{self.name}: {extra_name}['{key}'] has {extra[key].numel()} entries "
-                        f"for {index.size(1)} interactions")
+                        f"for {index.size(1)} interactions"
+                    )
 
     def note(self, message: str) -> None:
         """Records (and warns about) something the data pipeline did to the input.
@@ -168,8 +177,13 @@ class InteractionData:
         sizes = ", ".join(f"{k}={v.size(1)}" for k, v in self.parts.items())
         return f"InteractionData(name={self.name!r}, users={self.num_users}, items={self.num_items}, {sizes})"
 
-    def with_parts(self, parts: Mapping[str, Tensor], timestamps: Mapping[str, Tensor] | None = None,
-                   env: Mapping[str, Tensor] | None = None, name: str | None = None) -> "InteractionData":
+    def with_parts(
+        self,
+        parts: Mapping[str, Tensor],
+        timestamps: Mapping[str, Tensor] | None = None,
+        env: Mapping[str, Tensor] | None = None,
+        name: str | None = None,
+    ) -> "InteractionData":
         """A copy with new parts (what a split returns); ground truth is carried over.
 
         Args:
@@ -179,6 +193,12 @@ class InteractionData:
             name (str, optional): A new name. (default: this data's name)
         """
         return InteractionData(
-            num_users=self.num_users, num_items=self.num_items, parts=dict(parts),
-            timestamps=dict(timestamps or {}), env=dict(env or {}),
-            true_positives=self.true_positives, name=name or self.name, notes=list(self.notes))
+            num_users=self.num_users,
+            num_items=self.num_items,
+            parts=dict(parts),
+            timestamps=dict(timestamps or {}),
+            env=dict(env or {}),
+            true_positives=self.true_positives,
+            name=name or self.name,
+            notes=list(self.notes),
+        )

@@ -29,6 +29,7 @@ Examples:
     >>> detect_layout(f).format
     'uit'
 """
+
 from __future__ import annotations
 
 import os
@@ -136,7 +137,9 @@ def read_lines(path: str | os.PathLike) -> TextLines:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataValidationError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise DataValidationError(
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     split = [line.split() for line in text.split("\n")]
     lineno = np.fromiter((n for n, t in enumerate(split, start=1) if t), dtype=np.int64)
     return TextLines(path, [t for t in split if t], lineno)
@@ -168,11 +171,16 @@ def _describe(values: np.ndarray, j: int) -> tuple[str, str]:
     if integer and lo >= MIN_UNIX_TIME:
         scale = 1000 if lo >= 1000 * MIN_UNIX_TIME else 1  # milliseconds
         span = np.array([lo // scale, hi // scale], dtype="datetime64[s]").astype("datetime64[D]")
-        return "time", (f"column {j} holds integers from {lo:.0f} to {hi:.0f}: Unix times"
-                        f"{' in ms' if scale > 1 else ''} ({span[0]} .. {span[1]})")
+        return "time", (
+            f"column {j} holds integers from {lo:.0f} to {hi:.0f}: Unix times"
+            f"{' in ms' if scale > 1 else ''} ({span[0]} .. {span[1]})"
+        )
     distinct = np.unique(values).size
     if not integer:
-        return "weight", f"column {j} holds {distinct} distinct non-integer values from {lo:g} to {hi:g}"
+        return (
+            "weight",
+            f"column {j} holds {distinct} distinct non-integer values from {lo:g} to {hi:g}",
+        )
     return "ids", f"column {j} holds {distinct} distinct integers from {lo:.0f} to {hi:.0f}"
 
 
@@ -193,7 +201,9 @@ def column_layout(lines: TextLines, width: int, *, users_repeat: bool = True) ->
         return Layout("pairs", "2 columns (user item)")
     rows = [t for t in lines.tokens if len(t) == width]
     last = _describe(_numbers([t[-1] for t in rows]), width)
-    head = f"{width} columns, {'users repeat across lines' if users_repeat else 'one line per user'}"
+    head = (
+        f"{width} columns, {'users repeat across lines' if users_repeat else 'one line per user'}"
+    )
     if width == 3:
         kind, words = last
         if kind == "constant":
@@ -206,8 +216,11 @@ def column_layout(lines: TextLines, width: int, *, users_repeat: bool = True) ->
     if width == 4 and last[0] == "time":
         kind, words = _describe(_numbers([t[2] for t in rows]), 3)
         if kind != "time":
-            return Layout("uirt", f"{head}; {words} (weights or ratings, kept as data.weights); "
-                                  f"{last[1]}, kept for the temporal split")
+            return Layout(
+                "uirt",
+                f"{head}; {words} (weights or ratings, kept as data.weights); "
+                f"{last[1]}, kept for the temporal split",
+            )
     return None
 
 
@@ -243,28 +256,32 @@ def detect_layout(source: str | os.PathLike | TextLines) -> Layout:
     values, counts = np.unique(widths, return_counts=True)
     width, share = int(values[counts.argmax()]), counts.max() / n
     if not users_repeat and values.size > 1:
-        return Layout("lightgcn", f"each of the {n} lines starts with a different user "
-                                  f"and holds {widths.min() - 1} to {widths.max() - 1} items "
-                                  f"(adjacency lists)")
+        return Layout(
+            "lightgcn",
+            f"each of the {n} lines starts with a different user "
+            f"and holds {widths.min() - 1} to {widths.max() - 1} items "
+            f"(adjacency lists)",
+        )
     if users_repeat and (width not in _WIDTHS or share < _MIN_SHARE):
         raise AmbiguousFormatError(
             f"{lines.path}: cannot tell the format: users repeat across lines (so not one line "
             f"per user, as in adjacency lists), but lines have {values.size} different widths "
-            f"({width} columns on {share:.0%} of them); {_FORMATS_HINT}")
-    layout = column_layout(lines, width, users_repeat=users_repeat) \
-        if width in _WIDTHS else None
+            f"({width} columns on {share:.0%} of them); {_FORMATS_HINT}"
+        )
+    layout = column_layout(lines, width, users_repeat=users_repeat) if width in _WIDTHS else None
     if layout is None:
         raise AmbiguousFormatError(
             f"{lines.path}: cannot tell the format: every line has {width} tokens and starts "
             f"with a different user, so it reads as adjacency lists of {width - 1} items or as "
             f"one ({' '.join(['user', 'item'] + ['?'] * (width - 2))}) row per user; "
-            f"{_FORMATS_HINT}")
+            f"{_FORMATS_HINT}"
+        )
     if share < 1:
         bad = n - int(counts.max())
-        layout = Layout(layout.format, f"{layout.reason}; {bad} of the {n} lines "
-                                       f"have another width")
+        layout = Layout(
+            layout.format, f"{layout.reason}; {bad} of the {n} lines " f"have another width"
+        )
     return layout
-
 
 
 # ------------------------------------------------------------------ parsing
@@ -319,8 +336,15 @@ def _as_ids(values: np.ndarray) -> np.ndarray | None:
     return None if ids.size and int(ids.min()) < 0 else ids
 
 
-def apply_bad_line_policy(path: Path, lineno: np.ndarray, problems: dict[int, str],
-                          on_bad_line: OnBadLine, notes: list[str], *, hint: str = "") -> set[int]:
+def apply_bad_line_policy(
+    path: Path,
+    lineno: np.ndarray,
+    problems: dict[int, str],
+    on_bad_line: OnBadLine,
+    notes: list[str],
+    *,
+    hint: str = "",
+) -> set[int]:
     """Raises on the first bad line (``"error"``), or notes how many are skipped (``"skip"``).
 
     Args:
@@ -341,22 +365,34 @@ def apply_bad_line_policy(path: Path, lineno: np.ndarray, problems: dict[int, st
     ordered = sorted(problems)
     first = ordered[0]
     if on_bad_line == "error":
-        raise MalformedLineError(f"{path}, line {lineno[first]}: {problems[first]}{hint}; fix the "
-                                 f"file, or skip such lines with --on-bad-line skip")
+        raise MalformedLineError(
+            f"{path}, line {lineno[first]}: {problems[first]}{hint}; fix the "
+            f"file, or skip such lines with --on-bad-line skip"
+        )
     shown = ", ".join(str(lineno[k]) for k in ordered[:5]) + (", ..." if len(ordered) > 5 else "")
-    notes.append(f"skipped {len(ordered)} malformed lines of {path.name} "
-                 f"(lines {shown}; the first: {problems[first]})")
+    notes.append(
+        f"skipped {len(ordered)} malformed lines of {path.name} "
+        f"(lines {shown}; the first: {problems[first]})"
+    )
     return set(ordered)
 
 
-def _keep_good(lines: TextLines, problems: dict[int, str], on_bad_line: OnBadLine,
-               notes: list[str]) -> set[int]:
+def _keep_good(
+    lines: TextLines, problems: dict[int, str], on_bad_line: OnBadLine, notes: list[str]
+) -> set[int]:
     """`apply_bad_line_policy` for a whitespace-separated file."""
     first = min(problems, default=None)
     header = first == 0 and "is not an integer id" in problems[first]
     return apply_bad_line_policy(
-        lines.path, lines.lineno, problems, on_bad_line, notes,
-        hint=" (a header line? a file with one reads with --format csv --sep ' ')" if header else "")
+        lines.path,
+        lines.lineno,
+        problems,
+        on_bad_line,
+        notes,
+        hint=(
+            " (a header line? a file with one reads with --format csv --sep ' ')" if header else ""
+        ),
+    )
 
 
 def parse_columns(lines: TextLines, format: str, on_bad_line: OnBadLine = "error") -> ParsedFile:
@@ -374,8 +410,11 @@ def parse_columns(lines: TextLines, format: str, on_bad_line: OnBadLine = "error
     names = COLUMN_FORMATS[format]
     width = len(names)
     widths = lines.widths
-    problems = {int(k): f"expected {width} columns ({' '.join(names)}), got {widths[k]}: "
-                        f"{lines.show(k)}" for k in np.flatnonzero(widths != width)}
+    problems = {
+        int(k): f"expected {width} columns ({' '.join(names)}), got {widths[k]}: "
+        f"{lines.show(k)}"
+        for k in np.flatnonzero(widths != width)
+    }
     good = np.flatnonzero(widths == width)
     cells = np.array([lines.tokens[k] for k in good], dtype=str).reshape(-1, width)
     ids = _as_ids(cells[:, :2])

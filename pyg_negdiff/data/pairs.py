@@ -4,6 +4,7 @@ Every membership test in the library (is this sampled negative a training
 positive? is this chosen negative a held-out positive?) goes through
 `PairSet`, so there is one implementation to trust and to test.
 """
+
 from __future__ import annotations
 
 import torch
@@ -101,7 +102,9 @@ class PairSet:
         users = users.to(self.rowptr.device)
         start, end = self.rowptr[users], self.rowptr[users + 1]
         counts = end - start
-        batch_row = torch.repeat_interleave(torch.arange(users.numel(), device=users.device), counts)
+        batch_row = torch.repeat_interleave(
+            torch.arange(users.numel(), device=users.device), counts
+        )
         # Offset of every output slot inside its own row.
         offsets = torch.arange(int(counts.sum()), device=users.device)
         offsets = offsets - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
@@ -115,8 +118,9 @@ class PairSet:
         """
         return self.num_items - self.degree()[users.to(self.rowptr.device)]
 
-    def sample_complement(self, users: Tensor, num_samples: int = 1,
-                          generator: torch.Generator | None = None) -> Tensor:
+    def sample_complement(
+        self, users: Tensor, num_samples: int = 1, generator: torch.Generator | None = None
+    ) -> Tensor:
         r"""Draws items uniformly from each user's non-positives, exactly and without rejection.
 
         A rank $r \sim \mathcal{U}\{0, \ldots, I - d_u - 1\}$ is drawn per
@@ -139,8 +143,12 @@ class PairSet:
             bad = users[free <= 0][:5].tolist()
             raise ValueError(f"users {bad} have interacted with every item: no negative exists")
         gen_device = generator.device if generator is not None else users.device
-        u = torch.rand(users.numel(), num_samples, generator=generator, device=gen_device).to(users.device)
+        u = torch.rand(users.numel(), num_samples, generator=generator, device=gen_device).to(
+            users.device
+        )
         rank = (u * free.unsqueeze(-1)).long().clamp_(max=(free - 1).unsqueeze(-1))
         query = users.unsqueeze(-1) * self.num_items + rank
-        k = torch.searchsorted(self.shifted_keys, query, right=True) - self.rowptr[users].unsqueeze(-1)
+        k = torch.searchsorted(self.shifted_keys, query, right=True) - self.rowptr[users].unsqueeze(
+            -1
+        )
         return rank + k

@@ -1,4 +1,5 @@
 """`plot_popularity`: train-vs-evaluation item popularity curves, the picture of a shift."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,14 @@ from pyg_negdiff.data.popularity import GROUP_NAMES, gini, item_groups, kl_diver
 __all__ = ["plot_popularity"]
 
 
-def plot_popularity(data: InteractionData, path: str | Path, *, parts: Sequence[str] | None = None,
-                    reference: str = "train", bins: int = 40) -> Path:
+def plot_popularity(
+    data: InteractionData,
+    path: str | Path,
+    *,
+    parts: Sequence[str] | None = None,
+    reference: str = "train",
+    bins: int = 40,
+) -> Path:
     r"""Writes a PNG comparing the item popularity of ``reference`` with every other part.
 
     Left: each part's item frequencies, sorted from most to least frequent and
@@ -39,10 +46,15 @@ def plot_popularity(data: InteractionData, path: str | Path, *, parts: Sequence[
     try:
         from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_popularity needs matplotlib: pip install \"pyg-negdiff[plot]\" "
-                          "(or pip install matplotlib)") from err
-    parts = list(parts) if parts is not None else [reference] + [
-        p for p in ["train"] + data.eval_parts if p != reference]
+        raise ImportError(
+            'plot_popularity needs matplotlib: pip install "pyg-negdiff[plot]" '
+            "(or pip install matplotlib)"
+        ) from err
+    parts = (
+        list(parts)
+        if parts is not None
+        else [reference] + [p for p in ["train"] + data.eval_parts if p != reference]
+    )
     num_items = data.num_items
     ref_pop = data.item_popularity(reference)
     order = torch.argsort(-ref_pop, stable=True)
@@ -66,8 +78,11 @@ def plot_popularity(data: InteractionData, path: str | Path, *, parts: Sequence[
         label = f"{part} (n={int(total):,}, Gini {g:.2f})"
         if part != reference:
             label += f", KL {kl_divergence(pop, ref_pop):.2f}"
-        style = dict(color=color, lw=2.2 if part == reference else 1.6,
-                     ls="-" if part in (reference, "test_ood") else "--")
+        style = dict(
+            color=color,
+            lw=2.2 if part == reference else 1.6,
+            ls="-" if part in (reference, "test_ood") else "--",
+        )
         freq = torch.sort(pop, descending=True).values
         freq = freq[freq > 0] / total
         x = (torch.arange(freq.numel()).double() + 0.5) / num_items
@@ -91,11 +106,20 @@ def plot_popularity(data: InteractionData, path: str | Path, *, parts: Sequence[
         if where.numel():
             lo, hi = int(where.min()) / num_items, (int(where.max()) + 1) / num_items
             ax_binned.axvspan(lo, hi, color=shades[gid], alpha=0.6, lw=0)
-            ax_binned.text((lo + hi) / 2, 1.0, name, transform=ax_binned.get_xaxis_transform(),
-                           ha="center", va="bottom", fontsize=9)
+            ax_binned.text(
+                (lo + hi) / 2,
+                1.0,
+                name,
+                transform=ax_binned.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=9,
+            )
     ax_binned.set_yscale("log")
-    ax_binned.set_xlabel(f"items ordered by {reference} popularity (share of all items, "
-                         f"{edges.numel() - 1} bins)")
+    ax_binned.set_xlabel(
+        f"items ordered by {reference} popularity (share of all items, "
+        f"{edges.numel() - 1} bins)"
+    )
     ax_binned.set_ylabel("share of the part's interactions in the bin")
     ax_binned.set_title(f"Where each part's interactions fall, by {reference} popularity", pad=16)
     ax_binned.set_xlim(0, 1)

@@ -3,6 +3,7 @@ r"""Item popularity measures: head items, head / mid / tail groups, Gini, KL div
 `pyg_negdiff.data.diagnostics.shift_report` reads them, the evaluator reports every
 metric per group (`item_groups`), and `pyg_negdiff.data.plot` draws them.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,7 +14,14 @@ from torch import Tensor
 
 from pyg_negdiff.data.interactions import InteractionData
 
-__all__ = ["GROUP_NAMES", "head_items", "gini", "kl_divergence", "item_groups", "interaction_groups"]
+__all__ = [
+    "GROUP_NAMES",
+    "head_items",
+    "gini",
+    "kl_divergence",
+    "item_groups",
+    "interaction_groups",
+]
 
 #: Display name of each popularity group label returned by `item_groups`.
 GROUP_NAMES = ("head", "mid", "tail")
@@ -111,8 +119,14 @@ def kl_divergence(counts: Tensor, reference: Tensor, smoothing: float = 1.0) -> 
     return float((p[support] * (p[support] / q[support]).log()).sum())
 
 
-def item_groups(data: InteractionData, part: str = "train", *, head: float = 0.2, mid: float = 0.3,
-                by: GroupBy = "items") -> Tensor:
+def item_groups(
+    data: InteractionData,
+    part: str = "train",
+    *,
+    head: float = 0.2,
+    mid: float = 0.3,
+    by: GroupBy = "items",
+) -> Tensor:
     r"""Popularity group of every item: 0 = head, 1 = mid, 2 = tail (`GROUP_NAMES`).
 
     Items are ranked by their interaction count in ``part`` (the training part
@@ -157,12 +171,13 @@ def item_groups(data: InteractionData, part: str = "train", *, head: float = 0.2
         n_mid = round((head + mid) * num_items) - n_head
         ranked = torch.full((num_items,), 2, dtype=torch.long)
         ranked[:n_head] = 0
-        ranked[n_head:n_head + n_mid] = 1
+        ranked[n_head : n_head + n_mid] = 1
     elif by == "interactions":
         total = max(int(pop.sum()), 1)
         before = (torch.cumsum(pop[order], 0) - pop[order]).double() / total
-        ranked = torch.bucketize(before, torch.tensor([head, head + mid], dtype=torch.double),
-                                 right=True)
+        ranked = torch.bucketize(
+            before, torch.tensor([head, head + mid], dtype=torch.double), right=True
+        )
     else:
         raise ValueError(f"'by' must be 'items' or 'interactions', got {by!r}")
     groups[order] = ranked
@@ -170,8 +185,9 @@ def item_groups(data: InteractionData, part: str = "train", *, head: float = 0.2
     return groups
 
 
-def interaction_groups(data: InteractionData, part: str, *, reference: str = "train",
-                       **kwargs: Any) -> Tensor:
+def interaction_groups(
+    data: InteractionData, part: str, *, reference: str = "train", **kwargs: Any
+) -> Tensor:
     r"""The popularity group (`item_groups` of ``reference``) of every interaction of ``part``.
 
     This is the ``groups`` argument of ``Evaluator.evaluate``, with

@@ -1,4 +1,5 @@
 """One call from a data specification to a split dataset: what the CLI and the Optuna objective use."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,9 @@ from typing import Any, Literal
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pyg_datasets import PYG_DATASETS
 
-Shift = Literal["auto", "none", "holdout", "random", "popularity", "longtail", "temporal", "exposure",
-                "mixed"]
+Shift = Literal[
+    "auto", "none", "holdout", "random", "popularity", "longtail", "temporal", "exposure", "mixed"
+]
 
 #: Names accepted by `prepare_data` besides file paths: ours, then PyG's (`PYG_DATASETS`).
 BUILTIN = ("synthetic", "ml-100k", "ml-1m", "coat", "yahoo-r3", *PYG_DATASETS)
@@ -18,8 +20,14 @@ _NAMED_OPTIONS = {"min_rating", "on_bad_line"}
 EXPOSURE_DATASETS = ("coat", "yahoo-r3")
 
 
-def load(spec: str, *, format: str = "auto", root: str | Path | None = None,
-         seed: int = 0, **options: Any) -> InteractionData:
+def load(
+    spec: str,
+    *,
+    format: str = "auto",
+    root: str | Path | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> InteractionData:
     """Loads ``spec``: ``"synthetic"``, a built-in dataset name, or a file/directory path.
 
     Our built-in names are read from ``root`` (default:
@@ -42,8 +50,10 @@ def load(spec: str, *, format: str = "auto", root: str | Path | None = None,
     if spec in BUILTIN:
         misplaced = sorted(set(options) - _NAMED_OPTIONS)
         if misplaced or (spec == "synthetic" and options):
-            raise ValueError(f"{', '.join(misplaced or sorted(options))}: not an option of the "
-                             f"named dataset {spec!r} (only of files)")
+            raise ValueError(
+                f"{', '.join(misplaced or sorted(options))}: not an option of the "
+                f"named dataset {spec!r} (only of files)"
+            )
     if spec == "synthetic":
         from pyg_negdiff.data.synthetic import make_synthetic
 
@@ -58,7 +68,8 @@ def load(spec: str, *, format: str = "auto", root: str | Path | None = None,
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(
-            f"{spec!r} is neither a file nor a directory, nor one of {', '.join(BUILTIN)}")
+            f"{spec!r} is neither a file nor a directory, nor one of {', '.join(BUILTIN)}"
+        )
     return load_dataset(path, format=format, **options)
 
 
@@ -118,6 +129,7 @@ def _lazy(name: str):
         from pyg_negdiff.data import splits
 
         return getattr(splits, name)(data, seed=seed)
+
     split.__name__ = name
     return split
 
@@ -125,13 +137,25 @@ def _lazy(name: str):
 #: ``--shift`` name -> the split it applies with its defaults (``"auto"``, ``"none"`` and
 #: ``"holdout"`` are handled by `split`). ``"longtail"`` is `split_popularity` with a long-tail
 #: OOD test (``ood_items="tail"``).
-SHIFTS = {"random": _lazy("split_random"), "popularity": _lazy("split_popularity"),
-          "longtail": _longtail, "temporal": _lazy("split_temporal"),
-          "exposure": _lazy("split_exposure"), "mixed": _lazy("split_mixed")}
+SHIFTS = {
+    "random": _lazy("split_random"),
+    "popularity": _lazy("split_popularity"),
+    "longtail": _longtail,
+    "temporal": _lazy("split_temporal"),
+    "exposure": _lazy("split_exposure"),
+    "mixed": _lazy("split_mixed"),
+}
 
 
-def prepare_data(spec: str = "synthetic", *, shift: Shift = "auto", format: str = "auto",
-                 root: str | Path | None = None, seed: int = 0, **options: Any) -> InteractionData:
+def prepare_data(
+    spec: str = "synthetic",
+    *,
+    shift: Shift = "auto",
+    format: str = "auto",
+    root: str | Path | None = None,
+    seed: int = 0,
+    **options: Any,
+) -> InteractionData:
     """`load` then `split`: the data stage of the pipeline in one call.
 
     Args:

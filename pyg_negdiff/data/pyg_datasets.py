@@ -13,6 +13,7 @@ once (PyG's processing reads them with pandas). Offline, raw files already in
 line says where to put which files. The graph is read back with
 `pyg_negdiff.data.hetero.from_hetero`.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,9 +37,13 @@ class DatasetUnavailableError(FileNotFoundError):
     """A named dataset that is neither on disk nor downloadable: the message says where to put it."""
 
 
-def load_pyg_dataset(name: str, root: str | os.PathLike | None = None, *,
-                     min_rating: float | None | Literal["default"] = "default",
-                     force_reload: bool = False) -> InteractionData:
+def load_pyg_dataset(
+    name: str,
+    root: str | os.PathLike | None = None,
+    *,
+    min_rating: float | None | Literal["default"] = "default",
+    force_reload: bool = False,
+) -> InteractionData:
     r"""Loads one of `PYG_DATASETS` through its `torch_geometric.datasets` class.
 
     Args:
@@ -69,16 +74,23 @@ def load_pyg_dataset(name: str, root: str | os.PathLike | None = None, *,
     try:
         import pandas  # noqa: F401  (PyG's process() imports it; say so before any download)
     except ImportError:
-        raise ImportError(f"{name}: PyG processes {cls_name} with pandas: pip install pandas") from None
+        raise ImportError(
+            f"{name}: PyG processes {cls_name} with pandas: pip install pandas"
+        ) from None
     try:
         dataset = cls(str(folder), force_reload=force_reload)
     except OSError as exc:  # urllib's URLError is an OSError: no network, or no such host
-        raw = cls.raw_file_names.fget(None) if isinstance(cls.raw_file_names, property) \
+        raw = (
+            cls.raw_file_names.fget(None)
+            if isinstance(cls.raw_file_names, property)
             else cls.raw_file_names
+        )
         raise DatasetUnavailableError(
             f"{name}: the raw files are not in {folder / 'raw'} and could not be downloaded "
             f"({type(exc).__name__}: {exc}); put {', '.join(raw)} there (PyG's raw layout of "
-            f"{cls_name}, from {cls.url}) and run again") from None
+            f"{cls_name}, from {cls.url}) and run again"
+        ) from None
     rating = default_rating if min_rating == "default" else min_rating
-    return from_hetero(dataset[0], edge_type=("user", "rates", item_type),
-                       min_rating=rating, name=name)
+    return from_hetero(
+        dataset[0], edge_type=("user", "rates", item_type), min_rating=rating, name=name
+    )

@@ -59,6 +59,7 @@ Examples:
     >>> bool((data.user_degree("train") > 0).all())
     True
 """
+
 from __future__ import annotations
 
 import math
@@ -117,12 +118,23 @@ def _per_user_rank(users: Tensor, generator: torch.Generator) -> tuple[Tensor, T
     return rank, counts[users]
 
 
-def make_synthetic(num_users: int = 1000, num_items: int = 800, embedding_dim: int = 16,
-                   num_envs: int = 3, *, popularity_strength: float = 1.5,
-                   exposure_bias: float = -0.5, preference_popularity: float = 0.5,
-                   true_ratio: float = 0.05, conformity: float = 0.3, val_ratio: float = 0.1,
-                   test_ratio: float = 0.1, ood_exposure: float = 0.1, seed: int = 0,
-                   name: str = "synthetic") -> InteractionData:
+def make_synthetic(
+    num_users: int = 1000,
+    num_items: int = 800,
+    embedding_dim: int = 16,
+    num_envs: int = 3,
+    *,
+    popularity_strength: float = 1.5,
+    exposure_bias: float = -0.5,
+    preference_popularity: float = 0.5,
+    true_ratio: float = 0.05,
+    conformity: float = 0.3,
+    val_ratio: float = 0.1,
+    test_ratio: float = 0.1,
+    ood_exposure: float = 0.1,
+    seed: int = 0,
+    name: str = "synthetic",
+) -> InteractionData:
     r"""Generates a popularity-confounded dataset with known preferences and environments.
 
     The model is in the module's description; with ``popularity_strength=0`` the
@@ -155,11 +167,15 @@ def make_synthetic(num_users: int = 1000, num_items: int = 800, embedding_dim: i
     if not 0.0 < true_ratio <= 1.0:
         raise ValueError(f"true_ratio must be in (0, 1], got {true_ratio}")
     if conformity < 0 or not 0.0 <= ood_exposure <= 1.0:
-        raise ValueError(f"need conformity >= 0 and ood_exposure in [0, 1], "
-                         f"got {conformity} and {ood_exposure}")
+        raise ValueError(
+            f"need conformity >= 0 and ood_exposure in [0, 1], "
+            f"got {conformity} and {ood_exposure}"
+        )
     if val_ratio < 0 or test_ratio < 0 or val_ratio + test_ratio >= 1.0:
-        raise ValueError(f"need val_ratio, test_ratio >= 0 with a sum below 1, "
-                         f"got {val_ratio} and {test_ratio}")
+        raise ValueError(
+            f"need val_ratio, test_ratio >= 0 with a sum below 1, "
+            f"got {val_ratio} and {test_ratio}"
+        )
     g = torch.Generator().manual_seed(seed)
     U, I = num_users, num_items
 
@@ -205,8 +221,12 @@ def make_synthetic(num_users: int = 1000, num_items: int = 800, embedding_dim: i
     # Liked and conformity pairs are disjoint (conformity draws exclude liked items).
     users = torch.cat([liked_users[shown], conform_pairs[0]])
     items = torch.cat([liked_items[shown], conform_pairs[1]])
-    is_conform = torch.cat([torch.zeros(int(shown.sum()), dtype=torch.bool),
-                            torch.ones(conform_pairs[0].numel(), dtype=torch.bool)])
+    is_conform = torch.cat(
+        [
+            torch.zeros(int(shown.sum()), dtype=torch.bool),
+            torch.ones(conform_pairs[0].numel(), dtype=torch.bool),
+        ]
+    )
 
     # ----- IID parts: a random per-user split of the observed interactions
     rank, count = _per_user_rank(users, g)
@@ -236,8 +256,10 @@ def make_synthetic(num_users: int = 1000, num_items: int = 800, embedding_dim: i
     data.truth = truth
     if empty.numel():
         # Part of the generative model, not a repair of user input: recorded, not warned about.
-        data.notes.append(f"{empty.numel()} users had no observed interaction and were shown "
-                          f"their most-exposed liked item")
+        data.notes.append(
+            f"{empty.numel()} users had no observed interaction and were shown "
+            f"their most-exposed liked item"
+        )
     return data
 
 

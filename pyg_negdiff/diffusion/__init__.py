@@ -1,4 +1,5 @@
 """Gaussian diffusion over embedding rows: noise schedules, the denoiser and the process."""
+
 from pyg_negdiff.diffusion.conditioning import EnvironmentEmbedding
 from pyg_negdiff.diffusion.denoiser import MLPDenoiser, timestep_embedding
 from pyg_negdiff.diffusion.gaussian import GaussianDiffusion, Prediction

@@ -3,6 +3,7 @@ r"""A learnable vector per environment, to condition the diffusion denoiser on i
 It lives beside the denoiser, which it feeds, and is re-exported by
 `pyg_negdiff.causal`, whose `EnvironmentInference` produces its input.
 """
+
 from __future__ import annotations
 
 import torch
@@ -60,13 +61,17 @@ class EnvironmentEmbedding(torch.nn.Module):
             if env.numel():
                 lo, hi = torch.stack(torch.aminmax(env)).tolist()  # one device sync
                 if not 0 <= lo <= hi < self.num_environments:
-                    raise ValueError(f"environment labels must lie in [0, {self.num_environments}), "
-                                     f"got [{lo}, {hi}]")
+                    raise ValueError(
+                        f"environment labels must lie in [0, {self.num_environments}), "
+                        f"got [{lo}, {hi}]"
+                    )
             return self.weight[env.long()]
         if env.dim() == 2 and env.size(-1) == self.num_environments:
             return env.to(self.weight.dtype) @ self.weight
-        raise ValueError(f"expected [B] labels or [B, {self.num_environments}] weights, "
-                         f"got {tuple(env.shape)}")
+        raise ValueError(
+            f"expected [B] labels or [B, {self.num_environments}] weights, "
+            f"got {tuple(env.shape)}"
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.num_environments}, {self.embedding_dim})"

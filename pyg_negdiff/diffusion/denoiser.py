@@ -3,6 +3,7 @@ r"""The denoising network: maps a noised row, its timestep and an optional condi
 It knows nothing about betas: whether its output is read as $\hat x_0$ or as
 $\hat\epsilon$ is decided by `GaussianDiffusion`.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,7 +36,9 @@ def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tens
         torch.Size([2, 4])
     """
     half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    freqs = torch.exp(
+        -math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half
+    )
     args = t.float().unsqueeze(-1) * freqs
     emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
     if dim % 2:
@@ -76,8 +79,16 @@ class MLPDenoiser(torch.nn.Module):
         torch.Size([5, 8])
     """
 
-    def __init__(self, embedding_dim: int, hidden_channels: int = 64, num_layers: int = 1, *,
-                 time_dim: int = 32, cond_dim: int | None = None, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        embedding_dim: int,
+        hidden_channels: int = 64,
+        num_layers: int = 1,
+        *,
+        time_dim: int = 32,
+        cond_dim: int | None = None,
+        dropout: float = 0.0,
+    ) -> None:
         super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
@@ -91,7 +102,8 @@ class MLPDenoiser(torch.nn.Module):
         self.in_t = torch.nn.Linear(time_dim, hidden_channels, bias=False)
         self.in_c = torch.nn.Linear(cond_dim, hidden_channels, bias=False) if cond_dim else None
         self.hidden = torch.nn.ModuleList(
-            torch.nn.Linear(hidden_channels, hidden_channels) for _ in range(num_layers - 1))
+            torch.nn.Linear(hidden_channels, hidden_channels) for _ in range(num_layers - 1)
+        )
         self.out = torch.nn.Linear(hidden_channels, embedding_dim)
         self.reset_parameters()
 
@@ -115,7 +127,9 @@ class MLPDenoiser(torch.nn.Module):
             torch.Tensor: ``[B, D]``: $\hat x_0$ or $\hat\epsilon$, as trained.
         """
         if (cond is None) != (self.in_c is None):
-            raise ValueError("a condition is required exactly when the denoiser was built with cond_dim")
+            raise ValueError(
+                "a condition is required exactly when the denoiser was built with cond_dim"
+            )
         x = F.dropout(x, self.dropout, self.training)
         steps, inverse = torch.unique(t, return_inverse=True)
         time = self.in_t(timestep_embedding(steps, self.time_dim))
@@ -131,5 +145,7 @@ class MLPDenoiser(torch.nn.Module):
         return self.out(h)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.embedding_dim}, hidden_channels={self.hidden_channels}, "
-                f"num_layers={self.num_layers}, cond_dim={self.cond_dim})")
+        return (
+            f"{self.__class__.__name__}({self.embedding_dim}, hidden_channels={self.hidden_channels}, "
+            f"num_layers={self.num_layers}, cond_dim={self.cond_dim})"
+        )

@@ -5,6 +5,7 @@ Everything works on the ``[B, D]`` rows it is given (a batch's item
 embeddings), so memory is $O(B \cdot D)$ per step and never depends on the
 number of users or items.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Literal
@@ -20,7 +21,9 @@ Prediction = Literal["x0", "epsilon"]
 Denoiser = Callable[..., Tensor]
 
 
-def randn(shape: torch.Size | tuple[int, ...], like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def randn(
+    shape: torch.Size | tuple[int, ...], like: Tensor, generator: torch.Generator | None = None
+) -> Tensor:
     """Standard normal noise of ``shape`` on ``like``'s device and dtype, drawn from ``generator``."""
     device = generator.device if generator is not None else like.device
     return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
@@ -81,8 +84,13 @@ class GaussianDiffusion(torch.nn.Module):
         torch.Size([4, 8])
     """
 
-    def __init__(self, schedule: NoiseSchedule | None = None, *, prediction: Prediction = "x0",
-                 reweight: bool = False) -> None:
+    def __init__(
+        self,
+        schedule: NoiseSchedule | None = None,
+        *,
+        prediction: Prediction = "x0",
+        reweight: bool = False,
+    ) -> None:
         super().__init__()
         if prediction not in ("x0", "epsilon"):
             raise ValueError(f"prediction must be 'x0' or 'epsilon', got {prediction!r}")
@@ -100,13 +108,20 @@ class GaussianDiffusion(torch.nn.Module):
         if t.dim() == 0:
             t = t.expand(x.size(0))
         if t.numel() and (int(t.min()) < 0 or int(t.max()) > self.num_steps):
-            raise ValueError(f"timesteps must lie in [0, {self.num_steps}], got "
-                             f"[{int(t.min())}, {int(t.max())}]")
+            raise ValueError(
+                f"timesteps must lie in [0, {self.num_steps}], got "
+                f"[{int(t.min())}, {int(t.max())}]"
+            )
         return t
 
     # ------------------------------------------------------------ forward
-    def q_sample(self, x0: Tensor, t: Tensor | int, noise: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def q_sample(
+        self,
+        x0: Tensor,
+        t: Tensor | int,
+        noise: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         r"""Samples $x_t \sim q(x_t \mid x_0)$ for rows ``x0`` ``[B, D]`` at steps ``t`` (``[B]`` or int).
 
         Args:
@@ -119,10 +134,14 @@ class GaussianDiffusion(torch.nn.Module):
         if noise is None:
             noise = randn(x0.shape, x0, generator)
         s = self.schedule
-        return (extract(s.sqrt_alphas_cumprod, t, x0.shape) * x0
-                + extract(s.sqrt_one_minus_alphas_cumprod, t, x0.shape) * noise)
+        return (
+            extract(s.sqrt_alphas_cumprod, t, x0.shape) * x0
+            + extract(s.sqrt_one_minus_alphas_cumprod, t, x0.shape) * noise
+        )
 
-    def q_posterior(self, x0: Tensor, x_t: Tensor, t: Tensor, s: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def q_posterior(
+        self, x0: Tensor, x_t: Tensor, t: Tensor, s: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         r"""Mean and standard deviation of $q(x_s \mid x_t, x_0)$, $s < t$ ($s = t - 1$ by default).
 
         For a jump of several steps (a respaced chain) the one-step formulas
@@ -142,8 +161,10 @@ class GaussianDiffusion(torch.nn.Module):
         """
         sched = self.schedule
         if s is None:
-            mean = (extract(sched.posterior_mean_coef1, t, x_t.shape) * x0
-                    + extract(sched.posterior_mean_coef2, t, x_t.shape) * x_t)
+            mean = (
+                extract(sched.posterior_mean_coef1, t, x_t.shape) * x0
+                + extract(sched.posterior_mean_coef2, t, x_t.shape) * x_t
+            )
             return mean, extract(sched.posterior_variance, t, x_t.shape).sqrt()
         # 1 - alpha_bar from its float64-derived buffer: exact where alpha_bar is close to 1.
         var_t = extract(sched.sqrt_one_minus_alphas_cumprod, t, x_t.shape).pow(2)
@@ -154,7 +175,9 @@ class GaussianDiffusion(torch.nn.Module):
         return mean, (beta * var_s / var_t).sqrt()
 
     # ------------------------------------------------------------ reverse
-    def predict_x0(self, denoiser: Denoiser, x_t: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
+    def predict_x0(
+        self, denoiser: Denoiser, x_t: Tensor, t: Tensor, cond: Tensor | None = None
+    ) -> Tensor:
         r"""The denoiser's estimate $\hat x_0$ of the clean rows behind ``x_t``.
 
         Args:
@@ -167,12 +190,22 @@ class GaussianDiffusion(torch.nn.Module):
         if self.prediction == "x0":
             return out
         s = self.schedule
-        return (extract(s.sqrt_recip_alphas_cumprod, t, x_t.shape) * x_t
-                - extract(s.sqrt_recipm1_alphas_cumprod, t, x_t.shape) * out)
+        return (
+            extract(s.sqrt_recip_alphas_cumprod, t, x_t.shape) * x_t
+            - extract(s.sqrt_recipm1_alphas_cumprod, t, x_t.shape) * out
+        )
 
-    def p_sample(self, denoiser: Denoiser, x_t: Tensor, t: Tensor, cond: Tensor | None = None, *,
-                 s: Tensor | None = None, sampling_noise: bool = False,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def p_sample(
+        self,
+        denoiser: Denoiser,
+        x_t: Tensor,
+        t: Tensor,
+        cond: Tensor | None = None,
+        *,
+        s: Tensor | None = None,
+        sampling_noise: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         r"""One reverse step $x_t \to x_s$ for rows at steps ``t`` ``[B]`` (all $\ge 1$),
         to ``s`` ``[B]`` ($s < t$; default $t - 1$). No noise is added when $s = 0$.
 
@@ -192,9 +225,17 @@ class GaussianDiffusion(torch.nn.Module):
             return mean
         return mean + std * randn(x_t.shape, x_t, generator)
 
-    def reverse(self, denoiser: Denoiser, x_t: Tensor, t_start: Tensor | int, cond: Tensor | None = None, *,
-                steps: int | None = None, sampling_noise: bool = False,
-                generator: torch.Generator | None = None) -> Tensor:
+    def reverse(
+        self,
+        denoiser: Denoiser,
+        x_t: Tensor,
+        t_start: Tensor | int,
+        cond: Tensor | None = None,
+        *,
+        steps: int | None = None,
+        sampling_noise: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         r"""Runs the reverse chain from step ``t_start`` down to $0$.
 
         By default row $b$ takes every step $t_0^{(b)}, t_0^{(b)} - 1, \ldots, 1$;
@@ -222,36 +263,63 @@ class GaussianDiffusion(torch.nn.Module):
         if t_start.numel() == 0:
             return x_t.clone()
         if steps is not None:
-            return self._reverse_respaced(denoiser, x_t, t_start, cond, steps, sampling_noise, generator)
+            return self._reverse_respaced(
+                denoiser, x_t, t_start, cond, steps, sampling_noise, generator
+            )
         # Rows sorted by start step, latest first: the rows still denoising at
         # any step are a prefix, so each step works on a slice, not a gather.
         order = torch.argsort(t_start, descending=True, stable=True)
         x = x_t[order]
         c = cond[order] if cond is not None else None
         # active[k] = number of rows whose chain includes step k.
-        active = torch.bincount(t_start, minlength=self.num_steps + 1).flip(0).cumsum(0).flip(0).tolist()
+        active = (
+            torch.bincount(t_start, minlength=self.num_steps + 1).flip(0).cumsum(0).flip(0).tolist()
+        )
         for step in range(int(t_start.max()), 0, -1):
             n = active[step]
             t = torch.full((n,), step, dtype=torch.long, device=x.device)
-            out = self.p_sample(denoiser, x[:n], t, c[:n] if c is not None else None,
-                                sampling_noise=sampling_noise, generator=generator)
+            out = self.p_sample(
+                denoiser,
+                x[:n],
+                t,
+                c[:n] if c is not None else None,
+                sampling_noise=sampling_noise,
+                generator=generator,
+            )
             x = out if n == x.size(0) else torch.cat([out, x[n:]])
         return x[torch.argsort(order)]
 
-    def _reverse_respaced(self, denoiser: Denoiser, x_t: Tensor, t_start: Tensor, cond: Tensor | None,
-                          steps: int, sampling_noise: bool, generator: torch.Generator | None) -> Tensor:
+    def _reverse_respaced(
+        self,
+        denoiser: Denoiser,
+        x_t: Tensor,
+        t_start: Tensor,
+        cond: Tensor | None,
+        steps: int,
+        sampling_noise: bool,
+        generator: torch.Generator | None,
+    ) -> Tensor:
         if steps < 1:
             raise ValueError(f"steps must be >= 1, got {steps}")
         k = torch.arange(steps, -1, -1, device=x_t.device)
-        path = torch.div(t_start.unsqueeze(-1) * k, steps, rounding_mode="floor")  # [B, K + 1], t_0 ... 0
+        path = torch.div(
+            t_start.unsqueeze(-1) * k, steps, rounding_mode="floor"
+        )  # [B, K + 1], t_0 ... 0
         x = x_t
         for j in range(steps):
             t, s = path[:, j], path[:, j + 1]
             moving = t > s  # rows with t_0 < K stand still on some jumps
             # Rows standing still get a valid (t, s) pair too; their result is discarded.
             t = t.clamp(min=1)
-            out = self.p_sample(denoiser, x, t, cond, s=torch.minimum(s, t - 1),
-                                sampling_noise=sampling_noise, generator=generator)
+            out = self.p_sample(
+                denoiser,
+                x,
+                t,
+                cond,
+                s=torch.minimum(s, t - 1),
+                sampling_noise=sampling_noise,
+                generator=generator,
+            )
             x = torch.where(moving.unsqueeze(-1), out, x)
         return x
 
@@ -270,8 +338,15 @@ class GaussianDiffusion(torch.nn.Module):
         weights[1:] = (w / w.mean()).to(weights.dtype)
         return weights
 
-    def loss(self, denoiser: Denoiser, x0: Tensor, cond: Tensor | None = None, *, t: Tensor | None = None,
-             generator: torch.Generator | None = None) -> Tensor:
+    def loss(
+        self,
+        denoiser: Denoiser,
+        x0: Tensor,
+        cond: Tensor | None = None,
+        *,
+        t: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         r"""The diffusion loss of every row, ``[B]``.
 
         Args:
@@ -285,7 +360,9 @@ class GaussianDiffusion(torch.nn.Module):
         """
         if t is None:
             device = generator.device if generator is not None else x0.device
-            t = torch.randint(1, self.num_steps + 1, (x0.size(0),), generator=generator, device=device)
+            t = torch.randint(
+                1, self.num_steps + 1, (x0.size(0),), generator=generator, device=device
+            )
         t = self._steps(t, x0)
         noise = randn(x0.shape, x0, generator)
         x_t = self.q_sample(x0, t, noise)

@@ -4,6 +4,7 @@ The schedule knows nothing about graphs or networks. It is computed once in
 ``float64`` and stored as ``float32`` buffers, so ``.to(device)`` and
 ``state_dict`` carry it with the module that owns it.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,15 @@ from torch import Tensor
 ScheduleMode = Literal["linear", "linear-var", "cosine"]
 
 
-def make_betas(mode: ScheduleMode, num_steps: int, *, scale: float = 0.1, beta_min: float = 1e-4,
-               beta_max: float = 0.02, max_beta: float = 0.999) -> Tensor:
+def make_betas(
+    mode: ScheduleMode,
+    num_steps: int,
+    *,
+    scale: float = 0.1,
+    beta_min: float = 1e-4,
+    beta_max: float = 0.02,
+    max_beta: float = 0.999,
+) -> Tensor:
     r"""The ``[T]`` noise variances $\beta_1, \ldots, \beta_T$ of a schedule, in ``float64``.
 
     With $s$ the noise ``scale`` and $[\beta_{\min}, \beta_{\max}]$ the bounds:
@@ -63,7 +71,9 @@ def make_betas(mode: ScheduleMode, num_steps: int, *, scale: float = 0.1, beta_m
         f = torch.cos((steps + 0.008) / 1.008 * math.pi / 2).pow(2)
         betas = scale * (1 - f[1:] / f[:-1]).clamp(max=max_beta)
     else:
-        raise ValueError(f"unknown schedule mode {mode!r}; expected 'linear', 'linear-var' or 'cosine'")
+        raise ValueError(
+            f"unknown schedule mode {mode!r}; expected 'linear', 'linear-var' or 'cosine'"
+        )
     return betas.clamp(max=max_beta)
 
 
@@ -136,8 +146,14 @@ class NoiseSchedule(torch.nn.Module):
     posterior_mean_coef1: Tensor
     posterior_mean_coef2: Tensor
 
-    def __init__(self, num_steps: int = 20, mode: ScheduleMode = "linear-var", scale: float = 0.1,
-                 beta_min: float = 1e-4, beta_max: float = 0.02) -> None:
+    def __init__(
+        self,
+        num_steps: int = 20,
+        mode: ScheduleMode = "linear-var",
+        scale: float = 0.1,
+        beta_min: float = 1e-4,
+        beta_max: float = 0.02,
+    ) -> None:
         super().__init__()
         self.num_steps = num_steps
         self.mode = mode
@@ -185,5 +201,7 @@ class NoiseSchedule(torch.nn.Module):
         return self.alphas_cumprod[t] / self.sqrt_one_minus_alphas_cumprod[t].pow(2)
 
     def extra_repr(self) -> str:
-        return (f"num_steps={self.num_steps}, mode={self.mode!r}, scale={self.scale}, "
-                f"beta_min={self.beta_min}, beta_max={self.beta_max}")
+        return (
+            f"num_steps={self.num_steps}, mode={self.mode!r}, scale={self.scale}, "
+            f"beta_min={self.beta_min}, beta_max={self.beta_max}"
+        )

@@ -1,4 +1,5 @@
 """Backbones: map the user-item graph to user and item embeddings."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,9 +31,19 @@ def build_model(name: str, num_users: int, num_items: int, **kwargs: Any) -> Rec
     try:
         cls = MODELS[name.lower()]
     except (KeyError, AttributeError):
-        raise ValueError(f"Unknown backbone {name!r}; expected one of "
-                         f"{', '.join(repr(k) for k in MODELS)}") from None
+        raise ValueError(
+            f"Unknown backbone {name!r}; expected one of " f"{', '.join(repr(k) for k in MODELS)}"
+        ) from None
     return cls(num_users, num_items, **kwargs)
 
 
-__all__ = ["Recommender", "Embeddings", "LightGCN", "NGCF", "NGCFConv", "MF", "MODELS", "build_model"]
+__all__ = [
+    "Recommender",
+    "Embeddings",
+    "LightGCN",
+    "NGCF",
+    "NGCFConv",
+    "MF",
+    "MODELS",
+    "build_model",
+]

@@ -1,5 +1,6 @@
 """Private helpers shared by the graph backbones: the adjacency each call uses,
 and a sparse-dense product whose backward reuses a cached transpose."""
+
 from __future__ import annotations
 
 import torch
@@ -28,12 +29,16 @@ def prepare_adjacency(
     """
     if is_sparse(edge_index):
         if edge_weight is not None:
-            raise ValueError("'edge_weight' must be None when 'edge_index' is a sparse "
-                             "matrix: the matrix values are the edge weights")
+            raise ValueError(
+                "'edge_weight' must be None when 'edge_index' is a sparse "
+                "matrix: the matrix values are the edge weights"
+            )
         size = (edge_index.size(0), edge_index.size(1))
         if size != (num_nodes, num_nodes):
-            raise ValueError(f"Expected a sparse adjacency of size ({num_nodes}, {num_nodes}) "
-                             f"(users + items), got {size}")
+            raise ValueError(
+                f"Expected a sparse adjacency of size ({num_nodes}, {num_nodes}) "
+                f"(users + items), got {size}"
+            )
         if is_torch_sparse_tensor(edge_index):
             if edge_index.layout == torch.sparse_coo:
                 edge_index = edge_index.coalesce().to_sparse_csr()
@@ -78,7 +83,11 @@ def sparse_matmul(adj_t: Adj, x: Tensor) -> Tensor:
     Any other input (edge weights with gradients, COO/CSC, `SparseTensor`)
     goes to `torch_geometric.utils.spmm`.
     """
-    if (is_torch_sparse_tensor(adj_t) and adj_t.layout == torch.sparse_csr
-            and not adj_t.requires_grad and x.requires_grad):
+    if (
+        is_torch_sparse_tensor(adj_t)
+        and adj_t.layout == torch.sparse_csr
+        and not adj_t.requires_grad
+        and x.requires_grad
+    ):
         return _CSRMatmul.apply(adj_t, x)
     return spmm(adj_t, x, reduce="sum")

@@ -1,4 +1,5 @@
 """The interface every backbone shares: per-layer embeddings in, scores out."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -81,8 +82,10 @@ class Embeddings:
         """
         user, item = torch.as_tensor(user), torch.as_tensor(item)
         if user.dim() != 2 or item.dim() != 2 or user.size(1) != item.size(1):
-            raise ValueError(f"expected user [U, D] and item [I, D] embeddings of one size D, got "
-                             f"{tuple(user.shape)} and {tuple(item.shape)}")
+            raise ValueError(
+                f"expected user [U, D] and item [I, D] embeddings of one size D, got "
+                f"{tuple(user.shape)} and {tuple(item.shape)}"
+            )
         return cls(user.unsqueeze(1), item.unsqueeze(1), "mean")
 
     @property
@@ -177,8 +180,9 @@ class Recommender(torch.nn.Module, ABC):
         torch.nn.init.normal_(self.embedding.weight, std=0.1)
 
     @abstractmethod
-    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None, *,
-                         x: OptTensor = None) -> Tensor:
+    def propagate_layers(
+        self, edge_index: Adj, edge_weight: OptTensor = None, *, x: OptTensor = None
+    ) -> Tensor:
         """Returns the per-layer node embeddings ``[N, L + 1, D]``.
 
         Args:
@@ -219,9 +223,11 @@ class Recommender(torch.nn.Module, ABC):
             Embeddings: Per-layer and pooled user and item embeddings.
         """
         layers = self.propagate_layers(edge_index, edge_weight)
-        return Embeddings(layers[: self.num_users], layers[self.num_users:], self.pooling)
+        return Embeddings(layers[: self.num_users], layers[self.num_users :], self.pooling)
 
-    def ego_embeddings(self, users: Tensor, items: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+    def ego_embeddings(
+        self, users: Tensor, items: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
         """Layer-0 embeddings of given users and items (what L2 regularization acts on).
 
         Args:
@@ -236,5 +242,7 @@ class Recommender(torch.nn.Module, ABC):
         return u, i
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "
-                f"embedding_dim={self.embedding_dim})")
+        return (
+            f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "
+            f"embedding_dim={self.embedding_dim})"
+        )

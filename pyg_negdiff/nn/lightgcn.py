@@ -1,4 +1,5 @@
 """LightGCN: linear propagation on the normalized user-item graph."""
+
 from __future__ import annotations
 
 import torch
@@ -101,8 +102,9 @@ class LightGCN(Recommender):
         for conv in self.convs:
             conv.reset_parameters()
 
-    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None, *,
-                         x: OptTensor = None) -> Tensor:
+    def propagate_layers(
+        self, edge_index: Adj, edge_weight: OptTensor = None, *, x: OptTensor = None
+    ) -> Tensor:
         r"""Returns $[E^{(0)}, \hat{A}E^{(0)}, \ldots, \hat{A}^L E^{(0)}]$ as ``[U + I, L+1, D]``.
 
         Args:
@@ -141,5 +143,7 @@ class LightGCN(Recommender):
         return out, out
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "
-                f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers})")
+        return (
+            f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "
+            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers})"
+        )

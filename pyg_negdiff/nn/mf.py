@@ -1,4 +1,5 @@
 """Matrix factorization: the graph-free baseline backbone."""
+
 from __future__ import annotations
 
 import torch
@@ -52,8 +53,9 @@ class MF(Recommender):
         r"""Re-draws the embeddings (Xavier-uniform)."""
         torch.nn.init.xavier_uniform_(self.embedding.weight)
 
-    def propagate_layers(self, edge_index: Adj | None = None, edge_weight: OptTensor = None, *,
-                         x: OptTensor = None) -> Tensor:
+    def propagate_layers(
+        self, edge_index: Adj | None = None, edge_weight: OptTensor = None, *, x: OptTensor = None
+    ) -> Tensor:
         """Returns the embedding table as ``[U + I, 1, D]``; ``edge_index`` is ignored.
 
         Args:

@@ -1,4 +1,5 @@
 """NGCF: graph convolution with a bi-interaction term (NGCFConv and the NGCF backbone)."""
+
 from __future__ import annotations
 
 import torch
@@ -82,10 +83,20 @@ class NGCFConv(MessagePassing):
         self.negative_slope = negative_slope
         self.normalize = normalize
         # Glorot weights, zero biases (the authors initialize W with Xavier).
-        self.lin1 = Linear(in_channels, out_channels, bias=bias, weight_initializer="glorot",
-                           bias_initializer="zeros")
-        self.lin2 = Linear(in_channels, out_channels, bias=bias, weight_initializer="glorot",
-                           bias_initializer="zeros")
+        self.lin1 = Linear(
+            in_channels,
+            out_channels,
+            bias=bias,
+            weight_initializer="glorot",
+            bias_initializer="zeros",
+        )
+        self.lin2 = Linear(
+            in_channels,
+            out_channels,
+            bias=bias,
+            weight_initializer="glorot",
+            bias_initializer="zeros",
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -104,15 +115,28 @@ class NGCFConv(MessagePassing):
                 list; must be ``None`` for a sparse matrix.
         """
         if is_sparse(edge_index) and edge_weight is not None:
-            raise ValueError("'edge_weight' must be None when 'edge_index' is a sparse "
-                             "matrix: the matrix values are the edge weights")
+            raise ValueError(
+                "'edge_weight' must be None when 'edge_index' is a sparse "
+                "matrix: the matrix values are the edge weights"
+            )
         if self.normalize and isinstance(edge_index, Tensor):
-            edge_index, edge_weight = gcn_norm(edge_index, edge_weight, x.size(self.node_dim),
-                                               add_self_loops=False, flow=self.flow,
-                                               dtype=x.dtype)
+            edge_index, edge_weight = gcn_norm(
+                edge_index,
+                edge_weight,
+                x.size(self.node_dim),
+                add_self_loops=False,
+                flow=self.flow,
+                dtype=x.dtype,
+            )
         elif self.normalize and is_sparse(edge_index):  # torch_sparse.SparseTensor
-            edge_index = gcn_norm(edge_index, None, x.size(self.node_dim),
-                                  add_self_loops=False, flow=self.flow, dtype=x.dtype)
+            edge_index = gcn_norm(
+                edge_index,
+                None,
+                x.size(self.node_dim),
+                add_self_loops=False,
+                flow=self.flow,
+                dtype=x.dtype,
+            )
 
         # propagate_type: (x: Tensor, edge_weight: OptTensor)
         side = self.propagate(edge_index, x=x, edge_weight=edge_weight)  # A_hat @ x
@@ -141,8 +165,10 @@ class NGCFConv(MessagePassing):
         return spmm(adj_t, x, reduce=self.aggr)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
-                f"dropout={self.dropout})")
+        return (
+            f"{self.__class__.__name__}({self.in_channels}, {self.out_channels}, "
+            f"dropout={self.dropout})"
+        )
 
 
 class NGCF(Recommender):
@@ -205,10 +231,12 @@ class NGCF(Recommender):
         super().__init__(num_users, num_items, embedding_dim)
         self.num_layers = num_layers
         self.dropout = dropout
-        self.convs = torch.nn.ModuleList([
-            NGCFConv(embedding_dim, embedding_dim, dropout=dropout, normalize=False)
-            for _ in range(num_layers)
-        ])
+        self.convs = torch.nn.ModuleList(
+            [
+                NGCFConv(embedding_dim, embedding_dim, dropout=dropout, normalize=False)
+                for _ in range(num_layers)
+            ]
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -217,8 +245,9 @@ class NGCF(Recommender):
         for conv in self.convs:
             conv.reset_parameters()
 
-    def propagate_layers(self, edge_index: Adj, edge_weight: OptTensor = None, *,
-                         x: OptTensor = None) -> Tensor:
+    def propagate_layers(
+        self, edge_index: Adj, edge_weight: OptTensor = None, *, x: OptTensor = None
+    ) -> Tensor:
         r"""Returns $[E^{(0)}, \tilde{E}^{(1)}, \ldots, \tilde{E}^{(L)}]$ as ``[U + I, L+1, D]``.
 
         Args:
@@ -255,6 +284,8 @@ class NGCF(Recommender):
         return out, F.normalize(out, p=2.0, dim=-1)
 
     def __repr__(self) -> str:
-        return (f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "
-                f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
-                f"dropout={self.dropout})")
+        return (
+            f"{self.__class__.__name__}({self.num_users} users, {self.num_items} items, "
+            f"embedding_dim={self.embedding_dim}, num_layers={self.num_layers}, "
+            f"dropout={self.dropout})"
+        )

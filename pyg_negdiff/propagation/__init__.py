@@ -16,6 +16,7 @@ at the graph itself:
 A new strategy subclasses `Propagation` and registers its class in
 `PROPAGATIONS` to be reachable by name (`build_propagation`).
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -36,9 +37,15 @@ PROPAGATIONS: dict[str, type[Propagation]] = {
 }
 
 
-def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: int,
-                      num_neighbors: Sequence[int] | None = None, engine: str = "auto",
-                      sparse_gradients: bool = True) -> Propagation:
+def build_propagation(
+    name: str,
+    edge_index: Tensor,
+    num_users: int,
+    num_items: int,
+    num_neighbors: Sequence[int] | None = None,
+    engine: str = "auto",
+    sparse_gradients: bool = True,
+) -> Propagation:
     """Builds a propagation strategy by name (a key of `PROPAGATIONS`).
 
     Each class takes the options it has a use for and refuses the others
@@ -65,10 +72,26 @@ def build_propagation(name: str, edge_index: Tensor, num_users: int, num_items: 
     """
     if name not in PROPAGATIONS:
         names = [repr(k) for k in PROPAGATIONS]
-        raise ValueError(f"unknown propagation {name!r}; choose {', '.join(names[:-1])} or {names[-1]}")
-    return PROPAGATIONS[name].from_options(edge_index, num_users, num_items, num_neighbors=num_neighbors,
-                                           engine=engine, sparse_gradients=sparse_gradients)
+        raise ValueError(
+            f"unknown propagation {name!r}; choose {', '.join(names[:-1])} or {names[-1]}"
+        )
+    return PROPAGATIONS[name].from_options(
+        edge_index,
+        num_users,
+        num_items,
+        num_neighbors=num_neighbors,
+        engine=engine,
+        sparse_gradients=sparse_gradients,
+    )
 
 
-__all__ = ["BatchEmbeddings", "FullPropagation", "NeighborPropagation", "PROPAGATIONS", "Propagation",
-           "ShardedPropagation", "build_propagation", "resolve_engine"]
+__all__ = [
+    "BatchEmbeddings",
+    "FullPropagation",
+    "NeighborPropagation",
+    "PROPAGATIONS",
+    "Propagation",
+    "ShardedPropagation",
+    "build_propagation",
+    "resolve_engine",
+]

@@ -1,4 +1,5 @@
 r"""What every propagation strategy is: `Propagation`, and the `BatchEmbeddings` it returns."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -75,7 +76,11 @@ class BatchEmbeddings:
         lo = torch.searchsorted(ids, item)
         count = torch.searchsorted(ids, item, right=True) - lo
         first = torch.repeat_interleave(count.cumsum(0) - count, count)
-        slot = torch.repeat_interleave(lo, count) + torch.arange(int(count.sum()), device=ids.device) - first
+        slot = (
+            torch.repeat_interleave(lo, count)
+            + torch.arange(int(count.sum()), device=ids.device)
+            - first
+        )
         index = torch.stack([torch.repeat_interleave(row.to(ids.device), count), order[slot]])
         return PairSet(index, self.user_ids.numel(), self.item_ids.numel())
 
@@ -108,14 +113,25 @@ class Propagation(ABC):
         self.num_users, self.num_items = int(num_users), int(num_items)
         self.num_nodes = self.num_users + self.num_items
         # ``None``: a strategy that wraps another and holds no graph of its own.
-        if edge_index is not None and edge_index.numel() and int(edge_index.max()) >= self.num_nodes:
-            raise ValueError(f"edge_index refers to node {int(edge_index.max())}, but the graph has "
-                             f"{self.num_nodes} nodes")
+        if (
+            edge_index is not None
+            and edge_index.numel()
+            and int(edge_index.max()) >= self.num_nodes
+        ):
+            raise ValueError(
+                f"edge_index refers to node {int(edge_index.max())}, but the graph has "
+                f"{self.num_nodes} nodes"
+            )
 
     @abstractmethod
-    def __call__(self, model: Recommender, users: Tensor, pos_items: Tensor,
-                 candidates: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> BatchEmbeddings:
+    def __call__(
+        self,
+        model: Recommender,
+        users: Tensor,
+        pos_items: Tensor,
+        candidates: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> BatchEmbeddings:
         """Embeddings of one training batch.
 
         Args:
@@ -151,9 +167,16 @@ class Propagation(ABC):
         return []
 
     @classmethod
-    def from_options(cls, edge_index: Tensor, num_users: int, num_items: int, *,
-                     num_neighbors: Sequence[int] | None = None, engine: str = "auto",
-                     sparse_gradients: bool = True) -> "Propagation":
+    def from_options(
+        cls,
+        edge_index: Tensor,
+        num_users: int,
+        num_items: int,
+        *,
+        num_neighbors: Sequence[int] | None = None,
+        engine: str = "auto",
+        sparse_gradients: bool = True,
+    ) -> "Propagation":
         """Builds the strategy from the options `build_propagation` takes, refusing
         those it has no use for. By default it takes the graph alone.
 
@@ -193,7 +216,6 @@ class Propagation(ABC):
         Returns:
             Propagation: ``self``.
         """
-
 
 
 __all__ = ["BatchEmbeddings", "Propagation"]

@@ -6,6 +6,7 @@ Both return, for distinct global ``seeds``, the sampled computation graph:
 target). Hop $h$ takes up to ``num_neighbors[h-1]`` in-neighbours ($-1$: all)
 of every node first reached at hop $h-1$.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -32,15 +33,24 @@ def resolve_engine(engine: str) -> str:
     if engine == "auto":  # torch-sparse's sampler draws with replacement (see NeighborPropagation)
         return "pyg" if pyg_typing.WITH_PYG_LIB else "torch"
     if engine not in ("pyg", "torch"):
-        raise ValueError(f"unknown neighbour-sampling engine {engine!r}; choose 'auto', 'pyg' or 'torch'")
+        raise ValueError(
+            f"unknown neighbour-sampling engine {engine!r}; choose 'auto', 'pyg' or 'torch'"
+        )
     if engine == "pyg" and not available:
-        raise ValueError("neighbour-sampling engine 'pyg' needs pyg-lib or torch-sparse, and neither is "
-                         "installed: install one (see the Scaling out page), or use engine 'torch'")
+        raise ValueError(
+            "neighbour-sampling engine 'pyg' needs pyg-lib or torch-sparse, and neither is "
+            "installed: install one (see the Scaling out page), or use engine 'torch'"
+        )
     return engine
 
 
-def sample_neighbors(col: Tensor, rowptr: Tensor, nodes: Tensor, fanout: int,
-                     generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def sample_neighbors(
+    col: Tensor,
+    rowptr: Tensor,
+    nodes: Tensor,
+    fanout: int,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     r"""Sampled in-edges ``(src, dst)`` of ``nodes`` (global ids) over a CSR by target.
 
     A node with $d_v > k$ in-neighbours gets $k$ distinct ones, at offsets
@@ -72,16 +82,25 @@ def sample_neighbors(col: Tensor, rowptr: Tensor, nodes: Tensor, fanout: int,
         # Systematic sample of k of d: random start, evenly spaced, all distinct.
         d = torch.repeat_interleave(deg, take)
         gen_device = generator.device if generator is not None else nodes.device
-        start_off = (torch.rand(nodes.numel(), generator=generator, device=gen_device).to(nodes.device)
-                     * deg).long()
+        start_off = (
+            torch.rand(nodes.numel(), generator=generator, device=gen_device).to(nodes.device) * deg
+        ).long()
         s = torch.repeat_interleave(start_off, take)
-        sampled = (s + offset * d // torch.repeat_interleave(take, take).clamp(min=1)) % d.clamp(min=1)
+        sampled = (s + offset * d // torch.repeat_interleave(take, take).clamp(min=1)) % d.clamp(
+            min=1
+        )
         offset = torch.where(d > fanout, sampled, offset)
     return col[torch.repeat_interleave(start, take) + offset], dst
 
 
-def sample_subgraph(col: Tensor, rowptr: Tensor, local: Tensor, num_neighbors: Sequence[int], seeds: Tensor,
-                    generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def sample_subgraph(
+    col: Tensor,
+    rowptr: Tensor,
+    local: Tensor,
+    num_neighbors: Sequence[int],
+    seeds: Tensor,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     """The ``"torch"`` engine: ``node`` (seeds first) and local ``edge_index`` (source, target).
 
     Args:
@@ -139,13 +158,20 @@ class PyGEngine:
         from torch_geometric.sampler import NeighborSampler
 
         self.replace = not pyg_typing.WITH_PYG_LIB
-        with warnings.catch_warnings():  # "without pyg-lib is deprecated": torch-sparse is what we have
+        with (
+            warnings.catch_warnings()
+        ):  # "without pyg-lib is deprecated": torch-sparse is what we have
             warnings.simplefilter("ignore")
-            self.sampler = NeighborSampler(Data(edge_index=edge_index.cpu(), num_nodes=num_nodes),
-                                           list(num_neighbors), subgraph_type="directional",
-                                           replace=self.replace)
+            self.sampler = NeighborSampler(
+                Data(edge_index=edge_index.cpu(), num_nodes=num_nodes),
+                list(num_neighbors),
+                subgraph_type="directional",
+                replace=self.replace,
+            )
 
-    def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    def sample(
+        self, seeds: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor]:
         """``node`` (seeds first) and local ``edge_index`` (source, target), on the seeds' device.
 
         Args:
@@ -161,7 +187,7 @@ class PyGEngine:
         if generator is None:  # PyG's engine draws from the global generator
             out = self.sampler.sample_from_nodes(draw)
         else:  # seeded from ours, the global stream left where it was
-            seed = int(torch.randint(2 ** 62, (1,), generator=generator, device=generator.device))
+            seed = int(torch.randint(2**62, (1,), generator=generator, device=generator.device))
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 out = self.sampler.sample_from_nodes(draw)

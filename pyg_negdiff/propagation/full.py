@@ -1,4 +1,5 @@
 r"""`FullPropagation`: the whole normalized adjacency, once per step."""
+
 from __future__ import annotations
 
 import torch
@@ -40,9 +41,14 @@ class FullPropagation(Propagation):
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}()"
 
-    def __call__(self, model: Recommender, users: Tensor, pos_items: Tensor,
-                 candidates: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> BatchEmbeddings:
+    def __call__(
+        self,
+        model: Recommender,
+        users: Tensor,
+        pos_items: Tensor,
+        candidates: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> BatchEmbeddings:
         """All users and items, with ids unchanged (see `Propagation.__call__`).
 
         Args:

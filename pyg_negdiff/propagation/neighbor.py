@@ -1,5 +1,6 @@
 r"""`NeighborPropagation`: the sampled $L$-hop subgraph around a batch, reweighted
 to the full graph's normalization, and layer-wise full-ranking inference."""
+
 from __future__ import annotations
 
 import warnings
@@ -111,13 +112,23 @@ class NeighborPropagation(Propagation):
     needs_candidates = True
     shardable = True
 
-    def __init__(self, edge_index: Tensor, num_users: int, num_items: int,
-                 num_neighbors: Sequence[int], *, chunk_size: int = 2 ** 16, engine: str = "auto",
-                 sparse_gradients: bool = True) -> None:
+    def __init__(
+        self,
+        edge_index: Tensor,
+        num_users: int,
+        num_items: int,
+        num_neighbors: Sequence[int],
+        *,
+        chunk_size: int = 2**16,
+        engine: str = "auto",
+        sparse_gradients: bool = True,
+    ) -> None:
         super().__init__(edge_index, num_users, num_items)
         self.num_neighbors = [int(k) for k in num_neighbors]
         if any(k == 0 or k < -1 for k in self.num_neighbors):
-            raise ValueError(f"num_neighbors must be positive or -1 (all), got {list(num_neighbors)}")
+            raise ValueError(
+                f"num_neighbors must be positive or -1 (all), got {list(num_neighbors)}"
+            )
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
         self.chunk_size = chunk_size
@@ -135,13 +146,24 @@ class NeighborPropagation(Propagation):
         # Global -> local id map, reset after each use: O(N) ints, allocated once.
         self._local = torch.full((self.num_nodes,), -1, dtype=torch.long)
         # PyG's engine keeps its own copy of the graph, on the CPU.
-        self._pyg = PyGEngine(edge_index, self.num_nodes, self.num_neighbors) if self.engine == "pyg" else None
+        self._pyg = (
+            PyGEngine(edge_index, self.num_nodes, self.num_neighbors)
+            if self.engine == "pyg"
+            else None
+        )
         self.replace = self._pyg is not None and self._pyg.replace
 
     @classmethod
-    def from_options(cls, edge_index: Tensor, num_users: int, num_items: int, *,
-                     num_neighbors: Sequence[int] | None = None, engine: str = "auto",
-                     sparse_gradients: bool = True) -> "NeighborPropagation":
+    def from_options(
+        cls,
+        edge_index: Tensor,
+        num_users: int,
+        num_items: int,
+        *,
+        num_neighbors: Sequence[int] | None = None,
+        engine: str = "auto",
+        sparse_gradients: bool = True,
+    ) -> "NeighborPropagation":
         """See `Propagation.from_options`; ``num_neighbors`` is required.
 
         Args:
@@ -156,9 +178,17 @@ class NeighborPropagation(Propagation):
             NeighborPropagation: The strategy.
         """
         if not num_neighbors:
-            raise ValueError("propagation 'neighbor' needs num_neighbors (one fan-out per layer, -1 for all)")
-        return cls(edge_index, num_users, num_items, num_neighbors, engine=engine,
-                   sparse_gradients=sparse_gradients)
+            raise ValueError(
+                "propagation 'neighbor' needs num_neighbors (one fan-out per layer, -1 for all)"
+            )
+        return cls(
+            edge_index,
+            num_users,
+            num_items,
+            num_neighbors,
+            engine=engine,
+            sparse_gradients=sparse_gradients,
+        )
 
     def to(self, device: torch.device | str) -> "NeighborPropagation":
         """Moves the graph (see `Propagation.to`; PyG's engine samples on the CPU).
@@ -175,8 +205,10 @@ class NeighborPropagation(Propagation):
 
     def __repr__(self) -> str:
         engine = self.engine + ("+replace" if self.replace else "")
-        return (f"{self.__class__.__name__}(num_neighbors={self.num_neighbors}, engine={engine!r}, "
-                f"sparse_gradients={self.sparse_gradients})")
+        return (
+            f"{self.__class__.__name__}(num_neighbors={self.num_neighbors}, engine={engine!r}, "
+            f"sparse_gradients={self.sparse_gradients})"
+        )
 
     def sparse_parameters(self, model: Recommender) -> list[torch.nn.Parameter]:
         """The embedding table, unless ``sparse_gradients=False`` (see `Propagation.sparse_parameters`).
@@ -190,7 +222,9 @@ class NeighborPropagation(Propagation):
         return [model.embedding.weight] if self.sparse_gradients else []
 
     # ------------------------------------------------------------ sampling
-    def sample(self, seeds: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    def sample(
+        self, seeds: Tensor, generator: torch.Generator | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """The sampled computation graph of ``seeds``.
 
         Args:
@@ -206,8 +240,9 @@ class NeighborPropagation(Propagation):
         if self._pyg is not None:
             node, edge_index = self._pyg.sample(seeds, generator)
         else:
-            node, edge_index = sample_subgraph(self.col, self.rowptr, self._local, self.num_neighbors, seeds,
-                                               generator)
+            node, edge_index = sample_subgraph(
+                self.col, self.rowptr, self._local, self.num_neighbors, seeds, generator
+            )
         src, dst = node[edge_index[0]], node[edge_index[1]]
         # k_v: the in-edges kept for v (min(k, d_v) without replacement, k draws with it).
         kept = torch.bincount(edge_index[1], minlength=node.numel())[edge_index[1]]
@@ -217,16 +252,22 @@ class NeighborPropagation(Propagation):
     @staticmethod
     def _adjacency(edge_index: Tensor, edge_weight: Tensor, num_nodes: int) -> Tensor:
         """``[n, n]`` CSR matrix whose row $v$ holds the weights of the messages $v$ receives."""
-        adj = torch.sparse_coo_tensor(edge_index.flip(0), edge_weight, (num_nodes, num_nodes),
-                                      check_invariants=False)
+        adj = torch.sparse_coo_tensor(
+            edge_index.flip(0), edge_weight, (num_nodes, num_nodes), check_invariants=False
+        )
         with warnings.catch_warnings():  # "CSR support is in beta"
             warnings.simplefilter("ignore", UserWarning)
             return adj.coalesce().to_sparse_csr()
 
     # ----------------------------------------------------------- training
-    def __call__(self, model: Recommender, users: Tensor, pos_items: Tensor,
-                 candidates: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> BatchEmbeddings:
+    def __call__(
+        self,
+        model: Recommender,
+        users: Tensor,
+        pos_items: Tensor,
+        candidates: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> BatchEmbeddings:
         """Propagates over the batch's sampled subgraph (see `Propagation.__call__`).
 
         Args:
@@ -245,11 +286,15 @@ class NeighborPropagation(Propagation):
         item_ids, item_rows = torch.unique(items, return_inverse=True)
         seeds = torch.cat([user_ids, item_ids + self.num_users])
         node, edge_index, edge_weight = self.sample(seeds, generator)
-        adj = self._adjacency(edge_index, edge_weight.to(model.embedding.weight.dtype), node.numel())
-        x = torch.nn.functional.embedding(node, model.embedding.weight, sparse=self.sparse_gradients)
+        adj = self._adjacency(
+            edge_index, edge_weight.to(model.embedding.weight.dtype), node.numel()
+        )
+        x = torch.nn.functional.embedding(
+            node, model.embedding.weight, sparse=self.sparse_gradients
+        )
         layers = model.propagate_layers(adj, x=x)
         nu, ni = user_ids.numel(), item_ids.numel()
-        emb = Embeddings(layers[:nu], layers[nu:nu + ni], model.pooling)
+        emb = Embeddings(layers[:nu], layers[nu : nu + ni], model.pooling)
         B = pos_items.numel()
         cand_rows = item_rows[B:].view(candidates.shape) if candidates is not None else None
         return BatchEmbeddings(emb, user_rows, item_rows[:B], cand_rows, user_ids, item_ids)
@@ -262,8 +307,10 @@ class NeighborPropagation(Propagation):
         """
         layers = getattr(model, "num_layers", 0)
         if len(self.num_neighbors) != layers:
-            raise ValueError(f"num_neighbors has {len(self.num_neighbors)} hops but the backbone has "
-                             f"{layers} layers: give one fan-out per layer")
+            raise ValueError(
+                f"num_neighbors has {len(self.num_neighbors)} hops but the backbone has "
+                f"{layers} layers: give one fan-out per layer"
+            )
 
     # --------------------------------------------------------- evaluation
     def embeddings(self, model: Recommender) -> Embeddings:
@@ -284,18 +331,20 @@ class NeighborPropagation(Propagation):
                 for a in range(0, self.num_nodes, self.chunk_size):
                     b = min(a + self.chunk_size, self.num_nodes)
                     targets = torch.arange(a, b, device=x.device)
-                    src = self.col[int(self.rowptr[a]):int(self.rowptr[b])]
-                    dst = torch.repeat_interleave(targets - a, self.rowptr[a + 1:b + 1] - self.rowptr[a:b])
+                    src = self.col[int(self.rowptr[a]) : int(self.rowptr[b])]
+                    dst = torch.repeat_interleave(
+                        targets - a, self.rowptr[a + 1 : b + 1] - self.rowptr[a:b]
+                    )
                     sources, src_rows = torch.unique(src, return_inverse=True)
                     weight = (self.inv_sqrt_deg[src] * self.inv_sqrt_deg[targets[dst]]).to(x.dtype)
                     n = (b - a) + sources.numel()
                     adj = self._adjacency(torch.stack([src_rows + (b - a), dst]), weight, n)
                     step, kept = model.propagate_layer(index, torch.cat([x[a:b], x[sources]]), adj)
-                    nxt[a:b], out[a:b] = step[:b - a], kept[:b - a]
+                    nxt[a:b], out[a:b] = step[: b - a], kept[: b - a]
                 x = nxt
                 layers.append(out)
             stacked = torch.stack(layers, dim=1)
-        return Embeddings(stacked[:self.num_users], stacked[self.num_users:], model.pooling)
+        return Embeddings(stacked[: self.num_users], stacked[self.num_users :], model.pooling)
 
 
 __all__ = ["NeighborPropagation"]

@@ -1,5 +1,6 @@
 r"""`ShardedPropagation`: the ranks of a process group split each batch's propagation
 (see `pyg_negdiff.distributed` for how the gradients add up)."""
+
 from __future__ import annotations
 
 import warnings
@@ -130,12 +131,19 @@ class ShardedPropagation(Propagation):
         """
         self.inner.to(device)
         if torch.device(device).type != self.generator.device.type:
-            self.generator = torch.Generator(device=device).manual_seed(self.generator.initial_seed())
+            self.generator = torch.Generator(device=device).manual_seed(
+                self.generator.initial_seed()
+            )
         return self
 
-    def __call__(self, model: Recommender, users: Tensor, pos_items: Tensor,
-                 candidates: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> BatchEmbeddings:
+    def __call__(
+        self,
+        model: Recommender,
+        users: Tensor,
+        pos_items: Tensor,
+        candidates: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> BatchEmbeddings:
         """The whole batch's rows, this rank propagating its shard (see `Propagation.__call__`).
 
         Args:
@@ -153,24 +161,43 @@ class ShardedPropagation(Propagation):
             return self.inner(model, users, pos_items, candidates, generator)
         bounds = shard_bounds(users.numel(), self.world_size)
         shards = [slice(bounds[r], bounds[r + 1]) for r in range(self.world_size)]
-        items = pos_items if candidates is None else torch.cat([pos_items[:, None], candidates], dim=1)
+        items = (
+            pos_items if candidates is None else torch.cat([pos_items[:, None], candidates], dim=1)
+        )
         # Every rank can tell every shard's rows: the distinct users and items, sorted.
-        layout = [(torch.unique(users[s], return_inverse=True), torch.unique(items[s], return_inverse=True))
-                  for s in shards]
+        layout = [
+            (
+                torch.unique(users[s], return_inverse=True),
+                torch.unique(items[s], return_inverse=True),
+            )
+            for s in shards
+        ]
         own = shards[self.rank]
-        part = self.inner(model, users[own], pos_items[own],
-                          None if candidates is None else candidates[own], self.generator)
+        part = self.inner(
+            model,
+            users[own],
+            pos_items[own],
+            None if candidates is None else candidates[own],
+            self.generator,
+        )
         user_sizes = [u[0].numel() for u, _ in layout]
         item_sizes = [i[0].numel() for _, i in layout]
-        emb = Embeddings(torch.cat(_gather_rows(part.emb.user_layers, user_sizes)),
-                         torch.cat(_gather_rows(part.emb.item_layers, item_sizes)), part.emb.pooling)
+        emb = Embeddings(
+            torch.cat(_gather_rows(part.emb.user_layers, user_sizes)),
+            torch.cat(_gather_rows(part.emb.item_layers, item_sizes)),
+            part.emb.pooling,
+        )
         user_off, item_off = _shard_offsets(user_sizes), _shard_offsets(item_sizes)
         user_rows = torch.cat([u[1] + user_off[r] for r, (u, _) in enumerate(layout)])
         item_rows = torch.cat([i[1] + item_off[r] for r, (_, i) in enumerate(layout)])
         return BatchEmbeddings(
-            emb, user_rows, item_rows[:, 0] if candidates is not None else item_rows,
+            emb,
+            user_rows,
+            item_rows[:, 0] if candidates is not None else item_rows,
             item_rows[:, 1:] if candidates is not None else None,
-            torch.cat([u[0] for u, _ in layout]), torch.cat([i[0] for _, i in layout]))
+            torch.cat([u[0] for u, _ in layout]),
+            torch.cat([i[0] for _, i in layout]),
+        )
 
 
 __all__ = ["ShardedPropagation", "shard_bounds"]

@@ -1,4 +1,5 @@
 """Negative samplers behind one interface, and the false-hard-negative ratio."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -49,8 +50,9 @@ def build_sampler(name: str, train_pairs: PairSet, **kwargs: Any) -> NegativeSam
     try:
         cls = SAMPLERS[name.lower()]
     except (KeyError, AttributeError):
-        raise ValueError(f"Unknown sampler {name!r}; expected one of "
-                         f"{', '.join(repr(k) for k in SAMPLERS)}") from None
+        raise ValueError(
+            f"Unknown sampler {name!r}; expected one of " f"{', '.join(repr(k) for k in SAMPLERS)}"
+        ) from None
     return cls(train_pairs, **kwargs)
 
 

@@ -1,4 +1,5 @@
 r"""ADAR: a negative made by noising the positive up to the point where it stops being preferred."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -143,15 +144,26 @@ class ADARSampler(DiffusionSampler):
     diffusion_defaults = DiffusionConfig(num_steps=50, schedule="cosine", noise_scale=1.0)
 
     @register_to_config
-    def __init__(self, train_pairs: PairSet, embedding_dim: int | None = None, *,
-                 generation: Literal["forward", "denoise"] = "forward",
-                 combine: Literal["separate", "replace"] = "separate", t_min: int = 1, t_max: int | None = None,
-                 skip_edge_cases: bool = True, gradient: Literal["detach", "reference"] = "reference",
-                 forward_noise: bool = False, synthesized_weight: float | None = None,
-                 diffusion: DiffusionConfig) -> None:
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        embedding_dim: int | None = None,
+        *,
+        generation: Literal["forward", "denoise"] = "forward",
+        combine: Literal["separate", "replace"] = "separate",
+        t_min: int = 1,
+        t_max: int | None = None,
+        skip_edge_cases: bool = True,
+        gradient: Literal["detach", "reference"] = "reference",
+        forward_noise: bool = False,
+        synthesized_weight: float | None = None,
+        diffusion: DiffusionConfig,
+    ) -> None:
         num_steps = diffusion.num_steps
         if not 1 <= t_min <= (t_max if t_max is not None else num_steps) <= num_steps:
-            raise ValueError(f"need 1 <= t_min <= t_max <= num_steps, got {t_min}, {t_max}, {num_steps}")
+            raise ValueError(
+                f"need 1 <= t_min <= t_max <= num_steps, got {t_min}, {t_max}, {num_steps}"
+            )
         if synthesized_weight is not None and synthesized_weight < 0:
             raise ValueError(f"synthesized_weight must be >= 0, got {synthesized_weight}")
         if gradient not in ("detach", "reference"):
@@ -159,11 +171,15 @@ class ADARSampler(DiffusionSampler):
         if generation not in ("forward", "denoise"):
             raise ValueError(f"generation must be 'forward' or 'denoise', got {generation!r}")
         if combine not in ("replace", "separate"):
-            raise ValueError(f"combine must be 'replace' or 'separate' (formerly 'add'), got {combine!r}")
+            raise ValueError(
+                f"combine must be 'replace' or 'separate' (formerly 'add'), got {combine!r}"
+            )
         if generation == "denoise" and embedding_dim is None:
             raise ValueError("generation='denoise' needs embedding_dim (the backbone's output_dim)")
         if generation != "denoise" and diffusion.num_environments is not None:
-            raise ValueError("num_environments conditions the denoiser: it needs generation='denoise'")
+            raise ValueError(
+                "num_environments conditions the denoiser: it needs generation='denoise'"
+            )
         # Only "denoise" has a denoiser, conditioned on the user's row.
         denoise = embedding_dim if generation == "denoise" else None
         super().__init__(train_pairs, diffusion, embedding_dim=denoise, user_dim=denoise)
@@ -176,7 +192,9 @@ class ADARSampler(DiffusionSampler):
         self.synthesized_weight = synthesized_weight
 
     @classmethod
-    def resolve(cls, options: dict[str, Any], diffusion: DiffusionConfig) -> tuple[dict[str, Any], DiffusionConfig]:
+    def resolve(
+        cls, options: dict[str, Any], diffusion: DiffusionConfig
+    ) -> tuple[dict[str, Any], DiffusionConfig]:
         """Accepts ``combine="add"``, the former name of ``"separate"`` (see `DiffusionSampler.resolve`).
 
         Args:
@@ -186,7 +204,10 @@ class ADARSampler(DiffusionSampler):
         Returns:
             tuple: ``(options, diffusion)``.
         """
-        return {**options, "combine": COMBINE_ALIASES.get(options["combine"], options["combine"])}, diffusion
+        return {
+            **options,
+            "combine": COMBINE_ALIASES.get(options["combine"], options["combine"]),
+        }, diffusion
 
     def transition_step(self, pos_score: Tensor, ref_score: Tensor) -> Tensor:
         r"""The transition point $t^*$ of every pair (see the class description).
@@ -203,14 +224,20 @@ class ADARSampler(DiffusionSampler):
         positive = pos_score > 0
         ratio = torch.where(positive, ref_score / torch.where(positive, pos_score, 1.0), 0.0)
         # Steps still above the ratio are t = 1..k (a prefix); t* = k + 1.
-        k = T - torch.searchsorted(sqrt_ab.flip(0).contiguous(), ratio.to(sqrt_ab.dtype).contiguous(), right=True)
+        k = T - torch.searchsorted(
+            sqrt_ab.flip(0).contiguous(), ratio.to(sqrt_ab.dtype).contiguous(), right=True
+        )
         t = torch.where(positive, (k + 1).clamp(max=T), torch.full_like(k, T))
         return torch.where(pos_score <= ref_score, torch.ones_like(t), t)
 
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         emb, generator = state.emb, state.generator
         ref_items = self.uniform_candidates(users, 1, generator).squeeze(-1)
-        user_emb, pos_emb, ref_emb = emb.user[users].detach(), emb.item[pos_items], emb.item[ref_items]
+        user_emb, pos_emb, ref_emb = (
+            emb.user[users].detach(),
+            emb.item[pos_items],
+            emb.item[ref_items],
+        )
         x0, scale = to_unit_rms(pos_emb.detach())
         cond = self.condition(user_emb, state) if self.denoiser is not None else None
         diffusion_term, logs = self.fit_denoiser(x0, cond, generator)
@@ -226,19 +253,43 @@ class ADARSampler(DiffusionSampler):
             noise = None if self.forward_noise else torch.zeros_like(x0)
             x = self.diffusion.q_sample(x0, t_star, noise=noise, generator=generator)
             if self.denoiser is not None:
-                x = self.diffusion.reverse(self.denoiser, x, t_star, cond, steps=self.reverse_steps,
-                                           sampling_noise=self.sampling_noise, generator=generator)
+                x = self.diffusion.reverse(
+                    self.denoiser,
+                    x,
+                    t_star,
+                    cond,
+                    steps=self.reverse_steps,
+                    sampling_noise=self.sampling_noise,
+                    generator=generator,
+                )
             synthesized = x * scale
         if self.gradient == "reference":
             synthesized = ref_emb + (synthesized - ref_emb.detach())
-        logs.update({"transition_step": float(t_star.float().mean()),
-                     "transition_at_1": float((t_raw == 1).float().mean()),
-                     "transition_at_T": float((t_raw == T).float().mean())})
+        logs.update(
+            {
+                "transition_step": float(t_star.float().mean()),
+                "transition_at_1": float((t_raw == 1).float().mean()),
+                "transition_at_T": float((t_raw == T).float().mean()),
+            }
+        )
         keep = (~edge).to(ref_emb.dtype) if self.skip_edge_cases else torch.ones_like(pos_score)
         if self.combine == "replace":
-            neg = torch.where(keep.bool().unsqueeze(-1), synthesized, ref_emb) if self.skip_edge_cases else synthesized
-            self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, synthesized,
-                          (user_emb * neg.detach()).sum(-1), ref_emb if self.skip_edge_cases else None)
+            neg = (
+                torch.where(keep.bool().unsqueeze(-1), synthesized, ref_emb)
+                if self.skip_edge_cases
+                else synthesized
+            )
+            self.diagnose(
+                logs,
+                users,
+                emb.user,
+                emb.item,
+                user_emb,
+                pos_emb,
+                synthesized,
+                (user_emb * neg.detach()).sum(-1),
+                ref_emb if self.skip_edge_cases else None,
+            )
             sample = NegativeSample(emb=neg, aux_loss=diffusion_term, logs=logs)
             return self.with_probe(sample, users, synthesized, emb.item)
         neg = torch.stack([ref_emb, synthesized], dim=1)
@@ -250,7 +301,18 @@ class ADARSampler(DiffusionSampler):
             weight = torch.stack([1 - 0.5 * keep, 0.5 * keep], dim=-1)
         else:
             weight = None
-        self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, synthesized,
-                      torch.einsum("bd,bkd->bk", user_emb, neg.detach()), ref_emb)
-        sample = NegativeSample(emb=neg, items=ref_items, aux_loss=diffusion_term, logs=logs, weight=weight)
+        self.diagnose(
+            logs,
+            users,
+            emb.user,
+            emb.item,
+            user_emb,
+            pos_emb,
+            synthesized,
+            torch.einsum("bd,bkd->bk", user_emb, neg.detach()),
+            ref_emb,
+        )
+        sample = NegativeSample(
+            emb=neg, items=ref_items, aux_loss=diffusion_term, logs=logs, weight=weight
+        )
         return self.with_probe(sample, users, synthesized, emb.item, real=ref_items)

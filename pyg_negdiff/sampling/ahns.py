@@ -1,4 +1,5 @@
 r"""Adaptive hardness negative sampling: negatives as hard as the positive calls for."""
+
 from __future__ import annotations
 
 import torch
@@ -63,9 +64,17 @@ class AHNSSampler(CandidateSampler):
         tensor([1.0000e-01, 5.0000e-02, 1.0000e+05])
     """
 
-    def __init__(self, train_pairs: PairSet, num_candidates: int = 32, alpha: float = 1.0,
-                 beta: float = 0.1, p: float = -2.0, *, num_negatives: int = 1,
-                 eps: float = 1e-6) -> None:
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        num_candidates: int = 32,
+        alpha: float = 1.0,
+        beta: float = 0.1,
+        p: float = -2.0,
+        *,
+        num_negatives: int = 1,
+        eps: float = 1e-6,
+    ) -> None:
         super().__init__(train_pairs, num_candidates, num_negatives)
         if beta <= 0 or eps <= 0:
             raise ValueError(f"beta and eps must be positive, got {beta} and {eps}")
@@ -88,8 +97,9 @@ class AHNSSampler(CandidateSampler):
             pos_score (torch.Tensor): ``[B]`` scores of the positives.
         """
         target = self.target(pos_score).view(-1, *([1] * (scores.dim() - 1)))
-        target = torch.minimum(torch.maximum(target, scores.amin(-1, keepdim=True)),
-                               scores.amax(-1, keepdim=True))
+        target = torch.minimum(
+            torch.maximum(target, scores.amin(-1, keepdim=True)), scores.amax(-1, keepdim=True)
+        )
         return (scores - target).abs().argmin(dim=-1)
 
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
@@ -100,5 +110,7 @@ class AHNSSampler(CandidateSampler):
         return chosen_negatives(state, cand, scores, self.select(scores, pos_score))
 
     def __repr__(self) -> str:
-        return (f"AHNSSampler(num_candidates={self.num_candidates}, alpha={self.alpha}, "
-                f"beta={self.beta}, p={self.p}, num_negatives={self.num_negatives})")
+        return (
+            f"AHNSSampler(num_candidates={self.num_candidates}, alpha={self.alpha}, "
+            f"beta={self.beta}, p={self.p}, num_negatives={self.num_negatives})"
+        )

@@ -13,6 +13,7 @@ top of the best pool for a kind of shift:
 | ``"dns"`` | $\arg\max_{j \in C_{ui}} \mathbf{e}_u^\top \mathbf{e}_j$ over $M$ uniform non-positives $C_{ui}$ (DNS's choice) |
 | ``"mixture"`` | the popularity draw with probability $p$, DNS's choice otherwise |
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -58,20 +59,33 @@ class AnchorPool(torch.nn.Module):
         [2]
     """
 
-    def __init__(self, train_pairs: PairSet, pool: PoolName = "uniform", *, item_popularity: Tensor | None = None,
-                 alpha: float = 0.75, num_candidates: int = 32, mix: float = 0.5) -> None:
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        pool: PoolName = "uniform",
+        *,
+        item_popularity: Tensor | None = None,
+        alpha: float = 0.75,
+        num_candidates: int = 32,
+        mix: float = 0.5,
+    ) -> None:
         super().__init__()
         if pool not in ANCHOR_POOLS:
             raise ValueError(f"anchor_pool must be one of {ANCHOR_POOLS}, got {pool!r}")
         if pool in ("popularity", "mixture") and item_popularity is None:
-            raise ValueError(f"anchor_pool={pool!r} needs item_popularity (the training counts of the items)")
+            raise ValueError(
+                f"anchor_pool={pool!r} needs item_popularity (the training counts of the items)"
+            )
         if num_candidates < 1:
             raise ValueError(f"pool_candidates must be >= 1, got {num_candidates}")
         if not 0.0 <= mix <= 1.0:
             raise ValueError(f"pool_mix must lie in [0, 1], got {mix}")
         self.pool, self.num_candidates, self.mix = pool, num_candidates, mix
-        self.popularity = (PopularitySampler(train_pairs, item_popularity, alpha)
-                           if pool in ("popularity", "mixture") else None)
+        self.popularity = (
+            PopularitySampler(train_pairs, item_popularity, alpha)
+            if pool in ("popularity", "mixture")
+            else None
+        )
 
     @property
     def subgraph_ready(self) -> bool:
@@ -105,11 +119,16 @@ class AnchorPool(torch.nn.Module):
             return popular
         hard = self._dns(owner, users, state)
         gen_device = state.generator.device if state.generator is not None else users.device
-        take = torch.rand(users.numel(), generator=state.generator, device=gen_device).to(users.device) < self.mix
+        take = (
+            torch.rand(users.numel(), generator=state.generator, device=gen_device).to(users.device)
+            < self.mix
+        )
         return torch.where(take, popular, hard)
 
     def extra_repr(self) -> str:
-        options = {"popularity": f"alpha={self.popularity.alpha}" if self.popularity else "",
-                   "dns": f"num_candidates={self.num_candidates}",
-                   "mixture": f"mix={self.mix}, num_candidates={self.num_candidates}"}.get(self.pool, "")
+        options = {
+            "popularity": f"alpha={self.popularity.alpha}" if self.popularity else "",
+            "dns": f"num_candidates={self.num_candidates}",
+            "mixture": f"mix={self.mix}, num_candidates={self.num_candidates}",
+        }.get(self.pool, "")
         return f"pool={self.pool!r}" + (f", {options}" if options else "")

@@ -1,4 +1,5 @@
 """One interface for every negative sampler, heuristic or generative."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -120,8 +121,9 @@ class NegativeSampler(torch.nn.Module, ABC):
         """Items per (user, positive) pair that `forward` draws with `uniform_candidates`."""
         return 1
 
-    def candidate_items(self, users: Tensor, pos_items: Tensor,
-                        generator: torch.Generator | None = None) -> Tensor:
+    def candidate_items(
+        self, users: Tensor, pos_items: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         r"""Draws now the ``[B, M]`` items the next `forward` on these pairs will read.
 
         Args:
@@ -153,13 +155,16 @@ class NegativeSampler(torch.nn.Module, ABC):
         try:
             yield
             if self._replay is not None:
-                raise RuntimeError(f"{type(self).__name__} did not draw the items it declared in "
-                                   f"candidate_items; it cannot run on a subgraph")
+                raise RuntimeError(
+                    f"{type(self).__name__} did not draw the items it declared in "
+                    f"candidate_items; it cannot run on a subgraph"
+                )
         finally:
             self.train_pairs, self._replay = saved, None
 
-    def uniform_candidates(self, users: Tensor, num_samples: int,
-                           generator: torch.Generator | None = None) -> Tensor:
+    def uniform_candidates(
+        self, users: Tensor, num_samples: int, generator: torch.Generator | None = None
+    ) -> Tensor:
         r"""``[B, M]`` items drawn uniformly from each user's non-positives.
 
         Inside `subgraph`, returns the pre-drawn candidates instead (once).
@@ -196,8 +201,10 @@ class NegativeSampler(torch.nn.Module, ABC):
             return None
         out, self._replay = self._replay, None
         if tuple(out.shape) != (users.numel(), num_samples):
-            raise RuntimeError(f"{type(self).__name__} drew {num_samples} items for {users.numel()} "
-                               f"pairs but declared {tuple(out.shape)} in candidate_items")
+            raise RuntimeError(
+                f"{type(self).__name__} drew {num_samples} items for {users.numel()} "
+                f"pairs but declared {tuple(out.shape)} in candidate_items"
+            )
         return out
 
     def start_epoch(self, epoch: int, num_epochs: int) -> None:

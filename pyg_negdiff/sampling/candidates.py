@@ -1,5 +1,6 @@
 r"""What DNS, AHNS and MixGCF share: $M$ uniform candidates per negative, scored
 by the current model in blocks of rows."""
+
 from __future__ import annotations
 
 import torch
@@ -12,11 +13,16 @@ from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerSt
 #: size keep the gathered copy small: memory stays $O(\text{CHUNK\_SIZE})$ whatever
 #: $B \cdot M \cdot D'$ is, and on CPU a block is reused from the heap instead of
 #: page-faulting in a fresh allocation every batch (a large share of the cost otherwise).
-CHUNK_SIZE = 2 ** 21
+CHUNK_SIZE = 2**21
 
 
-def draw_candidates(sampler: NegativeSampler, users: Tensor, num_negatives: int, num_candidates: int,
-                    generator: torch.Generator | None) -> Tensor:
+def draw_candidates(
+    sampler: NegativeSampler,
+    users: Tensor,
+    num_negatives: int,
+    num_candidates: int,
+    generator: torch.Generator | None,
+) -> Tensor:
     """``[B, K, M]`` uniform non-positive candidates: $M$ for each of the $K$ negatives of a pair."""
     cand = sampler.uniform_candidates(users, num_negatives * num_candidates, generator)
     return cand.view(users.numel(), num_negatives, num_candidates)
@@ -44,20 +50,27 @@ def block_size(values_per_row: int, chunk_size: int | None = None) -> int:
     return max(1, (chunk_size or CHUNK_SIZE) // max(1, values_per_row))
 
 
-def score_candidates(state: SamplerState, users: Tensor, candidates: Tensor,
-                     chunk_size: int | None = None) -> Tensor:
+def score_candidates(
+    state: SamplerState, users: Tensor, candidates: Tensor, chunk_size: int | None = None
+) -> Tensor:
     r"""$s(u, j) = \mathbf{e}_u^\top \mathbf{e}_j$ of ``[B, K, M]`` candidates, without gradients."""
     B = users.numel()
     flat = candidates.reshape(B, -1)
     with torch.no_grad():
         user, item = state.emb.user, state.emb.item
         rows = block_size(flat.size(1) * item.size(-1), chunk_size)
-        out = [torch.bmm(gather_rows(item, flat[s:s + rows]), user[users[s:s + rows]].unsqueeze(-1))
-               for s in range(0, B, rows)]
+        out = [
+            torch.bmm(
+                gather_rows(item, flat[s : s + rows]), user[users[s : s + rows]].unsqueeze(-1)
+            )
+            for s in range(0, B, rows)
+        ]
         return torch.cat(out).view(candidates.shape)
 
 
-def chosen_negatives(state: SamplerState, cand: Tensor, scores: Tensor, pick: Tensor) -> NegativeSample:
+def chosen_negatives(
+    state: SamplerState, cand: Tensor, scores: Tensor, pick: Tensor
+) -> NegativeSample:
     """The candidates at positions ``pick`` (``[B, K]``) as a `NegativeSample`.
 
     ``cand`` and ``scores`` are ``[B, K, M]``; a single negative per pair
@@ -69,7 +82,9 @@ def chosen_negatives(state: SamplerState, cand: Tensor, scores: Tensor, pick: Te
     hardness = scores.gather(-1, pick).mean()
     if items.size(-1) == 1:
         items = items.squeeze(-1)
-    return NegativeSample(emb=state.emb.item[items], items=items, logs={"neg_score": float(hardness)})
+    return NegativeSample(
+        emb=state.emb.item[items], items=items, logs={"neg_score": float(hardness)}
+    )
 
 
 class CandidateSampler(NegativeSampler):
@@ -100,8 +115,10 @@ class CandidateSampler(NegativeSampler):
     def __init__(self, train_pairs: PairSet, num_candidates: int, num_negatives: int = 1) -> None:
         super().__init__(train_pairs)
         if num_candidates < 1 or num_negatives < 1:
-            raise ValueError(f"num_candidates and num_negatives must be >= 1, got "
-                             f"{num_candidates} and {num_negatives}")
+            raise ValueError(
+                f"num_candidates and num_negatives must be >= 1, got "
+                f"{num_candidates} and {num_negatives}"
+            )
         self.num_candidates = num_candidates
         self.num_negatives = num_negatives
 
@@ -123,5 +140,12 @@ class CandidateSampler(NegativeSampler):
         return draw_candidates(self, users, self.num_negatives, self.num_candidates, generator)
 
 
-__all__ = ["CHUNK_SIZE", "CandidateSampler", "block_size", "chosen_negatives", "draw_candidates",
-           "gather_rows", "score_candidates"]
+__all__ = [
+    "CHUNK_SIZE",
+    "CandidateSampler",
+    "block_size",
+    "chosen_negatives",
+    "draw_candidates",
+    "gather_rows",
+    "score_candidates",
+]

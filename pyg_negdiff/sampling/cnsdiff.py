@@ -1,4 +1,5 @@
 r"""CNSDiff: hard negatives synthesized by a diffusion model at several noise levels."""
+
 from __future__ import annotations
 
 import inspect
@@ -14,7 +15,12 @@ from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
 from pyg_negdiff.sampling.curriculum import sample_beta
 from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
-from pyg_negdiff.sampling.diffusion_config import FIELDS, DiffusionConfig, Gradient, register_to_config
+from pyg_negdiff.sampling.diffusion_config import (
+    FIELDS,
+    DiffusionConfig,
+    Gradient,
+    register_to_config,
+)
 
 #: Earlier names of ``gradient`` values, still accepted.
 GRADIENT_ALIASES = {"straight-through": "anchor"}
@@ -22,12 +28,30 @@ GRADIENT_ALIASES = {"straight-through": "anchor"}
 
 #: The settings of the authors' published code (SELFRec-based), for ``preset="published"``.
 PUBLISHED: dict[str, Any] = {
-    "num_steps": 20, "schedule": "linear-var", "noise_scale": 0.1, "beta_min": 1e-4, "beta_max": 0.02,
-    "start_step": 10, "step_stride": 4, "max_step": 20, "beta_start": (1.0, 9.0), "beta_end": (9.0, 1.0),
-    "min_random_share": 0.0, "cl_weight": 0.3, "temperature": 2.0, "contrast_scope": "batch",
-    "reverse_steps": None, "full_chain": True, "dropout": 0.5, "sampling_dropout": True,
-    "denoiser_training": "frozen", "anchor": "positive", "gradient": "detach", "selection": "hardest",
-    "combine": "mix", "synthesize": True,
+    "num_steps": 20,
+    "schedule": "linear-var",
+    "noise_scale": 0.1,
+    "beta_min": 1e-4,
+    "beta_max": 0.02,
+    "start_step": 10,
+    "step_stride": 4,
+    "max_step": 20,
+    "beta_start": (1.0, 9.0),
+    "beta_end": (9.0, 1.0),
+    "min_random_share": 0.0,
+    "cl_weight": 0.3,
+    "temperature": 2.0,
+    "contrast_scope": "batch",
+    "reverse_steps": None,
+    "full_chain": True,
+    "dropout": 0.5,
+    "sampling_dropout": True,
+    "denoiser_training": "frozen",
+    "anchor": "positive",
+    "gradient": "detach",
+    "selection": "hardest",
+    "combine": "mix",
+    "synthesize": True,
 }
 
 
@@ -214,27 +238,51 @@ class CNSDiffSampler(DiffusionSampler):
     context_arguments = ("item_popularity",)
 
     @register_to_config
-    def __init__(self, train_pairs: PairSet, embedding_dim: int, *, start_step: int = 10, step_stride: int = 4,
-                 max_step: int = 20, beta_start: tuple[float, float] = (1.0, 9.0),
-                 beta_end: tuple[float, float] = (9.0, 1.0), min_random_share: float = 0.1,
-                 cl_weight: float = 0.3, temperature: float = 2.0, positive_noise: float = 0.01,
-                 contrast_scope: Literal["pair", "batch"] = "pair", full_chain: bool = False,
-                 condition_on_user: bool = False, anchor: Literal["positive", "negative"] = "negative",
-                 selection: Literal["hardest", "band"] = "hardest", gradient: Gradient = "anchor",
-                 combine: Literal["mix", "separate"] = "mix", separate_weight: float = 1.0,
-                 synthesize: bool = True, anchor_pool: PoolName = "uniform", pool_alpha: float = 0.75,
-                 pool_candidates: int = 32, pool_mix: float = 0.5, item_popularity: Tensor | None = None,
-                 preset: Literal["published"] | None = None, diffusion: DiffusionConfig) -> None:
-        for name, value, allowed in (("contrast_scope", contrast_scope, ("pair", "batch")),
-                                     ("anchor", anchor, ("positive", "negative")),
-                                     ("selection", selection, ("hardest", "band")),
-                                     ("gradient", gradient, ("detach", "anchor", "linear")),
-                                     ("combine", combine, ("mix", "separate"))):
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        embedding_dim: int,
+        *,
+        start_step: int = 10,
+        step_stride: int = 4,
+        max_step: int = 20,
+        beta_start: tuple[float, float] = (1.0, 9.0),
+        beta_end: tuple[float, float] = (9.0, 1.0),
+        min_random_share: float = 0.1,
+        cl_weight: float = 0.3,
+        temperature: float = 2.0,
+        positive_noise: float = 0.01,
+        contrast_scope: Literal["pair", "batch"] = "pair",
+        full_chain: bool = False,
+        condition_on_user: bool = False,
+        anchor: Literal["positive", "negative"] = "negative",
+        selection: Literal["hardest", "band"] = "hardest",
+        gradient: Gradient = "anchor",
+        combine: Literal["mix", "separate"] = "mix",
+        separate_weight: float = 1.0,
+        synthesize: bool = True,
+        anchor_pool: PoolName = "uniform",
+        pool_alpha: float = 0.75,
+        pool_candidates: int = 32,
+        pool_mix: float = 0.5,
+        item_popularity: Tensor | None = None,
+        preset: Literal["published"] | None = None,
+        diffusion: DiffusionConfig,
+    ) -> None:
+        for name, value, allowed in (
+            ("contrast_scope", contrast_scope, ("pair", "batch")),
+            ("anchor", anchor, ("positive", "negative")),
+            ("selection", selection, ("hardest", "band")),
+            ("gradient", gradient, ("detach", "anchor", "linear")),
+            ("combine", combine, ("mix", "separate")),
+        ):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
         if not 1 <= start_step <= max_step <= diffusion.num_steps:
-            raise ValueError(f"need 1 <= start_step <= max_step <= num_steps, got "
-                             f"{start_step}, {max_step}, {diffusion.num_steps}")
+            raise ValueError(
+                f"need 1 <= start_step <= max_step <= num_steps, got "
+                f"{start_step}, {max_step}, {diffusion.num_steps}"
+            )
         if step_stride < 1:
             raise ValueError(f"step_stride must be >= 1, got {step_stride}")
         if min(*beta_start, *beta_end) <= 0:
@@ -243,8 +291,12 @@ class CNSDiffSampler(DiffusionSampler):
             raise ValueError(f"min_random_share must lie in [0, 1), got {min_random_share}")
         if separate_weight < 0:
             raise ValueError(f"separate_weight must be >= 0, got {separate_weight}")
-        super().__init__(train_pairs, diffusion, embedding_dim=embedding_dim,
-                         user_dim=embedding_dim if condition_on_user else None)
+        super().__init__(
+            train_pairs,
+            diffusion,
+            embedding_dim=embedding_dim,
+            user_dim=embedding_dim if condition_on_user else None,
+        )
         self.embedding_dim = embedding_dim
         self.preset = preset
         self.levels = list(range(start_step, max_step + 1, step_stride))
@@ -257,8 +309,14 @@ class CNSDiffSampler(DiffusionSampler):
         self.anchor, self.selection, self.gradient = anchor, selection, gradient
         self.combine, self.separate_weight = combine, separate_weight
         self.synthesize = synthesize
-        self.pool = AnchorPool(train_pairs, anchor_pool, item_popularity=item_popularity,
-                               alpha=pool_alpha, num_candidates=pool_candidates, mix=pool_mix)
+        self.pool = AnchorPool(
+            train_pairs,
+            anchor_pool,
+            item_popularity=item_popularity,
+            alpha=pool_alpha,
+            num_candidates=pool_candidates,
+            mix=pool_mix,
+        )
         self.subgraph_ready = self.pool.subgraph_ready
 
     @property
@@ -267,7 +325,9 @@ class CNSDiffSampler(DiffusionSampler):
         return self.pool.num_candidate_items
 
     @classmethod
-    def resolve(cls, options: dict[str, Any], diffusion: DiffusionConfig) -> tuple[dict[str, Any], DiffusionConfig]:
+    def resolve(
+        cls, options: dict[str, Any], diffusion: DiffusionConfig
+    ) -> tuple[dict[str, Any], DiffusionConfig]:
         """Applies ``preset`` and the old name of a ``gradient`` value (see `DiffusionSampler.resolve`).
 
         Args:
@@ -277,23 +337,34 @@ class CNSDiffSampler(DiffusionSampler):
         Returns:
             tuple: ``(options, diffusion)`` with the preset's values.
         """
-        options = {**options, "gradient": GRADIENT_ALIASES.get(options["gradient"], options["gradient"])}
+        options = {
+            **options,
+            "gradient": GRADIENT_ALIASES.get(options["gradient"], options["gradient"]),
+        }
         if options["preset"] is None:
             return options, diffusion
         if options["preset"] != "published":
-            raise ValueError(f"unknown preset {options['preset']!r}; the only preset is 'published'")
+            raise ValueError(
+                f"unknown preset {options['preset']!r}; the only preset is 'published'"
+            )
         given = {**vars(diffusion), **options}
         defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
 
         def same(a: Any, b: Any) -> bool:  # (1, 9) and [1, 9] are the same curriculum
             return tuple(a) == tuple(b) if isinstance(a, (tuple, list)) else a == b
 
-        clash = [k for k, v in PUBLISHED.items() if not same(given[k], defaults[k]) and not same(given[k], v)]
+        clash = [
+            k
+            for k, v in PUBLISHED.items()
+            if not same(given[k], defaults[k]) and not same(given[k], v)
+        ]
         if clash:
             raise ValueError(f"preset='published' fixes {sorted(clash)}; drop them or the preset")
         shared = {k: v for k, v in PUBLISHED.items() if k in FIELDS}
-        return ({**options, **{k: v for k, v in PUBLISHED.items() if k not in shared}},
-                diffusion.replace(**shared))
+        return (
+            {**options, **{k: v for k, v in PUBLISHED.items() if k not in shared}},
+            diffusion.replace(**shared),
+        )
 
     # -------------------------------------------------------------- steps
     def beta_params(self, progress: float) -> tuple[float, float]:
@@ -309,8 +380,13 @@ class CNSDiffSampler(DiffusionSampler):
         (a0, b0), (a1, b1) = self.beta_start, self.beta_end
         return a0 + (a1 - a0) * tau, b0 + (b1 - b0) * tau
 
-    def mix_ratio(self, num: int, progress: float, generator: torch.Generator | None = None,
-                  device: torch.device | str | None = None) -> Tensor:
+    def mix_ratio(
+        self,
+        num: int,
+        progress: float,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
         r"""``[num]`` shares $\lambda = (1 - \rho)\tilde\lambda$ of the synthesized negative.
 
         Args:
@@ -325,8 +401,13 @@ class CNSDiffSampler(DiffusionSampler):
         a, b = self.beta_params(progress)
         return (1 - self.min_random_share) * sample_beta(a, b, num, generator, device)
 
-    def candidates(self, x0: Tensor, cond: Tensor | None = None,
-                   generator: torch.Generator | None = None, toward: Tensor | None = None) -> Tensor:
+    def candidates(
+        self,
+        x0: Tensor,
+        cond: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        toward: Tensor | None = None,
+    ) -> Tensor:
         r"""Denoised candidates of unit-RMS rows ``x0`` ``[B, D']``, one per level: ``[K, B, D']``.
 
         Each row is noised to every level $t_k$ (independent noise per level),
@@ -352,8 +433,15 @@ class CNSDiffSampler(DiffusionSampler):
         with self.sampling():
             x_t = self.diffusion.q_sample(x0_all, t, noise=noise, generator=generator)
             t_rev = torch.full_like(t, self.diffusion.num_steps) if self.full_chain else t
-            out = self.diffusion.reverse(self.denoiser, x_t, t_rev, cond_all, steps=self.reverse_steps,
-                                         sampling_noise=self.sampling_noise, generator=generator)
+            out = self.diffusion.reverse(
+                self.denoiser,
+                x_t,
+                t_rev,
+                cond_all,
+                steps=self.reverse_steps,
+                sampling_noise=self.sampling_noise,
+                generator=generator,
+            )
         return out.view(K, B, -1)
 
     @staticmethod
@@ -400,10 +488,14 @@ class CNSDiffSampler(DiffusionSampler):
 
     @staticmethod
     def _gather(candidates: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
-        hard = candidates.gather(0, index.view(1, -1, 1).expand(1, -1, candidates.size(-1))).squeeze(0)
+        hard = candidates.gather(
+            0, index.view(1, -1, 1).expand(1, -1, candidates.size(-1))
+        ).squeeze(0)
         return hard, index
 
-    def _start_mean(self, level: Tensor, pos_emb: Tensor, rand_emb: Tensor, ratio: Tensor | None) -> Tensor:
+    def _start_mean(
+        self, level: Tensor, pos_emb: Tensor, rand_emb: Tensor, ratio: Tensor | None
+    ) -> Tensor:
         r"""The noise-free part of each chosen start point, in the embedding scale:
         $\sqrt{\bar\alpha_t}\,\mathbf{e}_i$ (positive anchor), or
         $\sqrt{\bar\alpha_t}\,\mathbf{e}_j + \sqrt{1 - \bar\alpha_t}\,(r_j / r_i)\,\mathbf{e}_i$
@@ -416,8 +508,13 @@ class CNSDiffSampler(DiffusionSampler):
         b = s.sqrt_one_minus_alphas_cumprod[t].unsqueeze(-1).to(pos_emb.dtype)
         return a * rand_emb + b * ratio * pos_emb
 
-    def contrastive_loss(self, pos_emb: Tensor, hard: Tensor | None, rand_emb: Tensor,
-                         generator: torch.Generator | None = None) -> Tensor:
+    def contrastive_loss(
+        self,
+        pos_emb: Tensor,
+        hard: Tensor | None,
+        rand_emb: Tensor,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         r"""$\mathcal{L}_{\text{cl}}$ (InfoNCE over cosine similarities, temperature $\tau_c$).
 
         Args:
@@ -436,7 +533,9 @@ class CNSDiffSampler(DiffusionSampler):
         positive = (anchor * F.normalize(view, dim=-1)).sum(-1, keepdim=True)
         negatives = [rand_emb] if hard is None else [hard, rand_emb]
         if self.contrast_scope == "pair":
-            negative = torch.stack([(anchor * F.normalize(n, dim=-1)).sum(-1) for n in negatives], dim=-1)
+            negative = torch.stack(
+                [(anchor * F.normalize(n, dim=-1)).sum(-1) for n in negatives], dim=-1
+            )
         else:
             negative = anchor @ F.normalize(torch.cat(negatives), dim=-1).t()
         logits = torch.cat([positive, negative], dim=-1) / self.temperature
@@ -452,12 +551,23 @@ class CNSDiffSampler(DiffusionSampler):
         cond = self.condition(user_emb if self.condition_on_user else None, state)
         diffusion_term, logs = self.fit_denoiser(x0, cond, generator)
         if self.in_warmup(state):
-            return NegativeSample(emb=rand_emb, items=rand_items, aux_loss=diffusion_term, logs=logs)
+            return NegativeSample(
+                emb=rand_emb, items=rand_items, aux_loss=diffusion_term, logs=logs
+            )
         if not self.synthesize:
             aux = self.cl_weight * self.contrastive_loss(pos_emb, None, rand_emb, generator)
             aux = aux if diffusion_term is None else aux + diffusion_term
-            self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, rand_emb,
-                          (user_emb * rand_emb.detach()).sum(-1), rand_emb)
+            self.diagnose(
+                logs,
+                users,
+                emb.user,
+                emb.item,
+                user_emb,
+                pos_emb,
+                rand_emb,
+                (user_emb * rand_emb.detach()).sum(-1),
+                rand_emb,
+            )
             return NegativeSample(emb=rand_emb, items=rand_items, aux_loss=aux, logs=logs)
 
         if self.anchor == "positive":
@@ -473,8 +583,11 @@ class CNSDiffSampler(DiffusionSampler):
         else:
             hard, level = self.select_hardest(cands, scores)
         if self.gradient != "detach":
-            base = (anchor_emb if self.gradient == "anchor"
-                    else self._start_mean(level, pos_emb, rand_emb, ratio))
+            base = (
+                anchor_emb
+                if self.gradient == "anchor"
+                else self._start_mean(level, pos_emb, rand_emb, ratio)
+            )
             hard = base + (hard - base.detach())
         lam = self.mix_ratio(users.numel(), state.progress, generator, users.device).unsqueeze(-1)
         if self.combine == "mix":
@@ -489,10 +602,25 @@ class CNSDiffSampler(DiffusionSampler):
             aux = aux + diffusion_term
         with torch.no_grad():
             steps = torch.tensor(self.levels, device=level.device, dtype=torch.float)[level]
-            moved = (hard - pos_emb).detach().norm(dim=-1) / pos_emb.detach().norm(dim=-1).clamp_min(1e-12)
-        logs.update({"mix_ratio": float(lam.mean()), "hard_level": float(steps.mean()),
-                     "hard_distance": float(moved.mean()), "hard_score": float(scores.max(0).values.mean())})
-        self.diagnose(logs, users, emb.user, emb.item, user_emb, pos_emb, hard, neg_scores, rand_emb)
+            moved = (hard - pos_emb).detach().norm(dim=-1) / pos_emb.detach().norm(
+                dim=-1
+            ).clamp_min(1e-12)
+        logs.update(
+            {
+                "mix_ratio": float(lam.mean()),
+                "hard_level": float(steps.mean()),
+                "hard_distance": float(moved.mean()),
+                "hard_score": float(scores.max(0).values.mean()),
+            }
+        )
+        self.diagnose(
+            logs, users, emb.user, emb.item, user_emb, pos_emb, hard, neg_scores, rand_emb
+        )
         sample = NegativeSample(emb=neg, items=rand_items, aux_loss=aux, logs=logs, weight=weight)
-        return self.with_probe(sample, users, hard if self.combine == "separate" else neg, emb.item,
-                               real=rand_items if self.combine == "separate" else None)
+        return self.with_probe(
+            sample,
+            users,
+            hard if self.combine == "separate" else neg,
+            emb.item,
+            real=rand_items if self.combine == "separate" else None,
+        )

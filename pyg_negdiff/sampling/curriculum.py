@@ -1,13 +1,19 @@
 r"""Draws of CNSDiff's hardness curriculum: the share $\lambda$ of the synthesized
 negative is Beta-distributed, with parameters that move with the training progress."""
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
 
-def sample_beta(a: float, b: float, num: int, generator: torch.Generator | None = None,
-                device: torch.device | str | None = None) -> Tensor:
+def sample_beta(
+    a: float,
+    b: float,
+    num: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> Tensor:
     r"""``[num]`` draws of $\mathrm{Beta}(a, b)$ as $X / (X + Y)$, $X \sim \Gamma(a)$, $Y \sim \Gamma(b)$.
 
     Unlike `torch.distributions.Beta`, it draws from ``generator``.

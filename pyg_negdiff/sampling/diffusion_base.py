@@ -1,6 +1,7 @@
 r"""What the diffusion samplers (`CNSDiffSampler`, `ADARSampler`) share: the
 embedding space they diffuse in, the parts built from one `DiffusionConfig`,
 how their denoiser learns, the uniform warm-up and the nearest-item probe."""
+
 from __future__ import annotations
 
 import inspect
@@ -42,8 +43,13 @@ def to_unit_rms(x: Tensor, eps: float = 1e-12) -> tuple[Tensor, Tensor]:
     return x / scale, scale
 
 
-def nearest_items(query: Tensor, item_emb: Tensor, users: Tensor | None = None,
-                  exclude: PairSet | None = None, chunk_size: int = 2 ** 22) -> Tensor:
+def nearest_items(
+    query: Tensor,
+    item_emb: Tensor,
+    users: Tensor | None = None,
+    exclude: PairSet | None = None,
+    chunk_size: int = 2**22,
+) -> Tensor:
     r"""The real item nearest (in Euclidean distance) to each query row.
 
     $\arg\min_i \lVert q - e_i \rVert^2 = \arg\max_i\, [q, 1]^\top [e_i, -\tfrac12 \lVert e_i \rVert^2]$:
@@ -73,8 +79,12 @@ def nearest_items(query: Tensor, item_emb: Tensor, users: Tensor | None = None,
         if users is None:
             users = torch.zeros(q.size(0), dtype=torch.long, device=q.device)
         rows = max(1, chunk_size // max(1, e.size(0)))
-        return torch.cat([top_k_items(q[s:s + rows], e, exclude, users[s:s + rows], 1)[:, 0]
-                          for s in range(0, q.size(0), rows)])
+        return torch.cat(
+            [
+                top_k_items(q[s : s + rows], e, exclude, users[s : s + rows], 1)[:, 0]
+                for s in range(0, q.size(0), rows)
+            ]
+        )
 
 
 class DiffusionSampler(NegativeSampler):
@@ -166,13 +176,21 @@ class DiffusionSampler(NegativeSampler):
         recorded = hasattr(cls.__init__, "own_options")
         cls.__signature__ = ClassSignature(flat_signature(cls)) if recorded else None
 
-    def __init__(self, train_pairs: PairSet, diffusion: DiffusionConfig, *, embedding_dim: int | None = None,
-                 user_dim: int | None = None) -> None:
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        diffusion: DiffusionConfig,
+        *,
+        embedding_dim: int | None = None,
+        user_dim: int | None = None,
+    ) -> None:
         super().__init__(train_pairs)
         if diffusion.num_environments and embedding_dim is None:
             raise ValueError("environment conditioning needs a denoiser to condition")
         self.diffusion = diffusion.build_process()
-        self.denoiser = diffusion.build_denoiser(embedding_dim, user_dim) if embedding_dim is not None else None
+        self.denoiser = (
+            diffusion.build_denoiser(embedding_dim, user_dim) if embedding_dim is not None else None
+        )
         self.env_embedding = diffusion.build_env_embedding() if embedding_dim is not None else None
         self.denoiser_training = diffusion.denoiser_training
         self.denoiser_lr = diffusion.denoiser_lr
@@ -184,7 +202,9 @@ class DiffusionSampler(NegativeSampler):
         self.reverse_steps = diffusion.reverse_steps
         self._optimizer = None
         if self.denoiser is not None and self.denoiser_training == "alternate":
-            self._optimizer = torch.optim.Adam(list(self.denoiser_parameters()), lr=self.denoiser_lr)
+            self._optimizer = torch.optim.Adam(
+                list(self.denoiser_parameters()), lr=self.denoiser_lr
+            )
         self._joint_steps = 0
         self._joint_fingerprint: float | None = None
         self.sampling_dropout = diffusion.sampling_dropout
@@ -197,7 +217,9 @@ class DiffusionSampler(NegativeSampler):
         self.diffusion_config = diffusion
 
     @classmethod
-    def resolve(cls, options: dict[str, Any], diffusion: DiffusionConfig) -> tuple[dict[str, Any], DiffusionConfig]:
+    def resolve(
+        cls, options: dict[str, Any], diffusion: DiffusionConfig
+    ) -> tuple[dict[str, Any], DiffusionConfig]:
         """Hook of `register_to_config`: the final own arguments and shared settings of a
         call (a preset fills them here). Returns them unchanged by default.
 
@@ -214,10 +236,17 @@ class DiffusionSampler(NegativeSampler):
         # The recorded call, as the flat keywords that rebuild it: the values that differ from
         # the defaults (so a new option leaves the repr of existing settings unchanged).
         unset = inspect.Parameter.empty
-        own = {k: v for k, v in self.init_options.items()
-               if k not in self.context_arguments and (self.option_defaults[k] is unset
-                                                       or v != self.option_defaults[k])}
-        shared = {k: v for k, v in vars(self.diffusion_config).items() if v != getattr(self.diffusion_defaults, k)}
+        own = {
+            k: v
+            for k, v in self.init_options.items()
+            if k not in self.context_arguments
+            and (self.option_defaults[k] is unset or v != self.option_defaults[k])
+        }
+        shared = {
+            k: v
+            for k, v in vars(self.diffusion_config).items()
+            if v != getattr(self.diffusion_defaults, k)
+        }
         options = {**own, **shared}
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in options.items())})"
 
@@ -263,13 +292,17 @@ class DiffusionSampler(NegativeSampler):
                 raise ValueError(
                     f"{type(self).__name__} conditions its denoiser on environments "
                     f"(num_environments={self.env_embedding.num_environments}), but the batch has none: "
-                    "give the Trainer environments=EnvironmentInference(...) (a penalty is optional)")
-            parts.append(self.env_embedding(state.environments.to(self.env_embedding.weight.device)))
+                    "give the Trainer environments=EnvironmentInference(...) (a penalty is optional)"
+                )
+            parts.append(
+                self.env_embedding(state.environments.to(self.env_embedding.weight.device))
+            )
         return torch.cat(parts, dim=-1) if parts else None
 
     # ------------------------------------------------------------ training
-    def fit_denoiser(self, x0: Tensor, cond: Tensor | None,
-                     generator: torch.Generator | None) -> tuple[Tensor | None, dict[str, float]]:
+    def fit_denoiser(
+        self, x0: Tensor, cond: Tensor | None, generator: torch.Generator | None
+    ) -> tuple[Tensor | None, dict[str, float]]:
         """Trains the denoiser on one batch of rows; returns the ``aux_loss`` share and logs.
 
         ``x0`` is detached here; ``cond`` comes from `condition`, whose user part
@@ -285,8 +318,12 @@ class DiffusionSampler(NegativeSampler):
         Returns:
             tuple: The ``aux_loss`` share (``None`` when nothing was trained) and the logs.
         """
-        if (self.denoiser is None or self.denoiser_training == "frozen" or not self.training
-                or not torch.is_grad_enabled()):
+        if (
+            self.denoiser is None
+            or self.denoiser_training == "frozen"
+            or not self.training
+            or not torch.is_grad_enabled()
+        ):
             return None, {}
         self.denoiser.train()
         loss = self.diffusion.loss(self.denoiser, x0.detach(), cond, generator=generator).mean()
@@ -317,9 +354,12 @@ class DiffusionSampler(NegativeSampler):
         with torch.no_grad():
             fingerprint = float(sum(p.double().abs().sum() for p in self.denoiser_parameters()))
         if self._joint_steps > 0 and fingerprint == self._joint_fingerprint:
-            warnings.warn(f"{self.__class__.__name__}: the denoiser did not change over "
-                          f"{self._joint_steps} training batches. With denoiser_training='joint' the "
-                          "trainer's optimizer must step sampler.joint_parameters().", stacklevel=2)
+            warnings.warn(
+                f"{self.__class__.__name__}: the denoiser did not change over "
+                f"{self._joint_steps} training batches. With denoiser_training='joint' the "
+                "trainer's optimizer must step sampler.joint_parameters().",
+                stacklevel=2,
+            )
         self._joint_fingerprint, self._joint_steps = fingerprint, 0
 
     @contextmanager
@@ -336,9 +376,18 @@ class DiffusionSampler(NegativeSampler):
                 self.denoiser.train(was_training)
 
     # ---------------------------------------------------------- diagnostics
-    def diagnose(self, logs: dict[str, float], users: Tensor, emb_user: Tensor, emb_item: Tensor,
-                 user_emb: Tensor, pos_emb: Tensor, hard: Tensor, neg_scores: Tensor,
-                 real_emb: Tensor | None) -> None:
+    def diagnose(
+        self,
+        logs: dict[str, float],
+        users: Tensor,
+        emb_user: Tensor,
+        emb_item: Tensor,
+        user_emb: Tensor,
+        pos_emb: Tensor,
+        hard: Tensor,
+        neg_scores: Tensor,
+        real_emb: Tensor | None,
+    ) -> None:
         r"""Adds the mechanism diagnostics (see the class description) to ``logs``.
 
         Args:
@@ -358,19 +407,26 @@ class DiffusionSampler(NegativeSampler):
             u, i, h = user_emb.detach(), pos_emb.detach(), hard.detach()
             s_ui = (u * i).sum(-1)
             margin = neg_scores.detach() - (s_ui.unsqueeze(-1) if neg_scores.dim() == 2 else s_ui)
-            logs.update({"hard_above_pos": float(((u * h).sum(-1) >= s_ui).float().mean()),
-                         "neg_sigmoid": float(torch.sigmoid(margin).mean()),
-                         "cos_hard_pos": float(F.cosine_similarity(h, i, dim=-1).mean())})
+            logs.update(
+                {
+                    "hard_above_pos": float(((u * h).sum(-1) >= s_ui).float().mean()),
+                    "neg_sigmoid": float(torch.sigmoid(margin).mean()),
+                    "cos_hard_pos": float(F.cosine_similarity(h, i, dim=-1).mean()),
+                }
+            )
             # Only on the full item table (a neighbour subgraph renumbers the items).
             if self._diagnose_head and emb_item.size(0) == self.head.numel():
                 self._diagnose_head = False
                 sample = torch.unique(users)[:512]
-                logs["head_share@20"] = head_share(emb_user.detach(), emb_item.detach(), self.head, sample,
-                                                   self.train_pairs, k=20)
+                logs["head_share@20"] = head_share(
+                    emb_user.detach(), emb_item.detach(), self.head, sample, self.train_pairs, k=20
+                )
         if real_emb is not None and real_emb.requires_grad:
+
             def record(grad: Tensor) -> None:
                 # Rows of a mean loss: scale by B so the value does not depend on the batch size.
                 logs["neg_grad_norm"] = float(grad.norm(dim=-1).mean() * grad.size(0))
+
             real_emb.register_hook(record)
 
     # ------------------------------------------------------------ helpers
@@ -385,8 +441,14 @@ class DiffusionSampler(NegativeSampler):
         """
         return state.epoch < self.warmup_epochs
 
-    def with_probe(self, sample: NegativeSample, users: Tensor, synthesized: Tensor, item_emb: Tensor,
-               real: Tensor | None = None) -> NegativeSample:
+    def with_probe(
+        self,
+        sample: NegativeSample,
+        users: Tensor,
+        synthesized: Tensor,
+        item_emb: Tensor,
+        real: Tensor | None = None,
+    ) -> NegativeSample:
         r"""Sets ``probe_items``, or ``None`` without ``probe`` (a synthesized row
         is not the item it was mixed with).
 

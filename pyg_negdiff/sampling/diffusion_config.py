@@ -10,6 +10,7 @@ keywords (``num_steps=...``, what ``--sampler-arg`` and
 records both, as diffusers' decorator of the same name does, so the sampler's
 ``repr`` and its class signature come from that record.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,12 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
-from pyg_negdiff.diffusion import EnvironmentEmbedding, GaussianDiffusion, MLPDenoiser, NoiseSchedule
+from pyg_negdiff.diffusion import (
+    EnvironmentEmbedding,
+    GaussianDiffusion,
+    MLPDenoiser,
+    NoiseSchedule,
+)
 from pyg_negdiff.diffusion import Prediction, ScheduleMode
 
 DenoiserTraining = Literal["alternate", "joint", "frozen"]
@@ -98,8 +104,10 @@ class DiffusionConfig:
 
     def __post_init__(self) -> None:
         if self.denoiser_training not in ("alternate", "joint", "frozen"):
-            raise ValueError(f"denoiser_training must be 'alternate', 'joint' or 'frozen', "
-                             f"got {self.denoiser_training!r}")
+            raise ValueError(
+                f"denoiser_training must be 'alternate', 'joint' or 'frozen', "
+                f"got {self.denoiser_training!r}"
+            )
         if self.warmup_epochs < 0:
             raise ValueError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.num_environments is not None and self.num_environments < 1:
@@ -122,7 +130,9 @@ class DiffusionConfig:
         Returns:
             GaussianDiffusion: Its `NoiseSchedule` holds the schedule's buffers.
         """
-        schedule = NoiseSchedule(self.num_steps, self.schedule, self.noise_scale, self.beta_min, self.beta_max)
+        schedule = NoiseSchedule(
+            self.num_steps, self.schedule, self.noise_scale, self.beta_min, self.beta_max
+        )
         return GaussianDiffusion(schedule, prediction=self.prediction, reweight=self.reweight)
 
     def condition_dim(self, user_dim: int | None) -> int | None:
@@ -149,8 +159,12 @@ class DiffusionConfig:
         Returns:
             MLPDenoiser: A freshly initialized network.
         """
-        return MLPDenoiser(embedding_dim, self.hidden_channels, cond_dim=self.condition_dim(user_dim),
-                           dropout=self.dropout)
+        return MLPDenoiser(
+            embedding_dim,
+            self.hidden_channels,
+            cond_dim=self.condition_dim(user_dim),
+            dropout=self.dropout,
+        )
 
     def build_env_embedding(self) -> EnvironmentEmbedding | None:
         """The environment embedding, or ``None`` without ``num_environments``.
@@ -158,7 +172,11 @@ class DiffusionConfig:
         Returns:
             EnvironmentEmbedding or None: $W \\in \\mathbb{R}^{K \\times d_e}$.
         """
-        return EnvironmentEmbedding(self.num_environments, self.environment_dim) if self.num_environments else None
+        return (
+            EnvironmentEmbedding(self.num_environments, self.environment_dim)
+            if self.num_environments
+            else None
+        )
 
 
 #: The `DiffusionConfig` fields, in order.
@@ -184,14 +202,19 @@ def register_to_config(init: Callable[..., None]) -> Callable[..., None]:
         callable: The recording constructor.
     """
     signature = inspect.signature(init)
-    own = [n for n, p in signature.parameters.items()
-           if n not in ("self", "train_pairs", "diffusion") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    own = [
+        n
+        for n, p in signature.parameters.items()
+        if n not in ("self", "train_pairs", "diffusion")
+        and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
 
     defaults = {n: signature.parameters[n].default for n in own}
 
     @functools.wraps(init)
-    def recording_init(self, train_pairs, *args: Any, diffusion: DiffusionConfig | None = None,
-                       **kwargs: Any) -> None:
+    def recording_init(
+        self, train_pairs, *args: Any, diffusion: DiffusionConfig | None = None, **kwargs: Any
+    ) -> None:
         shared = {k: kwargs.pop(k) for k in list(kwargs) if k in FIELDS and k not in own}
         try:
             bound = signature.bind(self, train_pairs, *args, diffusion=None, **kwargs)
@@ -199,7 +222,9 @@ def register_to_config(init: Callable[..., None]) -> Callable[..., None]:
             raise TypeError(f"{type(self).__name__}: {exc}") from None
         bound.apply_defaults()
         options = {k: bound.arguments[k] for k in own}
-        config = (diffusion if diffusion is not None else type(self).diffusion_defaults).replace(**shared)
+        config = (diffusion if diffusion is not None else type(self).diffusion_defaults).replace(
+            **shared
+        )
         options, config = type(self).resolve(options, config)
         init(self, train_pairs, **options, diffusion=config)
         self.init_options, self.diffusion_config = dict(options), config
@@ -238,16 +263,40 @@ def flat_signature(cls: type) -> inspect.Signature:
     Returns:
         inspect.Signature: Without ``self``.
     """
-    params = [p for n, p in inspect.signature(inspect.unwrap(cls.__init__)).parameters.items()
-              if n not in ("self", "diffusion")]
+    params = [
+        p
+        for n, p in inspect.signature(inspect.unwrap(cls.__init__)).parameters.items()
+        if n not in ("self", "diffusion")
+    ]
     hints = {f.name: f.type for f in dataclasses.fields(DiffusionConfig)}
     taken = {p.name for p in params}
-    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY,
-                                 default=getattr(cls.diffusion_defaults, name), annotation=hints[name])
-               for name in FIELDS if name not in taken]
-    params.append(inspect.Parameter("diffusion", inspect.Parameter.KEYWORD_ONLY, default=None,
-                                    annotation="DiffusionConfig | None"))
+    params += [
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=getattr(cls.diffusion_defaults, name),
+            annotation=hints[name],
+        )
+        for name in FIELDS
+        if name not in taken
+    ]
+    params.append(
+        inspect.Parameter(
+            "diffusion",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation="DiffusionConfig | None",
+        )
+    )
     return inspect.Signature(params)
 
 
-__all__ = ["Combine", "DenoiserTraining", "Gradient", "DiffusionConfig", "FIELDS", "flat_signature", "register_to_config"]
+__all__ = [
+    "Combine",
+    "DenoiserTraining",
+    "Gradient",
+    "DiffusionConfig",
+    "FIELDS",
+    "flat_signature",
+    "register_to_config",
+]

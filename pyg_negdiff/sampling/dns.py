@@ -1,4 +1,5 @@
 r"""Dynamic negative sampling: the highest-scored of a few uniform candidates."""
+
 from __future__ import annotations
 
 import torch
@@ -6,6 +7,7 @@ from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
+
 # The candidate helpers lived here first; they stay importable from this module.
 from pyg_negdiff.sampling.candidates import (  # noqa: F401
     CHUNK_SIZE,
@@ -16,7 +18,6 @@ from pyg_negdiff.sampling.candidates import (  # noqa: F401
     gather_rows,
     score_candidates,
 )
-
 
 
 class DNSSampler(CandidateSampler):
@@ -63,11 +64,19 @@ class DNSSampler(CandidateSampler):
         [2]
     """
 
-    def __init__(self, train_pairs: PairSet, num_candidates: int = 32, num_top: int = 1, *,
-                 num_negatives: int = 1) -> None:
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        num_candidates: int = 32,
+        num_top: int = 1,
+        *,
+        num_negatives: int = 1,
+    ) -> None:
         super().__init__(train_pairs, num_candidates, num_negatives)
         if not 1 <= num_top <= num_candidates:
-            raise ValueError(f"need 1 <= num_top <= num_candidates, got {num_top} and {num_candidates}")
+            raise ValueError(
+                f"need 1 <= num_top <= num_candidates, got {num_top} and {num_candidates}"
+            )
         self.num_top = num_top
 
     def select(self, scores: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -90,5 +99,7 @@ class DNSSampler(CandidateSampler):
         return chosen_negatives(state, cand, scores, self.select(scores, state.generator))
 
     def __repr__(self) -> str:
-        return (f"DNSSampler(num_candidates={self.num_candidates}, num_top={self.num_top}, "
-                f"num_negatives={self.num_negatives})")
+        return (
+            f"DNSSampler(num_candidates={self.num_candidates}, num_top={self.num_top}, "
+            f"num_negatives={self.num_negatives})"
+        )

@@ -1,4 +1,5 @@
 r"""The false-hard-negative (FHN) ratio: how often a sampler picks an item the user likes."""
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,10 @@ class FHNRatio:
         if items.dim() == users.dim() + 1:
             users = users.unsqueeze(-1).expand_as(items)
         elif items.shape != users.shape:
-            raise ValueError(f"items of shape {tuple(items.shape)} do not match users of shape "
-                             f"{tuple(users.shape)}: expected [B] or [B, K]")
+            raise ValueError(
+                f"items of shape {tuple(items.shape)} do not match users of shape "
+                f"{tuple(users.shape)}: expected [B] or [B, K]"
+            )
         hits = self.reference.contains(users, items).sum()
         self._hits = hits if self._hits is None else self._hits + hits
         self.count += items.numel()

@@ -1,5 +1,6 @@
 """Moved to `pyg_negdiff.sampling.diffusion_base` (the diffusion samplers' base);
 this path keeps working."""
+
 from pyg_negdiff.sampling.diffusion_base import (  # noqa: F401
     DenoiserTraining,
     DiffusionSampler,

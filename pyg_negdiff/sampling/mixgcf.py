@@ -1,4 +1,5 @@
 r"""MixGCF: hard negatives synthesized layer by layer from the positive and real candidates."""
+
 from __future__ import annotations
 
 import torch
@@ -72,8 +73,14 @@ class MixGCFSampler(CandidateSampler):
         (torch.Size([2, 32]), None, torch.Size([2]))
     """
 
-    def __init__(self, train_pairs: PairSet, num_candidates: int = 16, *, num_negatives: int = 1,
-                 mix_per_candidate: bool = False) -> None:
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        num_candidates: int = 16,
+        *,
+        num_negatives: int = 1,
+        mix_per_candidate: bool = False,
+    ) -> None:
         super().__init__(train_pairs, num_candidates, num_negatives)
         self.mix_per_candidate = mix_per_candidate
 
@@ -81,39 +88,48 @@ class MixGCFSampler(CandidateSampler):
         emb, generator = state.emb, state.generator
         B, K, M = users.numel(), self.num_negatives, self.num_candidates
         L1 = emb.item_layers.size(1)
-        cand = self.draw(users, generator)                                 # [B, K, M]
+        cand = self.draw(users, generator)  # [B, K, M]
         gen_device = generator.device if generator is not None else users.device
         shape = (B, K, M if self.mix_per_candidate else 1, L1)
         alpha = torch.rand(shape, generator=generator, device=gen_device).to(emb.item_layers.device)
 
         with torch.no_grad():
-            pos_layers = emb.item_layers[pos_items]                              # [B, L+1, D]
+            pos_layers = emb.item_layers[pos_items]  # [B, L+1, D]
             if emb.pooling == "concat":  # layer l is scored with the user's layer l
-                user = emb.user_layers[users]                                    # [B, L+1, D]
-                pos_score = (pos_layers * user).sum(-1)                          # [B, L+1]
+                user = emb.user_layers[users]  # [B, L+1, D]
+                pos_score = (pos_layers * user).sum(-1)  # [B, L+1]
             else:  # every layer is scored with the pooled user: one matrix product
-                user = emb.user[users].unsqueeze(-1)                             # [B, D, 1]
+                user = emb.user[users].unsqueeze(-1)  # [B, D, 1]
                 pos_score = torch.bmm(pos_layers, user).squeeze(-1)
             rows = block_size(K * M * emb.item_layers[0].numel())  # see `candidates.CHUNK_SIZE`
-            cand_score = torch.cat([self._layer_scores(gather_rows(emb.item_layers, cand[s:s + rows]),
-                                                       user[s:s + rows], emb.pooling)
-                                    for s in range(0, B, rows)])                 # [B, K, M, L+1]
+            cand_score = torch.cat(
+                [
+                    self._layer_scores(
+                        gather_rows(emb.item_layers, cand[s : s + rows]),
+                        user[s : s + rows],
+                        emb.pooling,
+                    )
+                    for s in range(0, B, rows)
+                ]
+            )  # [B, K, M, L+1]
             # u . (a p + (1 - a) c) = a (u . p) + (1 - a) (u . c): no mixed rows for all M.
             scores = alpha * pos_score[:, None, None, :] + (1 - alpha) * cand_score
-            best = scores.argmax(dim=2, keepdim=True)                            # [B, K, 1, L+1]
+            best = scores.argmax(dim=2, keepdim=True)  # [B, K, 1, L+1]
 
         chosen = cand.unsqueeze(-1).expand(B, K, M, L1).gather(2, best).squeeze(2)  # [B, K, L+1]
-        a = alpha.expand(B, K, M, L1).gather(2, best).squeeze(2).unsqueeze(-1)       # [B, K, L+1, 1]
+        a = alpha.expand(B, K, M, L1).gather(2, best).squeeze(2).unsqueeze(-1)  # [B, K, L+1, 1]
         layer = torch.arange(L1, device=chosen.device)
-        neg_layers = emb.item_layers[chosen, layer]                              # [B, K, L+1, D]
+        neg_layers = emb.item_layers[chosen, layer]  # [B, K, L+1, D]
         mixed = a * emb.item_layers[pos_items].unsqueeze(1) + (1 - a) * neg_layers
-        out = emb.pool(mixed)                                                    # [B, K, D']
-        probe = self.most_chosen(chosen)                                         # [B, K]
+        out = emb.pool(mixed)  # [B, K, D']
+        probe = self.most_chosen(chosen)  # [B, K]
         with torch.no_grad():
             hardness = emb.score_embeddings(users, out.detach()).mean()
         if K == 1:
             out, probe = out.squeeze(1), probe.squeeze(1)
-        return NegativeSample(emb=out, items=None, probe_items=probe, logs={"neg_score": float(hardness)})
+        return NegativeSample(
+            emb=out, items=None, probe_items=probe, logs={"neg_score": float(hardness)}
+        )
 
     @staticmethod
     def _layer_scores(x: Tensor, user: Tensor, pooling: str) -> Tensor:
@@ -134,10 +150,12 @@ class MixGCFSampler(CandidateSampler):
             [4, 5, 8]
         """
         L1 = chosen.size(-1)
-        counts = (chosen.unsqueeze(-1) == chosen.unsqueeze(-2)).sum(-1)          # [..., L+1]
+        counts = (chosen.unsqueeze(-1) == chosen.unsqueeze(-2)).sum(-1)  # [..., L+1]
         key = counts * L1 + torch.arange(L1, device=chosen.device)
         return chosen.gather(-1, key.argmax(dim=-1, keepdim=True)).squeeze(-1)
 
     def __repr__(self) -> str:
-        return (f"MixGCFSampler(num_candidates={self.num_candidates}, num_negatives={self.num_negatives}, "
-                f"mix_per_candidate={self.mix_per_candidate})")
+        return (
+            f"MixGCFSampler(num_candidates={self.num_candidates}, num_negatives={self.num_negatives}, "
+            f"mix_per_candidate={self.mix_per_candidate})"
+        )

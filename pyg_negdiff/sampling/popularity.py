@@ -1,4 +1,5 @@
 r"""Popularity-biased negative sampling: popular items are drawn more often."""
+
 from __future__ import annotations
 
 import torch
@@ -58,18 +59,30 @@ class PopularitySampler(NegativeSampler):
         [0, 0]
     """
 
-    def __init__(self, train_pairs: PairSet, item_popularity: Tensor, alpha: float = 0.75, *,
-                 num_negatives: int = 1, max_rounds: int = 8, chunk_size: int = 2 ** 22) -> None:
+    def __init__(
+        self,
+        train_pairs: PairSet,
+        item_popularity: Tensor,
+        alpha: float = 0.75,
+        *,
+        num_negatives: int = 1,
+        max_rounds: int = 8,
+        chunk_size: int = 2**22,
+    ) -> None:
         super().__init__(train_pairs)
         pop = torch.as_tensor(item_popularity).detach().double()
         if pop.shape != (self.num_items,):
-            raise ValueError(f"'item_popularity' must have shape [{self.num_items}], got {tuple(pop.shape)}")
+            raise ValueError(
+                f"'item_popularity' must have shape [{self.num_items}], got {tuple(pop.shape)}"
+            )
         if bool((pop < 0).any()) or not bool(torch.isfinite(pop).all()):
             raise ValueError("'item_popularity' must be finite and non-negative")
         if alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {alpha}")
         if num_negatives < 1 or max_rounds < 0 or chunk_size < 1:
-            raise ValueError("num_negatives and chunk_size must be positive, max_rounds non-negative")
+            raise ValueError(
+                "num_negatives and chunk_size must be positive, max_rounds non-negative"
+            )
         # Scaled by the maximum before the power (same distribution, no overflow).
         weights = (pop / pop.max().clamp_min(1e-300)).pow(alpha)
         if float(weights.sum()) <= 0:
@@ -108,7 +121,9 @@ class PopularitySampler(NegativeSampler):
         weights = self.weights.to(gen_device)
 
         def draw(n: int) -> Tensor:
-            return torch.multinomial(weights, n, replacement=True, generator=generator).to(flat.device)
+            return torch.multinomial(weights, n, replacement=True, generator=generator).to(
+                flat.device
+            )
 
         items = draw(flat.numel())
         bad = self.train_pairs.contains(flat, items).to(flat.device)
@@ -127,9 +142,12 @@ class PopularitySampler(NegativeSampler):
     def _draw_exact(self, users: Tensor, generator: torch.Generator | None) -> Tensor:
         gen_device = generator.device if generator is not None else self.weights.device
         rows = max(1, self.chunk_size // self.num_items)
-        out = [torch.multinomial(self.probabilities(users[s:s + rows]).to(gen_device), 1,
-                                 generator=generator).view(-1)
-               for s in range(0, users.numel(), rows)]
+        out = [
+            torch.multinomial(
+                self.probabilities(users[s : s + rows]).to(gen_device), 1, generator=generator
+            ).view(-1)
+            for s in range(0, users.numel(), rows)
+        ]
         return torch.cat(out).to(users.device)
 
     @property
@@ -137,8 +155,9 @@ class PopularitySampler(NegativeSampler):
         """Items per (user, positive) pair: the ``num_negatives`` negatives themselves."""
         return self.num_negatives
 
-    def candidate_items(self, users: Tensor, pos_items: Tensor,
-                        generator: torch.Generator | None = None) -> Tensor:
+    def candidate_items(
+        self, users: Tensor, pos_items: Tensor, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Draws now the ``[B, K]`` negatives the next `forward` returns (for a subgraph to hold them).
 
         Args:

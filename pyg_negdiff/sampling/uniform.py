@@ -1,4 +1,5 @@
 """Uniform negative sampling, the reference every other sampler is compared with."""
+
 from __future__ import annotations
 
 from torch import Tensor

@@ -6,6 +6,7 @@
 - `load_study` / `run_study` create or resume a study in SQLite or any RDB
   (PostgreSQL for many workers), and `export_best` writes the best configuration.
 """
+
 from pyg_negdiff.tune.objective import Objective
 from pyg_negdiff.tune.space import SAMPLER_SPACES, SearchSpace, backbone_space, penalty_space
 from pyg_negdiff.tune.study import (
@@ -23,8 +24,20 @@ from pyg_negdiff.tune.study import (
 )
 
 __all__ = [
-    "SearchSpace", "SAMPLER_SPACES", "backbone_space", "penalty_space", "Objective",
-    "load_study", "run_study", "export_best", "finished_trials", "running_trials",
-    "fail_stale_trials", "check_study_attrs", "default_storage", "make_storage", "make_pruner",
+    "SearchSpace",
+    "SAMPLER_SPACES",
+    "backbone_space",
+    "penalty_space",
+    "Objective",
+    "load_study",
+    "run_study",
+    "export_best",
+    "finished_trials",
+    "running_trials",
+    "fail_stale_trials",
+    "check_study_attrs",
+    "default_storage",
+    "make_storage",
+    "make_pruner",
     "refuse_distributed",
 ]

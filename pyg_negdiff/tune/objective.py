@@ -1,4 +1,5 @@
 """The Optuna objective: train one configuration, report validation NDCG@20 per epoch, prune."""
+
 from __future__ import annotations
 
 import os
@@ -54,10 +55,18 @@ class Objective:
         [0, 1]
     """
 
-    def __init__(self, data: InteractionData, space: Callable[[optuna.Trial], dict[str, Any]],
-                 base: RunConfig | None = None, *, progress: bool = False) -> None:
+    def __init__(
+        self,
+        data: InteractionData,
+        space: Callable[[optuna.Trial], dict[str, Any]],
+        base: RunConfig | None = None,
+        *,
+        progress: bool = False,
+    ) -> None:
         if "val" not in data.parts:
-            raise ValueError("tuning needs a validation part; split the data first (e.g. shift='random')")
+            raise ValueError(
+                "tuning needs a validation part; split the data first (e.g. shift='random')"
+            )
         self.data, self.space = data, space
         self.base = base or RunConfig()
         self.progress = progress
@@ -73,9 +82,15 @@ class Objective:
         """
         values = self.base.to_dict()
         suggested = self.space(trial)
-        if "sampler_kwargs" in suggested and suggested.get("sampler", values["sampler"]) == values["sampler"]:
+        if (
+            "sampler_kwargs" in suggested
+            and suggested.get("sampler", values["sampler"]) == values["sampler"]
+        ):
             # Fixed constants of the base sampler stay unless the space tunes them.
-            suggested["sampler_kwargs"] = {**values["sampler_kwargs"], **suggested["sampler_kwargs"]}
+            suggested["sampler_kwargs"] = {
+                **values["sampler_kwargs"],
+                **suggested["sampler_kwargs"],
+            }
         values.update(suggested)
         values["seed"] = self.base.seed + trial.number
         return RunConfig.from_dict(values)

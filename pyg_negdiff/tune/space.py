@@ -6,6 +6,7 @@ sampler's constructor names them). Ranges are chosen for short CPU runs
 (tens of epochs, not hundreds): learning rates are higher than the usual
 $10^{-3}$ of long GPU schedules.
 """
+
 from __future__ import annotations
 
 import math
@@ -56,7 +57,10 @@ def _cnsdiff(trial: optuna.Trial) -> dict[str, Any]:
     # large noise scale moves the negative-anchored candidate onto its positive, where the
     # margin cannot be won (a wider space, searched with a few trials, picked such settings).
     m = trial.suggest_float("final_hardness", 0.1, 0.9)
-    return {"beta_end": (m * 10.0, (1.0 - m) * 10.0), "cl_weight": trial.suggest_float("cl_weight", 0.0, 0.5)}
+    return {
+        "beta_end": (m * 10.0, (1.0 - m) * 10.0),
+        "cl_weight": trial.suggest_float("cl_weight", 0.0, 0.5),
+    }
 
 
 #: Sampler name to the function suggesting its own constants (constructor argument names):
@@ -66,14 +70,22 @@ def _cnsdiff(trial: optuna.Trial) -> dict[str, Any]:
 SAMPLER_SPACES: dict[str, SpaceFn] = {
     "uniform": lambda trial: {},
     "popularity": lambda trial: {"alpha": trial.suggest_float("alpha", 0.0, 1.0)},
-    "dns": lambda trial: {"num_candidates": trial.suggest_categorical("num_candidates", [8, 16, 32, 64])},
-    "mixgcf": lambda trial: {"num_candidates": trial.suggest_categorical("num_candidates", [8, 16, 32])},
-    "ahns": lambda trial: {"alpha": trial.suggest_float("alpha", 0.1, 2.0),
-                           "beta": trial.suggest_float("beta", 0.01, 1.0, log=True)},
+    "dns": lambda trial: {
+        "num_candidates": trial.suggest_categorical("num_candidates", [8, 16, 32, 64])
+    },
+    "mixgcf": lambda trial: {
+        "num_candidates": trial.suggest_categorical("num_candidates", [8, 16, 32])
+    },
+    "ahns": lambda trial: {
+        "alpha": trial.suggest_float("alpha", 0.1, 2.0),
+        "beta": trial.suggest_float("beta", 0.01, 1.0, log=True),
+    },
     "cnsdiff": _cnsdiff,
-    "adar": lambda trial: {"generation": trial.suggest_categorical("generation", ["forward", "denoise"]),
-                           "combine": trial.suggest_categorical("combine", ["add", "replace"]),
-                           "t_min": trial.suggest_int("t_min", 1, 25)},
+    "adar": lambda trial: {
+        "generation": trial.suggest_categorical("generation", ["forward", "denoise"]),
+        "combine": trial.suggest_categorical("combine", ["add", "replace"]),
+        "t_min": trial.suggest_int("t_min", 1, 25),
+    },
 }
 
 
@@ -91,8 +103,10 @@ def penalty_space(trial: optuna.Trial) -> dict[str, Any]:
         >>> penalty_space(optuna.trial.FixedTrial({"penalty_weight": 0.5, "num_environments": 3}))
         {'penalty_weight': 0.5, 'num_environments': 3}
     """
-    return {"penalty_weight": trial.suggest_float("penalty_weight", 1e-2, 10.0, log=True),
-            "num_environments": trial.suggest_int("num_environments", 2, 5)}
+    return {
+        "penalty_weight": trial.suggest_float("penalty_weight", 1e-2, 10.0, log=True),
+        "num_environments": trial.suggest_int("num_environments", 2, 5),
+    }
 
 
 class SearchSpace:
@@ -114,19 +128,35 @@ class SearchSpace:
         ({'num_candidates': 16}, 2)
     """
 
-    def __init__(self, model: str, sampler: str, *, tune_penalty: bool = False,
-                 tune_backbone: bool = True, tune_size: bool = True) -> None:
+    def __init__(
+        self,
+        model: str,
+        sampler: str,
+        *,
+        tune_penalty: bool = False,
+        tune_backbone: bool = True,
+        tune_size: bool = True,
+    ) -> None:
         if sampler not in SAMPLER_SPACES:
-            raise ValueError(f"no search space for sampler {sampler!r}; known: {sorted(SAMPLER_SPACES)}")
+            raise ValueError(
+                f"no search space for sampler {sampler!r}; known: {sorted(SAMPLER_SPACES)}"
+            )
         self.model, self.sampler = model, sampler
-        self.tune_penalty, self.tune_backbone, self.tune_size = tune_penalty, tune_backbone, tune_size
+        self.tune_penalty, self.tune_backbone, self.tune_size = (
+            tune_penalty,
+            tune_backbone,
+            tune_size,
+        )
 
     def __call__(self, trial: optuna.Trial) -> dict[str, Any]:
         """Suggests a partial `RunConfig` as a dict: the backbone and sampler names, the
         sampler's constants (under ``sampler_kwargs``), and the backbone and penalty
         settings that are tuned."""
-        params = (backbone_space(trial, self.model, tune_size=self.tune_size)
-                  if self.tune_backbone else {})
+        params = (
+            backbone_space(trial, self.model, tune_size=self.tune_size)
+            if self.tune_backbone
+            else {}
+        )
         params["model"], params["sampler"] = self.model, self.sampler
         params["sampler_kwargs"] = SAMPLER_SPACES[self.sampler](trial)
         if self.tune_penalty:
@@ -134,6 +164,8 @@ class SearchSpace:
         return params
 
     def __repr__(self) -> str:
-        return (f"SearchSpace(model={self.model!r}, sampler={self.sampler!r}, "
-                f"tune_penalty={self.tune_penalty}, tune_backbone={self.tune_backbone}, "
-                f"tune_size={self.tune_size})")
+        return (
+            f"SearchSpace(model={self.model!r}, sampler={self.sampler!r}, "
+            f"tune_penalty={self.tune_penalty}, tune_backbone={self.tune_backbone}, "
+            f"tune_size={self.tune_size})"
+        )

@@ -1,6 +1,7 @@
 r"""Where a study lives: an RDB storage (a SQLite file by default, any RDB URL for many
 workers), its URL with the secrets masked, its driver, and a heartbeat that fails the trials
 of a killed worker."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -14,7 +15,6 @@ import optuna
 import sqlalchemy.exc
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
-
 
 #: The default storage file, relative to the working directory.
 DEFAULT_DB = "runs/pyg_negdiff.db"
@@ -73,9 +73,12 @@ def _secrets(url: str) -> list[str]:
 
 
 #: Dialect to the driver module SQLAlchemy loads for it by default, and the package that ships it.
-_DRIVERS = {"postgresql+psycopg": ("psycopg", "psycopg[binary]"),
-            "postgresql+psycopg2": ("psycopg2", "psycopg2-binary"),
-            "mysql+pymysql": ("pymysql", "PyMySQL"), "mysql+mysqldb": ("MySQLdb", "mysqlclient")}
+_DRIVERS = {
+    "postgresql+psycopg": ("psycopg", "psycopg[binary]"),
+    "postgresql+psycopg2": ("psycopg2", "psycopg2-binary"),
+    "mysql+pymysql": ("pymysql", "PyMySQL"),
+    "mysql+mysqldb": ("MySQLdb", "mysqlclient"),
+}
 
 
 def resolve_url(url: str) -> str:
@@ -105,16 +108,22 @@ def resolve_url(url: str) -> str:
         for driver in ("postgresql+psycopg", "postgresql+psycopg2"):
             if importlib.util.find_spec(_DRIVERS[driver][0]) is not None:
                 if driver != "postgresql+psycopg":
-                    print(f"note: {scheme}:// storage uses the installed psycopg2 driver ({driver}://)")
+                    print(
+                        f"note: {scheme}:// storage uses the installed psycopg2 driver ({driver}://)"
+                    )
                 return driver + sep + rest
-        raise StorageError(f"storage {mask_url(url)}: no PostgreSQL driver is installed; "
-                           f"pip install psycopg2-binary (in pyg-negdiff[dev]) or 'psycopg[binary]'")
+        raise StorageError(
+            f"storage {mask_url(url)}: no PostgreSQL driver is installed; "
+            f"pip install psycopg2-binary (in pyg-negdiff[dev]) or 'psycopg[binary]'"
+        )
     if dialect == "mysql":
         dialect = "mysql+mysqldb"
     if dialect in _DRIVERS and importlib.util.find_spec(_DRIVERS[dialect][0]) is None:
         module, package = _DRIVERS[dialect]
-        raise StorageError(f"storage {mask_url(url)}: its driver {module!r} is not installed; "
-                           f"pip install {package}")
+        raise StorageError(
+            f"storage {mask_url(url)}: its driver {module!r} is not installed; "
+            f"pip install {package}"
+        )
     return url
 
 
@@ -125,10 +134,14 @@ def _storage_error(url: str, exc: Exception) -> StorageError:
     for secret in _secrets(url):
         reason = reason.replace(secret, "***")
     if isinstance(exc, ModuleNotFoundError):
-        return StorageError(f"storage {mask_url(url)}: its driver {exc.name!r} is not installed; "
-                            f"pip install {exc.name}")
-    return StorageError(f"cannot open the study storage {mask_url(url)}: {reason}; check that the server "
-                        f"runs and accepts this URL (host, port, user, database), or pass another --storage")
+        return StorageError(
+            f"storage {mask_url(url)}: its driver {exc.name!r} is not installed; "
+            f"pip install {exc.name}"
+        )
+    return StorageError(
+        f"cannot open the study storage {mask_url(url)}: {reason}; check that the server "
+        f"runs and accepts this URL (host, port, user, database), or pass another --storage"
+    )
 
 
 class HeartbeatStorage(RDBStorage):
@@ -147,12 +160,20 @@ class HeartbeatStorage(RDBStorage):
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         stale = super()._get_stale_trial_ids(study_id)
-        grace = self.grace_period if self.grace_period is not None else 2 * (self.heartbeat_interval or 0)
+        grace = (
+            self.grace_period
+            if self.grace_period is not None
+            else 2 * (self.heartbeat_interval or 0)
+        )
         limit = datetime.now() - timedelta(seconds=grace)
         beating = self._trials_with_heartbeat(study_id)
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-            if (trial._trial_id not in stale and trial._trial_id not in beating
-                    and trial.datetime_start is not None and trial.datetime_start < limit):
+            if (
+                trial._trial_id not in stale
+                and trial._trial_id not in beating
+                and trial.datetime_start is not None
+                and trial.datetime_start < limit
+            ):
                 stale.append(trial._trial_id)
         return stale
 
@@ -162,9 +183,15 @@ class HeartbeatStorage(RDBStorage):
 
         session = self.scoped_session()
         try:
-            rows = (session.query(models.TrialHeartbeatModel.trial_id)
-                    .join(models.TrialModel, models.TrialModel.trial_id == models.TrialHeartbeatModel.trial_id)
-                    .filter(models.TrialModel.study_id == study_id).all())
+            rows = (
+                session.query(models.TrialHeartbeatModel.trial_id)
+                .join(
+                    models.TrialModel,
+                    models.TrialModel.trial_id == models.TrialHeartbeatModel.trial_id,
+                )
+                .filter(models.TrialModel.study_id == study_id)
+                .all()
+            )
             return {row[0] for row in rows}
         finally:
             session.close()
@@ -191,8 +218,13 @@ def default_storage(path: str | Path = DEFAULT_DB) -> str:
     return f"sqlite:///{path}"
 
 
-def make_storage(url: str | None = None, *, heartbeat_interval: int = 10,
-                 grace_period: int = 30, max_retry: int = 1) -> RDBStorage:
+def make_storage(
+    url: str | None = None,
+    *,
+    heartbeat_interval: int = 10,
+    grace_period: int = 30,
+    max_retry: int = 1,
+) -> RDBStorage:
     """An RDB storage (SQLite, PostgreSQL, ...) with Optuna's trial heartbeat.
 
     Each running trial writes a heartbeat every ``heartbeat_interval`` seconds.
@@ -211,21 +243,32 @@ def make_storage(url: str | None = None, *, heartbeat_interval: int = 10,
     An in-memory SQLite URL (``sqlite:///:memory:``) gets no heartbeat: it lives in one process.
     """
     if grace_period <= heartbeat_interval:
-        raise ValueError(f"grace_period ({grace_period}) must exceed heartbeat_interval "
-                         f"({heartbeat_interval})")
+        raise ValueError(
+            f"grace_period ({grace_period}) must exceed heartbeat_interval "
+            f"({heartbeat_interval})"
+        )
     url = resolve_url(url or default_storage())
     if url in ("sqlite://", "sqlite:///:memory:"):
         # One process, nothing to resume: no heartbeat (its thread would open another, empty database).
         return RDBStorage(url)
     for attempt in range(5):
         try:
-            with warnings.catch_warnings():  # the heartbeat API is marked experimental; we rely on it
+            with (
+                warnings.catch_warnings()
+            ):  # the heartbeat API is marked experimental; we rely on it
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return HeartbeatStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                                        heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                                            max_retry=max_retry))
+                return HeartbeatStorage(
+                    url,
+                    heartbeat_interval=heartbeat_interval,
+                    grace_period=grace_period,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=max_retry
+                    ),
+                )
         except sqlalchemy.exc.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == 4:  # a refused connection will not heal in a second
+            if (
+                "locked" not in str(exc) or attempt == 4
+            ):  # a refused connection will not heal in a second
                 raise _storage_error(url, exc) from exc
             time.sleep(0.5 * (attempt + 1))
         except sqlalchemy.exc.DBAPIError as exc:
@@ -239,5 +282,13 @@ def make_storage(url: str | None = None, *, heartbeat_interval: int = 10,
     raise AssertionError("unreachable")
 
 
-__all__ = ["DEFAULT_DB", "HeartbeatStorage", "SECRET_KEYS", "StorageError", "default_storage", "make_storage",
-           "mask_url", "resolve_url"]
+__all__ = [
+    "DEFAULT_DB",
+    "HeartbeatStorage",
+    "SECRET_KEYS",
+    "StorageError",
+    "default_storage",
+    "make_storage",
+    "mask_url",
+    "resolve_url",
+]

@@ -12,6 +12,7 @@ functions here make every run of a study *resumable*:
   (`make_storage`) marks it FAIL once the grace period passes and re-queues its
   parameters, so no trial is lost and none is counted twice.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,6 +26,7 @@ from optuna.study import MaxTrialsCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from pyg_negdiff.train import NonFiniteLossError
+
 # The storage half moved to `pyg_negdiff.tune.storage`; its names stay importable from here.
 from pyg_negdiff.tune.storage import (  # noqa: F401
     DEFAULT_DB,
@@ -38,9 +40,22 @@ from pyg_negdiff.tune.storage import (  # noqa: F401
 )
 
 __all__ = [
-    "FINISHED", "PrunerName", "StorageError", "default_storage", "mask_url", "resolve_url", "make_storage", "make_pruner", "load_study",
-    "check_study_attrs", "finished_trials", "running_trials", "fail_stale_trials", "refuse_distributed",
-    "run_study", "export_best",
+    "FINISHED",
+    "PrunerName",
+    "StorageError",
+    "default_storage",
+    "mask_url",
+    "resolve_url",
+    "make_storage",
+    "make_pruner",
+    "load_study",
+    "check_study_attrs",
+    "finished_trials",
+    "running_trials",
+    "fail_stale_trials",
+    "refuse_distributed",
+    "run_study",
+    "export_best",
 ]
 
 PrunerName = Literal["median", "hyperband", "none"]
@@ -49,8 +64,9 @@ PrunerName = Literal["median", "hyperband", "none"]
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def make_pruner(name: PrunerName = "median", *, n_startup_trials: int = 3,
-                n_warmup_steps: int = 5) -> optuna.pruners.BasePruner:
+def make_pruner(
+    name: PrunerName = "median", *, n_startup_trials: int = 3, n_warmup_steps: int = 5
+) -> optuna.pruners.BasePruner:
     """The pruner called by name: ``"median"`` (default), ``"hyperband"`` or ``"none"``.
 
     The median pruner stops a trial whose validation NDCG@20 at an epoch is
@@ -76,7 +92,9 @@ def make_pruner(name: PrunerName = "median", *, n_startup_trials: int = 3,
         'MedianPruner'
     """
     if name == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps)
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps
+        )
     if name == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=max(1, n_warmup_steps))
     if name == "none":
@@ -84,9 +102,17 @@ def make_pruner(name: PrunerName = "median", *, n_startup_trials: int = 3,
     raise ValueError(f"unknown pruner {name!r}; choose from 'median', 'hyperband', 'none'")
 
 
-def load_study(study_name: str, storage: str | RDBStorage | None = None, *, seed: int = 0,
-               pruner: PrunerName = "median", pruner_warmup: int = 5, n_startup_trials: int = 10,
-               heartbeat_interval: int = 10, grace_period: int = 30) -> optuna.Study:
+def load_study(
+    study_name: str,
+    storage: str | RDBStorage | None = None,
+    *,
+    seed: int = 0,
+    pruner: PrunerName = "median",
+    pruner_warmup: int = 5,
+    n_startup_trials: int = 10,
+    heartbeat_interval: int = 10,
+    grace_period: int = 30,
+) -> optuna.Study:
     """Creates the study, or loads it when it exists (``load_if_exists=True``).
 
     The study maximizes. Its sampler is `optuna.samplers.TPESampler` with the
@@ -111,18 +137,28 @@ def load_study(study_name: str, storage: str | RDBStorage | None = None, *, seed
         ('doc', 'MAXIMIZE')
     """
     if not isinstance(storage, RDBStorage):
-        storage = make_storage(storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+        storage = make_storage(
+            storage, heartbeat_interval=heartbeat_interval, grace_period=grace_period
+        )
     try:
-        existing = len(storage.get_all_trials(storage.get_study_id_from_name(study_name), deepcopy=False))
+        existing = len(
+            storage.get_all_trials(storage.get_study_id_from_name(study_name), deepcopy=False)
+        )
     except KeyError:
         existing = 0
     with warnings.catch_warnings():  # constant_liar is experimental in Optuna < 5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=seed + existing, n_startup_trials=n_startup_trials,
-                                             constant_liar=True)
-    return optuna.create_study(study_name=study_name, storage=storage, sampler=sampler,
-                               pruner=make_pruner(pruner, n_warmup_steps=pruner_warmup),
-                               direction="maximize", load_if_exists=True)
+        sampler = optuna.samplers.TPESampler(
+            seed=seed + existing, n_startup_trials=n_startup_trials, constant_liar=True
+        )
+    return optuna.create_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=sampler,
+        pruner=make_pruner(pruner, n_warmup_steps=pruner_warmup),
+        direction="maximize",
+        load_if_exists=True,
+    )
 
 
 def check_study_attrs(study: optuna.Study, attrs: dict[str, Any]) -> None:
@@ -144,8 +180,10 @@ def check_study_attrs(study: optuna.Study, attrs: dict[str, Any]) -> None:
     clash = {k: (stored[k], v) for k, v in attrs.items() if k in stored and stored[k] != v}
     if clash:
         what = ", ".join(f"{k}={old!r} (now {new!r})" for k, (old, new) in clash.items())
-        raise ValueError(f"study {study.study_name!r} was created for {what}; "
-                         f"pass another --study-name (or storage) for a different setting")
+        raise ValueError(
+            f"study {study.study_name!r} was created for {what}; "
+            f"pass another --study-name (or storage) for a different setting"
+        )
     for key, value in attrs.items():
         if key not in stored:
             study.set_user_attr(key, value)
@@ -222,11 +260,18 @@ def refuse_distributed() -> None:
         raise ValueError(
             f"an Optuna study does not run under torchrun (WORLD_SIZE={world_size}): every rank would run "
             f"its own copy. Scale a study with several workers on one shared storage (one `pyg-negdiff tune "
-            f"--storage postgresql://...` per worker), and use torchrun for `pyg-negdiff train`")
+            f"--storage postgresql://...` per worker), and use torchrun for `pyg-negdiff train`"
+        )
 
 
-def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int, *,
-              show_progress_bar: bool = False, max_failures: int | None = None) -> int:
+def run_study(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    n_trials: int,
+    *,
+    show_progress_bar: bool = False,
+    max_failures: int | None = None,
+) -> int:
     """Runs trials until the study holds ``n_trials`` finished (complete or pruned) ones.
 
     Trials already in the study count, so calling it again after an interruption
@@ -271,15 +316,24 @@ def run_study(study: optuna.Study, objective: Callable[[optuna.Trial], float], n
     stop = MaxTrialsCallback(n_trials, states=FINISHED)
     while (remaining := n_trials - finished_trials(study)) > 0 and failures <= max_failures:
         states.clear()
-        study.optimize(objective, n_trials=remaining, catch=(NonFiniteLossError,),
-                       callbacks=[record, stop], show_progress_bar=show_progress_bar)
+        study.optimize(
+            objective,
+            n_trials=remaining,
+            catch=(NonFiniteLossError,),
+            callbacks=[record, stop],
+            show_progress_bar=show_progress_bar,
+        )
         ran += len(states)
         failures += sum(s == TrialState.FAIL for s in states)
         if not states:
             break  # defensive: nothing ran (the study was stopped), so looping would not progress
     if failures > max_failures:
-        warnings.warn(f"study {study.study_name!r} stopped after {failures} failed trials with "
-                      f"{finished_trials(study)} of {n_trials} finished", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"study {study.study_name!r} stopped after {failures} failed trials with "
+            f"{finished_trials(study)} of {n_trials} finished",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return ran
 
 
@@ -303,12 +357,22 @@ def export_best(study: optuna.Study, path: str | Path | None = None) -> dict[str
         raise ValueError(f"study {study.study_name!r} has no complete trial yet")
     best = study.best_trial
     attrs = best.user_attrs
-    out = {"study": study.study_name, "trial": best.number, "value": best.value,
-           "params": best.params, "config": attrs.get("config"), "seed": attrs.get("seed"),
-           "val": attrs.get("val_metrics"),
-           "test": {k[: -len("_metrics")]: v for k, v in attrs.items()
-                    if k.endswith("_metrics") and k != "val_metrics"},
-           "finished_trials": finished_trials(study), "study_attrs": study.user_attrs}
+    out = {
+        "study": study.study_name,
+        "trial": best.number,
+        "value": best.value,
+        "params": best.params,
+        "config": attrs.get("config"),
+        "seed": attrs.get("seed"),
+        "val": attrs.get("val_metrics"),
+        "test": {
+            k[: -len("_metrics")]: v
+            for k, v in attrs.items()
+            if k.endswith("_metrics") and k != "val_metrics"
+        },
+        "finished_trials": finished_trials(study),
+        "study_attrs": study.user_attrs,
+    }
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """``pyg-negdiff bench`` end to end on a split folder the test writes."""
+
 import json
 
 import pytest
@@ -25,8 +26,21 @@ def write_split_folder(root, U=60, I=40, seed=0):
     return root
 
 
-ARGS = ["--trials", "1", "--backbone-trials", "1", "--seeds", "0", "--epochs", "2", "--no-progress",
-        "--samplers", "uniform", "popularity", "dns"]
+ARGS = [
+    "--trials",
+    "1",
+    "--backbone-trials",
+    "1",
+    "--seeds",
+    "0",
+    "--epochs",
+    "2",
+    "--no-progress",
+    "--samplers",
+    "uniform",
+    "popularity",
+    "dns",
+]
 
 
 def test_bench_runs_end_to_end_and_prints_the_table_with_reference_rows(tmp_path, capsys):
@@ -39,7 +53,10 @@ def test_bench_runs_end_to_end_and_prints_the_table_with_reference_rows(tmp_path
     assert "oracle selection" in text
     report = json.loads((out / "report.json").read_text())
     assert report["best_sampler"] in ("uniform", "popularity", "dns")
-    assert f"Best sampler by validation: **{report['best_sampler']}**" in (out / "report.md").read_text()
+    assert (
+        f"Best sampler by validation: **{report['best_sampler']}**"
+        in (out / "report.md").read_text()
+    )
     assert (out / "optuna-journal.log").stat().st_size > 0
     runs = (out / "runs.jsonl").read_text().splitlines()
     kinds = [json.loads(line)["kind"] for line in runs]
@@ -56,12 +73,20 @@ def test_bench_refuses_a_folder_of_another_benchmark_and_unknown_rows(tmp_path, 
     assert main(["bench", "--data", str(folder), "--out", str(out), *ARGS]) == 0
     before = (out / "runs.jsonl").read_text()
     capsys.readouterr()
-    assert main(["bench", "--data", str(folder), "--out", str(out), *ARGS[:-4], "--samplers", "uniform"]) == 2
+    assert (
+        main(
+            ["bench", "--data", str(folder), "--out", str(out), *ARGS[:-4], "--samplers", "uniform"]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "other settings (rows)" in err and "new --out" in err
     assert (out / "runs.jsonl").read_text() == before
 
-    assert main(["bench", "--data", str(folder), "--out", str(tmp_path / "b2"), "--samplers", "nope"]) == 2
+    assert (
+        main(["bench", "--data", str(folder), "--out", str(tmp_path / "b2"), "--samplers", "nope"])
+        == 2
+    )
     err = capsys.readouterr().err
     assert "unknown benchmark row(s) nope" in err and not (tmp_path / "b2").exists()
 

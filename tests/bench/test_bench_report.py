@@ -6,13 +6,27 @@ from pyg_negdiff.bench.report import across_scenarios, markdown, markdown_across
 
 
 def seed_record(row, seed, ood, val, iid=0.1, scenario="s"):
-    return {"scenario": scenario, "kind": "seed", "row": row, "selection": "iid", "seed": seed,
-            "val": {"ndcg@20": val}, "test": {"test": {"ndcg@20": iid, "recall@20": iid},
-                                             "test_ood": {"ndcg@20": ood, "recall@20": 2 * ood}},
-            "best_epoch": 5, "epochs": 12, "epoch_time": 0.1, "head@20": 0.3, "diagnostics": {},
-            "oracle": {"epoch": [0, 5], "select": [0.1, 0.2], "eval": [ood / 2, ood]},
-            "config": {"lr": 1e-3, "l2": 1e-4, "sampler_kwargs": {}}, "budget": {"epochs": 12},
-            "cpu_s": 36.0}
+    return {
+        "scenario": scenario,
+        "kind": "seed",
+        "row": row,
+        "selection": "iid",
+        "seed": seed,
+        "val": {"ndcg@20": val},
+        "test": {
+            "test": {"ndcg@20": iid, "recall@20": iid},
+            "test_ood": {"ndcg@20": ood, "recall@20": 2 * ood},
+        },
+        "best_epoch": 5,
+        "epochs": 12,
+        "epoch_time": 0.1,
+        "head@20": 0.3,
+        "diagnostics": {},
+        "oracle": {"epoch": [0, 5], "select": [0.1, 0.2], "eval": [ood / 2, ood]},
+        "config": {"lr": 1e-3, "l2": 1e-4, "sampler_kwargs": {}},
+        "budget": {"epochs": 12},
+        "cpu_s": 36.0,
+    }
 
 
 RECORDS = (
@@ -21,10 +35,21 @@ RECORDS = (
     + [seed_record("dns", s, ood, 0.35) for s, ood in enumerate([0.11, 0.18, 0.33])]
     + [seed_record("popularity", s, ood, 0.20) for s, ood in enumerate([0.20, 0.40, 0.60])]
     + [seed_record("cnsdiff", s, ood, 0.25) for s, ood in enumerate([0.12, 0.22, 0.30])]
-    + [{"scenario": "s", "kind": "reference", "row": "popularity ranking", "seed": 0,
-        "val": {"ndcg@20": 0.05}, "test": {"test": {"ndcg@20": 0.2, "recall@20": 0.2},
-                                            "test_ood": {"ndcg@20": 0.0, "recall@20": 0.0}},
-        "head@20": 1.0, "oracle_scores": {"select": 0.0, "eval": 0.0}}]
+    + [
+        {
+            "scenario": "s",
+            "kind": "reference",
+            "row": "popularity ranking",
+            "seed": 0,
+            "val": {"ndcg@20": 0.05},
+            "test": {
+                "test": {"ndcg@20": 0.2, "recall@20": 0.2},
+                "test_ood": {"ndcg@20": 0.0, "recall@20": 0.0},
+            },
+            "head@20": 1.0,
+            "oracle_scores": {"select": 0.0, "eval": 0.0},
+        }
+    ]
     + [{"scenario": "s", "kind": "trial", "row": "dns", "cpu_s": 72.0}]
 )
 
@@ -76,6 +101,8 @@ def test_run_log_drops_a_partial_last_line_and_appends_after_it(tmp_path):
     assert log.records == [{"kind": "seed", "seed": 0}]
     log.append({"kind": "seed", "seed": 1})
     assert [r["seed"] for r in RunLog(path).records] == [0, 1]
-    path.write_text('{"kind": "se\n{"kind": "seed", "seed": 0}\n')  # damage inside the file is refused
+    path.write_text(
+        '{"kind": "se\n{"kind": "seed", "seed": 0}\n'
+    )  # damage inside the file is refused
     with pytest.raises(ValueError, match="line 1 is not JSON"):
         RunLog(path)

@@ -1,4 +1,5 @@
 """pyg_negdiff.cli.common: tables, option names, the write check, and choices read from the registries."""
+
 import argparse
 
 import pytest
@@ -40,7 +41,9 @@ def test_choices_follow_the_registries(monkeypatch):
     monkeypatch.setitem(MODELS, "my-gcn", LightGCN)
     monkeypatch.setitem(PROPAGATIONS, "my-full", FullPropagation)
     monkeypatch.setitem(SHIFTS, "my-shift", SHIFTS["random"])
-    args = _parser().parse_args(["--model", "my-gcn", "--propagation", "my-full", "--shift", "my-shift"])
+    args = _parser().parse_args(
+        ["--model", "my-gcn", "--propagation", "my-full", "--shift", "my-shift"]
+    )
     assert args.shift == "my-shift"
     config = run_config_from_args(args)  # validated: RunConfig.validate reads the same registries
     assert (config.model, config.propagation) == ("my-gcn", "my-full")

@@ -1,13 +1,29 @@
 """The loaders live one module per format; every name of the former single module stays in data.io."""
+
 from pathlib import Path
 
 import pyg_negdiff
 from pyg_negdiff.data import io
 from pyg_negdiff.data.io import builtin, csvfile, dispatch, recbole, text
 
-OLD_NAMES = ["BUILTIN_FILES", "CSV_COLUMN_NAMES", "DATA_ENV_VAR", "FORMATS", "Format", "PathLike", "REMAP_MIN_IDS",
-             "REMAP_RATIO", "default_data_root", "load_builtin", "load_csv", "load_dataset", "load_lightgcn",
-             "load_pairs", "load_recbole", "sniff_format"]
+OLD_NAMES = [
+    "BUILTIN_FILES",
+    "CSV_COLUMN_NAMES",
+    "DATA_ENV_VAR",
+    "FORMATS",
+    "Format",
+    "PathLike",
+    "REMAP_MIN_IDS",
+    "REMAP_RATIO",
+    "default_data_root",
+    "load_builtin",
+    "load_csv",
+    "load_dataset",
+    "load_lightgcn",
+    "load_pairs",
+    "load_recbole",
+    "sniff_format",
+]
 
 
 def test_every_former_name_is_still_importable():

@@ -45,8 +45,14 @@ def test_the_torch_engine_is_what_neighbor_propagation_samples_with():
     prop = NeighborPropagation(edge_index, 3, 3, num_neighbors=[1, 1], engine="torch")
     seeds = torch.tensor([0, 4])
     node, local_edges, _ = prop.sample(seeds, torch.Generator().manual_seed(5))
-    expected = sample_subgraph(prop.col, prop.rowptr, prop._local, prop.num_neighbors, seeds,
-                               torch.Generator().manual_seed(5))
+    expected = sample_subgraph(
+        prop.col,
+        prop.rowptr,
+        prop._local,
+        prop.num_neighbors,
+        seeds,
+        torch.Generator().manual_seed(5),
+    )
     assert torch.equal(node, expected[0]) and torch.equal(local_edges, expected[1])
 
 

@@ -20,10 +20,13 @@ def test_every_registered_strategy_is_built_by_name():
     assert PROPAGATIONS == {"full": FullPropagation, "neighbor": NeighborPropagation}
     edge_index, U, I = graph()
     assert isinstance(build_propagation("full", edge_index, U, I), FullPropagation)
-    prop = build_propagation("neighbor", edge_index, U, I, num_neighbors=[2], engine="torch",
-                             sparse_gradients=False)
+    prop = build_propagation(
+        "neighbor", edge_index, U, I, num_neighbors=[2], engine="torch", sparse_gradients=False
+    )
     assert isinstance(prop, NeighborPropagation) and not prop.sparse_gradients
-    with pytest.raises(ValueError, match="unknown propagation 'dense'; choose 'full' or 'neighbor'"):
+    with pytest.raises(
+        ValueError, match="unknown propagation 'dense'; choose 'full' or 'neighbor'"
+    ):
         build_propagation("dense", edge_index, U, I)
     with pytest.raises(ValueError, match="'neighbor' only"):
         build_propagation("full", edge_index, U, I, num_neighbors=[2])
@@ -42,7 +45,9 @@ def test_a_registered_strategy_is_one_class_and_one_entry(monkeypatch):
 
 def test_sharding_reads_the_strategy_not_its_candidate_needs():
     edge_index, U, I = graph()
-    full, neighbor = FullPropagation(edge_index, U, I), NeighborPropagation(edge_index, U, I, [-1], engine="torch")
+    full, neighbor = FullPropagation(edge_index, U, I), NeighborPropagation(
+        edge_index, U, I, [-1], engine="torch"
+    )
     assert (full.shardable, full.needs_candidates) == (False, False)
     assert (neighbor.shardable, neighbor.needs_candidates) == (True, True)
     sharded = ShardedPropagation(neighbor, rank=0, world_size=1)

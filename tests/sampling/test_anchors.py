@@ -11,8 +11,12 @@ from pyg_negdiff.sampling.uniform import UniformSampler
 
 def pairs(U=30, I=50, seed=0):
     g = torch.Generator().manual_seed(seed)
-    index = torch.unique(torch.stack([torch.randint(0, U, (300,), generator=g),
-                                      torch.randint(0, I, (300,), generator=g)]), dim=1)
+    index = torch.unique(
+        torch.stack(
+            [torch.randint(0, U, (300,), generator=g), torch.randint(0, I, (300,), generator=g)]
+        ),
+        dim=1,
+    )
     return PairSet(index, U, I)
 
 
@@ -71,9 +75,16 @@ def test_cnsdiff_default_is_unchanged_and_pools_change_only_the_anchor():
     p = pairs()
     default = CNSDiffSampler(p, embedding_dim=8)
     assert "anchor_pool" not in repr(default) and default.num_candidate_items == 1
-    popular = CNSDiffSampler(p, embedding_dim=8, anchor_pool="popularity", item_popularity=torch.ones(50))
+    popular = CNSDiffSampler(
+        p, embedding_dim=8, anchor_pool="popularity", item_popularity=torch.ones(50)
+    )
     assert "anchor_pool='popularity'" in repr(popular) and not popular.subgraph_ready
-    assert CNSDiffSampler(p, embedding_dim=8, anchor_pool="dns", pool_candidates=16).num_candidate_items == 16
+    assert (
+        CNSDiffSampler(
+            p, embedding_dim=8, anchor_pool="dns", pool_candidates=16
+        ).num_candidate_items
+        == 16
+    )
     assert set(popular.state_dict()) == set(default.state_dict())
     out = popular(torch.arange(30), torch.zeros(30, dtype=torch.long), state())
     assert out.emb.shape == (30, 8) and not bool(p.contains(torch.arange(30), out.items).any())
@@ -84,8 +95,13 @@ def test_run_config_fills_in_the_popularity_of_a_popularity_pool():
     from pyg_negdiff.experiment import RunConfig, make_trainer
 
     data = make_synthetic(num_users=60, num_items=40, seed=0)
-    config = RunConfig(model="mf", embedding_dim=8, sampler="cnsdiff", epochs=1,
-                       sampler_kwargs={"anchor_pool": "popularity"})
+    config = RunConfig(
+        model="mf",
+        embedding_dim=8,
+        sampler="cnsdiff",
+        epochs=1,
+        sampler_kwargs={"anchor_pool": "popularity"},
+    )
     trainer = make_trainer(config, data, progress=False)
     assert trainer.sampler.pool.popularity is not None
     trainer.fit()

@@ -41,7 +41,9 @@ def test_blocked_scores_equal_a_naive_loop():
     users = torch.tensor([0, 1, 1])
     cand = torch.randint(8, (3, 2, 5), generator=torch.Generator().manual_seed(0))
     scores = score_candidates(SamplerState(emb), users, cand, chunk_size=1)
-    naive = torch.stack([torch.stack([emb.item[row] @ emb.user[u] for row in c]) for u, c in zip(users, cand)])
+    naive = torch.stack(
+        [torch.stack([emb.item[row] @ emb.user[u] for row in c]) for u, c in zip(users, cand)]
+    )
     assert torch.allclose(scores, naive)
     assert torch.equal(gather_rows(emb.item, cand), emb.item[cand])
     assert block_size(7, 1) == 1 and block_size(2, 9) == 4

@@ -9,4 +9,7 @@ def test_the_draw_is_reproducible_and_still_importable_from_cnsdiff():
     a = sample_beta(1.0, 9.0, 64, torch.Generator().manual_seed(2))
     b = sample_beta(1.0, 9.0, 64, torch.Generator().manual_seed(2))
     assert torch.equal(a, b) and bool(((a >= 0) & (a <= 1)).all())
-    assert abs(float(sample_beta(2.0, 2.0, 20000, torch.Generator().manual_seed(0)).mean()) - 0.5) < 0.01
+    assert (
+        abs(float(sample_beta(2.0, 2.0, 20000, torch.Generator().manual_seed(0)).mean()) - 0.5)
+        < 0.01
+    )

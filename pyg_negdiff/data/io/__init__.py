@@ -50,10 +50,16 @@ Examples:
     >>> print(data.loaded_as)
     train.txt as lightgcn: each of the 3 lines starts with a different user and holds 0 to 2 items (adjacency lists); test.txt as lightgcn: as in train.txt
 """
+
 from __future__ import annotations
 
 # Every name the single-module `io.py` had stays importable from here.
-from pyg_negdiff.data.io.builtin import BUILTIN_FILES, DATA_ENV_VAR, default_data_root, load_builtin  # noqa: F401
+from pyg_negdiff.data.io.builtin import (
+    BUILTIN_FILES,
+    DATA_ENV_VAR,
+    default_data_root,
+    load_builtin,
+)  # noqa: F401
 from pyg_negdiff.data.io.common import REMAP_MIN_IDS, REMAP_RATIO, PathLike  # noqa: F401
 from pyg_negdiff.data.io.csvfile import CSV_COLUMN_NAMES, load_csv  # noqa: F401
 from pyg_negdiff.data.io.dispatch import FORMATS, Format, load_dataset, sniff_format  # noqa: F401

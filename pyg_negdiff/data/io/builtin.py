@@ -1,4 +1,5 @@
 r"""The built-in datasets: what files each is, where they are looked for, and how they load."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,6 @@ from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.io.common import PathLike
 from pyg_negdiff.data.io.recbole import load_recbole
 from pyg_negdiff.data.io.text import load_lightgcn, load_pairs
-
 
 #: Environment variable that points at the folder holding the built-in datasets.
 DATA_ENV_VAR = "PYG_NEGDIFF_DATA"
@@ -60,7 +60,9 @@ def load_builtin(name: str, root: PathLike | None = None, **kwargs: Any) -> Inte
         InteractionData: The dataset, named ``name``.
     """
     if name not in BUILTIN_FILES:
-        raise ValueError(f"unknown built-in dataset {name!r}; choose from {', '.join(BUILTIN_FILES)}")
+        raise ValueError(
+            f"unknown built-in dataset {name!r}; choose from {', '.join(BUILTIN_FILES)}"
+        )
     kind, names, defaults = BUILTIN_FILES[name]
     folder = (Path(root) if root is not None else default_data_root()) / name
     files = [folder / n for n in names]
@@ -69,7 +71,8 @@ def load_builtin(name: str, root: PathLike | None = None, **kwargs: Any) -> Inte
         raise FileNotFoundError(
             f"built-in dataset {name!r} not found: missing {', '.join(map(str, missing))}. "
             f"Put the files there, or point ${DATA_ENV_VAR} (or root=) at the folder that "
-            f"holds {name}/; nothing is downloaded.")
+            f"holds {name}/; nothing is downloaded."
+        )
     options = {**defaults, **kwargs, "name": name}
     if kind == "recbole":
         data = load_recbole(files[0], **options)

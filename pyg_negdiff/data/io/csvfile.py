@@ -1,4 +1,5 @@
 r"""CSV (and other delimited) files with named columns, found by name or given."""
+
 from __future__ import annotations
 
 import csv
@@ -10,12 +11,25 @@ from pyg_negdiff.data.interactions import DataValidationError, InteractionData
 from pyg_negdiff.data.io.common import PathLike, _check_width, _columns, _from_columns, _locate
 from pyg_negdiff.data.layout import OnBadLine
 
-
 #: Column names that `load_csv` recognises, compared without case, ``_``, ``-`` or spaces.
 CSV_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
     "user": ("user", "userid", "uid", "customerid", "reviewerid", "users"),
-    "item": ("item", "itemid", "iid", "movieid", "movie", "productid", "asin", "bookid", "isbn",
-             "businessid", "artistid", "trackid", "songid", "items"),
+    "item": (
+        "item",
+        "itemid",
+        "iid",
+        "movieid",
+        "movie",
+        "productid",
+        "asin",
+        "bookid",
+        "isbn",
+        "businessid",
+        "artistid",
+        "trackid",
+        "songid",
+        "items",
+    ),
     "time": ("timestamp", "time", "datetime", "date", "ts", "unixreviewtime"),
     "rating": ("rating", "ratings", "score", "stars", "overall", "bookrating"),
 }
@@ -23,17 +37,27 @@ CSV_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
 
 def _by_name(header: list[str], role: str) -> str | None:
     """The header's column for ``role`` among `CSV_COLUMN_NAMES`, or ``None``."""
+
     def norm(text: str) -> str:
         return "".join(c for c in text.lower() if c not in "_- ")
+
     wanted = CSV_COLUMN_NAMES[role]
     hits = [h for h in header if norm(h) in wanted]
     return min(hits, key=lambda h: wanted.index(norm(h))) if hits else None
 
 
-def load_csv(path: PathLike, *, user_col: str | None = None, item_col: str | None = None,
-             time_col: str | None = None, rating_col: str | None = None,
-             min_rating: float | None = None, sep: str = ",",
-             name: str | None = None, on_bad_line: OnBadLine = "error") -> InteractionData:
+def load_csv(
+    path: PathLike,
+    *,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    time_col: str | None = None,
+    rating_col: str | None = None,
+    min_rating: float | None = None,
+    sep: str = ",",
+    name: str | None = None,
+    on_bad_line: OnBadLine = "error",
+) -> InteractionData:
     r"""Loads a delimited text file with a header row of column names.
 
     Quoted fields are read as the `csv` module reads them; a UTF-8 byte-order mark is
@@ -99,10 +123,15 @@ def load_csv(path: PathLike, *, user_col: str | None = None, item_col: str | Non
         other = next((c for c in (",", ";", "\t", "|", " ") if c != sep and c in header[0]), None)
         raise DataValidationError(
             f"{path}, line {header_line}: the header has one column with sep={sep!r}"
-            + (f"; the file looks separated by {other!r}: pass --sep {other!r}" if other else ""))
+            + (f"; the file looks separated by {other!r}: pass --sep {other!r}" if other else "")
+        )
     by_name = []
-    wanted = {"user": user_col, "item": item_col, "time": time_col,
-              "rating": rating_col if rating_col is not None or min_rating is not None else ""}
+    wanted = {
+        "user": user_col,
+        "item": item_col,
+        "time": time_col,
+        "rating": rating_col if rating_col is not None or min_rating is not None else "",
+    }
     for role, given in wanted.items():
         if given is None:
             wanted[role] = _by_name(header, role)
@@ -111,23 +140,41 @@ def load_csv(path: PathLike, *, user_col: str | None = None, item_col: str | Non
             elif role in ("user", "item"):
                 raise DataValidationError(
                     f"{path}, line {header_line}: no {role} column among {', '.join(header)}; "
-                    f"name it with --{role}-col ({role}_col=)")
+                    f"name it with --{role}-col ({role}_col=)"
+                )
             elif role == "rating":
-                raise ValueError(f"min_rating={min_rating} needs rating_col (--rating-col), the "
-                                 f"column to threshold; none of {', '.join(header)} is named like one")
+                raise ValueError(
+                    f"min_rating={min_rating} needs rating_col (--rating-col), the "
+                    f"column to threshold; none of {', '.join(header)} is named like one"
+                )
     columns = {role: (col or None) for role, col in wanted.items()}
     where = _locate(header, columns, path, header_line=header_line)
     lineno = np.array(numbers, dtype=np.int64)
     notes: list[str] = []
-    keep = _check_width(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)), len(header),
-                        lineno, path, on_bad_line, notes)
+    keep = _check_width(
+        np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)),
+        len(header),
+        lineno,
+        path,
+        on_bad_line,
+        notes,
+    )
     if keep is not None:
         rows, lineno = [r for r, k in zip(rows, keep) if k], lineno[keep]
     if not rows:
         raise DataValidationError(f"{path}, line {header_line}: a header but no rows")
     cells = np.array(rows, dtype=str)
-    return _from_columns(path, *_columns(cells, where, strip=True), lineno, min_rating=min_rating,
-                         columns=columns, name=name, kind="csv", notes=notes, by_name=by_name)
+    return _from_columns(
+        path,
+        *_columns(cells, where, strip=True),
+        lineno,
+        min_rating=min_rating,
+        columns=columns,
+        name=name,
+        kind="csv",
+        notes=notes,
+        by_name=by_name,
+    )
 
 
 __all__ = ["CSV_COLUMN_NAMES", "load_csv"]

@@ -1,4 +1,5 @@
 r"""`load_dataset`: the loader a path calls for, from its name, its header or its lines."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +12,6 @@ from pyg_negdiff.data.io.csvfile import load_csv
 from pyg_negdiff.data.io.recbole import load_recbole
 from pyg_negdiff.data.io.text import _load_presplit
 from pyg_negdiff.data.layout import COLUMN_FORMATS, detect_layout
-
 
 Format = Literal["auto", "lightgcn", "pairs", "uiw", "uit", "uirt", "recbole", "csv"]
 #: The values of ``format`` (and ``--format``).
@@ -42,10 +42,17 @@ def _load_text(files: dict[str, Path], format: str, kwargs: dict[str, Any]) -> I
     """Pre-split whitespace-separated files with the `_load_presplit` options in ``kwargs``."""
     misplaced = [k for k in _CSV_ONLY if k in kwargs]
     if misplaced:
-        raise ValueError(f"{', '.join(misplaced)} only apply to CSV files; "
-                         f"{files['train']} is read as whitespace-separated ids")
-    options = {"on_bad_line": "error", "min_rating": None, "name": None, "num_users": None,
-               "num_items": None}
+        raise ValueError(
+            f"{', '.join(misplaced)} only apply to CSV files; "
+            f"{files['train']} is read as whitespace-separated ids"
+        )
+    options = {
+        "on_bad_line": "error",
+        "min_rating": None,
+        "name": None,
+        "num_users": None,
+        "num_items": None,
+    }
     unknown = set(kwargs) - set(options)
     if unknown:
         raise TypeError(f"unexpected options {sorted(unknown)} for {format!r} files")
@@ -98,10 +105,14 @@ def load_dataset(path: PathLike, format: Format = "auto", **kwargs: Any) -> Inte
             if len(hits) == 1:
                 return load_dataset(hits[0], kind, **kwargs)
             if len(hits) > 1:
-                raise ValueError(f"{path} holds several {suffix} files "
-                                 f"({', '.join(f.name for f in hits)}): pass one of them")
-        raise ValueError(f"{path}: found no train.txt, .inter or .csv file to load"
-                         + ("" if format == "auto" else f" as {format!r}"))
+                raise ValueError(
+                    f"{path} holds several {suffix} files "
+                    f"({', '.join(f.name for f in hits)}): pass one of them"
+                )
+        raise ValueError(
+            f"{path}: found no train.txt, .inter or .csv file to load"
+            + ("" if format == "auto" else f" as {format!r}")
+        )
     suffix = path.suffix.lower()
     if format == "auto" and suffix == ".tsv":
         format, kwargs = "csv", {"sep": "\t", **kwargs}

@@ -1,4 +1,5 @@
 r"""RecBole atomic files (``.inter``): tab-separated, with a typed header."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,10 +11,17 @@ from pyg_negdiff.data.io.common import PathLike, _check_width, _columns, _from_c
 from pyg_negdiff.data.layout import OnBadLine
 
 
-def load_recbole(inter_path: PathLike, *, min_rating: float | None = 4.0,
-                 user_field: str = "user_id", item_field: str = "item_id",
-                 rating_field: str = "rating", time_field: str = "timestamp",
-                 name: str | None = None, on_bad_line: OnBadLine = "error") -> InteractionData:
+def load_recbole(
+    inter_path: PathLike,
+    *,
+    min_rating: float | None = 4.0,
+    user_field: str = "user_id",
+    item_field: str = "item_id",
+    rating_field: str = "rating",
+    time_field: str = "timestamp",
+    name: str | None = None,
+    on_bad_line: OnBadLine = "error",
+) -> InteractionData:
     r"""Loads a RecBole atomic ``.inter`` file (tab-separated, typed header).
 
     The header names every column as ``name:type`` (``user_id:token``,
@@ -55,8 +63,12 @@ def load_recbole(inter_path: PathLike, *, min_rating: float | None = 4.0,
     if lineno[0] != 1:
         raise DataValidationError(f"{path}, line 1: expected the header, found an empty line")
     header = [h.strip().split(":")[0] for h in raw[0].split("\t")]
-    where = _locate(header, {"user": user_field, "item": item_field, "rating": rating_field,
-                             "time": time_field}, path, optional=("rating", "time"))
+    where = _locate(
+        header,
+        {"user": user_field, "item": item_field, "rating": rating_field, "time": time_field},
+        path,
+        optional=("rating", "time"),
+    )
     numbers = lineno[1:]
     body = [raw[n - 1] for n in numbers.tolist()]
     # Counting tabs checks every row's width; one split of the joined rows then gives
@@ -66,15 +78,27 @@ def load_recbole(inter_path: PathLike, *, min_rating: float | None = 4.0,
     keep = _check_width(tabs + 1, len(header), numbers, path, on_bad_line, notes)
     if keep is not None:
         body, numbers = [line for line, k in zip(body, keep) if k], numbers[keep]
-    cells = np.array("\t".join(body).split("\t") if body else [], dtype=str).reshape(-1, len(header))
+    cells = np.array("\t".join(body).split("\t") if body else [], dtype=str).reshape(
+        -1, len(header)
+    )
     columns = {"user": user_field, "item": item_field, "rating": rating_field, "time": time_field}
     if where["rating"] is None and min_rating is not None:
         # Many RecBole files are implicit already: nothing to threshold.
-        notes.append(f"no {rating_field!r} column: min_rating={min_rating:g} ignored, every "
-                     f"interaction kept")
+        notes.append(
+            f"no {rating_field!r} column: min_rating={min_rating:g} ignored, every "
+            f"interaction kept"
+        )
         min_rating = None
-    return _from_columns(path, *_columns(cells, where), numbers, min_rating=min_rating,
-                         columns=columns, name=name, kind="recbole", notes=notes)
+    return _from_columns(
+        path,
+        *_columns(cells, where),
+        numbers,
+        min_rating=min_rating,
+        columns=columns,
+        name=name,
+        kind="recbole",
+        notes=notes,
+    )
 
 
 __all__ = ["load_recbole"]

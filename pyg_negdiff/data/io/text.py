@@ -1,5 +1,6 @@
 r"""Whitespace-separated text files: LightGCN adjacency lists and the column layouts
 (``pairs``, ``uiw``, ``uit``, ``uirt``), pre-split or not."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,7 +34,8 @@ def _column_layout_of(lines: TextLines) -> Layout:
     if layout is None:
         raise AmbiguousFormatError(
             f"{lines.path}: most lines have {width} columns, which no column layout (user item "
-            f"[weight] [time]) explains; pass layout= (--format): pairs, uiw, uit or uirt")
+            f"[weight] [time]) explains; pass layout= (--format): pairs, uiw, uit or uirt"
+        )
     return layout
 
 
@@ -52,8 +54,9 @@ def _read_part(path: Path, format: str, on_bad_line: OnBadLine) -> tuple[ParsedF
     except MalformedLineError as exc:
         if format not in ("auto", "columns"):
             raise
-        raise MalformedLineError(f"{exc} (the file was detected as {layout.format}; if that is "
-                                 f"wrong, pass --format)") from None
+        raise MalformedLineError(
+            f"{exc} (the file was detected as {layout.format}; if that is " f"wrong, pass --format)"
+        ) from None
 
 
 def _compact(ids: list[np.ndarray], what: str, notes: list[str]) -> np.ndarray | None:
@@ -70,14 +73,23 @@ def _compact(ids: list[np.ndarray], what: str, notes: list[str]) -> np.ndarray |
         return None
     for i in ids:
         i[:] = np.searchsorted(raw, i)
-    notes.append(f"{what} ids reach {top:,} but only {raw.size:,} distinct ones appear: remapped "
-                 f"to 0..{raw.size - 1:,} in increasing order (raw ids in data.{what}_ids)")
+    notes.append(
+        f"{what} ids reach {top:,} but only {raw.size:,} distinct ones appear: remapped "
+        f"to 0..{raw.size - 1:,} in increasing order (raw ids in data.{what}_ids)"
+    )
     return raw
 
 
-def _load_presplit(files: dict[str, Path], format: str, *, on_bad_line: OnBadLine,
-                   min_rating: float | None, name: str | None, num_users: int | None,
-                   num_items: int | None) -> InteractionData:
+def _load_presplit(
+    files: dict[str, Path],
+    format: str,
+    *,
+    on_bad_line: OnBadLine,
+    min_rating: float | None,
+    name: str | None,
+    num_users: int | None,
+    num_items: int | None,
+) -> InteractionData:
     """Reads the files of a pre-split dataset; the first, ``"train"``, decides the format.
 
     With ``format="auto"`` the training file's layout comes from `detect_layout`. The other
@@ -100,32 +112,52 @@ def _load_presplit(files: dict[str, Path], format: str, *, on_bad_line: OnBadLin
     if min_rating is not None:
         missing = [files[p].name for p in parsed if p not in weights]
         if missing:
-            raise DataValidationError(f"min_rating={min_rating:g} needs a weight or rating column, "
-                                      f"which {', '.join(missing)} lack(s) (or hold a constant)")
+            raise DataValidationError(
+                f"min_rating={min_rating:g} needs a weight or rating column, "
+                f"which {', '.join(missing)} lack(s) (or hold a constant)"
+            )
         for part, f in parsed.items():
             keep = f.weight >= min_rating
-            notes.append(f"part {part!r}: kept the {int(keep.sum())} of {keep.size} interactions "
-                         f"with weight >= {min_rating:g}")
-            parsed[part] = ParsedFile(f.users[keep], f.items[keep], f.heads, f.weight[keep],
-                                      None if f.time is None else f.time[keep])
+            notes.append(
+                f"part {part!r}: kept the {int(keep.sum())} of {keep.size} interactions "
+                f"with weight >= {min_rating:g}"
+            )
+            parsed[part] = ParsedFile(
+                f.users[keep],
+                f.items[keep],
+                f.heads,
+                f.weight[keep],
+                None if f.time is None else f.time[keep],
+            )
         weights = {p: f.weight for p, f in parsed.items()}
     user_ids = item_ids = None
     if num_users is None:
         user_ids = _compact([a for f in parsed.values() for a in (f.users, f.heads)], "user", notes)
     if num_items is None:
         item_ids = _compact([f.items for f in parsed.values()], "item", notes)
-    max_user = max((int(a.max()) for f in parsed.values() for a in (f.users, f.heads) if a.size),
-                   default=-1)
+    max_user = max(
+        (int(a.max()) for f in parsed.values() for a in (f.users, f.heads) if a.size), default=-1
+    )
     max_item = max((int(f.items.max()) for f in parsed.values() if f.items.size), default=-1)
-    for what, given, top in (("num_users", num_users, max_user), ("num_items", num_items, max_item)):
+    for what, given, top in (
+        ("num_users", num_users, max_user),
+        ("num_items", num_items, max_item),
+    ):
         if given is not None and top >= given:
             raise DataValidationError(f"{what}={given}, but the files hold id {top}")
     U = max_user + 1 if num_users is None else int(num_users)
     I = max_item + 1 if num_items is None else int(num_items)
     times = {p: f.time for p, f in parsed.items() if f.time is not None}
-    data = _finish({p: (f.users, f.items) for p, f in parsed.items()}, U, I,
-                   name=name or _default_name(train), files=files, timestamps=times,
-                   weights=weights, notes=notes)
+    data = _finish(
+        {p: (f.users, f.items) for p, f in parsed.items()},
+        U,
+        I,
+        name=name or _default_name(train),
+        files=files,
+        timestamps=times,
+        weights=weights,
+        notes=notes,
+    )
     if user_ids is not None:
         data.user_ids = user_ids
     if item_ids is not None:
@@ -134,8 +166,9 @@ def _load_presplit(files: dict[str, Path], format: str, *, on_bad_line: OnBadLin
     return data
 
 
-def _files(train_path: PathLike, test_path: PathLike | None,
-           val_path: PathLike | None) -> dict[str, Path]:
+def _files(
+    train_path: PathLike, test_path: PathLike | None, val_path: PathLike | None
+) -> dict[str, Path]:
     files = {"train": Path(train_path)}
     if val_path is not None:
         files["val"] = Path(val_path)
@@ -144,10 +177,16 @@ def _files(train_path: PathLike, test_path: PathLike | None,
     return files
 
 
-def load_lightgcn(train_path: PathLike, test_path: PathLike | None = None, *,
-                  val_path: PathLike | None = None, name: str | None = None,
-                  num_users: int | None = None, num_items: int | None = None,
-                  on_bad_line: OnBadLine = "error") -> InteractionData:
+def load_lightgcn(
+    train_path: PathLike,
+    test_path: PathLike | None = None,
+    *,
+    val_path: PathLike | None = None,
+    name: str | None = None,
+    num_users: int | None = None,
+    num_items: int | None = None,
+    on_bad_line: OnBadLine = "error",
+) -> InteractionData:
     """Loads LightGCN adjacency lists: one line per user, ``user item item ...``.
 
     A line holding only a user id is a user without interactions (it still counts
@@ -172,16 +211,29 @@ def load_lightgcn(train_path: PathLike, test_path: PathLike | None = None, *,
         DataValidationError: A token that is not an integer, or a negative id
             (the message names the file and line).
     """
-    return _load_presplit(_files(train_path, test_path, val_path), "lightgcn",
-                          on_bad_line=on_bad_line, min_rating=None, name=name,
-                          num_users=num_users, num_items=num_items)
+    return _load_presplit(
+        _files(train_path, test_path, val_path),
+        "lightgcn",
+        on_bad_line=on_bad_line,
+        min_rating=None,
+        name=name,
+        num_users=num_users,
+        num_items=num_items,
+    )
 
 
-def load_pairs(train_path: PathLike, test_path: PathLike | None = None, *,
-               val_path: PathLike | None = None, name: str | None = None,
-               num_users: int | None = None, num_items: int | None = None,
-               layout: str = "auto", min_rating: float | None = None,
-               on_bad_line: OnBadLine = "error") -> InteractionData:
+def load_pairs(
+    train_path: PathLike,
+    test_path: PathLike | None = None,
+    *,
+    val_path: PathLike | None = None,
+    name: str | None = None,
+    num_users: int | None = None,
+    num_items: int | None = None,
+    layout: str = "auto",
+    min_rating: float | None = None,
+    on_bad_line: OnBadLine = "error",
+) -> InteractionData:
     r"""Loads one interaction per line: ``user item``, ``user item weight``, ``user item time``
     or ``user item rating time`` (whitespace-separated).
 
@@ -220,11 +272,18 @@ def load_pairs(train_path: PathLike, test_path: PathLike | None = None, *,
         ([[0, 0, 1], [3, 1, 3]], [881250949.0, 891717742.0, 878887116.0])
     """
     if layout != "auto" and layout not in COLUMN_FORMATS:
-        raise ValueError(f"unknown layout {layout!r}; choose from auto, {', '.join(COLUMN_FORMATS)}")
-    return _load_presplit(_files(train_path, test_path, val_path),
-                          "columns" if layout == "auto" else layout, on_bad_line=on_bad_line,
-                          min_rating=min_rating, name=name, num_users=num_users,
-                          num_items=num_items)
+        raise ValueError(
+            f"unknown layout {layout!r}; choose from auto, {', '.join(COLUMN_FORMATS)}"
+        )
+    return _load_presplit(
+        _files(train_path, test_path, val_path),
+        "columns" if layout == "auto" else layout,
+        on_bad_line=on_bad_line,
+        min_rating=min_rating,
+        name=name,
+        num_users=num_users,
+        num_items=num_items,
+    )
 
 
 __all__ = ["load_lightgcn", "load_pairs"]

@@ -46,9 +46,18 @@ Examples:
     >>> round(report.parts["test_ood"].gini_iid, 2)  # an unshifted part of that size
     0.55
 """
+
 from __future__ import annotations
 
-from pyg_negdiff.data.splits.common import DROP, OOD, TEST, TRAIN, VAL, TemporalMode, capped_quotas  # noqa: F401
+from pyg_negdiff.data.splits.common import (
+    DROP,
+    OOD,
+    TEST,
+    TRAIN,
+    VAL,
+    TemporalMode,
+    capped_quotas,
+)  # noqa: F401
 from pyg_negdiff.data.splits.exposure import split_exposure
 from pyg_negdiff.data.splits.mixed import split_mixed
 from pyg_negdiff.data.splits.popularity import split_popularity

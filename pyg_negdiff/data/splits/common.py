@@ -1,6 +1,7 @@
 r"""What every shift split shares: the pool of interactions being split, per-user ranks and
 quantiles, capped quotas, the handling of users with too little data, and the assembly of the
 output parts."""
+
 from __future__ import annotations
 
 from typing import Literal, Sequence
@@ -31,12 +32,17 @@ class _Pool:
         return self.index.size(1)
 
     def select(self, mask: Tensor) -> "_Pool":
-        return _Pool(self.index[:, mask], None if self.time is None else self.time[mask],
-                     None if self.env is None else self.env[mask])
+        return _Pool(
+            self.index[:, mask],
+            None if self.time is None else self.time[mask],
+            None if self.env is None else self.env[mask],
+        )
 
     @staticmethod
     def cat(pools: Sequence["_Pool"]) -> "_Pool":
-        time = torch.cat([p.time for p in pools]) if all(p.time is not None for p in pools) else None
+        time = (
+            torch.cat([p.time for p in pools]) if all(p.time is not None for p in pools) else None
+        )
         env = torch.cat([p.env for p in pools]) if all(p.env is not None for p in pools) else None
         return _Pool(torch.cat([p.index for p in pools], dim=1), time, env)
 
@@ -45,8 +51,9 @@ def _part_pool(data: InteractionData, part: str) -> _Pool:
     return _Pool(data.parts[part], data.timestamps.get(part), data.env.get(part))
 
 
-def _gather(data: InteractionData, parts: Sequence[str] | None, notes: list[str],
-            what: str) -> _Pool:
+def _gather(
+    data: InteractionData, parts: Sequence[str] | None, notes: list[str], what: str
+) -> _Pool:
     """Concatenates ``parts`` (default: all, train first) and drops repeated pairs."""
     parts = list(parts) if parts is not None else ["train"] + data.eval_parts
     pool = _Pool.cat([_part_pool(data, p) for p in parts])
@@ -58,8 +65,10 @@ def _gather(data: InteractionData, parts: Sequence[str] | None, notes: list[str]
     if dropped:
         pool = pool.select(keep)
         rule = "earliest" if pool.time is not None else "first"
-        notes.append(f"{what}: dropped {dropped} repeated (user, item) pairs across the input "
-                     f"parts, keeping the {rule} occurrence")
+        notes.append(
+            f"{what}: dropped {dropped} repeated (user, item) pairs across the input "
+            f"parts, keeping the {rule} occurrence"
+        )
     return pool
 
 
@@ -91,8 +100,13 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed))
 
 
-def _rank_within(group: Tensor, num_groups: int, *, time: Tensor | None = None,
-                 generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def _rank_within(
+    group: Tensor,
+    num_groups: int,
+    *,
+    time: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
     r"""Rank $r \in [0, n_g)$ of every element inside its group, and the group size $n_g$.
 
     The order inside a group is by ``time`` (ties by position) when given,
@@ -111,8 +125,9 @@ def _rank_within(group: Tensor, num_groups: int, *, time: Tensor | None = None,
     return rank, size[group]
 
 
-def _quantile_labels(rank: Tensor, size: Tensor, offset: Tensor, cuts: Sequence[float],
-                     labels: Sequence[int]) -> Tensor:
+def _quantile_labels(
+    rank: Tensor, size: Tensor, offset: Tensor, cuts: Sequence[float], labels: Sequence[int]
+) -> Tensor:
     r"""Labels by the position $q = (r + o) / n$ of each element inside its group.
 
     With ``cuts`` $c_1 < c_2 < \ldots$, an element gets ``labels[k]`` for
@@ -125,8 +140,9 @@ def _quantile_labels(rank: Tensor, size: Tensor, offset: Tensor, cuts: Sequence[
     return torch.tensor(list(labels), dtype=torch.long)[bucket]
 
 
-def capped_quotas(available: Tensor, budget: int,
-                  generator: torch.Generator | None = None) -> Tensor:
+def capped_quotas(
+    available: Tensor, budget: int, generator: torch.Generator | None = None
+) -> Tensor:
     r"""Per-item test quotas that are as equal as the supply allows (water filling).
 
     Finds the smallest cap $c$ with $\sum_i \min(a_i, c) \ge B$ and gives
@@ -170,41 +186,59 @@ def capped_quotas(available: Tensor, budget: int,
     return quota
 
 
-def _resolve_cold_users(pool: _Pool, label: Tensor, num_users: int,
-                        policy: Literal["train", "drop", "keep"],
-                        notes: list[str], what: str) -> Tensor:
+def _resolve_cold_users(
+    pool: _Pool,
+    label: Tensor,
+    num_users: int,
+    policy: Literal["train", "drop", "keep"],
+    notes: list[str],
+    what: str,
+) -> Tensor:
     """Moves to training, drops or keeps (``policy``) the evaluation interactions of users
     with no training one; always noted."""
     users = pool.index[0]
     has_train = torch.bincount(users[label == TRAIN], minlength=num_users) > 0
     cold = (label > TRAIN) & ~has_train[users]
     if bool(cold.any()) and policy == "keep":
-        notes.append(f"{what}: {int(torch.unique(users[cold]).numel())} users have evaluation "
-                     f"interactions but no training one; their {int(cold.sum())} evaluation "
-                     f"interactions are kept (cold-start users)")
+        notes.append(
+            f"{what}: {int(torch.unique(users[cold]).numel())} users have evaluation "
+            f"interactions but no training one; their {int(cold.sum())} evaluation "
+            f"interactions are kept (cold-start users)"
+        )
     elif bool(cold.any()):
         n_users = int(torch.unique(users[cold]).numel())
         label = label.clone()
         label[cold] = TRAIN if policy == "train" else DROP
         action = "moved to train" if policy == "train" else "dropped from the evaluation parts"
-        notes.append(f"{what}: {n_users} users had evaluation interactions but no training one; "
-                     f"their {int(cold.sum())} evaluation interactions were {action}")
+        notes.append(
+            f"{what}: {n_users} users had evaluation interactions but no training one; "
+            f"their {int(cold.sum())} evaluation interactions were {action}"
+        )
     return label
 
 
-def _small_users(pool: _Pool, num_users: int, min_user_interactions: int, notes: list[str],
-                 what: str) -> Tensor:
+def _small_users(
+    pool: _Pool, num_users: int, min_user_interactions: int, notes: list[str], what: str
+) -> Tensor:
     """Mask of the interactions of users with fewer than ``min_user_interactions`` (noted)."""
     degree = torch.bincount(pool.index[0], minlength=num_users)
     small = (degree > 0) & (degree < min_user_interactions)
     if bool(small.any()):
-        notes.append(f"{what}: {int(small.sum())} users have fewer than {min_user_interactions} "
-                     f"interactions; their {int(degree[small].sum())} interactions stay in train only")
+        notes.append(
+            f"{what}: {int(small.sum())} users have fewer than {min_user_interactions} "
+            f"interactions; their {int(degree[small].sum())} interactions stay in train only"
+        )
     return small[pool.index[0]]
 
 
-def _build(data: InteractionData, pool: _Pool, label: Tensor, wanted: Sequence[int],
-           notes: list[str], what: str) -> InteractionData:
+def _build(
+    data: InteractionData,
+    pool: _Pool,
+    label: Tensor,
+    wanted: Sequence[int],
+    notes: list[str],
+    what: str,
+) -> InteractionData:
     """The output `InteractionData`: one part per wanted label, in pool order; notes recorded."""
     parts, times, envs = {}, {}, {}
     for code in wanted:
@@ -239,8 +273,14 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
         raise ValueError(f"'{name}' must be one of {list(choices)}, got {value!r}")
 
 
-def _per_user_random(pool: _Pool, num_users: int, val_ratio: float, test_ratio: float,
-                     generator: torch.Generator, eligible: Tensor | None = None) -> Tensor:
+def _per_user_random(
+    pool: _Pool,
+    num_users: int,
+    val_ratio: float,
+    test_ratio: float,
+    generator: torch.Generator,
+    eligible: Tensor | None = None,
+) -> Tensor:
     r"""Per-user random split of ``pool`` into TRAIN / VAL / TEST labels.
 
     Each user's interactions are shuffled; with a per-user offset
@@ -257,8 +297,9 @@ def _per_user_random(pool: _Pool, num_users: int, val_ratio: float, test_ratio: 
     users = pool.index[0, idx]
     rank, size = _rank_within(users, num_users, generator=generator)
     offset = torch.rand(num_users, generator=generator, dtype=torch.double)[users]
-    sub = _quantile_labels(rank, size, offset, [test_ratio, test_ratio + val_ratio],
-                           [TEST, VAL, TRAIN])
+    sub = _quantile_labels(
+        rank, size, offset, [test_ratio, test_ratio + val_ratio], [TEST, VAL, TRAIN]
+    )
     sub[rank == size - 1] = TRAIN
     label[idx] = sub
     return label

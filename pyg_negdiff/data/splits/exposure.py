@@ -1,4 +1,5 @@
 r"""The exposure shift: train on user-selected (MNAR) data, test on random exposure (docs/shifts/exposure.md)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -25,10 +26,16 @@ from pyg_negdiff.data.splits.common import (
 )
 
 
-def split_exposure(data: InteractionData, val_ratio: float = 0.1, test_ratio: float = 0.0,
-                   seed: int = 0, *, random_part: str | None = None,
-                   overlap: Literal["test", "train"] = "test",
-                   min_user_interactions: int = 2) -> InteractionData:
+def split_exposure(
+    data: InteractionData,
+    val_ratio: float = 0.1,
+    test_ratio: float = 0.0,
+    seed: int = 0,
+    *,
+    random_part: str | None = None,
+    overlap: Literal["test", "train"] = "test",
+    min_user_interactions: int = 2,
+) -> InteractionData:
     r"""Exposure shift: train on user-selected (MNAR) data, test on randomly exposed items.
 
     The input holds the random-exposure interactions in ``random_part``
@@ -78,7 +85,8 @@ def split_exposure(data: InteractionData, val_ratio: float = 0.1, test_ratio: fl
     if random_part not in data.parts or random_part == "train":
         raise DataValidationError(
             f"split_exposure needs the randomly exposed interactions in an evaluation part; "
-            f"{data.name!r} has parts {list(data.parts)} (pass random_part=...)")
+            f"{data.name!r} has parts {list(data.parts)} (pass random_part=...)"
+        )
     what = "exposure split"
     notes: list[str] = []
     mnar = _gather(data, [p for p in ["train"] + data.eval_parts if p != random_part], notes, what)
@@ -91,12 +99,16 @@ def split_exposure(data: InteractionData, val_ratio: float = 0.1, test_ratio: fl
     if bool(in_rand.any()):
         if overlap == "test":
             mnar = mnar.select(~in_rand)
-            notes.append(f"{what}: {int(in_rand.sum())} pairs are both user-selected and randomly "
-                         f"exposed; kept in test_ood, removed from training (overlap='test')")
+            notes.append(
+                f"{what}: {int(in_rand.sum())} pairs are both user-selected and randomly "
+                f"exposed; kept in test_ood, removed from training (overlap='test')"
+            )
         else:
             rand = rand.select(~in_mnar)
-            notes.append(f"{what}: {int(in_mnar.sum())} pairs are both user-selected and randomly "
-                         f"exposed; kept in training, removed from test_ood (overlap='train')")
+            notes.append(
+                f"{what}: {int(in_mnar.sum())} pairs are both user-selected and randomly "
+                f"exposed; kept in training, removed from test_ood (overlap='train')"
+            )
     gen = _generator(seed)
     small = _small_users(mnar, data.num_users, min_user_interactions, notes, what)
     mnar_label = _per_user_random(mnar, data.num_users, val_ratio, test_ratio, gen, eligible=~small)

@@ -1,4 +1,5 @@
 r"""The mixed shift: a temporal split whose shifted test keeps a share of the last window (docs/shifts/mixed.md)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -26,10 +27,18 @@ from pyg_negdiff.data.splits.common import (
 from pyg_negdiff.data.splits.temporal import _require_timestamps, _temporal_labels
 
 
-def split_mixed(data: InteractionData, val_ratio: float = 0.1, test_ratio: float = 0.2, *,
-                ood_keep: float = 0.5, mode: TemporalMode = "global", iid_test_ratio: float = 0.0,
-                seed: int = 0, min_user_interactions: int = 2,
-                cold_users: Literal["drop", "keep"] = "drop") -> InteractionData:
+def split_mixed(
+    data: InteractionData,
+    val_ratio: float = 0.1,
+    test_ratio: float = 0.2,
+    *,
+    ood_keep: float = 0.5,
+    mode: TemporalMode = "global",
+    iid_test_ratio: float = 0.0,
+    seed: int = 0,
+    min_user_interactions: int = 2,
+    cold_users: Literal["drop", "keep"] = "drop",
+) -> InteractionData:
     r"""Mixed shift: the last time window, resampled to near-uniform item frequency.
 
     First the temporal split (`split_temporal`, same ``mode`` and ratios): train
@@ -92,8 +101,9 @@ def split_mixed(data: InteractionData, val_ratio: float = 0.1, test_ratio: float
     notes: list[str] = []
     pool = _gather(data, None, notes, what)
     gen = _generator(seed)
-    label = _temporal_labels(data, pool, mode, val_ratio, test_ratio, min_user_interactions,
-                             notes, what)
+    label = _temporal_labels(
+        data, pool, mode, val_ratio, test_ratio, min_user_interactions, notes, what
+    )
     if iid_test_ratio > 0:
         train = label == TRAIN
         sub = _per_user_random(pool, data.num_users, 0.0, iid_test_ratio, gen, eligible=train)
@@ -113,10 +123,14 @@ def split_mixed(data: InteractionData, val_ratio: float = 0.1, test_ratio: float
     keep[cand[rank < quota[items[cand]]]] = True
     label[window & ~keep] = DROP
     kept = int(keep.sum())
-    notes.append(f"{what}: kept {kept} of the {window_size} interactions of the last window in the "
-                 f"item-capped test_ood ({window_size - int(eligible.sum())} were on items without "
-                 f"training data); the rest is dropped")
-    wanted = [TRAIN] + ([VAL] if val_ratio > 0 else []) + ([TEST] if iid_test_ratio > 0 else []) + [OOD]
+    notes.append(
+        f"{what}: kept {kept} of the {window_size} interactions of the last window in the "
+        f"item-capped test_ood ({window_size - int(eligible.sum())} were on items without "
+        f"training data); the rest is dropped"
+    )
+    wanted = (
+        [TRAIN] + ([VAL] if val_ratio > 0 else []) + ([TEST] if iid_test_ratio > 0 else []) + [OOD]
+    )
     return _build(data, pool, label, wanted, notes, what)
 
 

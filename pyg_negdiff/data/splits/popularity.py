@@ -1,4 +1,5 @@
 r"""The popularity shift: the test over-represents unpopular (or long-tail) items (docs/shifts/popularity.md)."""
+
 from __future__ import annotations
 
 from typing import Literal
@@ -24,11 +25,19 @@ from pyg_negdiff.data.splits.common import (
 )
 
 
-def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: float = 0.1,
-                     ood_ratio: float = 0.1, seed: int = 0, *, max_item_fraction: float = 0.5,
-                     val_from: Literal["iid", "ood"] = "iid",
-                     min_user_interactions: int = 2, ood_items: Literal["all", "tail"] = "all",
-                     head_fraction: float = 1 / 3) -> InteractionData:
+def split_popularity(
+    data: InteractionData,
+    val_ratio: float = 0.1,
+    test_ratio: float = 0.1,
+    ood_ratio: float = 0.1,
+    seed: int = 0,
+    *,
+    max_item_fraction: float = 0.5,
+    val_from: Literal["iid", "ood"] = "iid",
+    min_user_interactions: int = 2,
+    ood_items: Literal["all", "tail"] = "all",
+    head_fraction: float = 1 / 3,
+) -> InteractionData:
     r"""Popularity shift: an OOD test with near-uniform item frequency (MACR, BC-Loss, DR-GNN).
 
     All parts are pooled ($N$ interactions, $n_i$ of item $i$). The OOD test
@@ -121,8 +130,10 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
     budget = n_ood + n_val_ood
     quota = capped_quotas(available, budget, gen)
     if int(quota.sum()) < budget:
-        notes.append(f"{what}: only {int(quota.sum())} of the {budget} capped interactions could be "
-                     f"drawn with max_item_fraction={max_item_fraction}")
+        notes.append(
+            f"{what}: only {int(quota.sum())} of the {budget} capped interactions could be "
+            f"drawn with max_item_fraction={max_item_fraction}"
+        )
     label = torch.full((n,), TRAIN, dtype=torch.long)
     cand = torch.nonzero(~small).view(-1)
     rank, _ = _rank_within(items[cand], data.num_items, generator=gen)
@@ -130,7 +141,9 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
     label[capped] = OOD
     if n_val_ood:
         share = n_val_ood / max(int(capped.numel()), 1)
-        to_val = capped[torch.randperm(capped.numel(), generator=gen)[:round(share * capped.numel())]]
+        to_val = capped[
+            torch.randperm(capped.numel(), generator=gen)[: round(share * capped.numel())]
+        ]
         label[to_val] = VAL
 
     # 2. IID test (and validation) from the rest, per user
@@ -143,8 +156,12 @@ def split_popularity(data: InteractionData, val_ratio: float = 0.1, test_ratio: 
     sub = _per_user_random(pool, data.num_users, v, t, gen, eligible=rest)
     label[rest] = sub[rest]
     label = _resolve_cold_users(pool, label, data.num_users, "train", notes, what)
-    wanted = [TRAIN] + ([VAL] if val_ratio > 0 else []) + ([TEST] if test_ratio > 0 else []) + \
-        ([OOD] if ood_ratio > 0 else [])
+    wanted = (
+        [TRAIN]
+        + ([VAL] if val_ratio > 0 else [])
+        + ([TEST] if test_ratio > 0 else [])
+        + ([OOD] if ood_ratio > 0 else [])
+    )
     return _build(data, pool, label, wanted, notes, what)
 
 

@@ -1,4 +1,5 @@
 r"""The random (IID) split and `carve_validation`: per-user random parts, no shift (docs/shifts/random.md)."""
+
 from __future__ import annotations
 
 from pyg_negdiff.data.interactions import InteractionData
@@ -17,8 +18,14 @@ from pyg_negdiff.data.splits.common import (
 )
 
 
-def split_random(data: InteractionData, val_ratio: float = 0.1, test_ratio: float = 0.2,
-                 seed: int = 0, *, min_user_interactions: int = 2) -> InteractionData:
+def split_random(
+    data: InteractionData,
+    val_ratio: float = 0.1,
+    test_ratio: float = 0.2,
+    seed: int = 0,
+    *,
+    min_user_interactions: int = 2,
+) -> InteractionData:
     r"""Random (IID) split, stratified per user.
 
     All parts of ``data`` are pooled. Each user's $n_u$ interactions are shuffled
@@ -70,8 +77,9 @@ def split_random(data: InteractionData, val_ratio: float = 0.1, test_ratio: floa
     return _build(data, pool, label, wanted, notes, what)
 
 
-def carve_validation(data: InteractionData, val_ratio: float = 0.1, seed: int = 0, *,
-                     min_user_interactions: int = 2) -> InteractionData:
+def carve_validation(
+    data: InteractionData, val_ratio: float = 0.1, seed: int = 0, *, min_user_interactions: int = 2
+) -> InteractionData:
     r"""Carves a validation part out of ``"train"``, leaving every other part as it is.
 
     For pre-split data (ML-1M's published 80/20 split): the published test stays

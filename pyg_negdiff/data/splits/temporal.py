@@ -1,4 +1,5 @@
 r"""The temporal shift: train on the past, test on the last time window (docs/shifts/temporal.md)."""
+
 from __future__ import annotations
 
 import math
@@ -36,12 +37,20 @@ def _require_timestamps(data: InteractionData, parts: Sequence[str], what: str) 
             f"{what} needs a timestamp for every interaction, but {data.name!r} has none for "
             f"part(s) {missing}. Load a file with a timestamp column (a RecBole .inter file with "
             f"'timestamp:float', or a CSV with a time column), or use split_random / "
-            f"split_popularity, which need no time.")
+            f"split_popularity, which need no time."
+        )
 
 
-def _temporal_labels(data: InteractionData, pool: _Pool, mode: TemporalMode, val_ratio: float,
-                     test_ratio: float, min_user_interactions: int, notes: list[str],
-                     what: str) -> Tensor:
+def _temporal_labels(
+    data: InteractionData,
+    pool: _Pool,
+    mode: TemporalMode,
+    val_ratio: float,
+    test_ratio: float,
+    min_user_interactions: int,
+    notes: list[str],
+    what: str,
+) -> Tensor:
     """TRAIN / VAL / OOD labels by time (OOD = the last window)."""
     time = pool.time
     assert time is not None
@@ -57,7 +66,9 @@ def _temporal_labels(data: InteractionData, pool: _Pool, mode: TemporalMode, val
         if test_ratio > 0:
             label[time >= t_test] = OOD
         if val_ratio > 0 and test_ratio > 0 and bool(t_val == t_test):
-            notes.append(f"{what}: the validation window is empty (too many ties at time {float(t_val)})")
+            notes.append(
+                f"{what}: the validation window is empty (too many ties at time {float(t_val)})"
+            )
         return label
     if mode == "user":
         small = _small_users(pool, data.num_users, min_user_interactions, notes, what)
@@ -66,18 +77,26 @@ def _temporal_labels(data: InteractionData, pool: _Pool, mode: TemporalMode, val
         users = pool.index[0, idx]
         rank, size = _rank_within(users, data.num_users, time=time[idx])
         half = torch.full((idx.numel(),), 0.5, dtype=torch.double)
-        sub = _quantile_labels(rank, size, half, [1.0 - val_ratio - test_ratio, 1.0 - test_ratio],
-                               [TRAIN, VAL, OOD])
+        sub = _quantile_labels(
+            rank, size, half, [1.0 - val_ratio - test_ratio, 1.0 - test_ratio], [TRAIN, VAL, OOD]
+        )
         sub[rank == 0] = TRAIN
         label[idx] = sub
         return label
     raise ValueError(f"'mode' must be 'global' or 'user', got {mode!r}")
 
 
-def split_temporal(data: InteractionData, mode: TemporalMode = "global", val_ratio: float = 0.1,
-                   test_ratio: float = 0.2, *, iid_test_ratio: float = 0.0, seed: int = 0,
-                   min_user_interactions: int = 2,
-                   cold_users: Literal["drop", "keep"] = "drop") -> InteractionData:
+def split_temporal(
+    data: InteractionData,
+    mode: TemporalMode = "global",
+    val_ratio: float = 0.1,
+    test_ratio: float = 0.2,
+    *,
+    iid_test_ratio: float = 0.0,
+    seed: int = 0,
+    min_user_interactions: int = 2,
+    cold_users: Literal["drop", "keep"] = "drop",
+) -> InteractionData:
     r"""Temporal shift: train on the past, validate on the next window, test on the last one.
 
     All parts are pooled with their timestamps $t$.
@@ -145,16 +164,22 @@ def split_temporal(data: InteractionData, mode: TemporalMode = "global", val_rat
     _require_timestamps(data, ["train"] + data.eval_parts, "split_temporal")
     notes: list[str] = []
     pool = _gather(data, None, notes, what)
-    label = _temporal_labels(data, pool, mode, val_ratio, test_ratio, min_user_interactions,
-                             notes, what)
+    label = _temporal_labels(
+        data, pool, mode, val_ratio, test_ratio, min_user_interactions, notes, what
+    )
     if iid_test_ratio > 0:
         train = label == TRAIN
-        sub = _per_user_random(pool, data.num_users, 0.0, iid_test_ratio, _generator(seed),
-                               eligible=train)
+        sub = _per_user_random(
+            pool, data.num_users, 0.0, iid_test_ratio, _generator(seed), eligible=train
+        )
         label[train] = sub[train]
     label = _resolve_cold_users(pool, label, data.num_users, cold_users, notes, what)
-    wanted = [TRAIN] + ([VAL] if val_ratio > 0 else []) + ([TEST] if iid_test_ratio > 0 else []) + \
-        ([OOD] if test_ratio > 0 else [])
+    wanted = (
+        [TRAIN]
+        + ([VAL] if val_ratio > 0 else [])
+        + ([TEST] if iid_test_ratio > 0 else [])
+        + ([OOD] if test_ratio > 0 else [])
+    )
     return _build(data, pool, label, wanted, notes, what)
 
 
