@@ -158,9 +158,8 @@ class PyGEngine:
         from torch_geometric.sampler import NeighborSampler
 
         self.replace = not pyg_typing.WITH_PYG_LIB
-        with (
-            warnings.catch_warnings()
-        ):  # "without pyg-lib is deprecated": torch-sparse is what we have
+        # "without pyg-lib is deprecated": torch-sparse is what we have.
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.sampler = NeighborSampler(
                 Data(edge_index=edge_index.cpu(), num_nodes=num_nodes),

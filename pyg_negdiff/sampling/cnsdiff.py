@@ -2,57 +2,26 @@ r"""CNSDiff: hard negatives synthesized by a diffusion model at several noise le
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.diffusion.gaussian import randn
 from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
+
+# GRADIENT_ALIASES and PUBLISHED lived here.
+from pyg_negdiff.sampling.cnsdiff_presets import (
+    GRADIENT_ALIASES,
+    PUBLISHED,
+    apply_preset,
+)  # noqa: F401
+from pyg_negdiff.sampling.contrastive import info_nce_loss
 from pyg_negdiff.sampling.curriculum import sample_beta
 from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
-from pyg_negdiff.sampling.diffusion_config import (
-    FIELDS,
-    DiffusionConfig,
-    Gradient,
-    register_to_config,
-)
-
-#: Earlier names of ``gradient`` values, still accepted.
-GRADIENT_ALIASES = {"straight-through": "anchor"}
-
-
-#: The settings of the authors' published code (SELFRec-based), for ``preset="published"``.
-PUBLISHED: dict[str, Any] = {
-    "num_steps": 20,
-    "schedule": "linear-var",
-    "noise_scale": 0.1,
-    "beta_min": 1e-4,
-    "beta_max": 0.02,
-    "start_step": 10,
-    "step_stride": 4,
-    "max_step": 20,
-    "beta_start": (1.0, 9.0),
-    "beta_end": (9.0, 1.0),
-    "min_random_share": 0.0,
-    "cl_weight": 0.3,
-    "temperature": 2.0,
-    "contrast_scope": "batch",
-    "reverse_steps": None,
-    "full_chain": True,
-    "dropout": 0.5,
-    "sampling_dropout": True,
-    "denoiser_training": "frozen",
-    "anchor": "positive",
-    "gradient": "detach",
-    "selection": "hardest",
-    "combine": "mix",
-    "synthesize": True,
-}
+from pyg_negdiff.sampling.diffusion_config import DiffusionConfig, Gradient, register_to_config
+from pyg_negdiff.sampling.level_selection import select_band, select_hardest
 
 
 class CNSDiffSampler(DiffusionSampler):
@@ -136,15 +105,9 @@ class CNSDiffSampler(DiffusionSampler):
     (see `DiffusionSampler` for how the denoiser learns, and for the
     diagnostics every batch logs).
 
-    **Why the published combination favours popular items.** With
-    ``anchor="positive"`` and a detached $\mathbf{h} \approx \mathbf{e}_i$,
-    $s_{uh} \approx s_{ui}$: the $\lambda$ part of the margin cannot be won, so
-    $\sigma(s^-_{u} - s_{ui})$ stays near $0.5$ and never saturates. Every
-    occurrence of a positive then pushes it up with a constant force, while
-    the real negative's push is shrunk to $(1 - \lambda)$: an item's score
-    grows with its training frequency. The diagnostics ``hard_above_pos``,
-    ``neg_sigmoid`` and ``head_share@20`` measure this; the benchmarks page
-    gives the ablation over these options.
+    Why the published combination (``anchor="positive"``, ``gradient="detach"``)
+    favours popular items, and why the default noise scale is $10$ and not the
+    published $0.1$, is on the concepts page, "CNSDiff and ADAR".
 
     ``preset="published"`` reproduces the authors' code as a reference row
     (`PUBLISHED`): noise scale $0.1$, levels $10, 14, 18$ of 20 with the full
@@ -152,12 +115,6 @@ class CNSDiffSampler(DiffusionSampler):
     with dropout $0.5$ left on while sampling, no floor $\rho$, the batch-scope
     contrastive term. Its causal term (a KL between adjacent diffusion steps
     weighted $10^{-7}$) is left out: at that weight it does not change training.
-
-    **Noise scale.** The published scale $0.1$ gives $1 - \bar\alpha_T = 0.002$:
-    a candidate moves by $\sqrt{1 - \bar\alpha_t} \le 4.5\%$ of its norm,
-    less than the denoiser's own error, and the levels cannot be told apart.
-    The default $10$ here gives $1 - \bar\alpha_t = 0.095, 0.137, 0.179$ at
-    the levels $10, 14, 18$ (see the concepts page for measured distances).
 
     Args:
         train_pairs (PairSet): Training positives, never drawn as the random negative.
@@ -337,34 +294,7 @@ class CNSDiffSampler(DiffusionSampler):
         Returns:
             tuple: ``(options, diffusion)`` with the preset's values.
         """
-        options = {
-            **options,
-            "gradient": GRADIENT_ALIASES.get(options["gradient"], options["gradient"]),
-        }
-        if options["preset"] is None:
-            return options, diffusion
-        if options["preset"] != "published":
-            raise ValueError(
-                f"unknown preset {options['preset']!r}; the only preset is 'published'"
-            )
-        given = {**vars(diffusion), **options}
-        defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
-
-        def same(a: Any, b: Any) -> bool:  # (1, 9) and [1, 9] are the same curriculum
-            return tuple(a) == tuple(b) if isinstance(a, (tuple, list)) else a == b
-
-        clash = [
-            k
-            for k, v in PUBLISHED.items()
-            if not same(given[k], defaults[k]) and not same(given[k], v)
-        ]
-        if clash:
-            raise ValueError(f"preset='published' fixes {sorted(clash)}; drop them or the preset")
-        shared = {k: v for k, v in PUBLISHED.items() if k in FIELDS}
-        return (
-            {**options, **{k: v for k, v in PUBLISHED.items() if k not in shared}},
-            diffusion.replace(**shared),
-        )
+        return apply_preset(cls, options, diffusion)
 
     # -------------------------------------------------------------- steps
     def beta_params(self, progress: float) -> tuple[float, float]:
@@ -444,54 +374,9 @@ class CNSDiffSampler(DiffusionSampler):
             )
         return out.view(K, B, -1)
 
-    @staticmethod
-    def select_hardest(candidates: Tensor, scores: Tensor) -> tuple[Tensor, Tensor]:
-        r"""The candidate of highest score per pair.
-
-        Args:
-            candidates (torch.Tensor): ``[K, B, D']``.
-            scores (torch.Tensor): ``[K, B]`` user scores of the candidates.
-
-        Returns:
-            tuple: ``[B, D']`` hardest candidates and ``[B]`` their level index $k^*$.
-
-        Examples:
-            >>> c = torch.arange(12.0).view(3, 2, 2)
-            >>> hard, k = CNSDiffSampler.select_hardest(c, torch.tensor([[0., 5.], [2., 1.], [1., 0.]]))
-            >>> k.tolist(), hard.tolist()
-            ([1, 0], [[4.0, 5.0], [2.0, 3.0]])
-        """
-        return CNSDiffSampler._gather(candidates, scores.argmax(dim=0))
-
-    @staticmethod
-    def select_band(candidates: Tensor, scores: Tensor, pos_score: Tensor) -> tuple[Tensor, Tensor]:
-        r"""The highest-scoring candidate below the positive per pair, else the lowest.
-
-        Args:
-            candidates (torch.Tensor): ``[K, B, D']``.
-            scores (torch.Tensor): ``[K, B]`` user scores of the candidates.
-            pos_score (torch.Tensor): ``[B]`` scores $s_{ui}$ of the positives.
-
-        Returns:
-            tuple: ``[B, D']`` chosen candidates and ``[B]`` their level index $k^*$.
-
-        Examples:
-            >>> c = torch.arange(12.0).view(3, 2, 2)
-            >>> s = torch.tensor([[0., 5.], [2., 4.], [1., 6.]])
-            >>> CNSDiffSampler.select_band(c, s, torch.tensor([1.5, 3.0]))[1].tolist()
-            [2, 1]
-        """
-        below = scores < pos_score.unsqueeze(0)
-        index = scores.masked_fill(~below, float("-inf")).argmax(dim=0)
-        index = torch.where(below.any(dim=0), index, scores.argmin(dim=0))
-        return CNSDiffSampler._gather(candidates, index)
-
-    @staticmethod
-    def _gather(candidates: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
-        hard = candidates.gather(
-            0, index.view(1, -1, 1).expand(1, -1, candidates.size(-1))
-        ).squeeze(0)
-        return hard, index
+    # The level selection rules, as functions of their own (`pyg_negdiff.sampling.level_selection`).
+    select_hardest = staticmethod(select_hardest)
+    select_band = staticmethod(select_band)
 
     def _start_mean(
         self, level: Tensor, pos_emb: Tensor, rand_emb: Tensor, ratio: Tensor | None
@@ -515,31 +400,20 @@ class CNSDiffSampler(DiffusionSampler):
         rand_emb: Tensor,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        r"""$\mathcal{L}_{\text{cl}}$ (InfoNCE over cosine similarities, temperature $\tau_c$).
+        r"""$\mathcal{L}_{\text{cl}}$ with this sampler's noise, temperature and scope.
 
-        Args:
-            pos_emb (torch.Tensor): ``[B, D']`` positive rows (the anchors).
-            hard (torch.Tensor, optional): ``[B, D']`` synthesized negatives; ``None``
-                uses the random negatives alone.
-            rand_emb (torch.Tensor): ``[B, D']`` random negatives.
-            generator (torch.Generator, optional): Source of the view's noise.
-
-        Returns:
-            torch.Tensor: The scalar loss.
+        See `pyg_negdiff.sampling.contrastive.info_nce_loss` (``hard`` ``None``: the
+        random negatives alone).
         """
-        rms = pos_emb.detach().norm(dim=-1, keepdim=True) / pos_emb.size(-1) ** 0.5
-        view = pos_emb + self.positive_noise * rms * randn(pos_emb.shape, pos_emb, generator)
-        anchor = F.normalize(pos_emb, dim=-1)
-        positive = (anchor * F.normalize(view, dim=-1)).sum(-1, keepdim=True)
-        negatives = [rand_emb] if hard is None else [hard, rand_emb]
-        if self.contrast_scope == "pair":
-            negative = torch.stack(
-                [(anchor * F.normalize(n, dim=-1)).sum(-1) for n in negatives], dim=-1
-            )
-        else:
-            negative = anchor @ F.normalize(torch.cat(negatives), dim=-1).t()
-        logits = torch.cat([positive, negative], dim=-1) / self.temperature
-        return -torch.log_softmax(logits, dim=-1)[:, 0].mean()
+        return info_nce_loss(
+            pos_emb,
+            hard,
+            rand_emb,
+            positive_noise=self.positive_noise,
+            temperature=self.temperature,
+            scope=self.contrast_scope,
+            generator=generator,
+        )
 
     # ------------------------------------------------------------ forward
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
@@ -602,9 +476,8 @@ class CNSDiffSampler(DiffusionSampler):
             aux = aux + diffusion_term
         with torch.no_grad():
             steps = torch.tensor(self.levels, device=level.device, dtype=torch.float)[level]
-            moved = (hard - pos_emb).detach().norm(dim=-1) / pos_emb.detach().norm(
-                dim=-1
-            ).clamp_min(1e-12)
+            pos_norm = pos_emb.detach().norm(dim=-1).clamp_min(1e-12)
+            moved = (hard - pos_emb).detach().norm(dim=-1) / pos_norm
         logs.update(
             {
                 "mix_ratio": float(lam.mean()),

@@ -253,9 +253,8 @@ def make_storage(
         return RDBStorage(url)
     for attempt in range(5):
         try:
-            with (
-                warnings.catch_warnings()
-            ):  # the heartbeat API is marked experimental; we rely on it
+            # The heartbeat API is marked experimental; we rely on it.
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return HeartbeatStorage(
                     url,
@@ -266,9 +265,8 @@ def make_storage(
                     ),
                 )
         except sqlalchemy.exc.OperationalError as exc:
-            if (
-                "locked" not in str(exc) or attempt == 4
-            ):  # a refused connection will not heal in a second
+            # A refused connection will not heal in a second.
+            if "locked" not in str(exc) or attempt == 4:
                 raise _storage_error(url, exc) from exc
             time.sleep(0.5 * (attempt + 1))
         except sqlalchemy.exc.DBAPIError as exc:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import random
 import time
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -15,7 +13,6 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from pyg_negdiff import checkpoint, distributed
-from pyg_negdiff.checkpoint import CHECKPOINT_FORMAT, read_checkpoint  # noqa: F401 (lived here)
 from pyg_negdiff.data.graph import bipartite_edge_index
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
@@ -24,39 +21,15 @@ from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn.base import Embeddings, Recommender
 from pyg_negdiff.optim import build_optimizer
 from pyg_negdiff.propagation import BatchEmbeddings, FullPropagation, Propagation
-from pyg_negdiff.results import (
-    EpochStats,
-    NonFiniteLossError,
-    StepStats,
-    TrainResult,
-)  # (lived here)
+from pyg_negdiff.results import EpochStats, NonFiniteLossError, StepStats, TrainResult
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.fhn import FHNRatio
+from pyg_negdiff.train.checkpoints import CheckpointMixin
+from pyg_negdiff.train.early_stopping import EarlyStopping
+from pyg_negdiff.train.protocols import Environments, EpochCallback
 
 
-class Environments(Protocol):
-    """What the trainer needs from `pyg_negdiff.causal.EnvironmentInference`.
-
-    An object that also has ``state_dict()`` and ``load_state_dict(state)`` is
-    saved in checkpoints and restored on resume (see `pyg_negdiff.checkpoint`).
-    """
-
-    def maybe_update(self, epoch: int, emb: Embeddings) -> bool: ...
-
-    def batch_environments(self, index: Tensor) -> Tensor: ...
-
-
-EpochCallback = Callable[[int, dict[str, float]], None]
-
-
-def seed_everything(seed: int) -> None:
-    """Seeds Python, NumPy and PyTorch so that a run can be repeated."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-class Trainer:
+class Trainer(CheckpointMixin):
     r"""Trains a backbone with BPR on negatives from any sampler.
 
     Each step draws a batch $\mathcal{B}$ of training interactions $(u, i)$,
@@ -208,9 +181,8 @@ class Trainer:
         self.propagation = propagation.to(self.device)
         distributed.init_from_env()
         self.rank, self.world_size = distributed.rank_and_world()
-        if (
-            self.rank != 0
-        ):  # rank 0 evaluates, writes and reports; every rank reads a checkpoint to resume
+        if self.rank != 0:
+            # Rank 0 evaluates, writes and reports; every rank reads a checkpoint to resume.
             self.callbacks, self.progress = [], False
         self._propagate = distributed.wrap(self.model, self.propagation, seed)
         self.generator = torch.Generator(device=self.device).manual_seed(seed)
@@ -240,20 +212,8 @@ class Trainer:
             data (InteractionData): The training data.
             **kwargs: The constructor's other arguments (``propagation``, ``environments``, ...).
         """
-        settings = {
-            key: getattr(config, key)
-            for key in (
-                "lr",
-                "l2",
-                "batch_size",
-                "epochs",
-                "eval_every",
-                "patience",
-                "monitor",
-                "device",
-                "seed",
-            )
-        }
+        keys = "lr l2 batch_size epochs eval_every patience monitor device seed".split()
+        settings = {key: getattr(config, key) for key in keys}
         trainer = cls(model, sampler, data, **settings, **kwargs)
         trainer.run_config = config.to_dict()
         return trainer
@@ -415,14 +375,13 @@ class Trainer:
         has_val = "val" in self.data.parts and self.rank == 0
         loop = self.resume_state() if resume else checkpoint.initial_loop()
         history = [EpochStats(**h) for h in loop["history"]]
-        best_value, best_epoch, best_val = loop["best_value"], loop["best_epoch"], loop["best_val"]
-        bad_evals, stopped_early = loop["bad_evals"], loop["stopped_early"]
-        best_state = self._good_state if best_epoch >= 0 else None
+        stop = EarlyStopping.from_loop(self.patience, loop)
+        best_state = self._good_state if stop.best_epoch >= 0 else None
         if best_state is None:
             self._good_state = self._state(loop["epoch"])
         first = loop["epoch"] + 1
         bar = tqdm(
-            range(first, self.epochs if not stopped_early else first),
+            range(first, self.epochs if not stop.stopped_early else first),
             desc="training",
             initial=first,
             total=self.epochs,
@@ -443,33 +402,19 @@ class Trainer:
                         stats.val = self.evaluator.evaluate(self.embeddings(), "val")
                         stats.eval_time = time.perf_counter() - t0
                         value = stats.val[self.monitor]
-                        if value > best_value:
-                            best_value, best_epoch, best_val, bad_evals = value, epoch, stats.val, 0
+                        if stop.update(epoch, stats.val, value):
                             best_state = self._state(epoch)
                             self._good_state = best_state
-                        else:
-                            bad_evals += 1
-                        stopped_early = self.patience is not None and bad_evals >= self.patience
-                        bar.set_postfix({self.monitor: f"{value:.4f}", "best": f"{best_value:.4f}"})
+                        best = f"{stop.best_value:.4f}"
+                        bar.set_postfix({self.monitor: f"{value:.4f}", "best": best})
                     elif not has_val:
                         # Without validation there is nothing to select on: keep the last epoch.
-                        best_epoch, best_state = epoch, self._state(epoch)
+                        stop.best_epoch, best_state = epoch, self._state(epoch)
                         self._good_state = best_state
                     history.append(stats)
                     if self.checkpoint_path is not None and self.rank == 0:
-                        self._write_checkpoint(
-                            self._good_state,
-                            {
-                                "epoch": epoch,
-                                "history": [asdict(h) for h in history],
-                                "best_value": best_value,
-                                "best_epoch": best_epoch,
-                                "best_val": best_val,
-                                "bad_evals": bad_evals,
-                                "stopped_early": stopped_early,
-                            },
-                            ranks,
-                        )
+                        loop = stop.loop_state(epoch, history)
+                        self._write_checkpoint(self._good_state, loop, ranks)
                     if evaluate:
                         for callback in self.callbacks:
                             callback(epoch, stats.val)
@@ -481,7 +426,7 @@ class Trainer:
                     raise
                 bar.set_description(f"training (loss {stats.loss:.4f})")
                 decision = distributed.broadcast_decision(
-                    Decision.STOP if stopped_early else Decision.CONTINUE, self.device
+                    Decision.STOP if stop.stopped_early else Decision.CONTINUE, self.device
                 )
                 if decision == Decision.ABORT:
                     raise distributed.RankZeroAborted(
@@ -489,26 +434,22 @@ class Trainer:
                         f"error says which); rank {self.rank} left training without a result"
                     )
                 if decision == Decision.STOP:
-                    stopped_early = True
+                    stop.stopped_early = True
                     break
         except NonFiniteLossError as exc:
             # The model already holds the last good state: test it, so the run is not lost.
-            exc.result = self._finish(
-                history, best_epoch, best_val, stopped_early, diverged=str(exc)
-            )
+            exc.result = self._finish(history, stop, diverged=str(exc))
             raise
         finally:
             bar.close()
         if best_state is not None:
             self._load_state(best_state)
-        return self._finish(history, best_epoch, best_val, stopped_early)
+        return self._finish(history, stop)
 
     def _finish(
         self,
         history: list[EpochStats],
-        best_epoch: int,
-        best_val: dict[str, float],
-        stopped_early: bool,
+        stop: EarlyStopping,
         diverged: str | None = None,
     ) -> TrainResult:
         final = self.embeddings() if self.rank == 0 else None
@@ -519,10 +460,10 @@ class Trainer:
         }
         return TrainResult(
             history=history,
-            best_epoch=best_epoch,
-            best_val=best_val,
+            best_epoch=stop.best_epoch,
+            best_val=stop.best_val,
             test=test,
-            stopped_early=stopped_early,
+            stopped_early=stop.stopped_early,
             config=self.config(),
             diverged=diverged,
         )
@@ -544,98 +485,3 @@ class Trainer:
             "propagation_strategy": repr(self.propagation),
             **self.run_config,
         }
-
-    # --------------------------------------------------------- checkpoints
-    # The file layout, writing and reading live in `pyg_negdiff.checkpoint`.
-    def _state(self, epoch: int) -> dict[str, Any]:
-        return checkpoint.snapshot(epoch, self.model, self.sampler, self.optimizer)
-
-    def _load_state(self, state: dict[str, Any]) -> None:
-        checkpoint.restore(state, self.model, self.sampler, self.optimizer)
-
-    def _describe_good_state(self) -> str:
-        epoch = self._good_state["epoch"] if self._good_state else -1
-        where = "initial weights" if epoch < 0 else f"end of epoch {epoch}"
-        if self.checkpoint_path is not None and self.checkpoint_path.exists():
-            where += f"; checkpoint {self.checkpoint_path} holds it and the last complete epoch"
-        return where
-
-    def _gather_rank_states(self) -> dict[str, list[Tensor]] | None:
-        """Every rank's own random streams (a collective), ``None`` in one process.
-
-        The training generator, the model and the optimizer are the same on
-        every rank; the neighbour sampling and the global stream are each rank's own.
-        """
-        if self.world_size == 1:
-            return None
-        sampling = distributed.sampling_generator(self._propagate)
-        return {
-            "sampling": distributed.gather_states(sampling.get_state(), self.device),
-            "torch_rng": distributed.gather_states(torch.get_rng_state(), self.device),
-        }
-
-    def _write_checkpoint(
-        self,
-        good: dict[str, Any] | None,
-        loop: dict[str, Any],
-        ranks: dict[str, list[Tensor]] | None = None,
-    ) -> None:
-        resume = checkpoint.resume_payload(
-            self.model,
-            self.sampler,
-            self.optimizer,
-            loop,
-            generator=self.generator,
-            config=self.config(),
-            world_size=self.world_size,
-            ranks=ranks,
-            environments=self.environments,
-            penalty=self.penalty,
-        )
-        checkpoint.write_checkpoint(
-            self.checkpoint_path, good or self._state(loop["epoch"]), resume
-        )
-
-    def load_checkpoint(self, path: str | Path) -> int:
-        """Loads the best weights of a checkpoint written by this trainer.
-
-        The file is read with ``torch.load(weights_only=True)``: it holds state
-        dicts only, so a checkpoint from elsewhere cannot run code.
-
-        Args:
-            path (str or Path): The checkpoint file.
-
-        Returns:
-            int: The epoch of the loaded weights.
-        """
-        state = read_checkpoint(path, self.device)
-        self._load_state(state)
-        return int(state["epoch"])
-
-    def resume_state(self) -> dict[str, Any]:
-        """Loads ``checkpoint_path`` to go on from its last epoch (`fit` with ``resume=True``).
-
-        Returns:
-            dict: The loop state: ``epoch`` (the last complete one), ``history``,
-            ``best_value``, ``best_epoch``, ``best_val``, ``bad_evals``, ``stopped_early``.
-
-        Raises:
-            FileNotFoundError: There is no checkpoint to resume.
-            ValueError: The checkpoint was written by a run with other settings.
-        """
-        if self.checkpoint_path is None:
-            raise ValueError("resuming needs the trainer's checkpoint_path")
-        self._good_state, saved = checkpoint.read_resumable(
-            self.checkpoint_path, self.config(), self.world_size, self.device
-        )
-        self._load_state(saved)
-        sampling = distributed.sampling_generator(self._propagate) if self.world_size > 1 else None
-        checkpoint.restore_resume_state(
-            saved,
-            generator=self.generator,
-            rank=self.rank,
-            sampling=sampling,
-            environments=self.environments,
-            penalty=self.penalty,
-        )
-        return saved["loop"]

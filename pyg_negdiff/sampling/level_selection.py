@@ -1,0 +1,54 @@
+r"""How CNSDiff picks one of its $K$ candidates per pair (one per noise level)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def select_hardest(candidates: Tensor, scores: Tensor) -> tuple[Tensor, Tensor]:
+    r"""The candidate of highest score per pair.
+
+    Args:
+        candidates (torch.Tensor): ``[K, B, D']``.
+        scores (torch.Tensor): ``[K, B]`` user scores of the candidates.
+
+    Returns:
+        tuple: ``[B, D']`` hardest candidates and ``[B]`` their level index $k^*$.
+
+    Examples:
+        >>> c = torch.arange(12.0).view(3, 2, 2)
+        >>> hard, k = select_hardest(c, torch.tensor([[0., 5.], [2., 1.], [1., 0.]]))
+        >>> k.tolist(), hard.tolist()
+        ([1, 0], [[4.0, 5.0], [2.0, 3.0]])
+    """
+    return gather_levels(candidates, scores.argmax(dim=0))
+
+
+def select_band(candidates: Tensor, scores: Tensor, pos_score: Tensor) -> tuple[Tensor, Tensor]:
+    r"""The highest-scoring candidate below the positive per pair, else the lowest.
+
+    Args:
+        candidates (torch.Tensor): ``[K, B, D']``.
+        scores (torch.Tensor): ``[K, B]`` user scores of the candidates.
+        pos_score (torch.Tensor): ``[B]`` scores $s_{ui}$ of the positives.
+
+    Returns:
+        tuple: ``[B, D']`` chosen candidates and ``[B]`` their level index $k^*$.
+
+    Examples:
+        >>> c = torch.arange(12.0).view(3, 2, 2)
+        >>> s = torch.tensor([[0., 5.], [2., 4.], [1., 6.]])
+        >>> select_band(c, s, torch.tensor([1.5, 3.0]))[1].tolist()
+        [2, 1]
+    """
+    below = scores < pos_score.unsqueeze(0)
+    index = scores.masked_fill(~below, float("-inf")).argmax(dim=0)
+    index = torch.where(below.any(dim=0), index, scores.argmin(dim=0))
+    return gather_levels(candidates, index)
+
+
+def gather_levels(candidates: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
+    """The candidate of level ``index[b]`` for every pair ``b``, and ``index``."""
+    hard = candidates.gather(0, index.view(1, -1, 1).expand(1, -1, candidates.size(-1))).squeeze(0)
+    return hard, index
