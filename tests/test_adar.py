@@ -188,3 +188,50 @@ def test_plugs_into_every_backbone_through_the_trainer(backbone, generation, com
     result = Trainer(model, sampler, data, batch_size=64, epochs=2, progress=False).fit()
     assert all(math.isfinite(h.loss) for h in result.history)
     assert 1 <= result.history[-1].sampler_logs["transition_step"] <= 50
+
+
+def test_dns_reference_is_the_hardest_candidate_and_leaves_fewer_pairs_at_T():
+    emb, pairs, index = toy()
+    users, pos = index[0], index[1]
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    uniform = ADARSampler(pairs)(users, pos, SamplerState(emb, generator=g()))
+    dns = ADARSampler(pairs, reference_pool="dns", pool_candidates=16)
+    out = dns(users, pos, SamplerState(emb, generator=g()))
+    assert not bool(pairs.contains(users, out.items).any())
+    score = lambda items: (emb.user[users, 0] * emb.item[items, 0]).sum(-1)  # noqa: E731
+    assert float(score(out.items).mean()) > float(score(uniform.items).mean())
+    # a harder reference crosses the positive sooner: fewer pairs where no step meets the rule
+    assert out.logs["transition_at_T"] < uniform.logs["transition_at_T"]
+    assert dns.num_candidate_items == 16 and "reference_pool='dns'" in repr(dns)
+
+
+def test_popularity_reference_needs_the_counts_and_the_default_keeps_the_uniform_stream():
+    emb, pairs, index = toy()
+    with pytest.raises(ValueError, match="needs item_popularity"):
+        ADARSampler(pairs, reference_pool="popularity")
+    users, pos = index[0, :32], index[1, :32]
+    counts = torch.ones(pairs.num_items)
+    popular = ADARSampler(pairs, reference_pool="popularity", item_popularity=counts)
+    assert popular(users, pos, SamplerState(emb)).emb.shape == (32, 2, D)
+    # the uniform pool draws exactly what the sampler's own uniform draw gives
+    ref = ADARSampler(pairs)(
+        users, pos, SamplerState(emb, generator=torch.Generator().manual_seed(3))
+    )
+    own = ADARSampler(pairs).uniform_candidates(users, 1, torch.Generator().manual_seed(3))
+    assert torch.equal(ref.items, own.squeeze(-1))
+
+
+def test_a_run_passes_the_popularity_counts_to_the_reference_pool():
+    from pyg_negdiff.data.synthetic import make_synthetic
+    from pyg_negdiff.experiment import RunConfig, make_trainer
+
+    data = make_synthetic(num_users=60, num_items=80, seed=0)
+    config = RunConfig(
+        sampler="adar", sampler_kwargs={"reference_pool": "popularity"}, epochs=1, device="cpu"
+    )
+    trainer = make_trainer(config, data, progress=False)
+    # without the run's counts the pool would have refused to build (previous test)
+    assert (
+        trainer.sampler.pool.pool == "popularity" and trainer.sampler.pool.popularity.alpha == 0.75
+    )
+    assert trainer.fit().best_epoch == 0

@@ -22,7 +22,16 @@ from pyg_negdiff.metrics import popularity_ranking, random_ranking
 from pyg_negdiff.nn.base import Embeddings
 from pyg_negdiff.tune.space import SAMPLER_SPACES
 
-__all__ = ["Row", "ROWS", "HEURISTICS", "DEFAULT_ROWS", "POOL_ROWS", "REFERENCES", "resolve_rows"]
+__all__ = [
+    "Row",
+    "ROWS",
+    "HEURISTICS",
+    "DEFAULT_ROWS",
+    "POOL_ROWS",
+    "ADAR_REFERENCE_ROWS",
+    "REFERENCES",
+    "resolve_rows",
+]
 
 Kind = Literal["baseline", "heuristic", "synthesized"]
 Space = Callable[[optuna.Trial], dict[str, Any]]
@@ -114,8 +123,14 @@ ROWS: dict[str, Row] = {
             anchor_pool="popularity",
             cl_weight=0.0,
         ),
+        # Issue 22, hypothesis 5: ADAR's reference from DNS's choice (fewer t* = T edge cases),
+        # or from the popularity pool.
+        _row("adar-ref-dns", "synthesized", "adar", reference_pool="dns"),
+        _row("adar-ref-popularity", "synthesized", "adar", reference_pool="popularity"),
     )
 }
+#: The rows of issue 22's fifth hypothesis (ADAR's reference pool).
+ADAR_REFERENCE_ROWS = ("adar-ref-dns", "adar-ref-popularity")
 #: The rows of issue 22's first hypothesis (the anchor pool).
 POOL_ROWS = (
     "cnsdiff-pool-popularity",

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
+from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
 from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
 from pyg_negdiff.sampling.diffusion_config import DiffusionConfig, register_to_config
@@ -68,6 +69,16 @@ class ADARSampler(DiffusionSampler):
     to the reference (``combine="separate"``; with ``"replace"`` the reference takes
     the synthesized row's place).
 
+    **The reference pool** (``reference_pool``, `pyg_negdiff.sampling.anchors`).
+    With a uniform $j$ the reference is often far below the positive: when
+    $s_{\text{ref}} / s_{ui} < \sqrt{\bar\alpha_T}$ (every $s_{\text{ref}} \le 0$
+    among them) no step meets the rule and $t^* = T$, an edge case. DNS's
+    choice, the highest-scoring of $M$ uniform non-positives, raises
+    $s_{\text{ref}}$ and so moves $t^*$ off that edge: the synthesized negative
+    then sits just where the positive stops being preferred to a *hard* real
+    item. ``"popularity"`` draws $j \propto n_j^{\alpha}$ instead, and
+    ``"mixture"`` mixes the two (the pools of `CNSDiffSampler`).
+
     **Defaults.** The published method (``forward_noise=True``,
     ``gradient="detach"``, ``skip_edge_cases=False``) turned every model into a
     popularity ranker in the library's ablation (benchmarks page), for three
@@ -103,6 +114,13 @@ class ADARSampler(DiffusionSampler):
         gradient (str): ``"detach"``: the synthesized row is a constant;
             ``"reference"``: $\mathbf{n} = \mathbf{e}_j + \mathrm{sg}(\mathbf{x}_{t^*} - \mathbf{e}_j)$,
             its BPR gradient pushes the real reference item down. (default: ``"reference"``)
+        reference_pool (str): Where $j$ comes from: ``"uniform"``, ``"popularity"``,
+            ``"dns"`` or ``"mixture"`` (`AnchorPool`). (default: ``"uniform"``)
+        pool_alpha (float): $\alpha$ of the popularity pool. (default: ``0.75``)
+        pool_candidates (int): $M$ of the DNS pool. (default: ``32``)
+        pool_mix (float): Share of popularity draws in the mixture. (default: ``0.5``)
+        item_popularity (torch.Tensor, optional): ``[I]`` training counts, for the
+            popularity and mixture pools (the run passes them; not part of the record).
         diffusion (DiffusionConfig, optional): The shared settings as one record
             (`DiffusionConfig`); the flat keywords below override its fields.
             (default: ``None``, the defaults below)
@@ -142,6 +160,7 @@ class ADARSampler(DiffusionSampler):
     """
 
     diffusion_defaults = DiffusionConfig(num_steps=50, schedule="cosine", noise_scale=1.0)
+    context_arguments = ("item_popularity",)
 
     @register_to_config
     def __init__(
@@ -157,6 +176,11 @@ class ADARSampler(DiffusionSampler):
         gradient: Literal["detach", "reference"] = "reference",
         forward_noise: bool = False,
         synthesized_weight: float | None = None,
+        reference_pool: PoolName = "uniform",
+        pool_alpha: float = 0.75,
+        pool_candidates: int = 32,
+        pool_mix: float = 0.5,
+        item_popularity: Tensor | None = None,
         diffusion: DiffusionConfig,
     ) -> None:
         num_steps = diffusion.num_steps
@@ -190,6 +214,20 @@ class ADARSampler(DiffusionSampler):
         self.gradient = gradient
         self.forward_noise = forward_noise
         self.synthesized_weight = synthesized_weight
+        self.pool = AnchorPool(
+            train_pairs,
+            reference_pool,
+            item_popularity=item_popularity,
+            alpha=pool_alpha,
+            num_candidates=pool_candidates,
+            mix=pool_mix,
+        )
+        self.subgraph_ready = self.pool.subgraph_ready
+
+    @property
+    def num_candidate_items(self) -> int:
+        """Uniform items drawn per pair: the reference pool's (1 for the uniform pool)."""
+        return self.pool.num_candidate_items
 
     @classmethod
     def resolve(
@@ -232,7 +270,7 @@ class ADARSampler(DiffusionSampler):
 
     def forward(self, users: Tensor, pos_items: Tensor, state: SamplerState) -> NegativeSample:
         emb, generator = state.emb, state.generator
-        ref_items = self.uniform_candidates(users, 1, generator).squeeze(-1)
+        ref_items = self.pool(self, users, state)
         user_emb, pos_emb, ref_emb = (
             emb.user[users].detach(),
             emb.item[pos_items],
