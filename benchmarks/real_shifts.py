@@ -73,17 +73,21 @@ def report(out: Path) -> tuple[str, dict]:
     return head + "\n".join(parts), {"commits": commits, "scenarios": summaries}
 
 
-def update_docs(page: Path, block: str) -> None:
-    """Writes ``block`` between the page's real-shifts markers."""
-    replace_block(page, DOC_START, DOC_END, block)
+def update_docs(page: Path, block: str, markers: tuple[str, str] = (DOC_START, DOC_END)) -> None:
+    """Writes ``block`` between the page's ``markers`` (by default its real-shifts block)."""
+    replace_block(page, *markers, block)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def build_parser(
+    description: str, rows: tuple[str, ...] = DEFAULT_ROWS, out: str = "benchmarks/results/real"
+) -> argparse.ArgumentParser:
+    """The options of a real-shift benchmark script: the scenarios, ``rows`` and ``out`` default
+    to this script's (`diffusion_ablation.py` runs its own rows with the same options)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--scenarios", nargs="+", default=[*REAL_SCENARIOS, "synthetic"], choices=list(SCENARIOS)
     )
-    parser.add_argument("--rows", nargs="+", default=list(DEFAULT_ROWS), choices=list(ROWS))
+    parser.add_argument("--rows", nargs="+", default=list(rows), choices=list(ROWS))
     parser.add_argument(
         "--trials", type=int, default=8, help="TPE trials per row over its own constants"
     )
@@ -92,14 +96,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--out", default="benchmarks/results/real")
+    parser.add_argument("--out", default=out)
     parser.add_argument(
         "--report", action="store_true", help="only write the tables from the run logs"
     )
     parser.add_argument(
-        "--docs", default=None, help="also write the tables into this page's real-shifts block"
+        "--docs", default=None, help="also write the tables into this page's generated block"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def execute(args: argparse.Namespace, markers: tuple[str, str] = (DOC_START, DOC_END)) -> None:
+    """Runs (or resumes) the protocol on every scenario of ``args`` unless ``--report``, then
+    writes ``report.md`` and ``report.json`` into ``--out`` (and the page block between
+    ``markers`` with ``--docs``) and prints the tables."""
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(args.out)
@@ -129,8 +139,12 @@ def main(argv: list[str] | None = None) -> None:
     (out / "report.md").write_text(text)
     (out / "report.json").write_text(json.dumps(summary, indent=2))
     if args.docs:
-        update_docs(Path(args.docs), text)
+        update_docs(Path(args.docs), text, markers)
     print(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    execute(build_parser(__doc__.split("\n\n")[0]).parse_args(argv))
 
 
 if __name__ == "__main__":

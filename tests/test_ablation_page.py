@@ -1,4 +1,4 @@
-"""The diffusion ablation on the benchmarks page is what the benchmark's run logs say."""
+"""The diffusion ablation on the benchmarks page is what the archived run logs say."""
 
 import importlib.util
 import re
@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from pyg_negdiff.bench.rows import ROWS
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "benchmarks.md"
 START, END = "<!-- ablation:start -->", "<!-- ablation:end -->"
 
 
 def _ablation_module():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "benchmarks"))
+    """The reader of the archived logs (``diffusion_ablation.py --report`` on them)."""
     spec = importlib.util.spec_from_file_location(
-        "diffusion_ablation", ROOT / "benchmarks" / "diffusion_ablation.py"
+        "ablation_archive", ROOT / "benchmarks" / "ablation_archive.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -44,7 +44,7 @@ def test_ablation_block_is_the_report_of_the_run_logs():
     ), "the block differs from ablation.md: rerun the report, do not edit it"
     # The report itself is regenerated from the raw run logs: no number is typed by hand.
     module = _ablation_module()
-    assert module.markdown(module.summarize(module.done_records(out))).strip() == table
+    assert module.markdown(module.summarize(module.archived_runs(out))).strip() == table
     image = re.search(r"!\[[^\]]*\]\(([^)\s]+)\)", block).group(1)
     assert (PAGE.parent / image).read_bytes() == (out / "ood_ndcg.png").read_bytes()
 
@@ -53,7 +53,7 @@ def test_ablation_runs_follow_the_protocol():
     """At least three seeds per row, the same trials for every row of a scenario, and a clean commit."""
     _, out = _block()
     module = _ablation_module()
-    records = module.done_records(out)
+    records = module.archived_runs(out)
     assert records
     rows: dict[tuple[str, str], set[int]] = {}
     for (scenario, row, seed), r in records.items():
@@ -67,9 +67,7 @@ def test_ablation_runs_follow_the_protocol():
         budgets = {
             r["trials"]
             for (s, row, _), r in records.items()
-            if s == scenario
-            and row != "_backbone"
-            and module.VARIANTS[row][2] is not module._no_space
+            if s == scenario and row != "_backbone" and ROWS[row].tunes
         }
         assert len(budgets) <= 1, (scenario, budgets)
 

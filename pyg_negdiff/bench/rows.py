@@ -2,7 +2,9 @@ r"""The rows of a benchmark table: a sampler, its fixed options, and the constan
 
 Every variant of a method is an option of its one sampler class, so a row is
 ``(sampler name, fixed constructor arguments, search space over its own
-constants)``; one script regenerates the whole table from `ROWS`. Two
+constants, RunConfig fields)``; one script regenerates the whole table from
+`ROWS`. The variants of the diffusion ablation (issue 13, `ABLATION_ROWS`) and
+of the anchor pool (issue 22, `POOL_ROWS`) are rows like any other. Two
 reference rows need no training (`REFERENCES`): a popularity ranking and a
 random ranking.
 
@@ -29,6 +31,7 @@ __all__ = [
     "DEFAULT_ROWS",
     "POOL_ROWS",
     "ADAR_REFERENCE_ROWS",
+    "ABLATION_ROWS",
     "REFERENCES",
     "resolve_rows",
 ]
@@ -75,19 +78,120 @@ def _suggests_anything(space: Space) -> bool:
 
 
 def _row(
-    name: str, kind: Kind, sampler: str | None = None, space: Space | None = None, **fixed: Any
+    name: str,
+    kind: Kind,
+    sampler: str | None = None,
+    space: Space | None = None,
+    *,
+    config: dict[str, Any] | None = None,
+    **fixed: Any,
 ) -> Row:
+    """A row whose space defaults to its sampler's (`SAMPLER_SPACES`); `_nothing` tunes none."""
     sampler = sampler or name
     space = space or SAMPLER_SPACES.get(sampler)
     return Row(
-        name, sampler, kind, dict(fixed), space if space and _suggests_anything(space) else None
+        name,
+        sampler,
+        kind,
+        dict(fixed),
+        space if space and _suggests_anything(space) else None,
+        dict(config or {}),
     )
+
+
+def _nothing(trial: optuna.Trial) -> dict[str, Any]:
+    """No constants of the row's own: it spends no trials (they would only pick a lucky seed)."""
+    return {}
 
 
 def _hardness_only(trial: optuna.Trial) -> dict[str, Any]:
     """CNSDiff's curriculum end without the contrastive weight (fixed by the row)."""
     m = trial.suggest_float("final_hardness", 0.1, 0.9)
     return {"beta_end": (m * 10.0, (1.0 - m) * 10.0)}
+
+
+def _cl_only(trial: optuna.Trial) -> dict[str, Any]:
+    """The contrastive weight alone (a row that synthesizes nothing has no curriculum)."""
+    return {"cl_weight": trial.suggest_float("cl_weight", 0.0, 0.5)}
+
+
+def _t_min(trial: optuna.Trial) -> dict[str, Any]:
+    """ADAR's smallest step alone: the ablation's rows fix generation and combination."""
+    return {"t_min": trial.suggest_int("t_min", 1, 25)}
+
+
+#: CNSDiff's options before issue 13 (the positive, noised and denoised, detached): the start
+#: of the ablation's one-change-at-a-time rows (a) to (e).
+_CNSDIFF_BEFORE = {"anchor": "positive", "gradient": "detach"}
+#: ADAR as published: the forward-noised point, detached, edge cases kept.
+_ADAR_BEFORE = {"forward_noise": True, "gradient": "detach", "skip_edge_cases": False}
+#: The environment penalty and the environment-conditioned denoiser (`RunConfig` fields).
+_CAUSAL = {
+    "penalty_weight": 1.0,
+    "condition_on_environment": True,
+    "environments": "popularity",
+    "num_environments": 3,
+}
+
+#: The diffusion ablation of issue 13 (docs/benchmarks.md): each row changes one option of
+#: CNSDiff or ADAR. Its CNSDiff rows tune the sampler's own space (curriculum end and
+#: contrastive weight) unless they say otherwise.
+_ABLATION = (
+    # (a) the library's CNSDiff before issue 13: the positive, noised and denoised, detached.
+    _row("cnsdiff-a-before", "synthesized", "cnsdiff", **_CNSDIFF_BEFORE),
+    # (b) the authors' code, faithfully (its constants as published: nothing to tune).
+    _row("cnsdiff-b-published", "synthesized", "cnsdiff", _nothing, preset="published"),
+    # (c) (a) with the gradient through the synthesized part.
+    _row(
+        "cnsdiff-c-straight-through",
+        "synthesized",
+        "cnsdiff",
+        **{**_CNSDIFF_BEFORE, "gradient": "straight-through"},
+    ),
+    # (d) (a) with the synthesized negative as its own BPR term, the real one at full weight.
+    _row("cnsdiff-d-separate", "synthesized", "cnsdiff", **_CNSDIFF_BEFORE, combine="separate"),
+    # (e) (a) with never a candidate above the positive.
+    _row("cnsdiff-e-band", "synthesized", "cnsdiff", **_CNSDIFF_BEFORE, selection="band"),
+    # (f) the default: anchored on the real negative, moved towards the positive, gradient to it.
+    _row("cnsdiff-f-default", "synthesized", "cnsdiff"),
+    # (f') (f) with the gradient shared with the positive, as in MixGCF's mixing.
+    _row("cnsdiff-f2-linear", "synthesized", "cnsdiff", gradient="linear"),
+    # (g) uniform negatives plus the batch-scope contrastive term, nothing synthesized.
+    _row(
+        "cnsdiff-g-cl-only",
+        "synthesized",
+        "cnsdiff",
+        _cl_only,
+        synthesize=False,
+        contrast_scope="batch",
+    ),
+    # (h) (f) with the causal part on: environment penalty and conditioned denoiser.
+    _row("cnsdiff-h-default-causal", "synthesized", "cnsdiff", config=_CAUSAL),
+    # ADAR as published (nothing to tune), then one change at a time, each tuning t_min.
+    _row("adar-before", "synthesized", "adar", _nothing, **_ADAR_BEFORE),
+    # edge-case pairs skipped
+    _row(
+        "adar-clipped", "synthesized", "adar", _t_min, **{**_ADAR_BEFORE, "skip_edge_cases": True}
+    ),
+    # and the negative denoised instead of forward-noised
+    _row(
+        "adar-denoise",
+        "synthesized",
+        "adar",
+        _t_min,
+        **{**_ADAR_BEFORE, "skip_edge_cases": True, "generation": "denoise"},
+    ),
+    # and the mean point instead of the noised one
+    _row(
+        "adar-mean",
+        "synthesized",
+        "adar",
+        _t_min,
+        **{**_ADAR_BEFORE, "skip_edge_cases": True, "forward_noise": False},
+    ),
+    # the default: the mean point, the gradient to the reference, edge cases skipped.
+    _row("adar-default", "synthesized", "adar", _t_min),
+)
 
 
 #: Every row the benchmark knows, by name.
@@ -127,6 +231,7 @@ ROWS: dict[str, Row] = {
         # or from the popularity pool.
         _row("adar-ref-dns", "synthesized", "adar", reference_pool="dns"),
         _row("adar-ref-popularity", "synthesized", "adar", reference_pool="popularity"),
+        *_ABLATION,
     )
 }
 #: The rows of issue 22's fifth hypothesis (ADAR's reference pool).
@@ -140,6 +245,8 @@ POOL_ROWS = (
     "cnsdiff-separate",
     "cnsdiff-pool-popularity-nocl",
 )
+#: The rows of the diffusion ablation (issue 13), in the order of its table.
+ABLATION_ROWS = tuple(r.name for r in _ABLATION)
 #: The heuristics "best heuristic" is chosen among.
 HEURISTICS = ("popularity", "dns", "mixgcf", "ahns")
 #: What ``pyg-negdiff bench`` runs by default.
