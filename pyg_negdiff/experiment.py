@@ -16,6 +16,7 @@ from pyg_negdiff.metrics import Evaluator
 from pyg_negdiff.nn import build_model
 from pyg_negdiff.nn.base import Recommender
 from pyg_negdiff.sampling import SAMPLERS, build_sampler
+from pyg_negdiff.sampling.arguments import argument_problem
 from pyg_negdiff.sampling.base import NegativeSampler
 from pyg_negdiff.train import EpochCallback, Trainer, TrainResult, seed_everything
 
@@ -295,6 +296,9 @@ class RunConfig:
                         {key: value},
                         f"{key!r} takes a number (default {default!r})",
                     )
+                problem = argument_problem(SAMPLERS[name], key, value)  # its type hint
+                if problem:
+                    raise ConfigError("sampler_kwargs", {key: value}, problem)
         for key, value in self.sampler_kwargs.items():
             if not _finite(value):
                 raise ConfigError(

@@ -19,6 +19,7 @@ __all__ = [
     "format_table",
     "option_name",
     "check_writable",
+    "refuse_existing",
     "add_data_arguments",
     "add_run_arguments",
     "run_config_from_args",
@@ -114,6 +115,29 @@ def check_writable(path: str | Path, option: str = "--out") -> Path:
             f"{option} {path}: cannot write in {path.parent} ({exc.strerror or exc}); "
             f"choose a writable place with {option}"
         ) from None
+    return path
+
+
+def refuse_existing(path: str | Path, option: str, flag: str = "--overwrite") -> Path:
+    """Refuses, before any work, to replace a file that exists: nothing is lost silently.
+
+    Args:
+        path (str or Path): A file the command would write.
+        option (str): The option that gave it, for the message.
+        flag (str): The option that allows replacing it.
+
+    Returns:
+        Path: ``path``.
+
+    Raises:
+        CommandError: When ``path`` exists.
+    """
+    path = Path(path)
+    if path.exists():
+        raise CommandError(
+            f"{option} {path} already exists; choose another name with {option}, or add "
+            f"{flag} to replace it"
+        )
     return path
 
 

@@ -7,6 +7,7 @@ imports nothing from here.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import time
 from pathlib import Path
@@ -112,6 +113,28 @@ def _optuna_logging(args: argparse.Namespace, level: int) -> None:
         source.addFilter(_no_traceback)
 
 
+def _check_export(path: Path, option: str, study_name: str, overwrite: bool) -> Path:
+    """Refuses, before any work, to replace a file that is not this study's own earlier export.
+
+    Re-running a command resumes its study, and the new export supersedes the old one (the
+    study holds at least the trials it had), so that file may be replaced; any other file
+    needs ``--overwrite``.
+    """
+    path = check_writable(path, option)
+    if overwrite or not path.exists():
+        return path
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        earlier = None
+    if isinstance(earlier, dict) and earlier.get("study") == study_name:
+        return path
+    raise CommandError(
+        f"{option} {path} already exists and is not an export of study {study_name!r}; "
+        f"choose another name with {option}, or add --overwrite to replace it"
+    )
+
+
 def _fixed_settings(base, space) -> dict[str, Any]:
     """The settings that change a study's objective without being tuned: a resume must keep them."""
     tuned = {"lr", "l2", "seed", "device", "model", "sampler"}
@@ -163,7 +186,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     )
     base = run_config_from_args(args)
     name = args.study_name or f"{Path(args.data).name}-{args.shift}-{args.model}-{args.sampler}"
-    export = check_writable(args.export or Path("runs") / f"{name}.best.json", "--export")
+    export = _check_export(
+        Path(args.export or Path("runs") / f"{name}.best.json"), "--export", name, args.overwrite
+    )
     study = _open_study(
         args,
         name,
@@ -191,6 +216,38 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_run_samplers(args: argparse.Namespace) -> None:
+    """Checks ``--samplers`` and ``--heuristics`` of ``run`` before any work.
+
+    A heuristic row is the reference the diffusion samplers are compared with, so only the
+    heuristic samplers may stand there (``--heuristics cnsdiff`` trained CNSDiff twice and
+    called it the best heuristic).
+    """
+    from pyg_negdiff.bench.rows import HEURISTICS
+    from pyg_negdiff.sampling import SAMPLERS
+
+    for option, names in (("--samplers", args.samplers), ("--heuristics", args.heuristics)):
+        for sampler in names:
+            if sampler.lower() not in SAMPLERS:
+                raise CommandError(
+                    f"{option} {sampler}: unknown sampler; choose from {', '.join(SAMPLERS)}"
+                )
+        if len(set(names)) < len(names):
+            raise CommandError(f"{option} {' '.join(names)}: a sampler is named twice")
+    for sampler in args.heuristics:
+        if sampler.lower() not in HEURISTICS:
+            raise CommandError(
+                f"--heuristics {sampler}: not a heuristic sampler; the heuristics are "
+                f"{', '.join(HEURISTICS)} (compare other samplers with --samplers)"
+            )
+    both = set(args.samplers) & set(args.heuristics) | ({"uniform"} & set(args.samplers))
+    if both:
+        raise CommandError(
+            f"--samplers {' '.join(sorted(both))}: already trained as uniform or with "
+            f"--heuristics; name each sampler once"
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: tune the backbone once, then compare the diffusion samplers at their defaults
     with uniform and the best heuristic, all with the same learning rate and L2 weight."""
@@ -214,8 +271,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
     ).validate()
+    _check_run_samplers(args)  # before the study: a typo must not cost four trained samplers
     name = args.study_name or f"run-{Path(args.data).name}-{args.shift}-{args.model}-backbone"
-    check_writable(Path(args.out) / f"{name}.best.json", "--out")
+    _check_export(Path(args.out) / f"{name}.best.json", "--out", name, args.overwrite)
     study = _open_study(
         args,
         name,
@@ -330,6 +388,11 @@ def _add_study_arguments(parser: argparse.ArgumentParser, trials: int, warmup: i
         "(default: sqlite:///runs/pyg_negdiff.db)",
     )
     parser.add_argument("--study-name", default=None, help="the study to create or resume")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing export file that is not this study's own earlier export",
+    )
     parser.add_argument(
         "--pruner",
         default="median",
