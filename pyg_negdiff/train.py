@@ -32,6 +32,7 @@ from pyg_negdiff.results import (
 )  # (lived here)
 from pyg_negdiff.sampling.base import NegativeSample, NegativeSampler, SamplerState
 from pyg_negdiff.sampling.fhn import FHNRatio
+from pyg_negdiff.validation import check_integer
 
 
 class Environments(Protocol):
@@ -161,8 +162,12 @@ class Trainer:
             raise ValueError(
                 "a 'penalty' needs 'environments' (see pyg_negdiff.causal.EnvironmentInference)"
             )
-        if batch_size < 1 or epochs < 1 or eval_every < 1:
-            raise ValueError("batch_size, epochs and eval_every must be positive")
+        for name, value in (
+            ("batch_size", batch_size),
+            ("epochs", epochs),
+            ("eval_every", eval_every),
+        ):
+            check_integer(name, value)  # names the argument: "epochs=0: must be ..."
         self.device = torch.device(device if device is not None else "cpu")
         self.data = data
         self.model = model.to(self.device)

@@ -41,6 +41,16 @@ FILES: dict[str, bytes] = {
     "pairs.txt": _pairs().encode(),
     "empty.pt": b"",
     "garbage.pt": b"\x80\x04garbage" * 8,
+    # 90 interactions labelled 1 and 90 sampled negatives labelled 0.
+    "labels.txt": "".join(
+        f"{u} {(u * 5 + k) % 30} {int(k < 3)}\n" for u in range(30) for k in range(6)
+    ).encode(),
+    "ratings.csv": (
+        "userId,movieId,rating\n"
+        + "".join(
+            f"{u},{i},{1 + (u + i) % 5}\n" for u in range(30) for i in range(12) if (u + i) % 3
+        )
+    ).encode(),
 }
 
 
@@ -134,6 +144,47 @@ CASES: dict[str, Case] = {
         words=["--heuristics cnsdiff", "not a heuristic", "dns"],
         absent=["runs/pyg_negdiff.db"],
     ),
+    # 7. A split without validation or test parts measures nothing: refused, naming --shift.
+    "shift none on one file": Case(
+        "7",
+        ["train", "--data", "{tmp}/pairs.txt", *FAST, "--shift", "none", "--out", "r.json"],
+        words=["--shift none", "validation part", "test part", "--shift auto"],
+        absent=["r.json"],
+    ),
+    # 7. A CSV's rating column is not thresholded by default, and the note says so.
+    "csv rating column kept": Case(
+        "7",
+        ["data", "inspect", "--data", "{tmp}/ratings.csv"],
+        code=0,
+        words=["'rating' looks like ratings", "every row is kept", "--min-rating"],
+    ),
+    # 7. `run` on data without an OOD test says that its table compares IID scores.
+    "run without OOD test": Case(
+        "7",
+        [
+            "run",
+            "--data",
+            "{tmp}/pairs.txt",
+            "--trials",
+            "1",
+            "--samplers",
+            "cnsdiff",
+            "--heuristics",
+            "dns",
+            *FAST,
+            "--out",
+            "runs",
+        ],
+        code=0,
+        words=["no shifted (OOD) test", "--shift popularity"],
+    ),
+    # 8. A 0/1 third column is read as labels: the label-0 rows are not positives.
+    "label file": Case(
+        "8",
+        ["data", "inspect", "--data", "{tmp}/labels.txt", "--shift", "none"],
+        code=0,
+        words=["read as labels", "dropped the 90 rows labelled 0", "kept 90"],
+    ),
 }
 
 
@@ -164,3 +215,138 @@ def test_bad_input(name: str, tmp_path: Path, monkeypatch, capsys) -> None:
         assert (tmp_path / file).exists() and _digest(tmp_path / file) == before[file], file
     for file in case.absent:
         assert not (tmp_path / file).exists(), file
+
+
+# ---------------------------------------------------------------- Python API
+def _tiny():
+    import torch
+
+    from pyg_negdiff.data.interactions import InteractionData
+
+    return InteractionData(
+        num_users=3, num_items=5, parts={"train": torch.tensor([[0, 1, 2], [0, 1, 2]])}
+    )
+
+
+def _data(**kw):
+    from pyg_negdiff.data.interactions import InteractionData
+
+    return InteractionData(
+        **{"num_users": 2, "num_items": 3, "parts": {"train": [[0, 1]] * 2}, **kw}
+    )
+
+
+def _sample(users, items):
+    import torch
+
+    from pyg_negdiff.sampling import UniformSampler
+
+    return UniformSampler(_tiny().train_pairs())(torch.tensor(users), torch.tensor(items), None)
+
+
+def _evaluate(users: int, items: int):
+    import torch
+
+    from pyg_negdiff.metrics import Evaluator
+    from pyg_negdiff.nn.base import Embeddings
+
+    data = _tiny()
+    data.parts["test"] = torch.tensor([[0], [3]])
+    emb = Embeddings(torch.zeros(users, 1, 4), torch.zeros(items, 1, 4))
+    return Evaluator(data).evaluate(emb, "test")
+
+
+def _trainer(**kw):
+    from pyg_negdiff.nn import build_model
+    from pyg_negdiff.sampling import UniformSampler
+    from pyg_negdiff.train import Trainer
+
+    data = _tiny()
+    model = build_model("mf", data.num_users, data.num_items, embedding_dim=4)
+    return Trainer(model, UniformSampler(data.train_pairs()), data, progress=False, **kw)
+
+
+#: item, call, the exception it must raise, and words its message must hold.
+CALLS: dict[str, tuple[str, Callable[[], object], type[BaseException], list[str]]] = {
+    "float ids": (
+        "13",
+        lambda: _data(parts={"train": [[0.5, 1.9], [0, 1]]}),
+        ValueError,
+        ["parts['train']", "whole numbers", "0.5"],
+    ),
+    "float num_users": (
+        "13",
+        lambda: _data(num_users=2.5),
+        TypeError,
+        ["num_users=2.5", "integer"],
+    ),
+    "negative user": (
+        "13",
+        lambda: _sample([-26560], [0]),
+        ValueError,
+        ["users", "-26560", "[0, 3)"],
+    ),
+    "positive out of range": (
+        "13",
+        lambda: _sample([0], [9]),
+        ValueError,
+        ["pos_items", "id 9", "[0, 5)"],
+    ),
+    "positives of another length": (
+        "13",
+        lambda: _sample([0, 1], [0]),
+        ValueError,
+        ["pos_items", "shape [2]"],
+    ),
+    "wrong-sized user table": (
+        "13",
+        lambda: _evaluate(7, 5),
+        ValueError,
+        ["emb.user", "3 rows", "[7, 4]"],
+    ),
+    "wrong-sized item table": ("13", lambda: _evaluate(3, 2), ValueError, ["emb.item", "5 rows"]),
+    "trainer epochs 0": (
+        "13",
+        lambda: _trainer(epochs=0),
+        ValueError,
+        ["epochs=0", "integer >= 1"],
+    ),
+    "trainer batch_size 2.5": (
+        "13",
+        lambda: _trainer(batch_size=2.5),
+        TypeError,
+        ["batch_size=2.5"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_bad_call(name: str) -> None:
+    _, call, error, words = CALLS[name]
+    with pytest.raises(error) as info:
+        call()
+    for word in words:
+        assert word in str(info.value), (word, str(info.value))
+
+
+def test_label_loaders_agree(tmp_path: Path) -> None:
+    """Item 8: the text loader and `from_hetero` both keep only the label-1 rows of 0/1 labels."""
+    import torch
+    from torch_geometric.data import HeteroData
+
+    from pyg_negdiff.data.hetero import from_hetero
+    from pyg_negdiff.data.io import load_dataset
+
+    (tmp_path / "labels.txt").write_bytes(FILES["labels.txt"])
+    text = load_dataset(tmp_path / "labels.txt")
+    rows = torch.tensor(
+        [[int(x) for x in l.split()] for l in FILES["labels.txt"].decode().splitlines()]
+    )
+    hetero = HeteroData()
+    hetero["user"].num_nodes, hetero["item"].num_nodes = 30, 30
+    store = hetero["user", "to", "item"]
+    store.edge_index = rows[:, :2].t()
+    store.edge_label_index = rows[:, :2].t()
+    store.edge_label = rows[:, 2]
+    assert text.train.size(1) == 90
+    assert from_hetero(hetero).parts["test"].size(1) == 90

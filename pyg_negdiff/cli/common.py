@@ -365,14 +365,19 @@ def run_config_from_args(args: argparse.Namespace):
     ).validate()
 
 
-def load_data(args: argparse.Namespace):
+def load_data(args: argparse.Namespace, *, evaluate: bool = True):
     """Loads and splits the dataset that ``args`` names, printing how it was read (stderr).
 
     Args:
         args (argparse.Namespace): Parsed arguments of `add_data_arguments`.
+        evaluate (bool): The command trains and evaluates, so the split must hold a
+            validation part and a test part (without them a run "works" and measures nothing).
 
     Returns:
         InteractionData: The split dataset.
+
+    Raises:
+        CommandError: With ``evaluate``, when the split lacks a validation or test part.
     """
     from pyg_negdiff.data.prepare import load, load_report, split
 
@@ -386,7 +391,33 @@ def load_data(args: argparse.Namespace):
     data = load(args.data, format=args.format, root=args.data_root, seed=args.seed, **options)
     for line in load_report(data):
         print(line, file=sys.stderr)
-    return split(data, args.shift, seed=args.seed)
+    data = split(data, args.shift, seed=args.seed)
+    if evaluate:
+        require_evaluation_parts(data, args.shift)
+    return data
+
+
+def require_evaluation_parts(data, shift: str) -> None:
+    """Refuses a split without a validation part or without a test part, naming ``--shift``.
+
+    Args:
+        data (InteractionData): The split data.
+        shift (str): The ``--shift`` that made it.
+
+    Raises:
+        CommandError: Naming the missing parts and the fix.
+    """
+    tests = [p for p in data.eval_parts if p != "val"]
+    missing = ([] if "val" in data.parts else ["a validation part"]) + (
+        [] if tests else ["a test part"]
+    )
+    if missing:
+        raise CommandError(
+            f"--shift {shift}: {data.name} has {' and '.join(missing)} missing (parts: "
+            f"{', '.join(data.parts)}), so nothing would be measured; use --shift auto or "
+            f"another split (random, popularity, temporal, ...), or give a folder with "
+            f"train.txt, val.txt and test.txt"
+        )
 
 
 def result_rows(result) -> dict[str, dict[str, float]]:

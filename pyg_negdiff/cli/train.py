@@ -135,7 +135,7 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
 
     if args.plot:
         check_writable(args.plot, "--plot")
-    data = load_data(args)
+    data = load_data(args, evaluate=False)  # inspecting an unsplit file is fine
     print(data.summary())
     print()
     print(shift_report(data))

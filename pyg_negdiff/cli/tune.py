@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -291,6 +292,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     data = load_data(args)
     print(data.summary())
+    if "test_ood" not in data.parts:  # the table would compare IID scores under OOD's name
+        print(
+            f"pyg-negdiff: note: --shift {args.shift}: {data.name} has no shifted (OOD) test "
+            f"part, so the table shows the IID test only and 'vs' compares IID scores; for an "
+            f"OOD test pass --shift popularity, longtail, temporal or exposure",
+            file=sys.stderr,
+        )
     if finished_trials(study) < args.trials:
         print(
             f"tuning lr and l2 with uniform negatives on validation NDCG@20 "

@@ -151,6 +151,12 @@ def load_csv(
     where = _locate(header, columns, path, header_line=header_line)
     lineno = np.array(numbers, dtype=np.int64)
     notes: list[str] = []
+    unused = _by_name(header, "rating") if wanted["rating"] == "" else None
+    if unused is not None:  # CSV ratings are not thresholded by default: say so
+        notes.append(
+            f"column {unused!r} looks like ratings and is not used: every row is kept as an "
+            f"interaction; pass --min-rating 4 (min_rating=4) to keep only ratings >= 4"
+        )
     keep = _check_width(
         np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)),
         len(header),
