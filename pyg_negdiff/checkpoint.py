@@ -194,10 +194,10 @@ def read_checkpoint(
     except Exception as exc:  # noqa: BLE001 - any other failure means: not a safe checkpoint
         # Not torch's advice to pass weights_only=False: that runs whatever the file holds.
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        why = "it holds objects other than tensors" if "Weights only" in first else first
+        why = "damaged, or written by something else" if "Weights only" in first else first
         raise ValueError(
-            f"{path} is not a pyg_negdiff checkpoint, or it is damaged ({why}); "
-            f"it cannot be read safely: start over"
+            f"{path} is not a pyg_negdiff checkpoint that loads safely ({why}); "
+            f"it cannot be resumed: start over"
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else None

@@ -340,7 +340,8 @@ def test_nan_loss_names_the_checkpoint_and_still_writes_the_results(cli, tmp_pat
 
 def test_debug_shows_the_traceback(cli, tmp_path):
     code, _, err = cli("train", "--dim", "0", "--debug", "--out", tmp_path / "r.json")
-    assert code == 1 and "Traceback" in err and "ConfigError" in err
+    # The traceback for the bug report, and the status of an expected error still (issue 24).
+    assert code == 2 and "Traceback" in err and "ConfigError" in err
 
 
 def test_existing_checkpoint_is_not_overwritten_silently(cli, tmp_path, files):

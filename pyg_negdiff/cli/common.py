@@ -207,6 +207,11 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     csv_options.add_argument(
         "--sep", default=None, help="field delimiter of a CSV file (default: ,)"
     )
+    csv_options.add_argument(
+        "--encoding",
+        default=None,
+        help="text encoding of a CSV file, e.g. latin-1 or cp1252 (default: UTF-8)",
+    )
     # "auto", "none" and "holdout" are not shifts: the data's own split, no split, a random holdout.
     parser.add_argument(
         "--shift",
@@ -330,16 +335,61 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def run_config_from_args(args: argparse.Namespace):
+def check_environment_options(args: argparse.Namespace, *, tuned: bool = False) -> None:
+    """Refuses ``--environments`` / ``--num-environments`` that nothing would use.
+
+    Environments are built only for ``--penalty`` and ``--condition-on-environment`` (or when
+    ``tune --tune-penalty`` tunes the penalty): given without them they were accepted and
+    ignored, even an unknown strategy, and the result recorded them as if used.
+
+    Args:
+        args (argparse.Namespace): Arguments of `add_run_arguments`.
+        tuned (bool): The penalty is tuned, so the environments are used.
+
+    Raises:
+        CommandError: Naming the option and what makes it apply.
+    """
+    from pyg_negdiff.causal import STRATEGIES
+    from pyg_negdiff.sampling import SAMPLERS
+
+    if args.environments.lower() not in STRATEGIES:
+        raise CommandError(
+            f"--environments {args.environments}: unknown environment strategy; choose from "
+            f"{', '.join(STRATEGIES)}"
+        )
+    used = tuned or args.penalty_weight > 0 or args.condition_on_environment
+    defaults = {"environments": "popularity", "num_environments": 3}
+    for key, default in defaults.items():
+        if not used and getattr(args, key) != default:
+            raise CommandError(
+                f"{option_name(key)} {getattr(args, key)}: environments are used only with "
+                f"--penalty > 0 or --condition-on-environment; add one, or drop "
+                f"{option_name(key)}"
+            )
+    sampler = SAMPLERS.get(args.sampler.lower())
+    if args.condition_on_environment and sampler is not None:
+        import inspect
+
+        if "num_environments" not in inspect.signature(sampler).parameters:
+            raise CommandError(
+                f"--condition-on-environment: sampler {args.sampler!r} has no denoiser to "
+                f"condition; use --sampler cnsdiff or adar"
+            )
+
+
+def run_config_from_args(args: argparse.Namespace, *, tuned_penalty: bool = False):
     """The `RunConfig` of the parsed arguments, validated (`RunConfig.validate`).
 
     Args:
         args (argparse.Namespace): Arguments of `add_run_arguments` and ``--seed``.
+        tuned_penalty (bool): ``tune --tune-penalty``: the environments are used.
 
     Returns:
         RunConfig: The configuration.
     """
     from pyg_negdiff.experiment import RunConfig
+
+    check_environment_options(args, tuned=tuned_penalty)
 
     return RunConfig(
         model=args.model,
@@ -383,7 +433,15 @@ def load_data(args: argparse.Namespace, *, evaluate: bool = True):
 
     options = {
         key: value
-        for key in ("min_rating", "user_col", "item_col", "time_col", "rating_col", "sep")
+        for key in (
+            "min_rating",
+            "user_col",
+            "item_col",
+            "time_col",
+            "rating_col",
+            "sep",
+            "encoding",
+        )
         if (value := getattr(args, key, None)) is not None
     }
     if getattr(args, "on_bad_line", "error") != "error":

@@ -23,6 +23,7 @@ from pyg_negdiff.cli.common import (
     check_writable,
     format_table,
     load_data,
+    option_name,
     run_config_from_args,
 )
 
@@ -136,6 +137,45 @@ def _check_export(path: Path, option: str, study_name: str, overwrite: bool) -> 
     )
 
 
+class _ProbeTrial:
+    """Stands in for an Optuna trial to list what a search space suggests (no study needed)."""
+
+    def suggest_float(self, name: str, low: float, high: float, **kwargs: Any) -> float:
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return choices[0]
+
+
+def _refuse_tuned_settings(args: argparse.Namespace, space, base) -> None:
+    """Refuses a setting the search space tunes: the trials would silently replace it.
+
+    ``tune --lr 0.5 --dim 8`` searched over both without a word. A setting is either fixed
+    (then it is kept, and recorded in the study's attributes) or searched; never both.
+    """
+    from pyg_negdiff.experiment import RunConfig
+
+    suggested = space(_ProbeTrial())
+    tuned = [k for k in suggested if k not in ("model", "sampler", "sampler_kwargs")]
+    defaults = RunConfig().to_dict()
+    given = [k for k in tuned if base.to_dict()[k] != defaults[k]]
+    given += [f"{k}" for k in base.sampler_kwargs if k in suggested["sampler_kwargs"]]
+    if given:
+        names = [option_name(k) if k in defaults else f"--sampler-arg {k}" for k in given]
+        searched = [option_name(k) for k in tuned] + [
+            f"--sampler-arg {k}" for k in suggested["sampler_kwargs"]
+        ]
+        size = " (keep --dim and --layers fixed with --fixed-size)" if space.tune_size else ""
+        raise CommandError(
+            f"{', '.join(names)}: tune searches this setting, so the value given would be "
+            f"replaced by each trial's; drop it{size}. The search space tunes "
+            f"{', '.join(searched)}"
+        )
+
+
 def _fixed_settings(base, space) -> dict[str, Any]:
     """The settings that change a study's objective without being tuned: a resume must keep them."""
     tuned = {"lr", "l2", "seed", "device", "model", "sampler"}
@@ -185,7 +225,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     space = SearchSpace(
         args.model, args.sampler, tune_penalty=args.tune_penalty, tune_size=not args.fixed_size
     )
-    base = run_config_from_args(args)
+    base = run_config_from_args(args, tuned_penalty=args.tune_penalty)
+    _refuse_tuned_settings(args, space, base)
     name = args.study_name or f"{Path(args.data).name}-{args.shift}-{args.model}-{args.sampler}"
     export = _check_export(
         Path(args.export or Path("runs") / f"{name}.best.json"), "--export", name, args.overwrite

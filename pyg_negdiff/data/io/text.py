@@ -142,7 +142,7 @@ def _load_presplit(
         missing = [files[p].name for p in parsed if p not in weights]
         if missing:
             raise DataValidationError(
-                f"min_rating={min_rating:g} needs a weight or rating column, "
+                f"--min-rating {min_rating:g} (min_rating=) needs a weight or rating column, "
                 f"which {', '.join(missing)} lack(s) (or hold a constant)"
             )
         for part, f in parsed.items():
