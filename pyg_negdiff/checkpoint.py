@@ -32,6 +32,7 @@ import copy
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,9 @@ def read_checkpoint(
             f"finished writing it; start over"
         )
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": noise beside our message
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except OSError:
         raise
     except Exception as exc:  # noqa: BLE001 - any other failure means: not a safe checkpoint

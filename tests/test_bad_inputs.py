@@ -116,7 +116,11 @@ CASES: dict[str, Case] = {
         ["train", "--data", "{tmp}/pairs.txt", *FAST, "--resume", "--out", "garbage.json"],
         words=["not a pyg_negdiff checkpoint", "--overwrite", "damaged"],
         keep=["garbage.pt"],
-        unwanted=["weights_only"],  # torch's advice: unpickle an untrusted file
+        unwanted=[
+            "weights_only=False",
+            "set to `False`",
+            "UserWarning",
+        ],  # torch's advice: unpickle an untrusted file
     ),
     # 3. An existing, unrelated --out / --export file is not replaced silently.
     "train out exists": Case(

@@ -7,7 +7,6 @@ imports nothing from here.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
@@ -16,14 +15,13 @@ from typing import Any
 
 import optuna
 
+from pyg_negdiff.cli.checks import check_export, check_run_samplers, refuse_tuned_settings
 from pyg_negdiff.cli.common import (
     CommandError,
     add_data_arguments,
     add_run_arguments,
-    check_writable,
     format_table,
     load_data,
-    option_name,
     run_config_from_args,
 )
 
@@ -115,67 +113,6 @@ def _optuna_logging(args: argparse.Namespace, level: int) -> None:
         source.addFilter(_no_traceback)
 
 
-def _check_export(path: Path, option: str, study_name: str, overwrite: bool) -> Path:
-    """Refuses, before any work, to replace a file that is not this study's own earlier export.
-
-    Re-running a command resumes its study, and the new export supersedes the old one (the
-    study holds at least the trials it had), so that file may be replaced; any other file
-    needs ``--overwrite``.
-    """
-    path = check_writable(path, option)
-    if overwrite or not path.exists():
-        return path
-    try:
-        earlier = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        earlier = None
-    if isinstance(earlier, dict) and earlier.get("study") == study_name:
-        return path
-    raise CommandError(
-        f"{option} {path} already exists and is not an export of study {study_name!r}; "
-        f"choose another name with {option}, or add --overwrite to replace it"
-    )
-
-
-class _ProbeTrial:
-    """Stands in for an Optuna trial to list what a search space suggests (no study needed)."""
-
-    def suggest_float(self, name: str, low: float, high: float, **kwargs: Any) -> float:
-        return low
-
-    def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
-        return low
-
-    def suggest_categorical(self, name: str, choices: Any) -> Any:
-        return choices[0]
-
-
-def _refuse_tuned_settings(args: argparse.Namespace, space, base) -> None:
-    """Refuses a setting the search space tunes: the trials would silently replace it.
-
-    ``tune --lr 0.5 --dim 8`` searched over both without a word. A setting is either fixed
-    (then it is kept, and recorded in the study's attributes) or searched; never both.
-    """
-    from pyg_negdiff.experiment import RunConfig
-
-    suggested = space(_ProbeTrial())
-    tuned = [k for k in suggested if k not in ("model", "sampler", "sampler_kwargs")]
-    defaults = RunConfig().to_dict()
-    given = [k for k in tuned if base.to_dict()[k] != defaults[k]]
-    given += [f"{k}" for k in base.sampler_kwargs if k in suggested["sampler_kwargs"]]
-    if given:
-        names = [option_name(k) if k in defaults else f"--sampler-arg {k}" for k in given]
-        searched = [option_name(k) for k in tuned] + [
-            f"--sampler-arg {k}" for k in suggested["sampler_kwargs"]
-        ]
-        size = " (keep --dim and --layers fixed with --fixed-size)" if space.tune_size else ""
-        raise CommandError(
-            f"{', '.join(names)}: tune searches this setting, so the value given would be "
-            f"replaced by each trial's; drop it{size}. The search space tunes "
-            f"{', '.join(searched)}"
-        )
-
-
 def _fixed_settings(base, space) -> dict[str, Any]:
     """The settings that change a study's objective without being tuned: a resume must keep them."""
     tuned = {"lr", "l2", "seed", "device", "model", "sampler"}
@@ -226,9 +163,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
         args.model, args.sampler, tune_penalty=args.tune_penalty, tune_size=not args.fixed_size
     )
     base = run_config_from_args(args, tuned_penalty=args.tune_penalty)
-    _refuse_tuned_settings(args, space, base)
+    refuse_tuned_settings(args, space, base)
     name = args.study_name or f"{Path(args.data).name}-{args.shift}-{args.model}-{args.sampler}"
-    export = _check_export(
+    export = check_export(
         Path(args.export or Path("runs") / f"{name}.best.json"), "--export", name, args.overwrite
     )
     study = _open_study(
@@ -258,38 +195,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_run_samplers(args: argparse.Namespace) -> None:
-    """Checks ``--samplers`` and ``--heuristics`` of ``run`` before any work.
-
-    A heuristic row is the reference the diffusion samplers are compared with, so only the
-    heuristic samplers may stand there (``--heuristics cnsdiff`` trained CNSDiff twice and
-    called it the best heuristic).
-    """
-    from pyg_negdiff.bench.rows import HEURISTICS
-    from pyg_negdiff.sampling import SAMPLERS
-
-    for option, names in (("--samplers", args.samplers), ("--heuristics", args.heuristics)):
-        for sampler in names:
-            if sampler.lower() not in SAMPLERS:
-                raise CommandError(
-                    f"{option} {sampler}: unknown sampler; choose from {', '.join(SAMPLERS)}"
-                )
-        if len(set(names)) < len(names):
-            raise CommandError(f"{option} {' '.join(names)}: a sampler is named twice")
-    for sampler in args.heuristics:
-        if sampler.lower() not in HEURISTICS:
-            raise CommandError(
-                f"--heuristics {sampler}: not a heuristic sampler; the heuristics are "
-                f"{', '.join(HEURISTICS)} (compare other samplers with --samplers)"
-            )
-    both = set(args.samplers) & set(args.heuristics) | ({"uniform"} & set(args.samplers))
-    if both:
-        raise CommandError(
-            f"--samplers {' '.join(sorted(both))}: already trained as uniform or with "
-            f"--heuristics; name each sampler once"
-        )
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: tune the backbone once, then compare the diffusion samplers at their defaults
     with uniform and the best heuristic, all with the same learning rate and L2 weight."""
@@ -313,9 +218,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
     ).validate()
-    _check_run_samplers(args)  # before the study: a typo must not cost four trained samplers
+    check_run_samplers(args)  # before the study: a typo must not cost four trained samplers
     name = args.study_name or f"run-{Path(args.data).name}-{args.shift}-{args.model}-backbone"
-    _check_export(Path(args.out) / f"{name}.best.json", "--out", name, args.overwrite)
+    check_export(Path(args.out) / f"{name}.best.json", "--out", name, args.overwrite)
     study = _open_study(
         args,
         name,
@@ -428,7 +333,8 @@ def _add_study_arguments(parser: argparse.ArgumentParser, trials: int, warmup: i
         "--trials",
         type=int,
         default=trials,
-        help=f"finished (complete or pruned) trials the study should hold (default: {trials})",
+        help=f"finished (complete or pruned) trials the study should hold, counted over all "
+        f"workers (default: {trials})",
     )
     parser.add_argument(
         "--storage",
