@@ -32,6 +32,7 @@ import copy
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -182,14 +183,24 @@ def read_checkpoint(
     Raises:
         ValueError: The file is not a checkpoint of this library (or of another layout).
     """
+    if Path(path).is_file() and Path(path).stat().st_size == 0:  # torch says "list index"
+        raise ValueError(
+            f"{path} is empty (0 bytes), not a checkpoint: a run was killed before it "
+            f"finished writing it; start over"
+        )
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": noise beside our message
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except OSError:
         raise
     except Exception as exc:  # noqa: BLE001 - any other failure means: not a safe checkpoint
+        # Not torch's advice to pass weights_only=False: that runs whatever the file holds.
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        why = "damaged, or written by something else" if "Weights only" in first else first
         raise ValueError(
-            f"{path} is not a pyg_negdiff checkpoint that loads safely "
-            f"({str(exc).splitlines()[0]})"
+            f"{path} is not a pyg_negdiff checkpoint that loads safely ({why}); "
+            f"it cannot be resumed: start over"
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else None

@@ -18,6 +18,7 @@ from pyg_negdiff.data.diagnostics import head_items  # re-exported: public here 
 from pyg_negdiff.data.interactions import InteractionData
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.nn.base import Embeddings
+from pyg_negdiff.validation import check_rows
 
 #: Metric name to PyG class. Names are the keys of every result dict.
 METRICS = {
@@ -208,6 +209,8 @@ class Evaluator:
         """
         if part not in self.data.parts:
             raise KeyError(f"no part {part!r} in {self.data.name}; it has {list(self.data.parts)}")
+        check_rows("emb.user", emb.user, self.data.num_users, f"{self.data.name}'s num_users")
+        check_rows("emb.item", emb.item, self.data.num_items, f"{self.data.name}'s num_items")
         index = self.data.parts[part]
         if groups is not None and groups.numel() != index.size(1):
             raise ValueError(f"groups has {groups.numel()} labels for {index.size(1)} interactions")

@@ -255,11 +255,18 @@ def test_output_that_is_a_folder_is_refused(cli, tmp_path, files):
 
 
 def test_user_owning_every_item_is_refused_with_the_user_named(cli, tmp_path, files):
+    # A split folder: --shift none keeps user 0's 12 items in training, and has val and test
+    # parts (a split without them is refused first, issue 24).
+    folder = tmp_path / "owner"
+    folder.mkdir()
+    (folder / "train.txt").write_text((files / "owner.txt").read_text())
+    (folder / "val.txt").write_text("1 1\n2 2\n")
+    (folder / "test.txt").write_text("1 2\n2 1\n")
     refused(
         cli(
             "train",
             "--data",
-            files / "owner.txt",
+            folder,
             "--format",
             "pairs",
             "--shift",
@@ -340,7 +347,8 @@ def test_nan_loss_names_the_checkpoint_and_still_writes_the_results(cli, tmp_pat
 
 def test_debug_shows_the_traceback(cli, tmp_path):
     code, _, err = cli("train", "--dim", "0", "--debug", "--out", tmp_path / "r.json")
-    assert code == 1 and "Traceback" in err and "ConfigError" in err
+    # The traceback for the bug report, and the status of an expected error still (issue 24).
+    assert code == 2 and "Traceback" in err and "ConfigError" in err
 
 
 def test_existing_checkpoint_is_not_overwritten_silently(cli, tmp_path, files):
@@ -552,7 +560,17 @@ def small(files):
 def test_refused_database_connection_is_one_line_with_no_secret(cli, tmp_path, small):
     url = "postgresql://me:pw0rd-1@127.0.0.1:9/optuna?sslpassword=zzz-2&sslmode=disable"
     code, out, err = cli(
-        "tune", "--data", small, "--sampler", "uniform", *FAST, "--trials", "1", "--storage", url
+        "tune",
+        "--data",
+        small,
+        "--sampler",
+        "uniform",
+        "--fixed-size",  # tune refuses a --dim it would search (issue 24)
+        *FAST,
+        "--trials",
+        "1",
+        "--storage",
+        url,
     )
     refused(
         (code, out, err),
@@ -577,6 +595,7 @@ def test_missing_storage_driver_names_the_package(cli, tmp_path, small):
             small,
             "--sampler",
             "uniform",
+            "--fixed-size",
             *FAST,
             "--trials",
             "1",
@@ -625,6 +644,7 @@ def test_unwritable_export_is_refused_before_tuning(cli, tmp_path, small):
         small,
         "--sampler",
         "uniform",
+        "--fixed-size",
         *FAST,
         "--trials",
         "1",
@@ -689,6 +709,7 @@ def test_ctrl_c_during_tuning_says_the_study_resumes(tmp_path, small):
         "400",
         "--patience",
         "1000",
+        "--fixed-size",
         "--dim",
         "8",
         "--trials",

@@ -188,7 +188,7 @@ def test_csv_cli_options_and_temporal_split(tmp_path, capsys):
 def test_csv_options_refused_for_whitespace_files(tmp_path, capsys):
     path = write(tmp_path / "train.txt", "0 1\n1 0\n")
     assert main(["data", "inspect", "--data", str(path), "--user-col", "u"]) == 2
-    assert "user_col only apply to CSV files" in capsys.readouterr().err
+    assert "--user-col (user_col=) only apply to CSV files" in capsys.readouterr().err
 
 
 def test_csv_bad_rows_skipped_with_a_count(tmp_path):

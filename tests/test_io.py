@@ -190,7 +190,7 @@ def test_csv_token_ids_that_look_alike_stay_distinct(tmp_path):
     data = load_csv(path)
     assert data.name == "r" and data.num_users == 3
     assert data.user_ids.tolist() == ["007", "10", "7"]  # not all read as numbers
-    with pytest.raises(ValueError, match="needs rating_col"):
+    with pytest.raises(ValueError, match="needs --rating-col"):
         load_csv(path, min_rating=4)
 
 

@@ -234,6 +234,7 @@ def test_tune_command_runs_resumes_and_refuses_another_setting(tmp_path, capsys)
         "mf",
         "--epochs",
         "2",
+        "--fixed-size",  # --dim is kept, not searched (a searched one is refused)
         "--dim",
         "8",
         "--trials",

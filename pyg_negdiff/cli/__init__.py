@@ -18,6 +18,9 @@ import contextlib
 import importlib
 import signal
 import sys
+import traceback
+import warnings
+from pathlib import Path
 from typing import Sequence
 
 # The shared pieces, re-exported: `pyg_negdiff.cli.format_table` and friends keep working.
@@ -76,7 +79,9 @@ def explain(exc: BaseException) -> tuple[str, int]:
         value = exc.value
         if exc.key == "sampler_kwargs" and isinstance(value, dict):
             value = " ".join(f"{k}={v}" for k, v in value.items())
-        if isinstance(value, bool):  # a flag: its name says it all
+        if isinstance(value, (list, tuple)):  # nargs="+": as typed, "--num-neighbors 20 10"
+            value = " ".join(map(str, value))
+        if isinstance(value, bool) or value is None:  # a flag, or an option not given
             return f"{option_name(exc.key)}: {exc.problem}", 2
         return f"{option_name(exc.key)} {value}: {exc.problem}", 2
     if isinstance(exc, (CommandError, NonFiniteLossError, RankZeroAborted, ValueError)):
@@ -167,6 +172,29 @@ def _sigint_deferred():
         raise KeyboardInterrupt
 
 
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # replaced or closed streams
+        return False
+
+
+#: The package's folder: a warning raised from a file below it is one of our data notes.
+_PACKAGE = str(Path(__file__).resolve().parents[1])
+
+
+def _show_note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Prints a warning of this library as one ``pyg-negdiff: note:`` line (not with its
+    source line); other libraries' warnings keep Python's format."""
+    if str(Path(filename).resolve()).startswith(_PACKAGE) and issubclass(category, UserWarning):
+        print(f"pyg-negdiff: note: {message}", file=file or sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the ``pyg-negdiff`` command: the one error boundary of the command line.
 
@@ -186,18 +214,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 importlib.import_module(module)
             parser = build_parser()
         args = parser.parse_args(argv)
-        return args.func(args)
+        if getattr(args, "no_progress", True) is False and not _is_terminal(sys.stderr):
+            # Bars redraw with \r and cursor-up codes: in a log file they are noise.
+            args.no_progress = True
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_note
+            return args.func(args)
     except KeyboardInterrupt as exc:
         if debug:
-            raise
+            traceback.print_exc()
         print(
             f"pyg-negdiff: interrupted (Ctrl-C) {str(exc) or 'before anything was written'}",
             file=sys.stderr,
         )
         return 130
     except Exception as exc:  # noqa: BLE001 - the boundary: every failure becomes a message
-        if debug:
-            raise
+        if debug:  # the traceback for a bug report, and still the status scripts test
+            traceback.print_exc()
         message, status = explain(exc)
         print(f"pyg-negdiff: error: {message}", file=sys.stderr)
         return status

@@ -19,6 +19,7 @@ __all__ = [
     "format_table",
     "option_name",
     "check_writable",
+    "refuse_existing",
     "add_data_arguments",
     "add_run_arguments",
     "run_config_from_args",
@@ -117,6 +118,29 @@ def check_writable(path: str | Path, option: str = "--out") -> Path:
     return path
 
 
+def refuse_existing(path: str | Path, option: str, flag: str = "--overwrite") -> Path:
+    """Refuses, before any work, to replace a file that exists: nothing is lost silently.
+
+    Args:
+        path (str or Path): A file the command would write.
+        option (str): The option that gave it, for the message.
+        flag (str): The option that allows replacing it.
+
+    Returns:
+        Path: ``path``.
+
+    Raises:
+        CommandError: When ``path`` exists.
+    """
+    path = Path(path)
+    if path.exists():
+        raise CommandError(
+            f"{option} {path} already exists; choose another name with {option}, or add "
+            f"{flag} to replace it"
+        )
+    return path
+
+
 def _kv(text: str) -> tuple[str, Any]:
     """Parses ``key=value`` with the value read as JSON when possible (numbers, booleans)."""
     key, sep, value = text.partition("=")
@@ -182,6 +206,11 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
         )
     csv_options.add_argument(
         "--sep", default=None, help="field delimiter of a CSV file (default: ,)"
+    )
+    csv_options.add_argument(
+        "--encoding",
+        default=None,
+        help="text encoding of a CSV file, e.g. latin-1 or cp1252 (default: UTF-8)",
     )
     # "auto", "none" and "holdout" are not shifts: the data's own split, no split, a random holdout.
     parser.add_argument(
@@ -306,16 +335,61 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def run_config_from_args(args: argparse.Namespace):
+def check_environment_options(args: argparse.Namespace, *, tuned: bool = False) -> None:
+    """Refuses ``--environments`` / ``--num-environments`` that nothing would use.
+
+    Environments are built only for ``--penalty`` and ``--condition-on-environment`` (or when
+    ``tune --tune-penalty`` tunes the penalty): given without them they were accepted and
+    ignored, even an unknown strategy, and the result recorded them as if used.
+
+    Args:
+        args (argparse.Namespace): Arguments of `add_run_arguments`.
+        tuned (bool): The penalty is tuned, so the environments are used.
+
+    Raises:
+        CommandError: Naming the option and what makes it apply.
+    """
+    from pyg_negdiff.causal import STRATEGIES
+    from pyg_negdiff.sampling import SAMPLERS
+
+    if args.environments.lower() not in STRATEGIES:
+        raise CommandError(
+            f"--environments {args.environments}: unknown environment strategy; choose from "
+            f"{', '.join(STRATEGIES)}"
+        )
+    used = tuned or args.penalty_weight > 0 or args.condition_on_environment
+    defaults = {"environments": "popularity", "num_environments": 3}
+    for key, default in defaults.items():
+        if not used and getattr(args, key) != default:
+            raise CommandError(
+                f"{option_name(key)} {getattr(args, key)}: environments are used only with "
+                f"--penalty > 0 or --condition-on-environment; add one, or drop "
+                f"{option_name(key)}"
+            )
+    sampler = SAMPLERS.get(args.sampler.lower())
+    if args.condition_on_environment and sampler is not None:
+        import inspect
+
+        if "num_environments" not in inspect.signature(sampler).parameters:
+            raise CommandError(
+                f"--condition-on-environment: sampler {args.sampler!r} has no denoiser to "
+                f"condition; use --sampler cnsdiff or adar"
+            )
+
+
+def run_config_from_args(args: argparse.Namespace, *, tuned_penalty: bool = False):
     """The `RunConfig` of the parsed arguments, validated (`RunConfig.validate`).
 
     Args:
         args (argparse.Namespace): Arguments of `add_run_arguments` and ``--seed``.
+        tuned_penalty (bool): ``tune --tune-penalty``: the environments are used.
 
     Returns:
         RunConfig: The configuration.
     """
     from pyg_negdiff.experiment import RunConfig
+
+    check_environment_options(args, tuned=tuned_penalty)
 
     return RunConfig(
         model=args.model,
@@ -341,20 +415,33 @@ def run_config_from_args(args: argparse.Namespace):
     ).validate()
 
 
-def load_data(args: argparse.Namespace):
+def load_data(args: argparse.Namespace, *, evaluate: bool = True):
     """Loads and splits the dataset that ``args`` names, printing how it was read (stderr).
 
     Args:
         args (argparse.Namespace): Parsed arguments of `add_data_arguments`.
+        evaluate (bool): The command trains and evaluates, so the split must hold a
+            validation part and a test part (without them a run "works" and measures nothing).
 
     Returns:
         InteractionData: The split dataset.
+
+    Raises:
+        CommandError: With ``evaluate``, when the split lacks a validation or test part.
     """
     from pyg_negdiff.data.prepare import load, load_report, split
 
     options = {
         key: value
-        for key in ("min_rating", "user_col", "item_col", "time_col", "rating_col", "sep")
+        for key in (
+            "min_rating",
+            "user_col",
+            "item_col",
+            "time_col",
+            "rating_col",
+            "sep",
+            "encoding",
+        )
         if (value := getattr(args, key, None)) is not None
     }
     if getattr(args, "on_bad_line", "error") != "error":
@@ -362,7 +449,33 @@ def load_data(args: argparse.Namespace):
     data = load(args.data, format=args.format, root=args.data_root, seed=args.seed, **options)
     for line in load_report(data):
         print(line, file=sys.stderr)
-    return split(data, args.shift, seed=args.seed)
+    data = split(data, args.shift, seed=args.seed)
+    if evaluate:
+        require_evaluation_parts(data, args.shift)
+    return data
+
+
+def require_evaluation_parts(data, shift: str) -> None:
+    """Refuses a split without a validation part or without a test part, naming ``--shift``.
+
+    Args:
+        data (InteractionData): The split data.
+        shift (str): The ``--shift`` that made it.
+
+    Raises:
+        CommandError: Naming the missing parts and the fix.
+    """
+    tests = [p for p in data.eval_parts if p != "val"]
+    missing = ([] if "val" in data.parts else ["a validation part"]) + (
+        [] if tests else ["a test part"]
+    )
+    if missing:
+        raise CommandError(
+            f"--shift {shift}: {data.name} has {' and '.join(missing)} missing (parts: "
+            f"{', '.join(data.parts)}), so nothing would be measured; use --shift auto or "
+            f"another split (random, popularity, temporal, ...), or give a folder with "
+            f"train.txt, val.txt and test.txt"
+        )
 
 
 def result_rows(result) -> dict[str, dict[str, float]]:

@@ -12,6 +12,7 @@ from pyg_negdiff.cli.common import (
     check_writable,
     format_table,
     load_data,
+    refuse_existing,
     result_rows,
     run_config_from_args,
 )
@@ -41,13 +42,22 @@ def checkpoint_for(args: argparse.Namespace) -> Path | None:
     if not (args.checkpoint or args.resume or args.overwrite):
         return None
     path = check_writable(Path(args.out).with_suffix(".pt"), "--out")
+    if path == Path(args.out):  # the JSON result would land on the checkpoint
+        raise CommandError(
+            f"--out {args.out}: the checkpoint is written to --out with the suffix .pt, so the "
+            f"result and the checkpoint would be the same file; give --out a .json name, "
+            f"e.g. {path.with_suffix('.json')}"
+        )
     if args.resume:
         if not path.exists():
             raise CommandError(
                 f"--resume: there is no checkpoint {path} to continue (the earlier run saved "
                 f"none); run again without --resume"
             )
-        epoch = read_checkpoint(path)["resume"]["loop"]["epoch"]
+        try:
+            epoch = read_checkpoint(path)["resume"]["loop"]["epoch"]
+        except ValueError as exc:
+            raise CommandError(f"--resume: {exc} with --overwrite (it replaces {path})") from None
         print(f"resuming from {path}: epoch {epoch} was the last complete one")
     elif path.exists() and not args.overwrite:
         raise CommandError(
@@ -77,6 +87,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = run_config_from_args(args)
     out = check_writable(args.out)
     checkpoint = checkpoint_for(args)
+    if not (args.resume or args.overwrite):
+        refuse_existing(out, "--out")
     try:
         data = load_data(args)
     except KeyboardInterrupt:
@@ -123,7 +135,7 @@ def cmd_data_inspect(args: argparse.Namespace) -> int:
 
     if args.plot:
         check_writable(args.plot, "--plot")
-    data = load_data(args)
+    data = load_data(args, evaluate=False)  # inspecting an unsplit file is fine
     print(data.summary())
     print()
     print(shift_report(data))
@@ -154,7 +166,10 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
         help="continue the run saved in the checkpoint (same settings), from its last epoch",
     )
     again.add_argument(
-        "--overwrite", action="store_true", help="start over, replacing an existing checkpoint"
+        "--overwrite",
+        action="store_true",
+        help="start over, replacing an existing checkpoint and --out file (without it, an "
+        "existing --out file is refused)",
     )
     train.set_defaults(func=cmd_train)
 

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import optuna
 
+from pyg_negdiff.cli.checks import check_export, check_run_samplers, refuse_tuned_settings
 from pyg_negdiff.cli.common import (
     CommandError,
     add_data_arguments,
     add_run_arguments,
-    check_writable,
     format_table,
     load_data,
     run_config_from_args,
@@ -161,9 +162,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
     space = SearchSpace(
         args.model, args.sampler, tune_penalty=args.tune_penalty, tune_size=not args.fixed_size
     )
-    base = run_config_from_args(args)
+    base = run_config_from_args(args, tuned_penalty=args.tune_penalty)
+    refuse_tuned_settings(args, space, base)
     name = args.study_name or f"{Path(args.data).name}-{args.shift}-{args.model}-{args.sampler}"
-    export = check_writable(args.export or Path("runs") / f"{name}.best.json", "--export")
+    export = check_export(
+        Path(args.export or Path("runs") / f"{name}.best.json"), "--export", name, args.overwrite
+    )
     study = _open_study(
         args,
         name,
@@ -214,8 +218,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         patience=args.patience,
         seed=args.seed,
     ).validate()
+    check_run_samplers(args)  # before the study: a typo must not cost four trained samplers
     name = args.study_name or f"run-{Path(args.data).name}-{args.shift}-{args.model}-backbone"
-    check_writable(Path(args.out) / f"{name}.best.json", "--out")
+    check_export(Path(args.out) / f"{name}.best.json", "--out", name, args.overwrite)
     study = _open_study(
         args,
         name,
@@ -233,6 +238,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     data = load_data(args)
     print(data.summary())
+    if "test_ood" not in data.parts:  # the table would compare IID scores under OOD's name
+        print(
+            f"pyg-negdiff: note: --shift {args.shift}: {data.name} has no shifted (OOD) test "
+            f"part, so the table shows the IID test only and 'vs' compares IID scores; for an "
+            f"OOD test pass --shift popularity, longtail, temporal or exposure",
+            file=sys.stderr,
+        )
     if finished_trials(study) < args.trials:
         print(
             f"tuning lr and l2 with uniform negatives on validation NDCG@20 "
@@ -321,7 +333,8 @@ def _add_study_arguments(parser: argparse.ArgumentParser, trials: int, warmup: i
         "--trials",
         type=int,
         default=trials,
-        help=f"finished (complete or pruned) trials the study should hold (default: {trials})",
+        help=f"finished (complete or pruned) trials the study should hold, counted over all "
+        f"workers (default: {trials})",
     )
     parser.add_argument(
         "--storage",
@@ -330,6 +343,11 @@ def _add_study_arguments(parser: argparse.ArgumentParser, trials: int, warmup: i
         "(default: sqlite:///runs/pyg_negdiff.db)",
     )
     parser.add_argument("--study-name", default=None, help="the study to create or resume")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing export file that is not this study's own earlier export",
+    )
     parser.add_argument(
         "--pruner",
         default="median",

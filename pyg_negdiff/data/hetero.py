@@ -123,7 +123,9 @@ def _positive(
     r"""Keeps positives: rating $\ge$ ``min_rating``, or label 1 when labels are 0/1."""
     if label is None:
         if min_rating is not None:
-            raise DataValidationError(f"min_rating={min_rating} but {what} has no ratings")
+            raise DataValidationError(
+                f"min_rating={min_rating} (--min-rating) but {what} has no ratings"
+            )
         return torch.ones(index.size(1), dtype=torch.bool)
     if label.numel() != index.size(1):
         raise DataValidationError(f"{what} has {label.numel()} labels for {index.size(1)} edges")

@@ -19,6 +19,23 @@ class DataValidationError(ValueError):
     """Raised for input that cannot be used: ids out of range, bad shapes, an empty part."""
 
 
+def _id_tensor(part: str, values: object) -> Tensor:
+    """``values`` as a ``long`` tensor of ids, refusing ids that are not whole numbers."""
+    index = torch.as_tensor(values)
+    if index.dtype == torch.bool or index.is_complex():
+        raise TypeError(
+            f"parts[{part!r}]: expected a [2, E] tensor of integer ids, got {index.dtype}"
+        )
+    if index.is_floating_point():
+        fractional = index != torch.round(index)
+        if bool(fractional.any()):
+            raise ValueError(
+                f"parts[{part!r}]: ids must be whole numbers, got {float(index[fractional][0]):g} "
+                f"(a float id would be truncated); pass integer ids"
+            )
+    return index.to(torch.long)
+
+
 @dataclass
 class InteractionData:
     r"""Implicit-feedback interactions of $U$ users with $I$ items, split into parts.
@@ -52,7 +69,12 @@ class InteractionData:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.parts = {k: torch.as_tensor(v, dtype=torch.long) for k, v in self.parts.items()}
+        from pyg_negdiff.validation import check_integer
+
+        # Not validate()'s job alone: as_tensor(dtype=long) would truncate 0.5 to 0 first.
+        self.num_users = check_integer("num_users", self.num_users)
+        self.num_items = check_integer("num_items", self.num_items)
+        self.parts = {k: _id_tensor(k, v) for k, v in self.parts.items()}
         self.validate()
 
     # ------------------------------------------------------------------ checks

@@ -138,7 +138,8 @@ def read_lines(path: str | os.PathLike) -> TextLines:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataValidationError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); convert it to UTF-8 "
+            f"(e.g. iconv -f latin1 -t utf-8), or save it as CSV and pass --encoding"
         ) from None
     split = [line.split() for line in text.split("\n")]
     lineno = np.fromiter((n for n, t in enumerate(split, start=1) if t), dtype=np.int64)

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from pyg_negdiff.sampling import SAMPLERS
+from pyg_negdiff.sampling.arguments import argument_problem
 
 
 class ConfigError(ValueError):
@@ -287,6 +288,9 @@ class RunConfig:
                         {key: value},
                         f"{key!r} takes a number (default {default!r})",
                     )
+                problem = argument_problem(SAMPLERS[name], key, value)  # its type hint
+                if problem:
+                    raise ConfigError("sampler_kwargs", {key: value}, problem)
         for key, value in self.sampler_kwargs.items():
             if not _finite(value):
                 raise ConfigError(

@@ -5,13 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Any, Iterator
 
 import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
 from pyg_negdiff.nn.base import Embeddings
+from pyg_negdiff.validation import check_ids
 
 
 @dataclass
@@ -115,6 +116,7 @@ class NegativeSampler(torch.nn.Module, ABC):
         self.num_users = train_pairs.num_users
         self.num_items = train_pairs.num_items
         self._replay: Tensor | None = None
+        self.register_forward_pre_hook(_check_batch)  # every sampler's call, before forward
 
     @property
     def num_candidate_items(self) -> int:
@@ -242,3 +244,19 @@ class NegativeSampler(torch.nn.Module, ABC):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}()"
+
+
+def _check_batch(sampler: NegativeSampler, args: tuple[Any, ...]) -> None:
+    """Checks a call's ``users`` and ``pos_items`` against the sampler's (sub)graph.
+
+    Out-of-range ids used to pass (a positive beyond the item table) or surface as a raw
+    ``IndexError: index -26560`` deep inside a sampler. Inside `NegativeSampler.subgraph`
+    the bounds are the subgraph's.
+    """
+    if len(args) < 2:
+        return
+    users, pos_items = args[0], args[1]
+    pairs = sampler.train_pairs
+    check_ids("users", users, pairs.num_users, "the sampler's num_users")
+    length = users.numel()
+    check_ids("pos_items", pos_items, pairs.num_items, "the sampler's num_items", length=length)

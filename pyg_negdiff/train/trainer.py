@@ -27,6 +27,7 @@ from pyg_negdiff.sampling.fhn import FHNRatio
 from pyg_negdiff.train.checkpoints import CheckpointMixin
 from pyg_negdiff.train.early_stopping import EarlyStopping
 from pyg_negdiff.train.protocols import Environments, EpochCallback
+from pyg_negdiff.validation import check_integer
 
 
 class Trainer(CheckpointMixin):
@@ -134,8 +135,12 @@ class Trainer(CheckpointMixin):
             raise ValueError(
                 "a 'penalty' needs 'environments' (see pyg_negdiff.causal.EnvironmentInference)"
             )
-        if batch_size < 1 or epochs < 1 or eval_every < 1:
-            raise ValueError("batch_size, epochs and eval_every must be positive")
+        for name, value in (
+            ("batch_size", batch_size),
+            ("epochs", epochs),
+            ("eval_every", eval_every),
+        ):
+            check_integer(name, value)  # names the argument: "epochs=0: must be ..."
         self.device = torch.device(device if device is not None else "cpu")
         self.data = data
         self.model = model.to(self.device)

@@ -81,6 +81,28 @@ _DRIVERS = {
 }
 
 
+def _check_url(url: str) -> None:
+    """Refuses a URL SQLAlchemy cannot parse, in words (not "invalid literal for int()")."""
+    from sqlalchemy.engine import make_url
+
+    example = "postgresql://user:password@host:5432/database or sqlite:///runs/study.db"
+    try:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018 - parsing the port is what fails for "host:notaport"
+    except Exception as exc:  # noqa: BLE001 - ValueError, ArgumentError: the URL's fault
+        port = re.search(r"@[^/@]*:([^/@]*)(?:/|$)", url)
+        why = (
+            f"the port {port.group(1)!r} is not a number"
+            if port and not port.group(1).isdigit()
+            else str(exc).splitlines()[0] if str(exc) else "it cannot be parsed"
+        )
+        for secret in _secrets(url):
+            why = why.replace(secret, "***")
+        raise StorageError(
+            f"--storage {mask_url(url)}: not a database URL ({why}); write it as {example}"
+        ) from None
+
+
 def resolve_url(url: str) -> str:
     """Picks an installed driver for a URL without one, and checks that the driver is there.
 
@@ -102,6 +124,7 @@ def resolve_url(url: str) -> str:
         >>> resolve_url("sqlite:///runs/pyg_negdiff.db")
         'sqlite:///runs/pyg_negdiff.db'
     """
+    _check_url(url)
     scheme, sep, rest = url.partition("://")
     dialect = scheme.lower()
     if dialect in ("postgresql", "postgres"):
@@ -137,6 +160,11 @@ def _storage_error(url: str, exc: Exception) -> StorageError:
         return StorageError(
             f"storage {mask_url(url)}: its driver {exc.name!r} is not installed; "
             f"pip install {exc.name}"
+        )
+    if url.lower().startswith("sqlite"):  # a file, not a server
+        return StorageError(
+            f"cannot open the SQLite study file of --storage {mask_url(url)}: {reason}; check "
+            f"that its folder exists and can be written, or pass another --storage"
         )
     return StorageError(
         f"cannot open the study storage {mask_url(url)}: {reason}; check that the server "

@@ -57,6 +57,7 @@ def load_csv(
     sep: str = ",",
     name: str | None = None,
     on_bad_line: OnBadLine = "error",
+    encoding: str = "utf-8-sig",
 ) -> InteractionData:
     r"""Loads a delimited text file with a header row of column names.
 
@@ -71,6 +72,8 @@ def load_csv(
         path (str or os.PathLike): The file.
         user_col (str, optional): Column of user ids (default: found by name).
         item_col (str, optional): Column of item ids (default: found by name).
+        encoding (str): The file's text encoding (default: UTF-8, with or without a
+            byte-order mark), e.g. ``"latin-1"`` or ``"cp1252"``.
         time_col (str, optional): Column of timestamps: numbers, or ISO dates
             (converted to seconds since 1970). Default: found by name; ``""`` reads no time.
         rating_col (str, optional): Column of ratings, used by ``min_rating``
@@ -105,18 +108,29 @@ def load_csv(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f, delimiter=sep)
-        rows, numbers, header = [], [], None
-        for row in reader:
-            if not row or all(not cell.strip() for cell in row):
-                continue
-            if header is None:
-                header = [cell.strip() for cell in row]
-                header_line = reader.line_num
-                continue
-            rows.append(row)
-            numbers.append(reader.line_num)
+    try:
+        with path.open(newline="", encoding=encoding) as f:
+            reader = csv.reader(f, delimiter=sep)
+            rows, numbers, header = [], [], None
+            for row in reader:
+                if not row or all(not cell.strip() for cell in row):
+                    continue
+                if header is None:
+                    header = [cell.strip() for cell in row]
+                    header_line = reader.line_num
+                    continue
+                rows.append(row)
+                numbers.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(
+            f"{path}: not {'UTF-8' if encoding == 'utf-8-sig' else encoding} text (it holds "
+            f"the byte 0x{exc.object[exc.start]:02x}, which that encoding cannot read); pass the file's encoding with --encoding (e.g. "
+            f"--encoding latin-1; encoding= in Python), or convert the file to UTF-8"
+        ) from None
+    except LookupError:
+        raise ValueError(
+            f"--encoding {encoding}: unknown text encoding; use e.g. utf-8, latin-1 or cp1252"
+        ) from None
     if header is None:
         raise DataValidationError(f"{path}: the file is empty")
     if len(header) == 1:
@@ -144,13 +158,19 @@ def load_csv(
                 )
             elif role == "rating":
                 raise ValueError(
-                    f"min_rating={min_rating} needs rating_col (--rating-col), the "
+                    f"--min-rating {min_rating:g} (min_rating=) needs --rating-col (rating_col=), the "
                     f"column to threshold; none of {', '.join(header)} is named like one"
                 )
     columns = {role: (col or None) for role, col in wanted.items()}
     where = _locate(header, columns, path, header_line=header_line)
     lineno = np.array(numbers, dtype=np.int64)
     notes: list[str] = []
+    unused = _by_name(header, "rating") if wanted["rating"] == "" else None
+    if unused is not None:  # CSV ratings are not thresholded by default: say so
+        notes.append(
+            f"column {unused!r} looks like ratings and is not used: every row is kept as an "
+            f"interaction; pass --min-rating 4 (min_rating=4) to keep only ratings >= 4"
+        )
     keep = _check_width(
         np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)),
         len(header),

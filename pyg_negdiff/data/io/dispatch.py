@@ -35,15 +35,16 @@ def sniff_format(path: PathLike) -> str:
 
 
 #: Options that only `load_csv` reads.
-_CSV_ONLY = ("user_col", "item_col", "time_col", "rating_col", "sep")
+_CSV_ONLY = ("user_col", "item_col", "time_col", "rating_col", "sep", "encoding")
 
 
 def _load_text(files: dict[str, Path], format: str, kwargs: dict[str, Any]) -> InteractionData:
     """Pre-split whitespace-separated files with the `_load_presplit` options in ``kwargs``."""
     misplaced = [k for k in _CSV_ONLY if k in kwargs]
     if misplaced:
+        names = ", ".join("--" + k.replace("_", "-") + f" ({k}=)" for k in misplaced)
         raise ValueError(
-            f"{', '.join(misplaced)} only apply to CSV files; "
+            f"{names} only apply to CSV files; "
             f"{files['train']} is read as whitespace-separated ids"
         )
     options = {

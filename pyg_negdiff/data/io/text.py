@@ -80,6 +80,35 @@ def _compact(ids: list[np.ndarray], what: str, notes: list[str]) -> np.ndarray |
     return raw
 
 
+def _drop_label_zero(
+    parsed: dict[str, ParsedFile], weights: dict[str, np.ndarray], notes: list[str]
+) -> dict[str, np.ndarray]:
+    """Reads a third column of only 0 and 1 as labels: keeps the rows labelled 1.
+
+    A ``user item label`` file (as `RandomLinkSplit` writes, or a click log with
+    non-clicks) marks negatives with 0; keeping them as positives doubled the data with
+    interactions that never happened. `from_hetero` reads 0/1 ``edge_label`` the same way.
+    ``--min-rating 0`` keeps every row.
+    """
+    for part, w in list(weights.items()):
+        if w.size and bool(((w == 0) | (w == 1)).all()):
+            f, keep = parsed[part], w == 1
+            notes.append(
+                f"part {part!r}: the third column holds only 0 and 1, read as labels: dropped "
+                f"the {int((~keep).sum())} rows labelled 0 (negatives), kept {int(keep.sum())}; "
+                f"pass --min-rating 0 (min_rating=0) to keep every row"
+            )
+            parsed[part] = ParsedFile(
+                f.users[keep],
+                f.items[keep],
+                f.heads,
+                None,
+                None if f.time is None else f.time[keep],
+            )
+            del weights[part]
+    return weights
+
+
 def _load_presplit(
     files: dict[str, Path],
     format: str,
@@ -113,7 +142,7 @@ def _load_presplit(
         missing = [files[p].name for p in parsed if p not in weights]
         if missing:
             raise DataValidationError(
-                f"min_rating={min_rating:g} needs a weight or rating column, "
+                f"--min-rating {min_rating:g} (min_rating=) needs a weight or rating column, "
                 f"which {', '.join(missing)} lack(s) (or hold a constant)"
             )
         for part, f in parsed.items():
@@ -130,6 +159,8 @@ def _load_presplit(
                 None if f.time is None else f.time[keep],
             )
         weights = {p: f.weight for p, f in parsed.items()}
+    else:
+        weights = _drop_label_zero(parsed, weights, notes)
     user_ids = item_ids = None
     if num_users is None:
         user_ids = _compact([a for f in parsed.values() for a in (f.users, f.heads)], "user", notes)

@@ -84,8 +84,9 @@ def split_exposure(
         random_part = "test_ood" if "test_ood" in data.parts else "test"
     if random_part not in data.parts or random_part == "train":
         raise DataValidationError(
-            f"split_exposure needs the randomly exposed interactions in an evaluation part; "
-            f"{data.name!r} has parts {list(data.parts)} (pass random_part=...)"
+            f"the exposure split (--shift exposure, split_exposure) needs the randomly exposed "
+            f"interactions in an evaluation part; {data.name!r} has parts {list(data.parts)}: "
+            f"choose another --shift (in Python, name the part with random_part=)"
         )
     what = "exposure split"
     notes: list[str] = []

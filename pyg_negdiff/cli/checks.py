@@ -1,0 +1,109 @@
+"""What ``tune`` and ``run`` check before any study, data or training (issue 24's checks).
+
+Kept apart from `pyg_negdiff.cli.tune` so that each stays small: these functions read only the
+parsed arguments, the registries and the search space.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pyg_negdiff.cli.common import CommandError, check_writable, option_name
+
+__all__ = ["check_export", "refuse_tuned_settings", "check_run_samplers"]
+
+
+def check_export(path: Path, option: str, study_name: str, overwrite: bool) -> Path:
+    """Refuses, before any work, to replace a file that is not this study's own earlier export.
+
+    Re-running a command resumes its study, and the new export supersedes the old one (the
+    study holds at least the trials it had), so that file may be replaced; any other file
+    needs ``--overwrite``.
+    """
+    path = check_writable(path, option)
+    if overwrite or not path.exists():
+        return path
+    try:
+        earlier = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        earlier = None
+    if isinstance(earlier, dict) and earlier.get("study") == study_name:
+        return path
+    raise CommandError(
+        f"{option} {path} already exists and is not an export of study {study_name!r}; "
+        f"choose another name with {option}, or add --overwrite to replace it"
+    )
+
+
+class _ProbeTrial:
+    """Stands in for an Optuna trial to list what a search space suggests (no study needed)."""
+
+    def suggest_float(self, name: str, low: float, high: float, **kwargs: Any) -> float:
+        return low
+
+    def suggest_int(self, name: str, low: int, high: int, **kwargs: Any) -> int:
+        return low
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return choices[0]
+
+
+def refuse_tuned_settings(args: argparse.Namespace, space, base) -> None:
+    """Refuses a setting the search space tunes: the trials would silently replace it.
+
+    ``tune --lr 0.5 --dim 8`` searched over both without a word. A setting is either fixed
+    (then it is kept, and recorded in the study's attributes) or searched; never both.
+    """
+    from pyg_negdiff.experiment import RunConfig
+
+    suggested = space(_ProbeTrial())
+    tuned = [k for k in suggested if k not in ("model", "sampler", "sampler_kwargs")]
+    defaults = RunConfig().to_dict()
+    given = [k for k in tuned if base.to_dict()[k] != defaults[k]]
+    given += [f"{k}" for k in base.sampler_kwargs if k in suggested["sampler_kwargs"]]
+    if given:
+        names = [option_name(k) if k in defaults else f"--sampler-arg {k}" for k in given]
+        searched = [option_name(k) for k in tuned] + [
+            f"--sampler-arg {k}" for k in suggested["sampler_kwargs"]
+        ]
+        size = " (keep --dim and --layers fixed with --fixed-size)" if space.tune_size else ""
+        raise CommandError(
+            f"{', '.join(names)}: tune searches this setting, so the value given would be "
+            f"replaced by each trial's; drop it{size}. The search space tunes "
+            f"{', '.join(searched)}"
+        )
+
+
+def check_run_samplers(args: argparse.Namespace) -> None:
+    """Checks ``--samplers`` and ``--heuristics`` of ``run`` before any work.
+
+    A heuristic row is the reference the diffusion samplers are compared with, so only the
+    heuristic samplers may stand there (``--heuristics cnsdiff`` trained CNSDiff twice and
+    called it the best heuristic).
+    """
+    from pyg_negdiff.bench.rows import HEURISTICS
+    from pyg_negdiff.sampling import SAMPLERS
+
+    for option, names in (("--samplers", args.samplers), ("--heuristics", args.heuristics)):
+        for sampler in names:
+            if sampler.lower() not in SAMPLERS:
+                raise CommandError(
+                    f"{option} {sampler}: unknown sampler; choose from {', '.join(SAMPLERS)}"
+                )
+        if len(set(names)) < len(names):
+            raise CommandError(f"{option} {' '.join(names)}: a sampler is named twice")
+    for sampler in args.heuristics:
+        if sampler.lower() not in HEURISTICS:
+            raise CommandError(
+                f"--heuristics {sampler}: not a heuristic sampler; the heuristics are "
+                f"{', '.join(HEURISTICS)} (compare other samplers with --samplers)"
+            )
+    both = set(args.samplers) & set(args.heuristics) | ({"uniform"} & set(args.samplers))
+    if both:
+        raise CommandError(
+            f"--samplers {' '.join(sorted(both))}: already trained as uniform or with "
+            f"--heuristics; name each sampler once"
+        )
