@@ -161,6 +161,7 @@ class ADARSampler(DiffusionSampler):
 
     diffusion_defaults = DiffusionConfig(num_steps=50, schedule="cosine", noise_scale=1.0)
     context_arguments = ("item_popularity",)
+    value_aliases = {"combine": COMBINE_ALIASES}
 
     @register_to_config
     def __init__(

@@ -115,10 +115,15 @@ def argument_problem(cls: type, key: str, value: Any) -> str | None:
         "'num_negatives' takes an integer (default 1), not 1.5"
         >>> argument_problem(UniformSampler, "num_negatives", 2) is None
         True
+        >>> from pyg_negdiff.sampling import CNSDiffSampler
+        >>> argument_problem(CNSDiffSampler, "gradient", "straight-through") is None  # old name
+        True
     """
     hint = _hints(cls).get(key)
     if hint is None or _matches(value, hint):
         return None
+    if isinstance(value, str) and value in getattr(cls, "value_aliases", {}).get(key, {}):
+        return None  # a former name of a value, translated by the sampler itself
     import inspect
 
     param = inspect.signature(cls).parameters.get(key)

@@ -193,6 +193,7 @@ class CNSDiffSampler(DiffusionSampler):
 
     diffusion_defaults = DiffusionConfig(num_steps=20, schedule="linear-var", noise_scale=10.0)
     context_arguments = ("item_popularity",)
+    value_aliases = {"gradient": GRADIENT_ALIASES}
 
     @register_to_config
     def __init__(

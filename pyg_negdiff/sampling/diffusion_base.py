@@ -168,6 +168,9 @@ class DiffusionSampler(NegativeSampler):
     diffusion_defaults: ClassVar[DiffusionConfig] = DiffusionConfig()
     #: Arguments the run fills in from its data (arrays, not settings): left out of ``repr``.
     context_arguments: ClassVar[tuple[str, ...]] = ()
+    #: Former names of option values, still accepted: ``{argument: {old: new}}`` (`resolve`
+    #: translates them; the command line's argument check reads them too).
+    value_aliases: ClassVar[dict[str, dict[str, str]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
