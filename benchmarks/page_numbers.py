@@ -368,6 +368,10 @@ def _real_summary(scenario: str) -> dict:
     return summaries[scenario]
 
 
+#: The page's names of the paired differences: uniform, best heuristic, strongest heuristic.
+_AGAINST = {"pctU": "uniform", "pctH": "best_heuristic", "pctS": "strongest_heuristic"}
+
+
 def _real_row(scenario: str, row: str) -> dict:
     for r in _real_summary(scenario)["rows"]:
         if r["row"] == row:
@@ -376,12 +380,16 @@ def _real_row(scenario: str, row: str) -> dict:
 
 
 def _real(parts: list[str], spec: str | None) -> str:
-    """``real/<scenario>/<row>/<metric>``: ``ood``, ``ood±``, ``pctU``/``pctH`` (seed-paired
-    relative OOD NDCG@20 difference to uniform / the best heuristic, %), ``head``; and
-    ``real/<scenario>/-/<heuristic|best>`` (the best heuristic / sampler by validation)."""
+    """``real/<scenario>/<row>/<metric>``: ``ood``, ``ood±``, ``pctU``/``pctH``/``pctS``
+    (seed-paired relative OOD NDCG@20 difference to uniform / the best heuristic by validation /
+    the strongest heuristic on the OOD test, %), ``head``; and
+    ``real/<scenario>/-/<heuristic|strongest|best>`` (the best heuristic by validation, the
+    strongest one on the OOD test, the best sampler by validation)."""
     scenario, row, metric = parts
     if metric == "heuristic":
         return str(_real_summary(scenario)["best_heuristic"])
+    if metric == "strongest":
+        return str(_real_summary(scenario)["strongest_heuristic"])
     if metric == "best":
         return str(_real_summary(scenario)["best_sampler"])
     r = _real_row(scenario, row)
@@ -390,8 +398,8 @@ def _real(parts: list[str], spec: str | None) -> str:
         return _plain(mean, spec or ".4f") + (
             f" ± {format(std, spec or '.4f')}" if metric == "ood±" else ""
         )
-    if metric in ("pctU", "pctH"):
-        paired = r.get("vs_uniform" if metric == "pctU" else "vs_best_heuristic")
+    if metric in _AGAINST:
+        paired = r.get(f"vs_{_AGAINST[metric]}")
         if not paired or "rel" not in paired:
             raise KeyError_(f"{row!r} on {scenario!r} has no paired difference for {metric}")
         return _signed(100 * paired["rel"][0], spec or ".0f") + "%"
@@ -401,7 +409,7 @@ def _real(parts: list[str], spec: str | None) -> str:
 
 
 def _real_all(parts: list[str], spec: str | None) -> str:
-    """``real-all/<row>/<pctU|pctH>``: the mean over the real scenarios of the seed-paired relative
+    """``real-all/<row>/<pctU|pctH|pctS>``: the mean over the real scenarios of the seed-paired relative
     difference (± its standard error), as the Real shifts page's cross-scenario table gives it."""
     sys.path.insert(0, str(ROOT))
     from pyg_negdiff.bench import REAL_SCENARIOS, across_scenarios
@@ -410,7 +418,9 @@ def _real_all(parts: list[str], spec: str | None) -> str:
     summaries = [
         s for name, s in _json("real/report.json")["scenarios"].items() if name in REAL_SCENARIOS
     ]
-    table = across_scenarios(summaries, "uniform" if metric == "pctU" else "best_heuristic")
+    if metric not in _AGAINST:
+        raise KeyError_(f"unknown cross-scenario metric {metric!r} (one of {', '.join(_AGAINST)})")
+    table = across_scenarios(summaries, _AGAINST[metric])
     if row not in table:
         raise KeyError_(f"no cross-scenario {metric} for {row!r}")
     mean, sem = table[row]["mean"]

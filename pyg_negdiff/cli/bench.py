@@ -92,16 +92,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     data = load_data(args)
     print(data.summary())
-    if "val" not in data.parts:
-        raise CommandError(
-            f"{data.name} has no validation part to select on; choose a --shift that makes one "
-            f"(e.g. --shift random)"
-        )
-    if not any(part in data.parts for part in ("test", "test_ood")):
-        raise CommandError(
-            f"{data.name} has no test part to compare on; choose a --shift that makes one "
-            f"(e.g. --shift random)"
-        )
+    # load_data has refused data without a validation or a test part (cli.common).
     # Written once the data loaded: a mistyped --data must not claim the folder for its settings.
     (out / _PLAN_FILE).write_text(json.dumps(record, indent=2))
     if "test_ood" not in data.parts:

@@ -111,7 +111,8 @@ def test_bench_refuses_data_without_test_or_validation_and_keeps_the_folder_free
     (folder / "test_iid.txt").unlink()
     out = tmp_path / "bench"
     assert main(["bench", "--data", str(folder), "--shift", "none", "--out", str(out), *ARGS]) == 2
-    assert "no test part" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a test part missing" in err and "--shift" in err
     assert not (out / "plan.json").exists()
     # the folder is not claimed: the corrected command runs there
     full = write_split_folder(tmp_path / "split2")
