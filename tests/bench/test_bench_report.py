@@ -106,3 +106,23 @@ def test_run_log_drops_a_partial_last_line_and_appends_after_it(tmp_path):
     )  # damage inside the file is refused
     with pytest.raises(ValueError, match="line 1 is not JSON"):
         RunLog(path)
+
+
+def test_the_strongest_heuristic_is_the_best_on_the_test_and_only_a_diagnostic():
+    summary = summarize(RECORDS, "s")
+    # validation picks dns; the OOD test is best for popularity
+    assert (summary["best_heuristic"], summary["strongest_heuristic"]) == ("dns", "popularity")
+    cns = next(r for r in summary["rows"] if r["row"] == "cnsdiff")
+    naive = [(c - p) / p for c, p in zip([0.12, 0.22, 0.30], [0.20, 0.40, 0.60])]
+    assert cns["vs_strongest_heuristic"]["rel"][0] == pytest.approx(sum(naive) / 3)
+    table = across_scenarios([summary], "strongest_heuristic")
+    assert "popularity" not in table and table["cnsdiff"]["mean"][0] == pytest.approx(
+        sum(naive) / 3
+    )
+    assert "strongest heuristic" in markdown_across([summary])
+
+
+def test_a_row_with_fewer_than_three_seeds_stays_out_of_the_cross_scenario_mean():
+    partial = [r for r in RECORDS if not (r.get("row") == "cnsdiff" and r.get("seed") == 2)]
+    table = across_scenarios([summarize(partial, "s")], "uniform")
+    assert "cnsdiff" not in table and "dns" in table
