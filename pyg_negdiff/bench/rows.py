@@ -194,6 +194,18 @@ _ABLATION = (
 )
 
 
+def _cnsdiff_and_pool_alpha(trial: optuna.Trial) -> dict[str, Any]:
+    r"""CNSDiff's own constants and the popularity pool's exponent $\alpha \in [0, 1]$.
+
+    $\alpha = 0$ is the uniform pool, $\alpha = 1$ draws in proportion to popularity: the
+    tilt against the confounder is chosen on validation, not fixed for every kind of shift.
+    """
+    return {
+        **SAMPLER_SPACES["cnsdiff"](trial),
+        "pool_alpha": trial.suggest_float("pool_alpha", 0, 1),
+    }
+
+
 #: Every row the benchmark knows, by name.
 ROWS: dict[str, Row] = {
     r.name: r
@@ -226,6 +238,15 @@ ROWS: dict[str, Row] = {
             _hardness_only,
             anchor_pool="popularity",
             cl_weight=0.0,
+        ),
+        # Issue 22, hypothesis 3 (propensity strength chosen without test data): the popularity
+        # pool's alpha tuned on validation with the row's other constants.
+        _row(
+            "cnsdiff-pool-popularity-alpha",
+            "synthesized",
+            "cnsdiff",
+            _cnsdiff_and_pool_alpha,
+            anchor_pool="popularity",
         ),
         # Issue 22, hypothesis 5: ADAR's reference from DNS's choice (fewer t* = T edge cases),
         # or from the popularity pool.
