@@ -63,6 +63,7 @@ PAGES = [
     "docs/choosing-a-sampler.md",
     "docs/faq.md",
     "docs/scaling.md",
+    "docs/real-shifts.md",
 ]
 MARKER = re.compile(r"<!-- num:(?P<key>[^>|]*?) -->(?P<value>.*?)<!-- /num -->", flags=re.S)
 MINUS = "\u2212"
