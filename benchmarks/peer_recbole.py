@@ -72,7 +72,7 @@ Everything else of the LightGCN path runs on torch 2.13 with deprecation warning
 Commands of the results on the Benchmarks page (two cores: the ML-100K parity on core 1 while
 ML-1M runs on core 0; ``--docs`` rewrites the page's block from the JSON)::
 
-    taskset -c 0 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-1m --epochs 1 --seeds 0 --max-batches 40
+    taskset -c 0 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-1m --epochs 1 --seeds 0 --max-batches 10 --eval-repeats 5
     taskset -c 1 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-100k --epochs 20 --seeds 0 1 2
     taskset -c 0,1 venv-peer/bin/python benchmarks/peer_recbole.py --cnsdiff --threads 2 --max-batches 80
     taskset -c 1 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-100k --epochs 20 --seeds 0 1 2 \\
