@@ -21,7 +21,7 @@ from pyg_negdiff.sampling.contrastive import info_nce_loss
 from pyg_negdiff.sampling.curriculum import sample_beta
 from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
 from pyg_negdiff.sampling.diffusion_config import DiffusionConfig, Gradient, register_to_config
-from pyg_negdiff.sampling.level_selection import select_band, select_hardest
+from pyg_negdiff.sampling.level_selection import select_band, select_hardest, start_mean
 
 
 class CNSDiffSampler(DiffusionSampler):
@@ -379,21 +379,6 @@ class CNSDiffSampler(DiffusionSampler):
     select_hardest = staticmethod(select_hardest)
     select_band = staticmethod(select_band)
 
-    def _start_mean(
-        self, level: Tensor, pos_emb: Tensor, rand_emb: Tensor, ratio: Tensor | None
-    ) -> Tensor:
-        r"""The noise-free part of each chosen start point, in the embedding scale:
-        $\sqrt{\bar\alpha_t}\,\mathbf{e}_i$ (positive anchor), or
-        $\sqrt{\bar\alpha_t}\,\mathbf{e}_j + \sqrt{1 - \bar\alpha_t}\,(r_j / r_i)\,\mathbf{e}_i$
-        (negative anchor, ``ratio`` $= r_j / r_i$)."""
-        s = self.diffusion.schedule
-        t = torch.tensor(self.levels, device=level.device)[level]
-        a = s.sqrt_alphas_cumprod[t].unsqueeze(-1).to(pos_emb.dtype)
-        if ratio is None:
-            return a * pos_emb
-        b = s.sqrt_one_minus_alphas_cumprod[t].unsqueeze(-1).to(pos_emb.dtype)
-        return a * rand_emb + b * ratio * pos_emb
-
     def contrastive_loss(
         self,
         pos_emb: Tensor,
@@ -403,8 +388,13 @@ class CNSDiffSampler(DiffusionSampler):
     ) -> Tensor:
         r"""$\mathcal{L}_{\text{cl}}$ with this sampler's noise, temperature and scope.
 
-        See `pyg_negdiff.sampling.contrastive.info_nce_loss` (``hard`` ``None``: the
-        random negatives alone).
+        Args:
+            pos_emb (torch.Tensor): ``[B, D']`` positive rows (the anchors).
+            hard (torch.Tensor, optional): ``[B, D']`` synthesized negatives (``None``: none).
+            rand_emb (torch.Tensor): ``[B, D']`` random negatives.
+            generator (torch.Generator, optional): Source of the view's noise.
+
+        See `pyg_negdiff.sampling.contrastive.info_nce_loss`.
         """
         return info_nce_loss(
             pos_emb,
@@ -457,11 +447,12 @@ class CNSDiffSampler(DiffusionSampler):
             hard, level = self.select_band(cands, scores, (user_emb * pos_emb.detach()).sum(-1))
         else:
             hard, level = self.select_hardest(cands, scores)
+        t_level = torch.tensor(self.levels, device=level.device)[level]  # the chosen steps
         if self.gradient != "detach":
             base = (
                 anchor_emb
                 if self.gradient == "anchor"
-                else self._start_mean(level, pos_emb, rand_emb, ratio)
+                else start_mean(self.diffusion.schedule, t_level, pos_emb, rand_emb, ratio)
             )
             hard = base + (hard - base.detach())
         lam = self.mix_ratio(users.numel(), state.progress, generator, users.device).unsqueeze(-1)
@@ -476,7 +467,7 @@ class CNSDiffSampler(DiffusionSampler):
         if diffusion_term is not None:
             aux = aux + diffusion_term
         with torch.no_grad():
-            steps = torch.tensor(self.levels, device=level.device, dtype=torch.float)[level]
+            steps = t_level.float()
             pos_norm = pos_emb.detach().norm(dim=-1).clamp_min(1e-12)
             moved = (hard - pos_emb).detach().norm(dim=-1) / pos_norm
         logs.update(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from pyg_negdiff.diffusion.schedule import NoiseSchedule
+
 
 def select_hardest(candidates: Tensor, scores: Tensor) -> tuple[Tensor, Tensor]:
     r"""The candidate of highest score per pair.
@@ -52,3 +54,30 @@ def gather_levels(candidates: Tensor, index: Tensor) -> tuple[Tensor, Tensor]:
     """The candidate of level ``index[b]`` for every pair ``b``, and ``index``."""
     hard = candidates.gather(0, index.view(1, -1, 1).expand(1, -1, candidates.size(-1))).squeeze(0)
     return hard, index
+
+
+def start_mean(
+    schedule: NoiseSchedule, t: Tensor, pos_emb: Tensor, rand_emb: Tensor, ratio: Tensor | None
+) -> Tensor:
+    r"""The noise-free part of each chosen start point, in the embedding scale.
+
+    $\sqrt{\bar\alpha_t}\,\mathbf{e}_i$ (positive anchor, ``ratio`` ``None``), or
+    $\sqrt{\bar\alpha_t}\,\mathbf{e}_j + \sqrt{1 - \bar\alpha_t}\,(r_j / r_i)\,\mathbf{e}_i$
+    (negative anchor, ``ratio`` $= r_j / r_i$): what ``gradient="linear"`` routes the
+    synthesized row's gradient through.
+
+    Args:
+        schedule (NoiseSchedule): The diffusion's schedule.
+        t (torch.Tensor): ``[B]`` chosen steps.
+        pos_emb (torch.Tensor): ``[B, D']`` positives $\mathbf{e}_i$.
+        rand_emb (torch.Tensor): ``[B, D']`` real negatives $\mathbf{e}_j$.
+        ratio (torch.Tensor, optional): ``[B, 1]`` RMS ratios $r_j / r_i$.
+
+    Returns:
+        torch.Tensor: ``[B, D']``.
+    """
+    a = schedule.sqrt_alphas_cumprod[t].unsqueeze(-1).to(pos_emb.dtype)
+    if ratio is None:
+        return a * pos_emb
+    b = schedule.sqrt_one_minus_alphas_cumprod[t].unsqueeze(-1).to(pos_emb.dtype)
+    return a * rand_emb + b * ratio * pos_emb
