@@ -72,6 +72,7 @@ class Case:
         unwanted (list[str]): Words the output must not hold (a Python name, bad advice).
         traceback (bool): A traceback is expected (``--debug``).
         setup (Callable, optional): Writes more files into the folder first.
+        recorded (dict): Entries the ``config`` of the result file ``r.json`` must hold.
     """
 
     item: str
@@ -83,6 +84,7 @@ class Case:
     unwanted: list[str] = field(default_factory=list)
     traceback: bool = False
     setup: Callable[[Path], None] | None = None
+    recorded: dict[str, object] = field(default_factory=dict)
 
 
 CASES: dict[str, Case] = {
@@ -221,6 +223,15 @@ CASES: dict[str, Case] = {
         ["train", "--data", ABSENT, "--num-environments", "100000"],
         words=["--num-environments 100000", "--penalty", "--condition-on-environment"],
     ),
+    # 10. The result records how many environments were used, beside the number asked for.
+    "num environments used recorded": Case(
+        "10",
+        ["train", "--data", "{tmp}/pairs.txt", *FAST, "--penalty", "1"]
+        + ["--num-environments", "20", "--out", "r.json"],
+        code=0,
+        words=["only 12 of the 20", "goes on with 12", "num_environments_used"],
+        recorded={"num_environments": 20, "num_environments_used": 12},
+    ),
     "condition without denoiser": Case(
         "10,14",
         ["train", "--data", ABSENT, "--condition-on-environment"],
@@ -322,6 +333,9 @@ def test_bad_input(name: str, tmp_path: Path, monkeypatch, capsys) -> None:
         assert (tmp_path / file).exists() and _digest(tmp_path / file) == before[file], file
     for file in case.absent:
         assert not (tmp_path / file).exists(), file
+    if case.recorded:
+        config = json.loads((tmp_path / "r.json").read_text())["config"]
+        assert {k: config.get(k) for k in case.recorded} == case.recorded, config
 
 
 # ---------------------------------------------------------------- Python API
