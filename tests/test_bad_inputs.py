@@ -49,6 +49,10 @@ FILES: dict[str, bytes] = {
     + "".join(f"u{u},caf\u00e9{i}\n" for u in range(20) for i in range(6) if (u + i) % 2).encode(
         "latin-1"
     ),
+    # RecBole atomic files with a header that cannot be read as written (item 11).
+    "banana.inter": b"user_id:banana\titem_id:token\n1\t2\n2\t3\n",
+    "seq.inter": b"user_id:token\titem_id:token_seq\n1\t2 3 4\n2\t3 5\n",
+    "spaces.inter": b"user_id:token item_id:token rating:float\n1 2 4\n2 3 5\n",
     "ratings.csv": (
         "userId,movieId,rating\n"
         + "".join(
@@ -237,6 +241,25 @@ CASES: dict[str, Case] = {
         ["train", "--data", ABSENT, "--condition-on-environment"],
         words=["--condition-on-environment", "no denoiser", "--sampler cnsdiff"],
         unwanted=["condition_on_environment"],
+    ),
+    # 11. RecBole headers: the types are checked, lists are not read as single ids, and a
+    # space-separated header is named as such.
+    "recbole unknown type": Case(
+        "11",
+        ["data", "inspect", "--data", "{tmp}/banana.inter"],
+        words=["banana.inter, line 1", "'user_id:banana'", "token, token_seq, float, float_seq"],
+    ),
+    "recbole item token_seq": Case(
+        "11",
+        ["train", "--data", "{tmp}/seq.inter", *FAST, "--out", "r.json"],
+        words=["'item_id' is token_seq", "one value per row", "fake", "one interaction per line"],
+        absent=["r.json"],
+    ),
+    "recbole header with spaces": Case(
+        "11",
+        ["data", "inspect", "--data", "{tmp}/spaces.inter"],
+        words=["the header is not tab-separated", "tabs"],
+        unwanted=["no column 'item_id'"],
     ),
     # 14. Messages name the option and the fix, in the command line's words.
     "non-utf8 csv": Case(
