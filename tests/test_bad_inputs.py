@@ -49,6 +49,8 @@ FILES: dict[str, bytes] = {
     + "".join(f"u{u},caf\u00e9{i}\n" for u in range(20) for i in range(6) if (u + i) % 2).encode(
         "latin-1"
     ),
+    # 150 rows of "user timestamp": the second column is no item column (item 12).
+    "user_time.txt": "".join(f"{k % 30} {874781198 + 7919 * k}\n" for k in range(150)).encode(),
     # RecBole atomic files with a header that cannot be read as written (item 11).
     "banana.inter": b"user_id:banana\titem_id:token\n1\t2\n2\t3\n",
     "seq.inter": b"user_id:token\titem_id:token_seq\n1\t2 3 4\n2\t3 5\n",
@@ -260,6 +262,19 @@ CASES: dict[str, Case] = {
         ["data", "inspect", "--data", "{tmp}/spaces.inter"],
         words=["the header is not tab-separated", "tabs"],
         unwanted=["no column 'item_id'"],
+    ),
+    # 12. A "user timestamp" file is refused, naming --format; given --format pairs, it loads.
+    "user time file": Case(
+        "12",
+        ["train", "--data", "{tmp}/user_time.txt", *FAST, "--out", "r.json"],
+        words=["user_time.txt", "looks like Unix times", "1997-09-20", "--format pairs"],
+        absent=["r.json"],
+    ),
+    "user time file as pairs": Case(
+        "12",
+        ["data", "inspect", "--data", "{tmp}/user_time.txt", "--format", "pairs"],
+        code=0,
+        words=["150 items"],
     ),
     # 14. Messages name the option and the fix, in the command line's words.
     "non-utf8 csv": Case(
@@ -494,3 +509,27 @@ def test_label_loaders_agree(tmp_path: Path) -> None:
     store.edge_label = rows[:, 2]
     assert text.train.size(1) == 90
     assert from_hetero(hetero).parts["test"].size(1) == 90
+
+
+def test_time_items_rule_fires_only_on_two_column_time_files(tmp_path: Path) -> None:
+    """Item 12: MovieLens ``u.data`` (4 columns), ``u i t`` files and ``user item`` files with
+    large item ids that repeat (hashed ids) still load; only a 2-column time column is refused."""
+    import warnings
+
+    from pyg_negdiff.data.interactions import DataValidationError
+    from pyg_negdiff.data.io import load_dataset
+
+    rows = [(k % 30, 1 + (k * 7) % 40, 1 + k % 5, 874781198 + 7919 * k) for k in range(150)]
+    files = {
+        "u.data": "".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows),
+        "uit.txt": "".join(f"{u} {i} {t}\n" for u, i, _, t in rows),
+        "hashed.txt": "".join(f"{u} {3_000_000_000 + 104_729 * i}\n" for u, i, _, _ in rows),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, text in files.items():
+            (tmp_path / name).write_text(text)
+            assert load_dataset(tmp_path / name).train.size(1) > 100, name
+        (tmp_path / "ut.txt").write_text("".join(f"{u} {t}\n" for u, _, _, t in rows))
+        with pytest.raises(DataValidationError, match="looks like Unix times"):
+            load_dataset(tmp_path / "ut.txt")
