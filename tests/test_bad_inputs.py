@@ -49,6 +49,12 @@ FILES: dict[str, bytes] = {
     + "".join(f"u{u},caf\u00e9{i}\n" for u in range(20) for i in range(6) if (u + i) % 2).encode(
         "latin-1"
     ),
+    # 150 rows of "user timestamp": the second column is no item column (item 12).
+    "user_time.txt": "".join(f"{k % 30} {874781198 + 7919 * k}\n" for k in range(150)).encode(),
+    # RecBole atomic files with a header that cannot be read as written (item 11).
+    "banana.inter": b"user_id:banana\titem_id:token\n1\t2\n2\t3\n",
+    "seq.inter": b"user_id:token\titem_id:token_seq\n1\t2 3 4\n2\t3 5\n",
+    "spaces.inter": b"user_id:token item_id:token rating:float\n1 2 4\n2 3 5\n",
     "ratings.csv": (
         "userId,movieId,rating\n"
         + "".join(
@@ -72,6 +78,7 @@ class Case:
         unwanted (list[str]): Words the output must not hold (a Python name, bad advice).
         traceback (bool): A traceback is expected (``--debug``).
         setup (Callable, optional): Writes more files into the folder first.
+        recorded (dict): Entries the ``config`` of the result file ``r.json`` must hold.
     """
 
     item: str
@@ -83,6 +90,7 @@ class Case:
     unwanted: list[str] = field(default_factory=list)
     traceback: bool = False
     setup: Callable[[Path], None] | None = None
+    recorded: dict[str, object] = field(default_factory=dict)
 
 
 CASES: dict[str, Case] = {
@@ -221,11 +229,52 @@ CASES: dict[str, Case] = {
         ["train", "--data", ABSENT, "--num-environments", "100000"],
         words=["--num-environments 100000", "--penalty", "--condition-on-environment"],
     ),
+    # 10. The result records how many environments were used, beside the number asked for.
+    "num environments used recorded": Case(
+        "10",
+        ["train", "--data", "{tmp}/pairs.txt", *FAST, "--penalty", "1"]
+        + ["--num-environments", "20", "--out", "r.json"],
+        code=0,
+        words=["only 12 of the 20", "goes on with 12", "num_environments_used"],
+        recorded={"num_environments": 20, "num_environments_used": 12},
+    ),
     "condition without denoiser": Case(
         "10,14",
         ["train", "--data", ABSENT, "--condition-on-environment"],
         words=["--condition-on-environment", "no denoiser", "--sampler cnsdiff"],
         unwanted=["condition_on_environment"],
+    ),
+    # 11. RecBole headers: the types are checked, lists are not read as single ids, and a
+    # space-separated header is named as such.
+    "recbole unknown type": Case(
+        "11",
+        ["data", "inspect", "--data", "{tmp}/banana.inter"],
+        words=["banana.inter, line 1", "'user_id:banana'", "token, token_seq, float, float_seq"],
+    ),
+    "recbole item token_seq": Case(
+        "11",
+        ["train", "--data", "{tmp}/seq.inter", *FAST, "--out", "r.json"],
+        words=["'item_id' is token_seq", "one value per row", "fake", "one interaction per line"],
+        absent=["r.json"],
+    ),
+    "recbole header with spaces": Case(
+        "11",
+        ["data", "inspect", "--data", "{tmp}/spaces.inter"],
+        words=["the header is not tab-separated", "tabs"],
+        unwanted=["no column 'item_id'"],
+    ),
+    # 12. A "user timestamp" file is refused, naming --format; given --format pairs, it loads.
+    "user time file": Case(
+        "12",
+        ["train", "--data", "{tmp}/user_time.txt", *FAST, "--out", "r.json"],
+        words=["user_time.txt", "looks like Unix times", "1997-09-20", "--format pairs"],
+        absent=["r.json"],
+    ),
+    "user time file as pairs": Case(
+        "12",
+        ["data", "inspect", "--data", "{tmp}/user_time.txt", "--format", "pairs"],
+        code=0,
+        words=["150 items"],
     ),
     # 14. Messages name the option and the fix, in the command line's words.
     "non-utf8 csv": Case(
@@ -322,6 +371,9 @@ def test_bad_input(name: str, tmp_path: Path, monkeypatch, capsys) -> None:
         assert (tmp_path / file).exists() and _digest(tmp_path / file) == before[file], file
     for file in case.absent:
         assert not (tmp_path / file).exists(), file
+    if case.recorded:
+        config = json.loads((tmp_path / "r.json").read_text())["config"]
+        assert {k: config.get(k) for k in case.recorded} == case.recorded, config
 
 
 # ---------------------------------------------------------------- Python API
@@ -457,3 +509,27 @@ def test_label_loaders_agree(tmp_path: Path) -> None:
     store.edge_label = rows[:, 2]
     assert text.train.size(1) == 90
     assert from_hetero(hetero).parts["test"].size(1) == 90
+
+
+def test_time_items_rule_fires_only_on_two_column_time_files(tmp_path: Path) -> None:
+    """Item 12: MovieLens ``u.data`` (4 columns), ``u i t`` files and ``user item`` files with
+    large item ids that repeat (hashed ids) still load; only a 2-column time column is refused."""
+    import warnings
+
+    from pyg_negdiff.data.interactions import DataValidationError
+    from pyg_negdiff.data.io import load_dataset
+
+    rows = [(k % 30, 1 + (k * 7) % 40, 1 + k % 5, 874781198 + 7919 * k) for k in range(150)]
+    files = {
+        "u.data": "".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows),
+        "uit.txt": "".join(f"{u} {i} {t}\n" for u, i, _, t in rows),
+        "hashed.txt": "".join(f"{u} {3_000_000_000 + 104_729 * i}\n" for u, i, _, _ in rows),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, text in files.items():
+            (tmp_path / name).write_text(text)
+            assert load_dataset(tmp_path / name).train.size(1) > 100, name
+        (tmp_path / "ut.txt").write_text("".join(f"{u} {t}\n" for u, _, _, t in rows))
+        with pytest.raises(DataValidationError, match="looks like Unix times"):
+            load_dataset(tmp_path / "ut.txt")

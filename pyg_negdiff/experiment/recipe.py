@@ -74,6 +74,21 @@ def sampler_from_config(
         ) from exc
 
 
+def environments_used(env) -> int:
+    """The number of environments that hold a training interaction in ``env``'s assignment.
+
+    Args:
+        env (EnvironmentInference): Fitted environments.
+
+    Returns:
+        int: Environments with a non-zero training mass (soft assignments: any weight).
+    """
+    assignment = env.assignment
+    if assignment.dim() == 2:
+        return int((assignment.sum(0) > 0).sum())
+    return int(assignment.unique().numel())
+
+
 def build_environments(config: RunConfig, data: InteractionData):
     """The environment inference and penalty of the configured run.
 
@@ -92,11 +107,8 @@ def build_environments(config: RunConfig, data: InteractionData):
         seed=config.seed,
         **config.environment_kwargs,
     )
-    labels = env.fit(data)
-    mass = (
-        labels.sum(0) if labels.dim() == 2 else labels.bincount(minlength=config.num_environments)
-    )
-    used = int((mass > 0).sum())
+    env.fit(data)
+    used = environments_used(env)
     if used < config.num_environments:
         problem = (
             f"only {used} of the {config.num_environments} {config.environments!r} environments "
@@ -107,7 +119,10 @@ def build_environments(config: RunConfig, data: InteractionData):
         if 2 * used < config.num_environments:
             raise ConfigError("num_environments", config.num_environments, problem)
         warnings.warn(
-            f"num_environments={config.num_environments}: {problem}", UserWarning, stacklevel=2
+            f"num_environments={config.num_environments}: {problem}; the run goes on with "
+            f"{used} (recorded as num_environments_used)",
+            UserWarning,
+            stacklevel=2,
         )
     penalty = (
         VarianceRiskPenalty(weight=config.penalty_weight, **config.penalty_kwargs)
@@ -171,7 +186,7 @@ def make_trainer(
         engine=config.neighbor_engine,
         sparse_gradients=config.sparse_gradients,
     )
-    return Trainer.from_config(
+    trainer = Trainer.from_config(
         config,
         model,
         sampler,
@@ -185,6 +200,9 @@ def make_trainer(
         progress=progress,
         propagation=propagation,
     )
+    if environments is not None:  # what was used, beside what was asked (num_environments)
+        trainer.run_config["num_environments_used"] = environments_used(environments)
+    return trainer
 
 
 def _model_kwargs(config: RunConfig) -> dict[str, Any]:

@@ -50,8 +50,9 @@ def load_recbole(
         InteractionData: One ``"train"`` part, with timestamps when the file has them.
 
     Raises:
-        DataValidationError: A missing header column, a row with the wrong number of
-            columns, a rating or timestamp that is not a number (with file and line).
+        DataValidationError: A header that is not tab-separated, a column type that is not
+            one of `TYPES`, a list type (``token_seq``) for a column read, a missing header
+            column, a row with the wrong number of columns, a rating or timestamp that is not a number (with file and line).
     """
     path = Path(inter_path)
     if not path.is_file():
@@ -62,13 +63,22 @@ def load_recbole(
         raise DataValidationError(f"{path}: the file is empty")
     if lineno[0] != 1:
         raise DataValidationError(f"{path}, line 1: expected the header, found an empty line")
-    header = [h.strip().split(":")[0] for h in raw[0].split("\t")]
+    header, types = _header(raw[0], path)
     where = _locate(
         header,
         {"user": user_field, "item": item_field, "rating": rating_field, "time": time_field},
         path,
         optional=("rating", "time"),
     )
+    for key, index in where.items():
+        if index is not None and types[index].endswith("_seq"):
+            raise DataValidationError(
+                f"{path}, line 1: column {header[index]!r} is {types[index]} (a space-separated "
+                f"list in each row), but the {key} column must hold one value per row: a list "
+                f"would be read as one {key} and make up fake ones. Write one interaction per "
+                f"line ({header[index]}:{types[index][:-4]}), e.g. by expanding each list into "
+                f"rows"
+            )
     numbers = lineno[1:]
     body = [raw[n - 1] for n in numbers.tolist()]
     # Counting tabs checks every row's width; one split of the joined rows then gives
@@ -99,6 +109,34 @@ def load_recbole(
         kind="recbole",
         notes=notes,
     )
+
+
+#: The field types of RecBole's atomic files.
+TYPES = ("token", "token_seq", "float", "float_seq")
+
+
+def _header(line: str, path: Path) -> tuple[list[str], list[str]]:
+    """The names and types of a RecBole header line (``name:type`` cells, tab-separated)."""
+    cells = [cell.strip() for cell in line.split("\t")]
+    for cell in cells:
+        if sum(":" in part for part in cell.split()) > 1:  # "user_id:token item_id:token"
+            raise DataValidationError(
+                f"{path}, line 1: the header is not tab-separated ({cell!r}); RecBole atomic "
+                f"files separate columns with tabs: replace the spaces between the columns of "
+                f"every line with tabs, or save the file as CSV and load that"
+            )
+    names, types = [], []
+    for cell in cells:
+        name, _, kind = cell.partition(":")
+        if kind not in TYPES:
+            got = f"type {kind!r}" if kind else "no type"
+            raise DataValidationError(
+                f"{path}, line 1: column {cell!r} has {got}; a RecBole header names every "
+                f"column as name:type, with the type one of {', '.join(TYPES)}"
+            )
+        names.append(name)
+        types.append(kind)
+    return names, types
 
 
 __all__ = ["load_recbole"]

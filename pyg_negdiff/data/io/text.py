@@ -47,6 +47,8 @@ def _read_part(path: Path, format: str, on_bad_line: OnBadLine) -> tuple[ParsedF
         layout = _column_layout_of(lines)
     else:
         layout = Layout(format, "format given")
+    if layout.format == "pairs" and format in ("auto", "columns"):
+        _refuse_time_items(lines)
     try:
         if layout.format == "lightgcn":
             return parse_lightgcn(lines, on_bad_line), layout
@@ -57,6 +59,46 @@ def _read_part(path: Path, format: str, on_bad_line: OnBadLine) -> tuple[ParsedF
         raise MalformedLineError(
             f"{exc} (the file was detected as {layout.format}; if that is " f"wrong, pass --format)"
         ) from None
+
+
+#: A detected ``user item`` file is refused when its item column looks like Unix times: at least
+#: this many rows, ...
+TIME_ITEMS_MIN_ROWS = 20
+#: ... this share of them with an item of their own (an item seen once, as a time would be) ...
+TIME_ITEMS_MIN_DISTINCT = 0.9
+#: ... and every value an integer in one of these ranges: seconds (1973-03-03 .. 2286-11-20) or
+#: milliseconds (from 1973-03-03 on).
+TIME_RANGES = ((10**8, 10**10), (10**11, 10**13))
+
+
+def _refuse_time_items(lines: TextLines) -> None:
+    """Refuses a file detected as ``user item`` whose item column looks like Unix times.
+
+    A ``user timestamp`` file reads as pairs, and every time becomes an item seen about once.
+    The rule fires only when all of: the second column of the 2-column lines holds integers all
+    in one of `TIME_RANGES` (9-10 digits for seconds, 12-13 for milliseconds), at least
+    `TIME_ITEMS_MIN_ROWS` rows, and at least `TIME_ITEMS_MIN_DISTINCT` of the rows with a value of
+    their own. Real item ids repeat across users; ``--format pairs`` (``layout="pairs"``) reads
+    such a file as given.
+    """
+    column = [t[1] for t in lines.tokens if len(t) == 2]
+    if len(column) < TIME_ITEMS_MIN_ROWS or not all(t.isdigit() for t in column):
+        return
+    values = np.array(column, dtype=np.float64)
+    lo, hi = values.min(), values.max()
+    ranges = [r for r in TIME_RANGES if r[0] <= lo and hi < r[1]]
+    distinct = np.unique(values).size
+    if not ranges or distinct < TIME_ITEMS_MIN_DISTINCT * values.size:
+        return
+    scale = 1000 if ranges[0][0] > TIME_RANGES[0][0] else 1
+    span = np.array([lo // scale, hi // scale], dtype="datetime64[s]").astype("datetime64[D]")
+    raise DataValidationError(
+        f"{lines.path}: the second column looks like Unix times{' in ms' if scale > 1 else ''}, "
+        f"not item ids: integers from {lo:.0f} to {hi:.0f} ({span[0]} .. {span[1]}), and "
+        f"{distinct} of the {values.size} rows hold a value of their own, so nearly every "
+        f"'item' would be seen once. A user-time file has no item column: give a file with "
+        f"one (user item time, read as uit); if these are item ids, pass --format pairs"
+    )
 
 
 def _compact(ids: list[np.ndarray], what: str, notes: list[str]) -> np.ndarray | None:
