@@ -280,7 +280,7 @@ def detect_layout(source: str | os.PathLike | TextLines) -> Layout:
     if share < 1:
         bad = n - int(counts.max())
         layout = Layout(
-            layout.format, f"{layout.reason}; {bad} of the {n} lines " f"have another width"
+            layout.format, f"{layout.reason}; {bad} of the {n} lines have another width"
         )
     return layout
 

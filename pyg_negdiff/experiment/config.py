@@ -317,7 +317,7 @@ class RunConfig:
                 raise ConfigError(
                     "device",
                     self.device,
-                    f"only {count} CUDA device(s): use cuda:0 to " f"cuda:{count - 1}",
+                    f"only {count} CUDA device(s): use cuda:0 to cuda:{count - 1}",
                 )
         elif device.type == "mps" and not torch.backends.mps.is_available():
             raise ConfigError("device", self.device, "MPS is not available here; use cpu")

@@ -32,7 +32,7 @@ def build_model(name: str, num_users: int, num_items: int, **kwargs: Any) -> Rec
         cls = MODELS[name.lower()]
     except (KeyError, AttributeError):
         raise ValueError(
-            f"Unknown backbone {name!r}; expected one of " f"{', '.join(repr(k) for k in MODELS)}"
+            f"Unknown backbone {name!r}; expected one of {', '.join(repr(k) for k in MODELS)}"
         ) from None
     return cls(num_users, num_items, **kwargs)
 

@@ -51,7 +51,7 @@ def build_sampler(name: str, train_pairs: PairSet, **kwargs: Any) -> NegativeSam
         cls = SAMPLERS[name.lower()]
     except (KeyError, AttributeError):
         raise ValueError(
-            f"Unknown sampler {name!r}; expected one of " f"{', '.join(repr(k) for k in SAMPLERS)}"
+            f"Unknown sampler {name!r}; expected one of {', '.join(repr(k) for k in SAMPLERS)}"
         ) from None
     return cls(train_pairs, **kwargs)
 

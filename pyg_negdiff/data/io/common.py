@@ -145,7 +145,7 @@ def _to_float(
         except ValueError:
             what = "a number or an ISO date" if time else "a number"
             raise DataValidationError(
-                f"{path}, line {n}: column {column!r} holds {v!r}, " f"not {what}"
+                f"{path}, line {n}: column {column!r} holds {v!r}, not {what}"
             ) from None
     raise DataValidationError(f"{path}: column {column!r} could not be read as numbers")
 
@@ -178,7 +178,7 @@ def _from_columns(
         empty = np.flatnonzero(np.char.str_len(raw) == 0) if raw.size else np.array([])
         if empty.size:
             raise DataValidationError(
-                f"{path}, line {lineno[empty[0]]}: empty {what} id " f"(column {column!r})"
+                f"{path}, line {lineno[empty[0]]}: empty {what} id (column {column!r})"
             )
     time = None if times is None else _to_float(times, lineno, path, columns["time"], time=True)
     if min_rating is not None:

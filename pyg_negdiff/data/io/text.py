@@ -57,7 +57,7 @@ def _read_part(path: Path, format: str, on_bad_line: OnBadLine) -> tuple[ParsedF
         if format not in ("auto", "columns"):
             raise
         raise MalformedLineError(
-            f"{exc} (the file was detected as {layout.format}; if that is " f"wrong, pass --format)"
+            f"{exc} (the file was detected as {layout.format}; if that is wrong, pass --format)"
         ) from None
 
 
