@@ -385,7 +385,9 @@ def _real(parts: list[str], spec: str | None) -> str:
     (seed-paired relative OOD NDCG@20 difference to uniform / the best heuristic by validation /
     the strongest heuristic on the OOD test, %), ``head``; and
     ``real/<scenario>/-/<heuristic|strongest|best>`` (the best heuristic by validation, the
-    strongest one on the OOD test, the best sampler by validation)."""
+    strongest one on the OOD test, the best sampler by validation); ``kw:<name>`` and
+    ``kw-oracle:<name>``: a sampler constant of the configuration that validation / oracle
+    selection chose."""
     scenario, row, metric = parts
     if metric == "heuristic":
         return str(_real_summary(scenario)["best_heuristic"])
@@ -406,6 +408,13 @@ def _real(parts: list[str], spec: str | None) -> str:
         return _signed(100 * paired["rel"][0], spec or ".0f") + "%"
     if metric == "head":
         return _plain(r["head@20"][0], spec or ".2f")
+    if metric.startswith(("kw:", "kw-oracle:")):
+        # a sampler constant the row's chosen configuration holds (validation or oracle selection)
+        which, name = metric.split(":", 1)
+        kwargs = r["config" if which == "kw" else "oracle_config"]["sampler_kwargs"]
+        if name not in kwargs:
+            raise KeyError_(f"{row!r} on {scenario!r} chose no {name!r}")
+        return _plain(kwargs[name], spec or ".2f")
     raise KeyError_(f"unknown real-shift metric {metric!r}")
 
 

@@ -154,6 +154,11 @@ def summarize(
             },
             "trials": trials.get(name, 0),
             "config": {k: first["config"][k] for k in ("lr", "l2", "sampler_kwargs")},
+            # what oracle selection chose instead (a diagnostic: which constants the shift wants)
+            "oracle_config": {
+                k: next(iter(oracle_runs.values()))["config"][k]
+                for k in ("lr", "l2", "sampler_kwargs")
+            },
         }
         if name != "uniform" and "uniform" in seeds:
             entry["vs_uniform"] = _paired(ood_by_seed(name), ood_by_seed("uniform"))
