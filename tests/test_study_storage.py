@@ -56,7 +56,9 @@ def test_bare_postgresql_url_takes_an_installed_driver(monkeypatch):
 
 def test_unreachable_sqlite_path_is_a_storage_error(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(StorageError, match="cannot open the study storage"):
+    with pytest.raises(
+        StorageError, match="cannot open the SQLite study file .*check that its folder"
+    ):
         make_storage(f"sqlite:///{tmp_path / 'file' / 'db.sqlite'}")
 
 

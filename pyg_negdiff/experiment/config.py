@@ -146,7 +146,7 @@ class RunConfig:
             >>> RunConfig(embedding_dim=0).validate()
             Traceback (most recent call last):
             ...
-            pyg_negdiff.experiment.ConfigError: embedding_dim=0: must be an integer >= 1
+            pyg_negdiff.experiment.config.ConfigError: embedding_dim=0: must be an integer >= 1
         """
         from pyg_negdiff.metrics import METRICS
         from pyg_negdiff.nn import MODELS
