@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
+from pyg_negdiff.sampling.anchors import PooledSampler, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
 from pyg_negdiff.sampling.diffusion_base import DiffusionSampler, to_unit_rms
 from pyg_negdiff.sampling.diffusion_config import DiffusionConfig, register_to_config
@@ -17,7 +17,7 @@ from pyg_negdiff.sampling.diffusion_config import DiffusionConfig, register_to_c
 COMBINE_ALIASES = {"add": "separate"}
 
 
-class ADARSampler(DiffusionSampler):
+class ADARSampler(PooledSampler, DiffusionSampler):
     r"""The sampler of ["Adaptive Diffusion-based Augmentation for
     Recommendation"](https://arxiv.org/abs/2601.01448) (ADAR, 2026).
 
@@ -215,7 +215,7 @@ class ADARSampler(DiffusionSampler):
         self.gradient = gradient
         self.forward_noise = forward_noise
         self.synthesized_weight = synthesized_weight
-        self.pool = AnchorPool(
+        self.set_pool(
             train_pairs,
             reference_pool,
             item_popularity=item_popularity,
@@ -223,12 +223,6 @@ class ADARSampler(DiffusionSampler):
             num_candidates=pool_candidates,
             mix=pool_mix,
         )
-        self.subgraph_ready = self.pool.subgraph_ready
-
-    @property
-    def num_candidate_items(self) -> int:
-        """Uniform items drawn per pair: the reference pool's (1 for the uniform pool)."""
-        return self.pool.num_candidate_items
 
     @classmethod
     def resolve(

@@ -26,7 +26,7 @@ from pyg_negdiff.sampling.base import NegativeSampler, SamplerState
 from pyg_negdiff.sampling.candidates import draw_candidates, score_candidates
 from pyg_negdiff.sampling.popularity import PopularitySampler
 
-__all__ = ["AnchorPool", "ANCHOR_POOLS"]
+__all__ = ["AnchorPool", "ANCHOR_POOLS", "PooledSampler"]
 
 PoolName = Literal["uniform", "popularity", "dns", "mixture"]
 #: The pools `AnchorPool` knows.
@@ -132,3 +132,49 @@ class AnchorPool(torch.nn.Module):
             "mixture": f"mix={self.mix}, num_candidates={self.num_candidates}",
         }.get(self.pool, "")
         return f"pool={self.pool!r}" + (f", {options}" if options else "")
+
+
+class PooledSampler:
+    """Mixin of a diffusion sampler whose real negative comes from an `AnchorPool`.
+
+    CNSDiff's anchor and ADAR's reference are both drawn this way; the mixin builds the pool
+    once and declares its candidates (`NegativeSampler.num_candidate_items`) for sampled
+    subgraphs. List it before the sampler's base class.
+    """
+
+    pool: AnchorPool
+
+    def set_pool(
+        self,
+        train_pairs: PairSet,
+        pool: PoolName,
+        *,
+        item_popularity: Tensor | None,
+        alpha: float,
+        num_candidates: int,
+        mix: float,
+    ) -> None:
+        """Builds the pool the sampler draws its real negative from.
+
+        Args:
+            train_pairs (PairSet): The training positives (never drawn).
+            pool (str): ``"uniform"``, ``"popularity"``, ``"dns"`` or ``"mixture"``.
+            item_popularity (torch.Tensor, optional): ``[I]`` training counts.
+            alpha (float): $\alpha$ of the popularity pool.
+            num_candidates (int): $M$ of the DNS pool.
+            mix (float): $p$ of the mixture.
+        """
+        self.pool = AnchorPool(
+            train_pairs,
+            pool,
+            item_popularity=item_popularity,
+            alpha=alpha,
+            num_candidates=num_candidates,
+            mix=mix,
+        )
+        self.subgraph_ready = self.pool.subgraph_ready
+
+    @property
+    def num_candidate_items(self) -> int:
+        """Uniform items drawn per pair: the pool's (1 for the uniform pool)."""
+        return self.pool.num_candidate_items

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from pyg_negdiff.data.pairs import PairSet
-from pyg_negdiff.sampling.anchors import AnchorPool, PoolName
+from pyg_negdiff.sampling.anchors import PooledSampler, PoolName
 from pyg_negdiff.sampling.base import NegativeSample, SamplerState
 
 # GRADIENT_ALIASES and PUBLISHED lived here.
@@ -24,7 +24,7 @@ from pyg_negdiff.sampling.diffusion_config import DiffusionConfig, Gradient, reg
 from pyg_negdiff.sampling.level_selection import select_band, select_hardest, start_mean
 
 
-class CNSDiffSampler(DiffusionSampler):
+class CNSDiffSampler(PooledSampler, DiffusionSampler):
     r"""The negative sampler of Zhao et al., ["Causal Negative Sampling via
     Diffusion Model for Out-of-Distribution Recommendation"](https://arxiv.org/abs/2508.07243)
     (CNSDiff, 2025), with a denoiser that learns, and the variants of the
@@ -267,7 +267,7 @@ class CNSDiffSampler(DiffusionSampler):
         self.anchor, self.selection, self.gradient = anchor, selection, gradient
         self.combine, self.separate_weight = combine, separate_weight
         self.synthesize = synthesize
-        self.pool = AnchorPool(
+        self.set_pool(
             train_pairs,
             anchor_pool,
             item_popularity=item_popularity,
@@ -275,12 +275,6 @@ class CNSDiffSampler(DiffusionSampler):
             num_candidates=pool_candidates,
             mix=pool_mix,
         )
-        self.subgraph_ready = self.pool.subgraph_ready
-
-    @property
-    def num_candidate_items(self) -> int:
-        """Uniform items drawn per pair: the anchor pool's (1 for the uniform pool)."""
-        return self.pool.num_candidate_items
 
     @classmethod
     def resolve(
