@@ -21,10 +21,11 @@ def check_export(path: Path, option: str, study_name: str, overwrite: bool) -> P
 
     Re-running a command resumes its study, and the new export supersedes the old one (the
     study holds at least the trials it had), so that file may be replaced; any other file
-    needs ``--overwrite``.
+    needs ``--overwrite``. Only regular files are guarded: writing to a device such as
+    ``/dev/null`` (the usual "keep no export") replaces nothing.
     """
     path = check_writable(path, option)
-    if overwrite or not path.exists():
+    if overwrite or not path.exists() or not path.is_file():
         return path
     try:
         earlier = json.loads(path.read_text())

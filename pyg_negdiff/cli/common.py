@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -106,6 +107,9 @@ def check_writable(path: str | Path, option: str = "--out") -> Path:
         raise CommandError(
             f"{option} {path} is a folder; give a file name, e.g. {path / 'train.json'}"
         )
+    if path.exists() and not path.is_file() and os.access(path, os.W_OK):
+        # A device such as /dev/null is written in place; its folder need not be writable.
+        return path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".write-test-"):
