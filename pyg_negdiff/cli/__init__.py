@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    # Imported here, inside main's Ctrl-C guard and error boundary: they import torch and optuna.
+    # Imported here, inside main's error boundary. They read names and defaults only
+    # (`pyg_negdiff.cli.names`, `RunConfig`): building the parser imports no torch, PyG or Optuna.
     from pyg_negdiff.cli.bench import add_bench_command
     from pyg_negdiff.cli.train import add_train_commands
     from pyg_negdiff.cli.tune import add_tune_commands
@@ -128,7 +129,26 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="show the Python traceback of a failure (for bug reports)",
         )
+        _show_defaults(command)
     return parser
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Appends ``(default: X)`` to every option whose help does not say it already.
+
+    Flags (default false) and options whose default means "not given" (``None``, ``[]``) are left
+    as they are. argparse's `ArgumentDefaultsHelpFormatter` would repeat the defaults the help
+    texts already give, and skip the options without a help text.
+    """
+    for action in parser._actions:
+        default = action.default
+        if isinstance(default, bool) or default in (None, argparse.SUPPRESS, []):
+            continue
+        if action.help and "default" in action.help:
+            continue
+        shown = " ".join(map(str, default)) if isinstance(default, (list, tuple)) else default
+        text = f"(default: {shown})".replace("%", "%%")  # argparse expands %-formats in help
+        action.help = f"{action.help} {text}" if action.help else text
 
 
 def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -144,7 +164,8 @@ def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
     ]
 
 
-#: Imported before anything else runs, with Ctrl-C held back until they are done: a
+#: Imported once the arguments are parsed, before the command runs, with Ctrl-C held back until
+#: they are done: a
 #: KeyboardInterrupt in the middle of one leaves it half-initialized, and libraries that import
 #: them catch broad exceptions, so an interrupt there came out as an unrelated error (numpy
 #: "has no attribute", "cannot load module more than once") or was swallowed and the run went on.
@@ -209,11 +230,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
+        # Parsed first: --help, --version and a mistyped option answer before torch is imported.
+        args = build_parser().parse_args(argv)
         with _sigint_deferred():  # Ctrl-C while torch, numpy, scipy or PyG import: after them
             for module in HEAVY_IMPORTS:
                 importlib.import_module(module)
-            parser = build_parser()
-        args = parser.parse_args(argv)
         if getattr(args, "no_progress", True) is False and not _is_terminal(sys.stderr):
             # Bars redraw with \r and cursor-up codes: in a log file they are noise.
             args.no_progress = True

@@ -146,7 +146,7 @@ def _version() -> str:
 
 def add_bench_command(sub: argparse._SubParsersAction) -> None:
     """Adds ``bench`` to the ``pyg-negdiff`` command."""
-    from pyg_negdiff.bench.rows import DEFAULT_ROWS, ROWS
+    from pyg_negdiff.cli.names import DEFAULT_ROWS, ROWS
 
     bench = sub.add_parser(
         "bench",

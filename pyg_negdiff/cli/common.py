@@ -166,8 +166,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     Args:
         parser (argparse.ArgumentParser): The (sub)command's parser.
     """
-    from pyg_negdiff.data.io import FORMATS  # imports torch: inside the error boundary
-    from pyg_negdiff.data.prepare import BUILTIN, SHIFTS
+    from pyg_negdiff.cli.names import BUILTIN, FORMATS, SHIFTS  # not the registries: no torch
 
     parser.add_argument(
         "--data",
@@ -234,11 +233,8 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Model, sampler and optimization settings of one run (a `RunConfig`)."""
-    from pyg_negdiff.causal import STRATEGIES  # imports torch: inside the error boundary
-    from pyg_negdiff.nn import MODELS
-    from pyg_negdiff.propagation import PROPAGATIONS
-
-    from pyg_negdiff.experiment import RunConfig
+    from pyg_negdiff.cli.names import MODELS, PROPAGATIONS, STRATEGIES  # no torch
+    from pyg_negdiff.experiment.config import RunConfig
 
     # The defaults are RunConfig's, so that the command line and the library train alike.
     d = RunConfig()

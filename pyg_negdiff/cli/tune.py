@@ -11,9 +11,10 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import optuna
+if TYPE_CHECKING:
+    import optuna
 
 from pyg_negdiff.cli.checks import check_export, check_run_samplers, refuse_tuned_settings
 from pyg_negdiff.cli.common import (
@@ -95,15 +96,15 @@ def _data_attrs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _no_traceback(record: logging.LogRecord) -> bool:
-    record.exc_info, record.exc_text = (
-        None,
-        None,
-    )  # "Trial 3 failed ...": the line, not the traceback
+    # "Trial 3 failed ...": the line, not the traceback.
+    record.exc_info, record.exc_text = None, None
     return True
 
 
 def _optuna_logging(args: argparse.Namespace, level: int) -> None:
     """Optuna's log at ``level``; a failed trial logs one line (its traceback only with ``--debug``)."""
+    import optuna  # here, not at the top: ``--help`` must not import it
+
     optuna.logging.set_verbosity(level)
     # On the logger that reports failed trials: Optuna swaps its handlers for the progress bar.
     source = logging.getLogger("optuna.study._optimize")
@@ -158,7 +159,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from pyg_negdiff.tune.study import export_best, refuse_distributed
 
     refuse_distributed()  # under torchrun: before any storage, data or process group
-    _optuna_logging(args, optuna.logging.INFO if args.verbose else optuna.logging.WARNING)
+    _optuna_logging(args, logging.INFO if args.verbose else logging.WARNING)
     space = SearchSpace(
         args.model, args.sampler, tune_penalty=args.tune_penalty, tune_size=not args.fixed_size
     )
@@ -204,7 +205,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pyg_negdiff.tune.study import export_best, finished_trials, refuse_distributed
 
     refuse_distributed()  # under torchrun: before any storage, data or process group
-    _optuna_logging(args, optuna.logging.WARNING)
+    _optuna_logging(args, logging.WARNING)
     start = time.perf_counter()
     base = RunConfig(
         model=args.model,
@@ -421,7 +422,7 @@ def add_tune_commands(sub: argparse._SubParsersAction) -> None:
         "compared with uniform and the best heuristic (chosen on validation) "
         "on the IID and OOD tests.",
     )
-    from pyg_negdiff.nn import MODELS
+    from pyg_negdiff.cli.names import MODELS
 
     add_data_arguments(main)
     main.add_argument("--model", default="lightgcn", choices=list(MODELS))
@@ -431,7 +432,7 @@ def add_tune_commands(sub: argparse._SubParsersAction) -> None:
         default=["cnsdiff", "adar"],
         help="samplers compared at their default constants (default: cnsdiff adar)",
     )
-    from pyg_negdiff.bench.rows import HEURISTICS
+    from pyg_negdiff.cli.names import HEURISTICS
 
     main.add_argument(
         "--heuristics",

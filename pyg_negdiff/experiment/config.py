@@ -7,10 +7,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import torch
-
-from pyg_negdiff.sampling import SAMPLERS
-from pyg_negdiff.sampling.arguments import argument_problem
+# torch and the samplers are imported inside the checks that need them: the command line reads
+# RunConfig's defaults for its --help, which must not wait for torch (issue 24).
 
 
 class ConfigError(ValueError):
@@ -245,6 +243,9 @@ class RunConfig:
             )
 
     def _validate_sampler(self) -> None:
+        from pyg_negdiff.sampling import SAMPLERS
+        from pyg_negdiff.sampling.arguments import argument_problem
+
         name = self.sampler.lower()
         if name not in SAMPLERS:
             raise ConfigError(
@@ -298,6 +299,8 @@ class RunConfig:
                 )
 
     def _validate_device(self) -> None:
+        import torch
+
         try:
             device = torch.device(self.device)
         except (RuntimeError, TypeError):
