@@ -128,3 +128,35 @@ def test_fhn_ratio_matches_the_trainer_log(monkeypatch):
     )
     stats = trainer.train_epoch(0)
     assert metric.compute() == pytest.approx(stats.fhn_ratio)
+
+
+def test_expected_fhn_ratio_matches_the_pools_own_draws():
+    from pyg_negdiff.sampling import PopularitySampler, expected_fhn_ratio
+
+    g = torch.Generator().manual_seed(0)
+    U, I = 40, 60
+    train = PairSet(
+        torch.stack(
+            [torch.randint(0, U, (400,), generator=g), torch.randint(0, I, (400,), generator=g)]
+        ),
+        U,
+        I,
+    )
+    ref = PairSet(
+        torch.stack(
+            [torch.randint(0, U, (300,), generator=g), torch.randint(0, I, (300,), generator=g)]
+        ),
+        U,
+        I,
+    )
+    counts = torch.randint(1, 50, (I,), generator=g).double()
+    users = torch.repeat_interleave(torch.arange(U), train.degree()).repeat(200)  # 200 epochs
+    # alpha = 0 is uniform sampling (the sampler's own docstring): both through its exact draw.
+    for alpha, weights in ((0.0, torch.ones(I)), (1.0, counts)):
+        sampler = PopularitySampler(train, counts, alpha=alpha)
+        fhn = FHNRatio(ref)
+        fhn.update(users, sampler.sample(users, torch.Generator().manual_seed(1)))
+        expected = expected_fhn_ratio(weights, train, ref)
+        assert abs(fhn.compute() - expected) < 0.1 * expected, (alpha, fhn.compute(), expected)
+    with pytest.raises(ValueError, match="non-negative"):
+        expected_fhn_ratio(-torch.ones(I), train, ref)

@@ -13,7 +13,7 @@ from pyg_negdiff.sampling.cnsdiff import CNSDiffSampler
 from pyg_negdiff.sampling.diffusion_base import DiffusionSampler
 from pyg_negdiff.sampling.diffusion_config import DiffusionConfig
 from pyg_negdiff.sampling.dns import DNSSampler
-from pyg_negdiff.sampling.fhn import FHNRatio
+from pyg_negdiff.sampling.fhn import FHNRatio, expected_fhn_ratio
 from pyg_negdiff.sampling.mixgcf import MixGCFSampler
 from pyg_negdiff.sampling.popularity import PopularitySampler
 from pyg_negdiff.sampling.uniform import UniformSampler
@@ -71,6 +71,7 @@ __all__ = [
     "CNSDiffSampler",
     "ADARSampler",
     "FHNRatio",
+    "expected_fhn_ratio",
     "SAMPLERS",
     "build_sampler",
 ]
