@@ -229,6 +229,11 @@ CASES: dict[str, Case] = {
         ["train", "--data", ABSENT, "--num-environments", "100000"],
         words=["--num-environments 100000", "--penalty", "--condition-on-environment"],
     ),
+    "penalty kind unused": Case(
+        "10",
+        ["train", "--data", ABSENT, "--penalty-kind", "margin-vrex"],
+        words=["--penalty-kind margin-vrex", "only with --penalty > 0"],
+    ),
     # 10. The result records how many environments were used, beside the number asked for.
     "num environments used recorded": Case(
         "10",

@@ -3,7 +3,9 @@ import torch
 import torch.nn.functional as F
 
 from pyg_negdiff.causal import (
+    PENALTIES,
     IRMPenalty,
+    MarginVariancePenalty,
     VarianceRiskPenalty,
     environment_risks,
     margin_from_bpr,
@@ -208,3 +210,54 @@ def test_one_sided_vrex_counts_and_pushes_only_the_worse_environments():
     (g_two,) = torch.autograd.grad(VarianceRiskPenalty(weight=3.0)(x, env), x)
     assert ((g_two - g_base)[env == 2] < 0).all()
     assert "one_sided=True" in repr(penalty)
+
+
+def naive_margin_vrex(margin, env, weight):
+    """Mean risk plus the population variance of the per-environment mean margins, as loops."""
+    risks, means = [], []
+    for e in sorted(set(env.tolist())):
+        m = margin[env == e]
+        risks.append(F.softplus(-m).mean())
+        means.append(m.mean())
+    means = torch.stack(means)
+    return torch.stack(risks).mean() + weight * (means - means.mean()).pow(2).mean()
+
+
+def test_margin_vrex_matches_a_naive_loop_with_and_without_the_margins():
+    margin, env = batch()
+    penalty = MarginVariancePenalty(weight=0.7)
+    expected = naive_margin_vrex(margin, env, 0.7)
+    assert torch.allclose(penalty(F.softplus(-margin), env, margin=margin), expected)
+    assert torch.allclose(penalty(F.softplus(-margin), env), expected)  # recovered margins
+    soft = F.one_hot(env, 4).double()
+    assert torch.allclose(penalty(F.softplus(-margin), soft, margin=margin), expected)
+
+
+def test_margin_vrex_is_zero_at_equal_mean_margins_and_pulls_them_together():
+    env = torch.tensor([0, 0, 1, 1])
+    equal = torch.tensor([1.0, 3.0, 2.0, 2.0], dtype=torch.float64)  # means 2 and 2
+    penalty = MarginVariancePenalty(weight=5.0)
+    base = F.softplus(-equal).view(2, 2).mean(1).mean()
+    assert torch.allclose(penalty(F.softplus(-equal), env, margin=equal), base)
+    m = torch.tensor([3.0, 3.0, 0.0, 0.0], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(
+        MarginVariancePenalty(weight=100.0).regularizer(
+            F.softplus(-m), env, torch.zeros(2), torch.tensor([True, True]), m
+        ),
+        m,
+    )
+    assert bool((grad[:2] > 0).all()) and bool((grad[2:] < 0).all())  # descent closes the gap
+
+
+def test_run_config_builds_the_named_penalty():
+    from pyg_negdiff.data.synthetic import make_synthetic
+    from pyg_negdiff.experiment import ConfigError, RunConfig, build_environments
+
+    data = make_synthetic(num_users=80, num_items=60, seed=0)
+    for name, cls in PENALTIES.items():
+        _, penalty = build_environments(
+            RunConfig(penalty_weight=0.5, penalty=name, num_environments=2), data
+        )
+        assert type(penalty) is cls and penalty.weight == 0.5
+    with pytest.raises(ConfigError, match="unknown penalty"):
+        RunConfig(penalty="nope").validate()

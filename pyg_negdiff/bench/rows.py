@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_ROWS",
     "POOL_ROWS",
     "ADAR_REFERENCE_ROWS",
+    "PENALTY_ROWS",
     "ABLATION_ROWS",
     "REFERENCES",
     "resolve_rows",
@@ -206,6 +207,16 @@ def _cnsdiff_and_pool_alpha(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
+def _margin(penalty: str, environments: str = "popularity") -> dict[str, Any]:
+    """`RunConfig` fields of a penalty row: ``penalty`` at weight 1 over 3 ``environments``."""
+    return {
+        "penalty_weight": 1.0,
+        "penalty": penalty,
+        "environments": environments,
+        "num_environments": 3,
+    }
+
+
 #: Every row the benchmark knows, by name.
 ROWS: dict[str, Row] = {
     r.name: r
@@ -248,6 +259,17 @@ ROWS: dict[str, Row] = {
             _cnsdiff_and_pool_alpha,
             anchor_pool="popularity",
         ),
+        # Issue 22, hypothesis 3b: an invariance penalty on the margin (not the risk), weight 1
+        # as the ablation's causal row, over popularity or user-activity environments; nothing
+        # else changes (no conditioned denoiser).
+        _row("cnsdiff-margin-vrex", "synthesized", "cnsdiff", config=_margin("margin-vrex")),
+        _row(
+            "cnsdiff-margin-vrex-activity",
+            "synthesized",
+            "cnsdiff",
+            config=_margin("margin-vrex", "activity"),
+        ),
+        _row("cnsdiff-irm", "synthesized", "cnsdiff", config=_margin("irm")),
         # Issue 22, hypothesis 5: ADAR's reference from DNS's choice (fewer t* = T edge cases),
         # or from the popularity pool.
         _row("adar-ref-dns", "synthesized", "adar", reference_pool="dns"),
@@ -255,6 +277,8 @@ ROWS: dict[str, Row] = {
         *_ABLATION,
     )
 }
+#: The rows of issue 22's hypothesis 3b (invariance of the margin).
+PENALTY_ROWS = ("cnsdiff-margin-vrex", "cnsdiff-margin-vrex-activity", "cnsdiff-irm")
 #: The rows of issue 22's fifth hypothesis (ADAR's reference pool).
 ADAR_REFERENCE_ROWS = ("adar-ref-dns", "adar-ref-popularity")
 #: The rows of issue 22's first hypothesis (the anchor pool).

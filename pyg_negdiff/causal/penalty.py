@@ -31,6 +31,7 @@ __all__ = [
     "EnvironmentPenalty",
     "VarianceRiskPenalty",
     "IRMPenalty",
+    "MarginVariancePenalty",
     "margin_from_bpr",
 ]
 
@@ -380,6 +381,62 @@ class IRMPenalty(EnvironmentPenalty):
         return g[present].pow(2).mean()
 
 
-#: Penalty name to class (V-REx, IRMv1): a new penalty is one subclass of `EnvironmentPenalty`
-#: and one entry here.
-PENALTIES: dict[str, type[EnvironmentPenalty]] = {"vrex": VarianceRiskPenalty, "irm": IRMPenalty}
+class MarginVariancePenalty(EnvironmentPenalty):
+    r"""V-REx on the BPR margin: the variance across environments of the mean score margin.
+
+    V-REx (`VarianceRiskPenalty`) equalizes the environment *risks*
+    $R_e = \operatorname{mean}_e \operatorname{softplus}(-m_i)$; the softplus flattens as the
+    margin $m_i = s_{ui} - s_{uj}$ grows, so environments the model already ranks well stop
+    counting. A ranking is invariant across environments when the margin is, so this penalty
+    equalizes the environment means of the margin itself (issue 22, hypothesis 3b):
+
+    $$
+    M_e = \frac{\sum_i w_{ie}\, m_i}{\sum_i w_{ie}}, \qquad
+    \mathcal{L} = \frac{1}{|\mathcal{E}|}\sum_{e} R_e
+      + \lambda\,\frac{1}{|\mathcal{E}|}\sum_{e}\big(M_e - \bar M\big)^2,
+    \qquad \bar M = \frac{1}{|\mathcal{E}|}\sum_{e} M_e,
+    $$
+
+    over the environments present in the batch (the population variance: one environment
+    gives the plain risk). With popularity environments it asks head and tail positives to be
+    separated from their negatives by the same amount; with the users' activity
+    (``environments="activity"``), heavy and light users. Pass the margins as ``margin`` (the
+    trainer does); without them they are recovered with `margin_from_bpr`.
+
+    Args:
+        weight (float): $\lambda$. (default: ``1.0``)
+        reduction (str): ``"environments"`` or ``"interactions"`` (see
+            `EnvironmentPenalty`). (default: ``"environments"``)
+        warmup_steps (int): Calls before the penalty switches on. (default: ``0``)
+        min_weight (float): Environments with at most this total weight in
+            the batch are skipped. (default: ``0.0``)
+        num_environments (int, optional): $K$ for hard labels (saves a device sync).
+
+    Examples:
+        >>> m = torch.tensor([2.0, 4.0, 1.0, 1.0])
+        >>> penalty = MarginVariancePenalty(weight=1.0)
+        >>> risk = penalty(F.softplus(-m), torch.tensor([0, 0, 1, 1]), margin=m)  # M = (3, 1)
+        >>> round(float(risk - (F.softplus(-m[:2]).mean() + F.softplus(-m[2:]).mean()) / 2), 4)
+        1.0
+    """
+
+    def regularizer(
+        self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor, margin: Tensor | None
+    ) -> Tensor:
+        if margin is None:
+            margin = margin_from_bpr(loss)
+        else:
+            _check(margin, env, "margin")
+            margin = margin.to(loss.dtype)
+        means, _ = environment_risks(margin, env, risks.numel() if env.dim() == 1 else None)
+        m = means[present]
+        return (m - m.mean()).pow(2).mean()
+
+
+#: Penalty name to class (V-REx, IRMv1, V-REx on the margin): a new penalty is one subclass of
+#: `EnvironmentPenalty` and one entry here.
+PENALTIES: dict[str, type[EnvironmentPenalty]] = {
+    "vrex": VarianceRiskPenalty,
+    "irm": IRMPenalty,
+    "margin-vrex": MarginVariancePenalty,
+}

@@ -13,7 +13,12 @@ from typing import Any
 
 from pyg_negdiff.cli.common import CommandError, check_writable, option_name
 
-__all__ = ["check_export", "refuse_tuned_settings", "check_run_samplers"]
+__all__ = [
+    "check_export",
+    "check_environment_options",
+    "refuse_tuned_settings",
+    "check_run_samplers",
+]
 
 
 def check_export(path: Path, option: str, study_name: str, overwrite: bool) -> Path:
@@ -108,3 +113,51 @@ def check_run_samplers(args: argparse.Namespace) -> None:
             f"--samplers {' '.join(sorted(both))}: already trained as uniform or with "
             f"--heuristics; name each sampler once"
         )
+
+
+def check_environment_options(args: argparse.Namespace, *, tuned: bool = False) -> None:
+    """Refuses ``--environments`` / ``--num-environments`` that nothing would use.
+
+    Environments are built only for ``--penalty`` and ``--condition-on-environment`` (or when
+    ``tune --tune-penalty`` tunes the penalty): given without them they were accepted and
+    ignored, even an unknown strategy, and the result recorded them as if used.
+
+    Args:
+        args (argparse.Namespace): Arguments of `add_run_arguments`.
+        tuned (bool): The penalty is tuned, so the environments are used.
+
+    Raises:
+        CommandError: Naming the option and what makes it apply.
+    """
+    from pyg_negdiff.causal import STRATEGIES
+    from pyg_negdiff.sampling import SAMPLERS
+
+    if args.environments.lower() not in STRATEGIES:
+        raise CommandError(
+            f"--environments {args.environments}: unknown environment strategy; choose from "
+            f"{', '.join(STRATEGIES)}"
+        )
+    used = tuned or args.penalty_weight > 0 or args.condition_on_environment
+    defaults = {"environments": "popularity", "num_environments": 3}
+    for key, default in defaults.items():
+        if not used and getattr(args, key) != default:
+            raise CommandError(
+                f"{option_name(key)} {getattr(args, key)}: environments are used only with "
+                f"--penalty > 0 or --condition-on-environment; add one, or drop "
+                f"{option_name(key)}"
+            )
+    penalty = getattr(args, "penalty", "vrex")
+    if penalty != "vrex" and not (tuned or args.penalty_weight > 0):
+        raise CommandError(
+            f"--penalty-kind {penalty}: applies only with --penalty > 0 (its weight); add "
+            f"--penalty, or drop --penalty-kind"
+        )
+    sampler = SAMPLERS.get(args.sampler.lower())
+    if args.condition_on_environment and sampler is not None:
+        import inspect
+
+        if "num_environments" not in inspect.signature(sampler).parameters:
+            raise CommandError(
+                f"--condition-on-environment: sampler {args.sampler!r} has no denoiser to "
+                f"condition; use --sampler cnsdiff or adar"
+            )

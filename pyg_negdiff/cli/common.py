@@ -64,6 +64,7 @@ OPTIONS = {
     "num_layers": "--layers",
     "sampler_kwargs": "--sampler-arg",
     "penalty_weight": "--penalty",
+    "penalty": "--penalty-kind",
     "sparse_gradients": "--dense-gradients",
 }
 
@@ -233,7 +234,7 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Model, sampler and optimization settings of one run (a `RunConfig`)."""
-    from pyg_negdiff.cli.names import MODELS, PROPAGATIONS, STRATEGIES  # no torch
+    from pyg_negdiff.cli.names import MODELS, PENALTIES, PROPAGATIONS, STRATEGIES  # no torch
     from pyg_negdiff.experiment.config import RunConfig
 
     # The defaults are RunConfig's, so that the command line and the library train alike.
@@ -290,7 +291,16 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         dest="penalty_weight",
         type=float,
         default=0.0,
-        help="weight of the environment variance penalty (0: off)",
+        help="weight of the environment penalty (0: off)",
+    )
+    parser.add_argument(
+        "--penalty-kind",
+        dest="penalty",
+        default=d.penalty,
+        choices=list(PENALTIES),
+        help="the penalty --penalty weighs: vrex, the variance of the environment risks; irm, "
+        f"IRMv1's gradient penalty; margin-vrex, the variance of the mean BPR margins "
+        f"(default: {d.penalty})",
     )
     parser.add_argument(
         "--environments",
@@ -335,48 +345,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
-def check_environment_options(args: argparse.Namespace, *, tuned: bool = False) -> None:
-    """Refuses ``--environments`` / ``--num-environments`` that nothing would use.
-
-    Environments are built only for ``--penalty`` and ``--condition-on-environment`` (or when
-    ``tune --tune-penalty`` tunes the penalty): given without them they were accepted and
-    ignored, even an unknown strategy, and the result recorded them as if used.
-
-    Args:
-        args (argparse.Namespace): Arguments of `add_run_arguments`.
-        tuned (bool): The penalty is tuned, so the environments are used.
-
-    Raises:
-        CommandError: Naming the option and what makes it apply.
-    """
-    from pyg_negdiff.causal import STRATEGIES
-    from pyg_negdiff.sampling import SAMPLERS
-
-    if args.environments.lower() not in STRATEGIES:
-        raise CommandError(
-            f"--environments {args.environments}: unknown environment strategy; choose from "
-            f"{', '.join(STRATEGIES)}"
-        )
-    used = tuned or args.penalty_weight > 0 or args.condition_on_environment
-    defaults = {"environments": "popularity", "num_environments": 3}
-    for key, default in defaults.items():
-        if not used and getattr(args, key) != default:
-            raise CommandError(
-                f"{option_name(key)} {getattr(args, key)}: environments are used only with "
-                f"--penalty > 0 or --condition-on-environment; add one, or drop "
-                f"{option_name(key)}"
-            )
-    sampler = SAMPLERS.get(args.sampler.lower())
-    if args.condition_on_environment and sampler is not None:
-        import inspect
-
-        if "num_environments" not in inspect.signature(sampler).parameters:
-            raise CommandError(
-                f"--condition-on-environment: sampler {args.sampler!r} has no denoiser to "
-                f"condition; use --sampler cnsdiff or adar"
-            )
-
-
 def run_config_from_args(args: argparse.Namespace, *, tuned_penalty: bool = False):
     """The `RunConfig` of the parsed arguments, validated (`RunConfig.validate`).
 
@@ -388,6 +356,8 @@ def run_config_from_args(args: argparse.Namespace, *, tuned_penalty: bool = Fals
         RunConfig: The configuration.
     """
     from pyg_negdiff.experiment import RunConfig
+
+    from pyg_negdiff.cli.checks import check_environment_options  # checks imports this module
 
     check_environment_options(args, tuned=tuned_penalty)
 
@@ -403,6 +373,7 @@ def run_config_from_args(args: argparse.Namespace, *, tuned_penalty: bool = Fals
         epochs=args.epochs,
         patience=args.patience,
         penalty_weight=args.penalty_weight,
+        penalty=getattr(args, "penalty", "vrex"),
         environments=args.environments,
         num_environments=args.num_environments,
         condition_on_environment=args.condition_on_environment,

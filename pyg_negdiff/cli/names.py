@@ -79,6 +79,7 @@ SHIFTS = Names(
     "SHIFTS",
     ("random", "popularity", "longtail", "temporal", "exposure", "mixed"),
 )
+PENALTIES = Names("pyg_negdiff.causal", "PENALTIES", ("vrex", "irm", "margin-vrex"))
 HEURISTICS = Names("pyg_negdiff.bench.rows", "HEURISTICS", _HEURISTICS)
 DEFAULT_ROWS = Names("pyg_negdiff.bench.rows", "DEFAULT_ROWS", _DEFAULT_ROWS)
 #: The default rows, issue 22's variants, then the diffusion ablation's rows.
@@ -94,6 +95,9 @@ ROWS = Names(
         "cnsdiff-separate",
         "cnsdiff-pool-popularity-nocl",
         "cnsdiff-pool-popularity-alpha",
+        "cnsdiff-margin-vrex",
+        "cnsdiff-margin-vrex-activity",
+        "cnsdiff-irm",
         "adar-ref-dns",
         "adar-ref-popularity",
         "cnsdiff-a-before",

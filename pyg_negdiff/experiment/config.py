@@ -58,7 +58,10 @@ class RunConfig:
         patience (int, optional): Early-stopping patience in evaluations.
         eval_every (int): Epochs between validations.
         monitor (str): Validation metric that selects the best epoch.
-        penalty_weight (float): $\\lambda$ of the environment variance penalty (0 = off).
+        penalty_weight (float): $\\lambda$ of the environment penalty (0 = off).
+        penalty (str): The penalty, a key of `pyg_negdiff.causal.PENALTIES`: ``"vrex"``
+            (variance of the risks), ``"irm"`` (IRMv1) or ``"margin-vrex"`` (variance of the
+            mean BPR margins).
         environments (str): Environment strategy when the penalty or the
             environment condition is on.
         num_environments (int): Number of environments $K$.
@@ -66,7 +69,7 @@ class RunConfig:
             on the environments (CNSDiff, ADAR in ``"denoise"`` mode).
         environment_kwargs (dict): Extra arguments of `EnvironmentInference`
             (``update_every``, ``warmup`` and the strategy's own options).
-        penalty_kwargs (dict): Extra arguments of `VarianceRiskPenalty`
+        penalty_kwargs (dict): Extra arguments of the penalty
             (``reduction``, ``warmup_steps``).
         seed (int): Seed of everything random in the run.
         device (str): Torch device.
@@ -98,6 +101,7 @@ class RunConfig:
     eval_every: int = 1
     monitor: str = "ndcg@20"
     penalty_weight: float = 0.0
+    penalty: str = "vrex"
     environments: str = "popularity"
     num_environments: int = 3
     condition_on_environment: bool = False
@@ -231,7 +235,12 @@ class RunConfig:
         return self
 
     def _validate_environments(self) -> None:
-        from pyg_negdiff.causal import STRATEGIES
+        from pyg_negdiff.causal import PENALTIES, STRATEGIES
+
+        if not isinstance(self.penalty, str) or self.penalty.lower() not in PENALTIES:
+            raise ConfigError(
+                "penalty", self.penalty, f"unknown penalty; choose from {', '.join(PENALTIES)}"
+            )
 
         if (
             self.penalty_weight > 0 or self.condition_on_environment

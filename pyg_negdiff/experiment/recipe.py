@@ -99,7 +99,7 @@ def build_environments(config: RunConfig, data: InteractionData):
     """
     if config.penalty_weight <= 0 and not config.condition_on_environment:
         return None, None
-    from pyg_negdiff.causal import EnvironmentInference, VarianceRiskPenalty
+    from pyg_negdiff.causal import PENALTIES, EnvironmentInference
 
     env = EnvironmentInference(
         config.environments,
@@ -125,7 +125,7 @@ def build_environments(config: RunConfig, data: InteractionData):
             stacklevel=2,
         )
     penalty = (
-        VarianceRiskPenalty(weight=config.penalty_weight, **config.penalty_kwargs)
+        PENALTIES[config.penalty.lower()](weight=config.penalty_weight, **config.penalty_kwargs)
         if config.penalty_weight > 0
         else None
     )

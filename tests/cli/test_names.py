@@ -26,6 +26,7 @@ def test_every_registry_the_parser_names_is_covered():
         "MODELS",
         "PROPAGATIONS",
         "STRATEGIES",
+        "PENALTIES",
         "FORMATS",
         "BUILTIN",
         "SHIFTS",
