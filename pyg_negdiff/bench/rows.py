@@ -259,6 +259,8 @@ ROWS: dict[str, Row] = {
             _cnsdiff_and_pool_alpha,
             anchor_pool="popularity",
         ),
+        # Issue 22, hypothesis 2: the level whose score lies under both the positive and DNS's.
+        _row("cnsdiff-dns-band", "synthesized", "cnsdiff", selection="dns-band"),
         # Issue 22, hypothesis 3b: an invariance penalty on the margin (not the risk), weight 1
         # as the ablation's causal row, over popularity or user-activity environments; nothing
         # else changes (no conditioned denoiser).

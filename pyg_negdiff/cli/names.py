@@ -95,6 +95,7 @@ ROWS = Names(
         "cnsdiff-separate",
         "cnsdiff-pool-popularity-nocl",
         "cnsdiff-pool-popularity-alpha",
+        "cnsdiff-dns-band",
         "cnsdiff-margin-vrex",
         "cnsdiff-margin-vrex-activity",
         "cnsdiff-irm",

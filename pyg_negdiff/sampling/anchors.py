@@ -102,6 +102,19 @@ class AnchorPool(torch.nn.Module):
         scores = score_candidates(state, users, cand)
         return cand.gather(-1, scores.argmax(-1, keepdim=True)).view(-1)
 
+    def dns_score(self, owner: NegativeSampler, users: Tensor, state: SamplerState) -> Tensor:
+        r"""``[B]`` DNS's score $\max_{j \in C_u} \mathbf{e}_u^\top \mathbf{e}_j$ over $M$ fresh
+        uniform non-positives (the bound of CNSDiff's ``selection="dns-band"``), no gradient.
+
+        Args:
+            owner (NegativeSampler): The sampler whose uniform draw is used.
+            users (torch.Tensor): ``[B]`` users.
+            state (SamplerState): The batch's embeddings and generator.
+        """
+        cand = draw_candidates(owner, users, 1, self.num_candidates, state.generator)
+        with torch.no_grad():
+            return score_candidates(state, users, cand).amax(-1).view(-1)
+
     def forward(self, owner: NegativeSampler, users: Tensor, state: SamplerState) -> Tensor:
         """``[B]`` real negatives for the pairs of ``users``.
 

@@ -55,6 +55,10 @@ class CNSDiffSampler(PooledSampler, DiffusionSampler):
         ``"band"``: the highest-scoring candidate *below* the positive,
         $k^* = \arg\max_{k:\, s_{uc_k} < s_{ui}} s_{uc_k}$, or the lowest when
         none is below: the margin of the synthesized negative can always be won.
+        ``"dns-band"`` (issue 22, hypothesis 2): the same with the bound
+        $\min(s_{ui}, s_{u\hat\jmath})$, $s_{u\hat\jmath} = \max_{j \in C_u} s_{uj}$ DNS's
+        score over ``pool_candidates`` fresh uniform non-positives: as hard as a
+        DNS negative, never harder (not on sampled subgraphs).
     3. **Gradient** (``gradient``: which real rows the synthesized row's BPR
         gradient reaches, the meaning it has in `ADARSampler` too). ``"detach"``
         (published): none, $\mathbf{h}$ is a constant. ``"anchor"`` (formerly
@@ -134,7 +138,8 @@ class CNSDiffSampler(PooledSampler, DiffusionSampler):
             published code). (default: ``False``)
         condition_on_user (bool): Condition the denoiser on the user's row. (default: ``False``)
         anchor (str): ``"positive"`` or ``"negative"`` (step 1). (default: ``"negative"``)
-        selection (str): ``"hardest"`` or ``"band"`` (step 2). (default: ``"hardest"``)
+        selection (str): ``"hardest"``, ``"band"`` or ``"dns-band"`` (step 2).
+            (default: ``"hardest"``)
         gradient (str): ``"detach"``, ``"anchor"`` (or its former name
             ``"straight-through"``) or ``"linear"`` (step 3). (default: ``"anchor"``)
         combine (str): ``"mix"`` or ``"separate"`` (step 4). (default: ``"mix"``)
@@ -214,7 +219,7 @@ class CNSDiffSampler(PooledSampler, DiffusionSampler):
         full_chain: bool = False,
         condition_on_user: bool = False,
         anchor: Literal["positive", "negative"] = "negative",
-        selection: Literal["hardest", "band"] = "hardest",
+        selection: Literal["hardest", "band", "dns-band"] = "hardest",
         gradient: Gradient = "anchor",
         combine: Literal["mix", "separate"] = "mix",
         separate_weight: float = 1.0,
@@ -230,7 +235,7 @@ class CNSDiffSampler(PooledSampler, DiffusionSampler):
         for name, value, allowed in (
             ("contrast_scope", contrast_scope, ("pair", "batch")),
             ("anchor", anchor, ("positive", "negative")),
-            ("selection", selection, ("hardest", "band")),
+            ("selection", selection, ("hardest", "band", "dns-band")),
             ("gradient", gradient, ("detach", "anchor", "linear")),
             ("combine", combine, ("mix", "separate")),
         ):
@@ -275,6 +280,8 @@ class CNSDiffSampler(PooledSampler, DiffusionSampler):
             num_candidates=pool_candidates,
             mix=pool_mix,
         )
+        if selection == "dns-band":  # its DNS candidates are not declared for subgraphs
+            self.subgraph_ready = False
 
     @classmethod
     def resolve(
@@ -437,8 +444,11 @@ class CNSDiffSampler(PooledSampler, DiffusionSampler):
             anchor_emb, ratio = rand_emb, scale_j / scale
             cands = self.candidates(xj, cond, generator, toward=x0) * scale_j
         scores = torch.einsum("bd,kbd->kb", user_emb, cands)
-        if self.selection == "band":
-            hard, level = self.select_band(cands, scores, (user_emb * pos_emb.detach()).sum(-1))
+        if self.selection != "hardest":
+            bound = (user_emb * pos_emb.detach()).sum(-1)
+            if self.selection == "dns-band":
+                bound = torch.minimum(bound, self.pool.dns_score(self, users, state))
+            hard, level = self.select_band(cands, scores, bound)
         else:
             hard, level = self.select_hardest(cands, scores)
         t_level = torch.tensor(self.levels, device=level.device)[level]  # the chosen steps

@@ -105,3 +105,38 @@ def test_run_config_fills_in_the_popularity_of_a_popularity_pool():
     trainer = make_trainer(config, data, progress=False)
     assert trainer.sampler.pool.popularity is not None
     trainer.fit()
+
+
+def test_dns_score_is_the_max_over_fresh_candidates():
+    p = pairs()
+    st = state()
+    owner = UniformSampler(p)
+    users = torch.arange(30)
+    score = AnchorPool(p, "uniform", num_candidates=5).dns_score(owner, users, st)
+    cand = owner.uniform_candidates(users, 5, state().generator)  # the same stream, redrawn
+    for b in range(30):
+        best = max(float(st.emb.user[b] @ st.emb.item[j]) for j in cand[b].tolist())
+        assert abs(float(score[b]) - best) < 1e-5
+
+
+def test_dns_band_bounds_the_level_by_the_positive_and_dns_score(monkeypatch):
+    p = pairs()
+    sampler = CNSDiffSampler(p, embedding_dim=8, selection="dns-band", pool_candidates=4)
+    assert not sampler.subgraph_ready
+    seen = {}
+
+    def band(cands, scores, bound):
+        seen["bound"] = bound
+        return CNSDiffSampler.select_band(cands, scores, bound)
+
+    monkeypatch.setattr(sampler, "select_band", band)
+    monkeypatch.setattr(sampler.pool, "dns_score", lambda owner, users, st: torch.zeros(30))
+    st = state()
+    users, pos = torch.arange(30), torch.arange(30) % 50
+    sampler.train()
+    out = sampler(users, pos, st)
+    pos_score = (st.emb.user[users] * st.emb.item[pos]).sum(-1).view(-1)
+    assert torch.allclose(seen["bound"], torch.minimum(pos_score, torch.zeros(30)), atol=1e-6)
+    assert out.emb.shape == (30, 8)
+    with pytest.raises(ValueError, match="selection"):
+        CNSDiffSampler(p, embedding_dim=8, selection="dns")
