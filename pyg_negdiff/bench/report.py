@@ -197,6 +197,8 @@ def summarize(
         "rows": rows,
         "best_heuristic": best_heuristic,
         "strongest_heuristic": strongest,
+        # A comparison with "the best heuristic" needs all of them, each with its seeds.
+        "heuristics_run": [h for h in heuristics if len(seeds[h]["iid"]) >= MIN_SEEDS],
         "best_sampler": best_sampler,
         "budget": budget,
         "trials_per_row": trials,
@@ -297,11 +299,17 @@ def across_scenarios(
 
     Returns:
         dict: row -> ``{"per_scenario": {scenario: (mean, std, seeds)}, "mean": (mean, sem)}``;
-        a scenario where the row has fewer than `MIN_SEEDS` paired seeds is left out.
+        a scenario where the row has fewer than `MIN_SEEDS` paired seeds is left out, and,
+        against a heuristic, one where not every heuristic has its seeds yet (the best of
+        those run would be a weaker reference).
     """
     key = AGAINST[against]
     out: dict[str, dict[str, Any]] = {}
     for summary in summaries:
+        if against != "uniform" and set(HEURISTICS) - set(
+            summary.get("heuristics_run", HEURISTICS)
+        ):
+            continue
         for r in summary["rows"]:
             paired = r.get(key)
             if paired and "rel" in paired and paired["seeds"] >= MIN_SEEDS:
