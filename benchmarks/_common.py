@@ -11,19 +11,27 @@ def git_commit() -> str:
 
     Changes under ``benchmarks/results`` do not count: a benchmark that runs in
     several parts writes its results there between them, and they are output,
-    not the code that produced them.
+    not the code that produced them. Nor do untracked files outside ``pyg_negdiff/`` and
+    ``benchmarks/`` (a log file the run's output was redirected to).
     """
     root = Path(__file__).resolve().parents[1]
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=root, check=True
         ).stdout.strip()
-        dirty = subprocess.run(
+        # Tracked changes anywhere, and untracked files where code lives: a benchmark's own
+        # stdout log at the root (``nohup ... > run.log``) is not code and does not count.
+        status = subprocess.run(
             ["git", "status", "--porcelain", "--", ".", ":(exclude)benchmarks/results"],
             capture_output=True,
             text=True,
             cwd=root,
-        ).stdout.strip()
+        ).stdout.splitlines()
+        dirty = [
+            line
+            for line in status
+            if not line.startswith("??") or line[3:].startswith(("pyg_negdiff/", "benchmarks/"))
+        ]
         return commit + ("-dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
