@@ -526,10 +526,12 @@ def test_ctrl_c_during_training_keeps_a_resumable_checkpoint(tmp_path):
         "coat",
         "--data-root",
         DATA_ROOT,
+        # Far more epochs than 3 s can train on an idle machine (200 once ended before the
+        # SIGINT, exit -2): the interrupt must land during training.
         "--epochs",
-        "200",
+        "100000",
         "--patience",
-        "1000",
+        "100000",
         "--dim",
         "8",
         "--layers",
