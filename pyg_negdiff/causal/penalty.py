@@ -114,6 +114,14 @@ def margin_from_bpr(loss: Tensor) -> Tensor:
     return -loss - torch.log(-torch.expm1(-loss))
 
 
+def _margins(loss: Tensor, env: Tensor, margin: Tensor | None) -> Tensor:
+    """The margins a penalty was given (checked, in the loss's dtype), else recovered from the loss."""
+    if margin is None:
+        return margin_from_bpr(loss)
+    _check(margin, env, "margin")
+    return margin.to(loss.dtype)
+
+
 class EnvironmentPenalty(torch.nn.Module, ABC):
     r"""Base class of the environment penalties: maps per-interaction losses to one risk.
 
@@ -371,11 +379,7 @@ class IRMPenalty(EnvironmentPenalty):
     def regularizer(
         self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor, margin: Tensor | None
     ) -> Tensor:
-        if margin is None:
-            margin = margin_from_bpr(loss)
-        else:
-            _check(margin, env, "margin")
-            margin = margin.to(loss.dtype)
+        margin = _margins(loss, env, margin)
         grad = -margin * torch.sigmoid(-margin)  # d softplus(-w m) / dw at w = 1
         g, _ = environment_risks(grad, env, risks.numel() if env.dim() == 1 else None)
         return g[present].pow(2).mean()
@@ -423,11 +427,7 @@ class MarginVariancePenalty(EnvironmentPenalty):
     def regularizer(
         self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor, margin: Tensor | None
     ) -> Tensor:
-        if margin is None:
-            margin = margin_from_bpr(loss)
-        else:
-            _check(margin, env, "margin")
-            margin = margin.to(loss.dtype)
+        margin = _margins(loss, env, margin)
         means, _ = environment_risks(margin, env, risks.numel() if env.dim() == 1 else None)
         m = means[present]
         return (m - m.mean()).pow(2).mean()
