@@ -207,10 +207,10 @@ def _cnsdiff_and_pool_alpha(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
-def _margin(penalty: str, environments: str = "popularity") -> dict[str, Any]:
-    """`RunConfig` fields of a penalty row: ``penalty`` at weight 1 over 3 ``environments``."""
+def _margin(penalty: str, environments: str = "popularity", weight: float = 1.0) -> dict[str, Any]:
+    """`RunConfig` fields of a penalty row: ``penalty`` at ``weight`` over 3 ``environments``."""
     return {
-        "penalty_weight": 1.0,
+        "penalty_weight": weight,
         "penalty": penalty,
         "environments": environments,
         "num_environments": 3,
@@ -272,6 +272,24 @@ ROWS: dict[str, Row] = {
             config=_margin("margin-vrex", "activity"),
         ),
         _row("cnsdiff-irm", "synthesized", "cnsdiff", config=_margin("irm")),
+        # Then one change at a time on the activity row: its weight (1 above) an order of
+        # magnitude each way, and the penalty with uniform negatives, nothing synthesized (is
+        # the gain the penalty's or the synthesis's?).
+        *(
+            _row(
+                f"cnsdiff-margin-vrex-activity-w{w:g}",
+                "synthesized",
+                "cnsdiff",
+                config=_margin("margin-vrex", "activity", w),
+            )
+            for w in (0.1, 10.0)
+        ),
+        _row(
+            "uniform-margin-vrex-activity",
+            "baseline",
+            "uniform",
+            config=_margin("margin-vrex", "activity"),
+        ),
         # Issue 22, hypothesis 5: ADAR's reference from DNS's choice (fewer t* = T edge cases),
         # or from the popularity pool.
         _row("adar-ref-dns", "synthesized", "adar", reference_pool="dns"),
@@ -280,7 +298,14 @@ ROWS: dict[str, Row] = {
     )
 }
 #: The rows of issue 22's hypothesis 3b (invariance of the margin).
-PENALTY_ROWS = ("cnsdiff-margin-vrex", "cnsdiff-margin-vrex-activity", "cnsdiff-irm")
+PENALTY_ROWS = (
+    "cnsdiff-margin-vrex",
+    "cnsdiff-margin-vrex-activity",
+    "cnsdiff-irm",
+    "cnsdiff-margin-vrex-activity-w0.1",
+    "cnsdiff-margin-vrex-activity-w10",
+    "uniform-margin-vrex-activity",
+)
 #: The rows of issue 22's fifth hypothesis (ADAR's reference pool).
 ADAR_REFERENCE_ROWS = ("adar-ref-dns", "adar-ref-popularity")
 #: The rows of issue 22's first hypothesis (the anchor pool).
