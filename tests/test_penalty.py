@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from pyg_negdiff.causal import (
     PENALTIES,
+    BalancedRisk,
     IRMPenalty,
     MarginVariancePenalty,
     VarianceRiskPenalty,
@@ -261,3 +262,21 @@ def test_run_config_builds_the_named_penalty():
         assert type(penalty) is cls and penalty.weight == 0.5
     with pytest.raises(ConfigError, match="unknown penalty"):
         RunConfig(penalty="nope").validate()
+
+
+def test_balanced_risk_is_the_mean_of_environment_means_at_any_weight():
+    margin, env = batch(seed=3)
+    loss = F.softplus(-margin)
+    expected = naive_vrex(loss, env, 0.0)  # the loop's base: each environment weighs the same
+    for weight in (0.1, 1.0, 10.0):
+        assert torch.allclose(BalancedRisk(weight=weight)(loss, env), expected)
+    assert not torch.allclose(expected, loss.mean())  # unequal environment sizes: not the mean
+    plain = BalancedRisk(reduction="interactions")(loss, env)
+    assert torch.allclose(plain, loss.mean())
+
+
+def test_balanced_risk_up_weights_the_interactions_of_small_environments():
+    loss = torch.ones(5, dtype=torch.float64, requires_grad=True)
+    env = torch.tensor([0, 0, 0, 0, 1])
+    (grad,) = torch.autograd.grad(BalancedRisk()(loss, env), loss)
+    assert torch.allclose(grad, torch.tensor([0.125] * 4 + [0.5], dtype=torch.float64))

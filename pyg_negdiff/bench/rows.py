@@ -290,6 +290,29 @@ ROWS: dict[str, Row] = {
             "uniform",
             config=_margin("margin-vrex", "activity"),
         ),
+        # Every penalty's base term balances the environments (light users' interactions count
+        # more): the balanced risk alone (`BalancedRisk`), and the penalty over the plain mean.
+        _row(
+            "cnsdiff-balanced-activity",
+            "synthesized",
+            "cnsdiff",
+            config=_margin("balanced", "activity"),
+        ),
+        _row(
+            "uniform-balanced-activity",
+            "baseline",
+            "uniform",
+            config=_margin("balanced", "activity"),
+        ),
+        _row(
+            "cnsdiff-margin-vrex-activity-plain-mean",
+            "synthesized",
+            "cnsdiff",
+            config={
+                **_margin("margin-vrex", "activity"),
+                "penalty_kwargs": {"reduction": "interactions"},
+            },
+        ),
         # Issue 22, hypothesis 5: ADAR's reference from DNS's choice (fewer t* = T edge cases),
         # or from the popularity pool.
         _row("adar-ref-dns", "synthesized", "adar", reference_pool="dns"),
@@ -305,6 +328,9 @@ PENALTY_ROWS = (
     "cnsdiff-margin-vrex-activity-w0.1",
     "cnsdiff-margin-vrex-activity-w10",
     "uniform-margin-vrex-activity",
+    "cnsdiff-balanced-activity",
+    "uniform-balanced-activity",
+    "cnsdiff-margin-vrex-activity-plain-mean",
 )
 #: The rows of issue 22's fifth hypothesis (ADAR's reference pool).
 ADAR_REFERENCE_ROWS = ("adar-ref-dns", "adar-ref-popularity")

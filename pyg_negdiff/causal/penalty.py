@@ -32,6 +32,7 @@ __all__ = [
     "VarianceRiskPenalty",
     "IRMPenalty",
     "MarginVariancePenalty",
+    "BalancedRisk",
     "margin_from_bpr",
 ]
 
@@ -433,10 +434,47 @@ class MarginVariancePenalty(EnvironmentPenalty):
         return (m - m.mean()).pow(2).mean()
 
 
-#: Penalty name to class (V-REx, IRMv1, V-REx on the margin): a new penalty is one subclass of
-#: `EnvironmentPenalty` and one entry here.
+class BalancedRisk(EnvironmentPenalty):
+    r"""The environment-balanced risk alone: no invariance term (the control of the penalties).
+
+    Every penalty's first term (``reduction="environments"``) weighs each environment
+    equally,
+
+    $$
+    \mathcal{L} = \frac{1}{|\mathcal{E}_B|}\sum_{e \in \mathcal{E}_B} R_e ,
+    $$
+
+    so an interaction of a small environment counts more than in the plain mean (group-
+    balanced ERM). This class keeps that term and adds nothing ($\Omega = 0$), which
+    separates what the re-weighting does from what a penalty's $\Omega$ does (issue 22:
+    V-REx on the margin over the users' activity moved the temporal split at weight 0.1 as at
+    weight 1 and 10). Its weight only switches it on (``penalty_weight > 0``).
+
+    Args:
+        weight (float): Unused beyond $\lambda > 0$ switching the run's penalty on.
+        reduction (str): ``"environments"`` (the point of this class) or ``"interactions"``
+            (then it is the plain mean loss).
+        warmup_steps (int): Calls before the balanced risk replaces the plain mean.
+        min_weight (float): Environments with at most this total weight are skipped.
+        num_environments (int, optional): $K$ for hard labels (saves a device sync).
+
+    Examples:
+        >>> loss = torch.tensor([1.0, 1.0, 1.0, 4.0])
+        >>> BalancedRisk()(loss, torch.tensor([0, 0, 0, 1]))  # (1 + 4) / 2, not 7 / 4
+        tensor(2.5000)
+    """
+
+    def regularizer(
+        self, loss: Tensor, env: Tensor, risks: Tensor, present: Tensor, margin: Tensor | None
+    ) -> Tensor:
+        return loss.new_zeros(())
+
+
+#: Penalty name to class (V-REx, IRMv1, V-REx on the margin, and the balanced risk alone as
+#: their control): a new penalty is one subclass of `EnvironmentPenalty` and one entry here.
 PENALTIES: dict[str, type[EnvironmentPenalty]] = {
     "vrex": VarianceRiskPenalty,
     "irm": IRMPenalty,
     "margin-vrex": MarginVariancePenalty,
+    "balanced": BalancedRisk,
 }

@@ -299,8 +299,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         default=d.penalty,
         choices=list(PENALTIES),
         help="the penalty --penalty weighs: vrex, the variance of the environment risks; irm, "
-        f"IRMv1's gradient penalty; margin-vrex, the variance of the mean BPR margins "
-        f"(default: {d.penalty})",
+        f"IRMv1's gradient penalty; margin-vrex, the variance of the mean BPR margins; "
+        f"balanced, the environment-balanced risk alone (default: {d.penalty})",
     )
     parser.add_argument(
         "--environments",

@@ -79,7 +79,7 @@ SHIFTS = Names(
     "SHIFTS",
     ("random", "popularity", "longtail", "temporal", "exposure", "mixed"),
 )
-PENALTIES = Names("pyg_negdiff.causal", "PENALTIES", ("vrex", "irm", "margin-vrex"))
+PENALTIES = Names("pyg_negdiff.causal", "PENALTIES", ("vrex", "irm", "margin-vrex", "balanced"))
 HEURISTICS = Names("pyg_negdiff.bench.rows", "HEURISTICS", _HEURISTICS)
 DEFAULT_ROWS = Names("pyg_negdiff.bench.rows", "DEFAULT_ROWS", _DEFAULT_ROWS)
 #: The default rows, issue 22's variants, then the diffusion ablation's rows.
@@ -102,6 +102,9 @@ ROWS = Names(
         "cnsdiff-margin-vrex-activity-w0.1",
         "cnsdiff-margin-vrex-activity-w10",
         "uniform-margin-vrex-activity",
+        "cnsdiff-balanced-activity",
+        "uniform-balanced-activity",
+        "cnsdiff-margin-vrex-activity-plain-mean",
         "adar-ref-dns",
         "adar-ref-popularity",
         "cnsdiff-a-before",

@@ -60,8 +60,8 @@ class RunConfig:
         monitor (str): Validation metric that selects the best epoch.
         penalty_weight (float): $\\lambda$ of the environment penalty (0 = off).
         penalty (str): The penalty, a key of `pyg_negdiff.causal.PENALTIES`: ``"vrex"``
-            (variance of the risks), ``"irm"`` (IRMv1) or ``"margin-vrex"`` (variance of the
-            mean BPR margins).
+            (variance of the risks), ``"irm"`` (IRMv1), ``"margin-vrex"`` (variance of the
+            mean BPR margins) or ``"balanced"`` (the environment-balanced risk alone).
         environments (str): Environment strategy when the penalty or the
             environment condition is on.
         num_environments (int): Number of environments $K$.
