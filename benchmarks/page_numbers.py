@@ -383,7 +383,8 @@ def _real_row(scenario: str, row: str) -> dict:
 def _real(parts: list[str], spec: str | None) -> str:
     """``real/<scenario>/<row>/<metric>``: ``ood``, ``ood±``, ``pctU``/``pctH``/``pctS``
     (seed-paired relative OOD NDCG@20 difference to uniform / the best heuristic by validation /
-    the strongest heuristic on the OOD test, %), ``head``, ``iid`` (IID test NDCG@20); and
+    the strongest heuristic on the OOD test, %), ``head``, ``iid`` (IID test NDCG@20), ``epoch``
+    (the mean best validation epoch); and
     ``real/<scenario>/-/<heuristic|strongest|best>`` (the best heuristic by validation, the
     strongest one on the OOD test, the best sampler by validation); ``kw:<name>`` and
     ``kw-oracle:<name>``: a sampler constant of the configuration that validation / oracle
@@ -410,6 +411,8 @@ def _real(parts: list[str], spec: str | None) -> str:
         return _plain(r["head@20"][0], spec or ".2f")
     if metric == "iid":
         return _plain(r["iid_ndcg"][0], spec or ".4f")
+    if metric == "epoch":
+        return _plain(r["best_epoch"][0], spec or ".0f")
     if metric.startswith(("kw:", "kw-oracle:")):
         # a sampler constant the row's chosen configuration holds (validation or oracle selection)
         which, name = metric.split(":", 1)
