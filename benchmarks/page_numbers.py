@@ -21,7 +21,8 @@ Keys (``KEY`` or ``KEY#FORMAT``, FORMAT a Python format spec that replaces the d
   ``head`` (head@20), ``time`` (epoch time, × uniform), ``epoch`` (best epoch), ``trials``,
   ``heuristic`` (the scenario's best heuristic), and the sampler diagnostics ``above``
   (s_uh ≥ s_ui), ``sigmoid``, ``grad``, ``cos``.
-- ``abl-all/<row>/<metric>/<min|max|mean>``: that metric over the five scenarios.
+- ``abl-all/<row>/<metric>/<min|max|mean>``: that metric over the scenarios the row ran on
+  (``pctU`` signed, with its ``%``, as for ``abl``).
 - ``speed/<file stem>/<sampler>/<field>``: ``sampler_speed_*.json`` and ``sampler_fhn_*.json``.
   Fields: ``epoch`` (s per epoch), ``sampler`` (s in the sampler per epoch), ``ratio``
   (epoch time / uniform's), ``fhn`` (mean FHN ratio), ``fhn-last``, ``fhn-x`` (mean FHN ratio /
@@ -189,6 +190,8 @@ def _abl_all(parts: list[str], spec: str | None) -> str:
     fmt = spec or ABL_SPEC.get(metric, ".4f")
     if metric in ("dU", "dH", "iid-dU"):
         return _signed(value, fmt)
+    if metric == "pctU":
+        return _signed(value, fmt) + "%"
     if metric in ("above",) and fmt.endswith("%"):
         return format(value, fmt)
     return _plain(value, fmt)
