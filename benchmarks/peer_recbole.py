@@ -77,11 +77,17 @@ ML-1M runs on core 0; ``--docs`` rewrites the page's block from the JSON)::
     taskset -c 0,1 venv-peer/bin/python benchmarks/peer_recbole.py --cnsdiff --threads 2 --max-batches 80
     taskset -c 1 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-100k --epochs 20 --seeds 0 1 2 \\
         --libraries pyg_negdiff --init recbole --tag ml-100k-recbole-init
+    for s in 3 4 5; do  # three more DNS seeds, one process each, side by side on core 1
+        taskset -c 1 venv-peer/bin/python benchmarks/peer_recbole.py --data ml-100k --epochs 20 \\
+            --seeds $s --samplers dns --tag ml-100k-dns-seed-$s &
+    done; wait
     python benchmarks/peer_recbole.py --report --docs docs/benchmarks.md
 
 Results go to ``benchmarks/results/peer_recbole.{json,md}`` (``--out`` changes the stem):
 one entry per dataset (and one for ``--cnsdiff``), each with its command, commit, versions,
-CPU affinity and every child's raw numbers; the Markdown is regenerated from the JSON.
+CPU affinity and every child's raw numbers; the Markdown is regenerated from the JSON. An entry
+of its own ``--tag`` with its data's settings and other seeds (e.g. ``--seeds 3 --samplers dns``)
+adds seeds to that data's entry: the report pools them (`pooled_markdown`).
 """
 
 from __future__ import annotations
@@ -659,6 +665,101 @@ def _ratio(o: dict[str, list[float]], b: dict[str, list[float]], key: str) -> fl
     return statistics.fmean(o[key]) / statistics.fmean(b[key])
 
 
+#: Settings that must be equal for two entries' seeds to be pooled (missing: the defaults).
+POOL_SETTINGS = {
+    "epochs": None,
+    "dim": None,
+    "layers": None,
+    "lr": None,
+    "l2": None,
+    "batch_size": None,
+    "candidates": None,
+    "threads": None,
+    "split_seed": None,
+    "init": "ours",
+    "max_batches": 0,
+}
+POOL_VERSIONS = ("torch", "recbole", "numpy", "scipy")
+
+
+def poolable(entry: dict[str, Any], base: dict[str, Any]) -> bool:
+    """Whether ``entry`` adds seeds to ``base``: the same data, training settings and versions
+    of torch, RecBole, numpy and scipy (not of pyg_negdiff, the library under test), and
+    disjoint seeds."""
+    s, b = entry["settings"], base["settings"]
+    return (
+        entry["data_repr"] == base["data_repr"]
+        and all(s.get(k, d) == b.get(k, d) for k, d in POOL_SETTINGS.items())
+        and all(entry["versions"].get(k) == base["versions"].get(k) for k in POOL_VERSIONS)
+        and not set(s["seeds"]) & set(b["seeds"])
+    )
+
+
+def pooled_markdown(report: dict[str, Any], key: str) -> str:
+    """The seeds of ``report[key]`` (a data's main entry) and of every entry that adds seeds to
+    it (`poolable`, with disjoint seeds among them), for every sampler run in both libraries
+    by all of them: each library's mean ± std and seeds, the difference, whether the two
+    spreads overlap, and the difference in standard errors of a difference of means."""
+    base, extra = report[key], []
+    for k in sorted(report):
+        e = report[k]
+        if k not in (key, "cnsdiff") and e["data"] == key and poolable(e, base):
+            if any(set(e["settings"]["seeds"]) & set(x["settings"]["seeds"]) for _, x in extra):
+                continue
+            extra.append((k, e))
+    if not extra:
+        return ""
+    entries = [base] + [e for _, e in extra]
+    records = [r for e in entries for r in e["records"]]
+    rows = {
+        sampler: libs
+        for sampler, libs in summarize({"records": records}).items()
+        if all(sampler in e["settings"]["samplers"] for e in entries)
+        and all(set(e["settings"].get("libraries", LIBRARIES)) == set(LIBRARIES) for e in entries)
+    }
+    if not rows:
+        return ""
+    seeds = sorted(seed for e in entries for seed in e["settings"]["seeds"])
+    names = ", ".join(f"`{k}`" for k, _ in extra)
+    lines = [
+        f"**{key} pooled with {names}** (below; the same data, settings and versions of torch, "
+        f"RecBole, numpy and scipy), seeds {seeds}:\n",
+        "| sampler | library | seeds | Recall@20 | NDCG@20 | Recall@20 per seed |",
+        "|---|---|---|---|---|---|",
+    ]
+    per_seed: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for r in records:
+        per_seed.setdefault((r["sampler"], r["library"]), []).append(
+            (r["seed"], r["metrics_our_evaluator"]["recall@20"])
+        )
+    for sampler, libs in rows.items():
+        for lib in LIBRARIES:
+            r = libs[lib]
+            values = ", ".join(f"{v:.4f}" for _, v in sorted(per_seed[sampler, lib]))
+            lines.append(
+                f"| {sampler} | {lib} | {len(r['recall_ours'])} | {_pm(r['recall_ours'])} "
+                f"| {_pm(r['ndcg_ours'])} | {values} |"
+            )
+    lines += [
+        "",
+        "| sampler | ΔRecall@20 (ours − RecBole) | in standard errors | ΔNDCG@20 "
+        "| in standard errors | within the seed spread |",
+        "|---|---|---|---|---|---|",
+    ]
+    for sampler, libs in rows.items():
+        o, b = libs["pyg_negdiff"], libs["recbole"]
+        cells = []
+        for metric in ("recall", "ndcg"):
+            (mo, so), (mb, sb) = _mean_sd(o[metric]), _mean_sd(b[f"{metric}_ours"])
+            se = (so**2 / len(o[metric]) + sb**2 / len(b[f"{metric}_ours"])) ** 0.5
+            cells += [f"{mo - mb:+.4f}", f"{(mo - mb) / se:+.1f}" if se else "–"]
+        spread = within_spread(o["recall"], b["recall_ours"]) and within_spread(
+            o["ndcg"], b["ndcg_ours"]
+        )
+        lines.append(f"| {sampler} | {' | '.join(cells)} | {'yes' if spread else 'no'} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(report: dict[str, Any]) -> str:
     """The results as Markdown; the page's block and ``peer_recbole.md`` are this text."""
     parts = []
@@ -707,7 +808,9 @@ def markdown(report: dict[str, Any]) -> str:
             "| ΔRecall@20 (ours − RecBole) | ΔNDCG@20 | within the seed spread |",
             "|---|---|---|---|---|---|---|",
         ]
+        borrowed = False
         for sampler, libs in rows.items():
+            borrowed = borrowed or set(libs) != set(LIBRARIES)
             libs = {**base_rows.get(sampler, {}), **libs}  # RecBole from the entry of the same data
             if set(libs) != set(LIBRARIES):
                 continue
@@ -731,11 +834,15 @@ def markdown(report: dict[str, Any]) -> str:
                 f"target ≤ 0.20 {'met' if ev <= TARGETS['eval'] else 'not met'} | {_ratio(o, b, 'rss'):.2f} "
                 f"| {dr:+.4f} | {dn:+.4f} | {spread} |"
             )
-        if base_rows:
+        if base_rows and borrowed:
             lines.append(
                 f"\nRecBole's side of this comparison: the runs of `{entry['data']}` above."
             )
         parts.append("\n".join(lines) + "\n")
+        if key == entry["data"]:
+            pooled = pooled_markdown(report, key)
+            if pooled:
+                parts.append(pooled)
     if "cnsdiff" in report:
         c = report["cnsdiff"]
         r, a = c["record"], c["authors"]

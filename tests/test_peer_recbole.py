@@ -49,8 +49,11 @@ def test_results_cover_the_issue_on_clean_commits():
                 for s in entry["settings"]["samplers"]
                 for seed in entry["settings"]["seeds"]
             }
-            assert set(entry["settings"]["samplers"]) == set(peer.SAMPLERS)
-            assert set(libraries) == set(peer.LIBRARIES) or entry["data"] in report, key
+            # An entry of its own tag may add runs to its data's main entry: some libraries (a
+            # diagnostic of ours) or some samplers (more seeds of one), never both missing there.
+            supplement = key != entry["data"] and entry["data"] in report
+            assert set(entry["settings"]["samplers"]) == set(peer.SAMPLERS) or supplement, key
+            assert set(libraries) == set(peer.LIBRARIES) or supplement, key
             assert all(r["threads"] == 1 and len(r["affinity"]) == 1 for r in entry["records"])
         commit = entry["commit"]
         assert not commit.endswith("-dirty"), f"{key}: a result of an uncommitted tree: {commit}"
@@ -161,3 +164,58 @@ def test_benchmark_runs_end_to_end_on_a_tiny_dataset(tmp_path):
     text = page.read_text()
     assert "old" not in text and text.endswith(f"{peer.DOC_END}\n\ntail\n")
     assert "| dns | recbole |" in text and "| uniform | pyg_negdiff |" in text
+
+
+def _entry(seeds, samplers, recalls, **settings):
+    """A result entry of ml-100k with one record per (library, sampler, seed)."""
+    records = [
+        {
+            "library": lib,
+            "sampler": s,
+            "seed": seed,
+            "epoch_cpu": [1.0],
+            "epoch_times": [1.0],
+            "eval_cpu": [0.1],
+            "eval_times": [0.1],
+            "peak_rss_mib": 1.0,
+            "rss_after_imports_mib": 1.0,
+            "setup_s": 1.0,
+            "affinity": [1],
+            "metrics": {"recall@20": recalls[lib][i], "ndcg@20": 0.3},
+            "metrics_our_evaluator": {"recall@20": recalls[lib][i], "ndcg@20": 0.3},
+        }
+        for s in samplers
+        for i, seed in enumerate(seeds)
+        for lib in ("pyg_negdiff", "recbole")
+    ]
+    base = {"epochs": 20, "dim": 64, "layers": 3, "lr": 1e-3, "l2": 1e-4, "batch_size": 2048}
+    base.update(candidates=32, threads=1, split_seed=0, seeds=seeds, samplers=samplers)
+    return {
+        "data": "ml-100k",
+        "data_repr": "ml-100k",
+        "settings": {**base, **settings},
+        "records": records,
+        "versions": {"torch": "2", "recbole": "1.2.1", "numpy": "2", "scipy": "1"},
+        "command": "python benchmarks/peer_recbole.py",
+        "commit": "0" * 40,
+        "date": "2026-12-04",
+    }
+
+
+def test_entries_that_add_seeds_are_pooled_with_their_data():
+    peer = _peer()
+    ours, theirs = [0.30, 0.32, 0.34], [0.31, 0.31, 0.31]
+    base = _entry([0, 1], ["uniform", "dns"], {"pyg_negdiff": ours, "recbole": theirs})
+    more = _entry([2], ["dns"], {"pyg_negdiff": ours[2:], "recbole": theirs[2:]})
+    assert peer.poolable(more, base)
+    assert not peer.poolable(_entry([2], ["dns"], {"pyg_negdiff": [0], "recbole": [0]}, l2=0), base)
+    assert not peer.poolable(base, base)  # the same seeds again
+    text = peer.markdown({"ml-100k": base, "ml-100k-dns-seed-2": more})
+    pooled = text.split("**ml-100k pooled with `ml-100k-dns-seed-2`**", 1)[1]
+    assert "seeds [0, 1, 2]" in pooled
+    assert (
+        "| dns | pyg_negdiff | 3 | 0.3200 ± 0.0200 | 0.3000 ± 0.0000 | 0.3000, 0.3200, 0.3400 |"
+        in pooled
+    )
+    assert "| dns | +0.0100 | +0.9 | +0.0000 | – | yes |" in pooled
+    assert "| uniform |" not in pooled.split("**ml-100k-dns-seed-2:")[0]  # not run for seed 2
