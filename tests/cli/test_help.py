@@ -81,3 +81,14 @@ def test_a_mistyped_option_is_refused_before_torch_is_imported():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert out.stdout.split() == ["2"], out.stdout + out.stderr
     assert "--lr: invalid float value: 'fast'" in out.stderr
+
+
+@pytest.mark.parametrize("module", ["pyg_negdiff", "pyg_negdiff.cli"])
+def test_python_dash_m_runs_the_command(module):
+    from pyg_negdiff import __version__
+
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert __version__ in out.stdout
