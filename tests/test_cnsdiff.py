@@ -11,7 +11,7 @@ from pyg_negdiff.nn import MF, NGCF, LightGCN
 from pyg_negdiff.nn.base import Embeddings
 from pyg_negdiff.sampling.base import SamplerState
 from pyg_negdiff.sampling.cnsdiff import CNSDiffSampler, sample_beta
-from pyg_negdiff.sampling.generative import nearest_items, to_unit_rms
+from pyg_negdiff.sampling.diffusion_base import nearest_items, to_unit_rms
 from pyg_negdiff.train import Trainer
 
 D = 16

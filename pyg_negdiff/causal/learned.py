@@ -14,8 +14,14 @@ nothing of size users x items is built.
 """
 
 from pyg_negdiff.causal.cluster import ClusterEnvironments
-from pyg_negdiff.causal.eiil import EIILEnvironments
-from pyg_negdiff.causal.reference import interaction_features, kmeans, reference_margins
+from pyg_negdiff.causal.eiil import EIILEnvironments, Objective
+from pyg_negdiff.causal.reference import (
+    Feature,
+    Level,
+    interaction_features,
+    kmeans,
+    reference_margins,
+)
 
 # The implementations live in reference.py (shared), eiil.py and cluster.py; this module keeps
 # the names importable from where they were.
@@ -25,4 +31,7 @@ __all__ = [
     "kmeans",
     "EIILEnvironments",
     "ClusterEnvironments",
+    "Feature",
+    "Level",
+    "Objective",
 ]

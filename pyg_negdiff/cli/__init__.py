@@ -53,6 +53,20 @@ __all__ = [
     "OPTIONS",
 ]
 
+#: The commands that lived in the former single ``cli.py``, importable from here on first use
+#: (PEP 562), so that importing this module stays as light as building the parser.
+_MOVED: dict[str, str] = {
+    "cmd_train": "pyg_negdiff.cli.train",
+    "cmd_data_inspect": "pyg_negdiff.cli.train",
+    "checkpoint_for": "pyg_negdiff.cli.train",
+}
+
+
+def __getattr__(name: str):
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'pyg_negdiff.cli' has no attribute {name!r}")
+
 
 def explain(exc: BaseException) -> tuple[str, int]:
     """The message and exit status of a failure that reached the command line.

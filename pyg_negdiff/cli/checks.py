@@ -130,6 +130,7 @@ def check_environment_options(args: argparse.Namespace, *, tuned: bool = False) 
         CommandError: Naming the option and what makes it apply.
     """
     from pyg_negdiff.causal import STRATEGIES
+    from pyg_negdiff.experiment.config import RunConfig
     from pyg_negdiff.sampling import SAMPLERS
 
     if args.environments.lower() not in STRATEGIES:
@@ -138,16 +139,16 @@ def check_environment_options(args: argparse.Namespace, *, tuned: bool = False) 
             f"{', '.join(STRATEGIES)}"
         )
     used = tuned or args.penalty_weight > 0 or args.condition_on_environment
-    defaults = {"environments": "popularity", "num_environments": 3}
-    for key, default in defaults.items():
+    for key in ("environments", "num_environments"):
+        default = getattr(RunConfig, key)
         if not used and getattr(args, key) != default:
             raise CommandError(
                 f"{option_name(key)} {getattr(args, key)}: environments are used only with "
                 f"--penalty > 0 or --condition-on-environment; add one, or drop "
                 f"{option_name(key)}"
             )
-    penalty = getattr(args, "penalty", "vrex")
-    if penalty != "vrex" and not (tuned or args.penalty_weight > 0):
+    penalty = getattr(args, "penalty", RunConfig.penalty)
+    if penalty != RunConfig.penalty and not (tuned or args.penalty_weight > 0):
         raise CommandError(
             f"--penalty-kind {penalty}: applies only with --penalty > 0 (its weight); add "
             f"--penalty, or drop --penalty-kind"

@@ -304,20 +304,20 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--environments",
-        default="popularity",
+        default=d.environments,
         help="environment strategy for --penalty and --condition-on-environment "
         f"({', '.join(STRATEGIES)})",
     )
-    parser.add_argument("--num-environments", type=int, default=3)
+    parser.add_argument("--num-environments", type=int, default=d.num_environments)
     parser.add_argument(
         "--condition-on-environment",
         action="store_true",
         help="condition the diffusion sampler's denoiser on the environments (cnsdiff, adar)",
     )
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0")
+    parser.add_argument("--device", default=d.device, help="torch device, e.g. cpu or cuda:0")
     parser.add_argument(
         "--propagation",
-        default="full",
+        default=d.propagation,
         choices=list(PROPAGATIONS),
         help="full: the whole graph every step; neighbor: the batch's sampled subgraph",
     )
@@ -331,7 +331,7 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--neighbor-engine",
-        default="auto",
+        default=d.neighbor_engine,
         choices=["auto", "pyg", "torch"],
         help="neighbour sampling of --propagation neighbor: PyG's NeighborSampler (needs "
         "pyg-lib or torch-sparse), plain PyTorch, or auto (pyg when installed)",
@@ -373,7 +373,7 @@ def run_config_from_args(args: argparse.Namespace, *, tuned_penalty: bool = Fals
         epochs=args.epochs,
         patience=args.patience,
         penalty_weight=args.penalty_weight,
-        penalty=getattr(args, "penalty", "vrex"),
+        penalty=getattr(args, "penalty", RunConfig.penalty),
         environments=args.environments,
         num_environments=args.num_environments,
         condition_on_environment=args.condition_on_environment,

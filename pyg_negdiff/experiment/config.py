@@ -207,7 +207,9 @@ class RunConfig:
             self.propagation in PROPAGATIONS,
             f"choose {' or '.join(repr(name) for name in PROPAGATIONS)}",
         )
-        if self.propagation == "neighbor":
+        # The strategy says whether it takes the neighbour-sampling options (a new one needs no
+        # edit here); the refusal names every registered strategy that does.
+        if PROPAGATIONS[self.propagation].samples_neighbors:
             fanout = self.num_neighbors or []
             check(
                 "num_neighbors",
@@ -221,14 +223,10 @@ class RunConfig:
             except ValueError as exc:
                 check("neighbor_engine", False, str(exc))
         else:
-            check(
-                "num_neighbors", not self.num_neighbors, "applies to --propagation 'neighbor' only"
-            )
-            check(
-                "sparse_gradients",
-                self.sparse_gradients,
-                "applies to --propagation 'neighbor' only",
-            )
+            takers = [repr(k) for k, cls in PROPAGATIONS.items() if cls.samples_neighbors]
+            only = f"applies to --propagation {' or '.join(takers)} only"
+            check("num_neighbors", not self.num_neighbors, only)
+            check("sparse_gradients", self.sparse_gradients, only)
         self._validate_environments()
         self._validate_sampler()
         self._validate_device()

@@ -108,6 +108,10 @@ class Propagation(ABC):
     #: ranks of a process group can split a batch between them (`ShardedPropagation`);
     #: a strategy that embeds the whole graph anyway runs the whole batch on each rank.
     shardable: bool = False
+    #: Whether the strategy samples neighbours, and so takes a fan-out per layer
+    #: (``num_neighbors``), a sampling ``engine`` and ``sparse_gradients`` (`from_options`);
+    #: `pyg_negdiff.experiment.RunConfig.validate` checks those options against it.
+    samples_neighbors: bool = False
 
     def __init__(self, edge_index: Tensor | None, num_users: int, num_items: int) -> None:
         self.num_users, self.num_items = int(num_users), int(num_items)

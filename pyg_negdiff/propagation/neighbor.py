@@ -111,6 +111,7 @@ class NeighborPropagation(Propagation):
 
     needs_candidates = True
     shardable = True
+    samples_neighbors = True
 
     def __init__(
         self,
