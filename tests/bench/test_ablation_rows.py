@@ -92,3 +92,29 @@ def test_the_archived_folder_is_only_reported_never_run_into(tmp_path, capsys):
     with pytest.raises(SystemExit):
         script("diffusion_ablation").main(["--out", str(archive)])
     assert "archived" in capsys.readouterr().err
+
+
+def test_the_activity_penalty_rows_change_one_thing_each():
+    """Issue 22, hypothesis 3b's mechanism rows: each differs from the activity row in one field."""
+    base = ROWS["cnsdiff-margin-vrex-activity"]
+    assert base.config["penalty"] == "margin-vrex" and base.config["environments"] == "activity"
+
+    def diff(name):
+        row = ROWS[name]
+        keys = set(row.config) | set(base.config)
+        changed = {k for k in keys if row.config.get(k) != base.config.get(k)}
+        if row.sampler != base.sampler:
+            changed.add("sampler")
+        return changed
+
+    assert diff("cnsdiff-margin-vrex-activity-w0.1") == {"penalty_weight"}
+    assert ROWS["cnsdiff-margin-vrex-activity-w10"].config["penalty_weight"] == 10.0
+    assert diff("cnsdiff-margin-vrex-activity-plain-mean") == {"penalty_kwargs"}
+    assert ROWS["cnsdiff-margin-vrex-activity-plain-mean"].config["penalty_kwargs"] == {
+        "reduction": "interactions"
+    }
+    assert diff("cnsdiff-balanced-activity") == {"penalty"}
+    assert ROWS["cnsdiff-balanced-activity"].config["penalty"] == "balanced"
+    assert diff("uniform-margin-vrex-activity") == {"sampler"}
+    for name in ("uniform-margin-vrex-activity", "uniform-balanced-activity"):
+        assert ROWS[name].sampler == "uniform" and not ROWS[name].tunes
